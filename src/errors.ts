@@ -1,0 +1,45 @@
+// Operator errors: FG_ERR_<AREA>_<WHAT>, one line, exit 2 (DESIGN.md).
+// Every code is defined here and only here; test/unit/errors-doc.test.ts keeps
+// the README table in step with this list.
+
+export const ERROR_CODES = {
+  FG_ERR_CONFIG_INVALID: 'a flag or environment variable has a bad value',
+  FG_ERR_CONFIG_MISSING: 'a required flag is missing',
+  FG_ERR_FILE_UNREADABLE: 'a file named by a flag cannot be read',
+  FG_ERR_PEM_INVALID: 'a file does not hold the PEM object it should',
+  FG_ERR_KEY_MISMATCH: 'a private key does not match its certificate',
+  FG_ERR_POLICY_SYNTAX: 'the policy file is not valid YAML or JSON',
+  FG_ERR_POLICY_UNKNOWN_KEY: 'the policy file has a key fleetgate does not know',
+  FG_ERR_POLICY_INVALID: 'a policy value is of the wrong shape or refers to something unknown',
+  FG_ERR_HOOK_NOT_SUPPORTED: 'composeHooks was given a hook name Aedes does not have, or a non-function',
+  FG_ERR_PKI_EXISTS: 'pki init would overwrite an existing PKI directory',
+  FG_ERR_PKI_INVALID: 'a PKI directory or certificate is incomplete or inconsistent',
+  FG_ERR_REDIS_UNAVAILABLE: 'the Redis server named by --redis cannot be reached',
+  FG_ERR_STORE_INVALID: 'the embedded store file is corrupt',
+  FG_ERR_CRL_INVALID: 'a CRL cannot be parsed',
+  FG_ERR_CRL_SIGNATURE: 'a CRL is not signed by the given issuer',
+  FG_ERR_USAGE: 'the command line is not understood',
+  FG_ERR_LISTEN: 'the listener cannot bind its port',
+} as const
+
+export type FleetgateErrorCode = keyof typeof ERROR_CODES
+
+export class FleetgateError extends Error {
+  readonly code: FleetgateErrorCode
+  constructor (code: FleetgateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = 'FleetgateError'
+  }
+
+  /** The one line an operator sees. */
+  toLine (): string { return `${this.code}: ${this.message}` }
+}
+
+export function fgError (code: FleetgateErrorCode, message: string, cause?: unknown): FleetgateError {
+  return new FleetgateError(code, message, cause === undefined ? undefined : { cause })
+}
+
+export function isFleetgateError (err: unknown): err is FleetgateError {
+  return err instanceof FleetgateError
+}

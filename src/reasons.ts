@@ -1,0 +1,31 @@
+// Reasons: decisions about a client (DESIGN.md "Reasons and error codes").
+// The same string goes into the audit line, the metrics label, the simulator's
+// report and a car's signed result. Never mixed with operator error codes.
+
+export const CONNECT_REASONS = [
+  'no_client_auth', 'identity_injection', 'bad_vin', 'revoked', 'revocation_unavailable',
+  'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections',
+] as const
+export const STREAM_REASONS = ['packet_too_large', 'connect_timeout'] as const
+export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected'] as const
+export const SUBSCRIBE_REASONS = ['filter_denied'] as const
+export const LIVE_REASONS = ['revoked', 'policy_changed'] as const
+export const COMMAND_REASONS = [
+  'malformed', 'untrusted_signer', 'bad_signature', 'insufficient_privileges', 'wrong_vin',
+  'ttl_too_long', 'not_yet_valid', 'expired', 'unknown_command', 'bad_args', 'replayed',
+] as const
+export const PROVISIONING_REASONS = ['malformed', 'bad_csr', 'key_not_allowed', 'subject_mismatch', 'rate_limited'] as const
+
+export type ConnectReason = typeof CONNECT_REASONS[number]
+export type StreamReason = typeof STREAM_REASONS[number]
+export type PublishReason = typeof PUBLISH_REASONS[number]
+export type SubscribeReason = typeof SUBSCRIBE_REASONS[number]
+export type LiveReason = typeof LIVE_REASONS[number]
+export type CommandReason = typeof COMMAND_REASONS[number]
+export type ProvisioningReason = typeof PROVISIONING_REASONS[number]
+export type Reason = ConnectReason | StreamReason | PublishReason | SubscribeReason | LiveReason | CommandReason | ProvisioningReason
+
+/** A refusal is a value, not an exception: pure checks return one of these. */
+export type Decision<R extends Reason, T = undefined> =
+  | (T extends undefined ? { ok: true } : { ok: true; value: T })
+  | { ok: false; reason: R; detail?: string }
