@@ -1,0 +1,2 @@
+export { createAuditLogger, REDACT_PATHS, type AuditLogger } from './logger.js'
+export { identityFields, clip } from './serializers.js'

@@ -1,0 +1,169 @@
+// fleetgate's Aedes hooks. Each hook's refusal reaches the client the way Aedes
+// gives it (STYLE.md §1): authenticate -> CONNACK 5 then close; authorizePublish
+// -> close [MQTT-3.3.5-2]; authorizeSubscribe -> SUBACK 0x80 for that filter;
+// authorizeForward -> the delivery is dropped.
+import type { Client, AedesPublishPacket, ConnectPacket, PublishPacket, Subscription, AuthenticateError } from 'aedes'
+import type { Identity } from '../identity/index.js'
+import type { Policy } from '../policy/index.js'
+import type { AuditLogger } from '../audit/index.js'
+import { identityFields, clip } from '../audit/index.js'
+import type { ConnectReason, PublishReason, Reason } from '../reasons.js'
+import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
+import { commandTopicVin } from './topics.js'
+
+type Refusal<R extends Reason> = { ok: false; reason: R; detail?: string }
+export type CheckResult<R extends Reason> = { ok: true } | Refusal<R>
+
+/** An asynchronous connect-time check (revocation, ...) run after identity and before policy. */
+export type ConnectCheck = (identity: Identity) => Promise<CheckResult<ConnectReason>>
+/** An extra PUBLISH check (signed-command edge enforcement) run after the topic rules. */
+export type PublishCheck = (session: Session, packet: PublishPacket) => Promise<CheckResult<PublishReason>> | CheckResult<PublishReason>
+
+export interface DecisionCounter { inc (evt: string, reason: string): void }
+
+export interface HookDeps {
+  readonly policy: () => Policy
+  readonly connection: (client: Client) => ConnectionInfo | undefined
+  readonly sessions: SessionRegistry
+  readonly log: AuditLogger
+  readonly connectChecks: readonly ConnectCheck[]
+  readonly publishChecks: readonly PublishCheck[]
+  readonly keepaliveMaxSeconds: number
+  readonly decisions?: DecisionCounter
+}
+
+export interface FleetgateHooks {
+  preConnect (client: Client, packet: ConnectPacket, callback: (error: Error | null, success: boolean) => void): void
+  authenticate (client: Client, username: Readonly<string | undefined>, password: Readonly<Buffer | undefined>, done: (error: AuthenticateError | null, success: boolean | null) => void): void
+  authorizePublish (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void
+  authorizeSubscribe (client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void): void
+  authorizeForward (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null
+}
+
+interface PendingWill { topic: string; retain: boolean; qos: number }
+
+export class RefusalError extends Error {
+  readonly returnCode = 5
+  constructor (readonly reason: Reason) { super('not authorized: ' + reason) }
+}
+
+/** The topic rules of one PUBLISH (or Will). Pure; no I/O. */
+export function checkPublishTopic (session: Session, topic: string, retain: boolean): CheckResult<PublishReason> {
+  if (!session.grant.canPublish(topic)) return { ok: false, reason: 'topic_denied' }
+  // A retained command would be replayed to the car at every subscribe.
+  if (retain && commandTopicVin(topic) !== null) return { ok: false, reason: 'retained_command' }
+  return { ok: true }
+}
+
+export function createHooks (deps: HookDeps): FleetgateHooks {
+  const { sessions, log } = deps
+  const wills = new WeakMap<Client, PendingWill>()
+  const count = (evt: string, reason: string) => deps.decisions?.inc(evt, reason)
+
+  function deny (client: Client, info: ConnectionInfo | undefined, reason: ConnectReason, detail: string | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void) {
+    log.warn({
+      evt: 'connect.deny', reason, detail, client: { id: clip(client.id), remote: info?.remote },
+      ...(info?.identity ? { cert: identityFields(info.identity) } : {}),
+    }, 'connect refused')
+    count('connect.deny', reason)
+    done(new RefusalError(reason) as unknown as AuthenticateError, false)
+  }
+
+  return {
+    preConnect: function fleetgatePreConnect (client, packet, callback) {
+      // Aedes' authenticate does not see the CONNECT packet: keep the Will here.
+      if (packet.will) wills.set(client, { topic: packet.will.topic, retain: !!packet.will.retain, qos: packet.will.qos ?? 0 })
+      // Keepalive bound [MQTT-3.1.2-24]: 0 (none) or above the maximum is clamped,
+      // so a silent client is dropped after 1.5 x the bound.
+      if (!packet.keepalive || packet.keepalive > deps.keepaliveMaxSeconds) packet.keepalive = deps.keepaliveMaxSeconds
+      callback(null, true)
+    },
+
+    authenticate: function fleetgateAuthenticate (client, _username, _password, done) {
+      const info = deps.connection(client)
+      if (!info || !info.identity) return deny(client, info, 'no_client_auth', 'no verified client certificate', done)
+      if (info.refusal) return deny(client, info, info.refusal.reason as ConnectReason, info.refusal.detail, done)
+      const identity = info.identity
+      const run = async (): Promise<CheckResult<ConnectReason> & { session?: Session }> => {
+        for (const check of deps.connectChecks) {
+          const r = await check(identity)
+          if (!r.ok) return r
+        }
+        const decision = deps.policy().resolve(identity, client.id)
+        if (!decision.ok) return { ok: false, reason: decision.reason, detail: decision.detail }
+        const session: Session = {
+          identity,
+          grant: decision.grant,
+          remote: info.remote,
+          log: log.child({ conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) } }),
+        }
+        const will = wills.get(client)
+        if (will && !checkPublishTopic(session, will.topic, will.retain).ok) {
+          return { ok: false, reason: 'will_denied', detail: clip(will.topic) }
+        }
+        return { ok: true, session }
+      }
+      run().then((r) => {
+        // The socket may have died while we waited (STYLE.md §1).
+        if (client.closed) return
+        if (!r.ok) return deny(client, info, r.reason, r.detail, done)
+        sessions.set(client, r.session!)
+        client.conn.once('close', () => sessions.delete(client))
+        r.session!.log.info({ evt: 'connect.allow', role: r.session!.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
+        count('connect.allow', 'ok')
+        done(null, true)
+      }, (err: unknown) => {
+        log.error({ evt: 'connect.error', err: String(err) }, 'connect check failed')
+        if (!client.closed) deny(client, info, 'revocation_unavailable', 'internal error', done)
+      })
+    },
+
+    authorizePublish: function fleetgateAuthorizePublish (client, packet, callback) {
+      // Wills that a dead cluster node left behind come with no client; they
+      // were checked at their CONNECT (DESIGN step 6).
+      if (client === null) return callback(null)
+      const session = sessions.get(client)
+      if (!session) return callback(new Error('no session'))
+      const refuse = (reason: PublishReason, detail?: string) => {
+        session.log.warn({ evt: 'publish.deny', reason, detail, topic: clip(packet.topic), qos: packet.qos, retain: !!packet.retain }, 'publish refused')
+        count('publish.deny', reason)
+        callback(new Error(reason))
+      }
+      // A session fleetgate ended itself (revoked, policy_changed) loses its Will.
+      if (session.endedFor !== undefined && client.closed) {
+        session.log.info({ evt: 'will.drop', reason: session.endedFor }, 'will dropped')
+        return callback(new Error('will dropped'))
+      }
+      const topicCheck = checkPublishTopic(session, packet.topic, !!packet.retain)
+      if (!topicCheck.ok) return refuse(topicCheck.reason)
+      if (deps.publishChecks.length === 0) return callback(null)
+      void (async () => {
+        for (const check of deps.publishChecks) {
+          const r = await check(session, packet)
+          if (!r.ok) return refuse(r.reason, r.detail)
+        }
+        callback(null)
+      })().catch((err: unknown) => {
+        session.log.error({ evt: 'publish.error', err: String(err) }, 'publish check failed')
+        callback(new Error('publish check failed'))
+      })
+    },
+
+    authorizeSubscribe: function fleetgateAuthorizeSubscribe (client, sub, callback) {
+      const session = sessions.get(client)
+      if (session && session.grant.canSubscribe(sub.topic)) return callback(null, sub)
+      ;(session?.log ?? log).warn({ evt: 'subscribe.deny', reason: 'filter_denied', filter: clip(sub.topic) }, 'subscribe refused')
+      count('subscribe.deny', 'filter_denied')
+      callback(null, null)
+    },
+
+    authorizeForward: function fleetgateAuthorizeForward (client, packet) {
+      // Aedes persists a SUBSCRIBE whole, denied filters included (DESIGN step 7):
+      // every delivery is re-checked against this connection's compiled rules.
+      const session = sessions.get(client)
+      if (!session || session.endedFor !== undefined) return null
+      return session.grant.canReceive(packet.topic) ? packet : null
+    },
+  }
+}

@@ -1,0 +1,80 @@
+// The ready broker: tls.Server + Aedes + fleetgate (what `fleetgate serve` runs).
+import { createServer, type Server } from 'node:tls'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { Aedes, type Client } from 'aedes'
+import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
+import { createAuditLogger, type AuditLogger } from '../audit/index.js'
+import { fgError } from '../errors.js'
+import { initDevPki } from '../pki/index.js'
+import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
+import { composeHooks, type HookSet } from './compose.js'
+
+/** Aedes keeps its connected clients by id; its types do not declare the map. */
+export function clientsOf (broker: Aedes): Record<string, Client> {
+  return (broker as unknown as { clients: Record<string, Client> }).clients
+}
+
+export interface RunningBroker {
+  readonly config: Config
+  readonly port: number
+  readonly server: Server
+  readonly broker: Aedes
+  readonly fleetgate: Fleetgate
+  close (): Promise<void>
+}
+
+export interface StartOptions {
+  readonly logger?: AuditLogger
+  readonly env?: NodeJS.ProcessEnv
+  /** the user's own hooks, run after fleetgate's */
+  readonly hooks?: HookSet
+  readonly parts?: FleetgateParts
+  /** called with progress lines (dev PKI creation) */
+  readonly onNotice?: (line: string) => void
+}
+
+/** Make the dev PKI on first start when no --ca/--cert/--key are given. */
+export async function ensureDevPki (config: Config, notice: (line: string) => void = () => {}): Promise<void> {
+  if (config.ca) return
+  if (existsSync(join(config.devPki, 'manifest.json'))) return
+  notice(`making the dev PKI in ${config.devPki} (first start)`)
+  await initDevPki(config.devPki, {})
+}
+
+export async function startBroker (input: ConfigInput = {}, opts: StartOptions = {}): Promise<RunningBroker> {
+  const config = resolveConfig(input, opts.env ?? {})
+  const log = opts.logger ?? createAuditLogger({ level: config.logLevel })
+  await ensureDevPki(config, opts.onNotice)
+  const fleetgate = await createFleetgate(config, { logger: log }, opts.parts)
+  const broker = await Aedes.createBroker({
+    ...composeHooks(fleetgate.hooks, opts.hooks),
+    connectTimeout: config.connectTimeout,
+    maxTopicLevels: config.maxTopicLevels,
+  })
+  fleetgate.attach(broker)
+  const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
+  server.on('tlsClientError', (err, socket) => {
+    log.info({ evt: 'tls.deny', remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused')
+  })
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(fgError('FG_ERR_LISTEN', `--port ${config.port}: ${err.code ?? err.message}`))
+    server.once('error', onError)
+    server.listen(config.port, config.host, () => { server.off('error', onError); resolve() })
+  })
+  const port = (server.address() as AddressInfo).port
+  log.info({ evt: 'broker.listening', port, host: config.host, roles: fleetgate.policy.roles }, 'fleetgate listening')
+  let closing: Promise<void> | undefined
+  return {
+    config, port, server, broker, fleetgate,
+    close () {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => { server.close(() => resolve()); for (const c of Object.values(clientsOf(broker))) c.conn.destroy() })
+        await new Promise<void>((resolve) => broker.close(() => resolve()))
+        await fleetgate.close()
+      })()
+      return closing
+    },
+  }
+}

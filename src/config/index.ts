@@ -1,0 +1,3 @@
+export { resolveConfig, type Config, type ConfigInput } from './config.js'
+export { SERVE_OPTIONS, flagOf, envOf, defaultText, type ServeOptionName, type OptionSpec } from './schema.js'
+export { parseDuration, parseSize, formatDuration, formatSize } from './units.js'

@@ -1,0 +1,59 @@
+// Every `fleetgate serve` option in one table: flag, environment variable,
+// type, default and help all come from here (DESIGN "Command line").
+import { formatDuration, formatSize } from './units.js'
+
+export type OptionKind = 'port' | 'int' | 'duration' | 'size' | 'path' | 'url' | 'bool' | 'string' | 'level'
+
+export interface OptionSpec {
+  readonly kind: OptionKind
+  readonly default?: number | string | boolean
+  readonly min?: number
+  readonly max?: number
+  readonly help: string
+  /** environment variable; default FLEETGATE_<FLAG> */
+  readonly env?: string
+}
+
+export const SERVE_OPTIONS = {
+  port: { kind: 'port', default: 8883, help: 'TLS port of the MQTT listener' },
+  host: { kind: 'string', default: '0.0.0.0', help: 'address to listen on' },
+  ca: { kind: 'path', help: 'PEM trust bundle (the fleet root CA); default: the dev PKI' },
+  cert: { kind: 'path', help: 'PEM server certificate chain (leaf first); default: the dev PKI' },
+  key: { kind: 'path', help: 'PEM server private key; default: the dev PKI' },
+  devPki: { kind: 'path', default: 'certs/dev', help: 'where the dev PKI is made on first start when --ca/--cert/--key are absent' },
+  policy: { kind: 'path', help: 'policy file (YAML or JSON); default: the shipped default policy' },
+  redis: { kind: 'url', env: 'REDIS_URL', help: 'Redis URL: revocation, MQTT sessions and pub/sub between nodes (absent: embedded store)' },
+  dataDir: { kind: 'path', default: './.fleetgate', help: 'directory of the embedded revocation store' },
+  maxPacketSize: { kind: 'size', default: 128 * 1024, min: 1024, max: 256 * 1024 * 1024, help: 'largest MQTT packet accepted; a larger one closes the connection (packet_too_large)' },
+  connectTimeout: { kind: 'duration', default: 10_000, min: 100, max: 600_000, help: 'time allowed between TLS handshake and CONNECT (connect_timeout)' },
+  handshakeTimeout: { kind: 'duration', default: 5_000, min: 100, max: 120_000, help: 'time allowed for the TLS handshake' },
+  maxConnectionsPerIp: { kind: 'int', default: 50, min: 1, max: 1_000_000, help: 'concurrent connections from one client address (too_many_connections)' },
+  keepaliveMax: { kind: 'duration', default: 1_200_000, min: 1000, max: 65_535_000, help: 'largest MQTT keepalive honoured; 0 or larger is clamped to this' },
+  maxTopicLevels: { kind: 'int', default: 16, min: 1, max: 100, help: 'deepest topic or filter accepted' },
+  revocationRecheck: { kind: 'duration', default: 30_000, min: 1000, max: 86_400_000, help: 'period of the re-check of every live session against the revocation store' },
+  revocationCache: { kind: 'duration', default: 60_000, min: 0, max: 86_400_000, help: 'how long a clean revocation answer may stand in for the store when it is unreachable' },
+  revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },
+  revocationFailOpen: { kind: 'bool', default: false, help: 'admit clients when the revocation store is unreachable (logged loudly)' },
+  enforceSignedCommands: { kind: 'bool', default: false, help: 'verify signed commands at the broker edge (command_rejected)' },
+  metricsPort: { kind: 'port', help: 'serve Prometheus metrics on 127.0.0.1:<port>/metrics' },
+  logLevel: { kind: 'level', default: 'info', help: 'audit log level (fatal, error, warn, info, debug, trace, silent)' },
+} as const satisfies Record<string, OptionSpec>
+
+export type ServeOptionName = keyof typeof SERVE_OPTIONS
+
+/** camelCase name -> --kebab-case flag */
+export function flagOf (name: string): string {
+  return '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+export function envOf (name: ServeOptionName): string {
+  const spec: OptionSpec = SERVE_OPTIONS[name]
+  return spec.env ?? 'FLEETGATE_' + flagOf(name).slice(2).replace(/-/g, '_').toUpperCase()
+}
+
+export function defaultText (spec: OptionSpec): string | undefined {
+  if (spec.default === undefined) return undefined
+  if (spec.kind === 'duration') return formatDuration(spec.default as number)
+  if (spec.kind === 'size') return formatSize(spec.default as number)
+  return String(spec.default)
+}

@@ -1,0 +1,45 @@
+// Identities cached by leaf fingerprint (a reconnecting car is not parsed again)
+// and CA certificates parsed once.
+import type { CaInfo, Identity } from './identity.js'
+import { caInfoOf, identityFromChain, sha256Hex } from './parse.js'
+import { checkIdentity, type IdentityCheck } from './checks.js'
+
+export interface CachedIdentity { readonly identity: Identity; readonly check: IdentityCheck }
+
+export class IdentityCache {
+  readonly #leaves = new Map<string, CachedIdentity>()
+  readonly #cas = new Map<string, CaInfo>()
+  readonly #max: number
+
+  constructor (max = 50_000) { this.#max = max }
+
+  /** chainDer: leaf first, then each CA up to the root, as the TLS layer verified it. */
+  fromChain (chainDer: readonly Buffer[]): CachedIdentity {
+    const fp = sha256Hex(chainDer[0]!)
+    const hit = this.#leaves.get(fp)
+    if (hit) {
+      // refresh LRU position
+      this.#leaves.delete(fp); this.#leaves.set(fp, hit)
+      return hit
+    }
+    const identity = identityFromChain(chainDer, (der) => this.#ca(der, chainDer))
+    const entry = Object.freeze({ identity, check: checkIdentity(identity) })
+    this.#leaves.set(fp, entry)
+    if (this.#leaves.size > this.#max) this.#leaves.delete(this.#leaves.keys().next().value!)
+    return entry
+  }
+
+  #ca (der: Uint8Array, chain: readonly Buffer[]): CaInfo {
+    const fp = sha256Hex(der)
+    let info = this.#cas.get(fp)
+    if (!info) {
+      const i = chain.findIndex((c) => c.equals(der))
+      const above = i >= 0 && i + 1 < chain.length ? chain[i + 1]! : null
+      info = caInfoOf(der, above)
+      if (this.#cas.size < 10_000) this.#cas.set(fp, info)
+    }
+    return info
+  }
+
+  clear (): void { this.#leaves.clear(); this.#cas.clear() }
+}

@@ -1,0 +1,6 @@
+// Policy module: which role a certificate has and what its connection may do.
+export { parsePolicy } from './parse.js'
+export { loadPolicyFile, defaultPolicyPath } from './load.js'
+export { isVin } from './vin.js'
+export { isSafeIdentityValue } from './safe-value.js'
+export type { Policy, Grant, PolicyDecision, PolicyRefusal } from './types.js'

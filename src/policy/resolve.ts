@@ -1,0 +1,96 @@
+// Certificate + clientId -> one role and its grant (DESIGN.md step 4).
+// First matching role in file order wins; a failure inside that role is a
+// refusal, never a fall-through to a later, perhaps wider, role.
+import type { Identity, NameAttributes } from '../identity/identity.js'
+import { makeGrant } from './grant.js'
+import { isSafeIdentityValue } from './safe-value.js'
+import type { MatchSpec, RoleSpec } from './schema.js'
+import { fill, type Placeholder } from './template.js'
+import { startsWithDollar } from './topic.js'
+import type { PolicyDecision } from './types.js'
+import { isVin } from './vin.js'
+
+/** own values only: an attribute named like "constructor" must not reach Object.prototype */
+function values (names: NameAttributes, attr: string): readonly string[] {
+  const v = Object.hasOwn(names, attr) ? names[attr] : undefined
+  return Array.isArray(v) ? v : []
+}
+
+// Exactly one value, equal: a certificate with two OUs must not pick the role it likes.
+function attrsHold (names: NameAttributes, wanted: MatchSpec['subject']): boolean {
+  return wanted.every(([attr, value]) => {
+    const have = values(names, attr)
+    return have.length === 1 && have[0] === value
+  })
+}
+
+function matches (m: MatchSpec, id: Identity): boolean {
+  return attrsHold(id.subject, m.subject) &&
+    attrsHold(id.issuer, m.issuer) &&
+    (m.san.dns === undefined || id.san.dns.includes(m.san.dns)) &&
+    (m.san.uri === undefined || id.san.uri.includes(m.san.uri)) &&
+    (m.policy === undefined || id.policies.includes(m.policy))
+}
+
+function lookup (id: Identity, clientId: string): (p: Placeholder) => string | undefined {
+  return p => {
+    switch (p.kind) {
+      case 'subject': return values(id.subject, p.attr)[0]
+      case 'issuer': return values(id.issuer, p.attr)[0]
+      case 'san': return id.san[p.field][0]
+      case 'clientId': return clientId
+    }
+  }
+}
+
+export function resolve (roles: readonly RoleSpec[], id: Identity, clientId: string): PolicyDecision {
+  const role = roles.find(r => matches(r.match, id))
+  if (role === undefined) return { ok: false, reason: 'no_role' }
+  const refuse = (reason: 'client_id_mismatch' | 'bad_vin' | 'identity_injection', detail: string): PolicyDecision =>
+    ({ ok: false, reason, role: role.name, detail })
+  const value = lookup(id, clientId)
+  const rules = [...role.publish, ...role.subscribe]
+
+  // certificate values first: they must not reshape a topic (wildcard injection)
+  const used = [...role.clientId.placeholders, ...rules.flatMap(t => t.placeholders)]
+  for (const p of used) {
+    if (p.kind === 'clientId') continue
+    const v = value(p)
+    if (v !== undefined && !isSafeIdentityValue(v)) return refuse('identity_injection', `value of ${p.text} has a forbidden character`)
+  }
+
+  if (role.cnFormat === 'vin') {
+    const cn = values(id.subject, 'CN')
+    if (cn.length !== 1 || !isVin(cn[0] as string)) return refuse('bad_vin', 'CN is not a VIN')
+  }
+
+  // the clientId template pins who may take which session
+  const want = fill(role.clientId.parts, value)
+  if (want === undefined) return refuse('client_id_mismatch', `a value of clientId template "${role.clientId.text}" is missing`)
+  const ok = clientId !== '' && (role.clientId.prefix ? clientId.startsWith(want) : clientId === want)
+  if (!ok) return refuse('client_id_mismatch', role.clientId.prefix ? `clientId must start with "${want}"` : `clientId must be "${want}"`)
+  // the clientId is the client's own choice: it gets the certificate values' check when it fills a topic
+  if (rules.some(t => t.placeholders.some(p => p.kind === 'clientId')) && !isSafeIdentityValue(clientId)) {
+    return refuse('identity_injection', 'clientId has a forbidden character')
+  }
+
+  const compiled: { publish: string[][]; subscribe: string[][] } = { publish: [], subscribe: [] }
+  for (const kind of ['publish', 'subscribe'] as const) {
+    for (const t of role[kind]) {
+      const levels: string[] = []
+      for (const level of t.levels) {
+        const filled = fill(level, value)
+        if (filled === undefined) break
+        levels.push(filled)
+      }
+      // a missing value makes the rule unusable (deny), never a wildcard
+      if (levels.length !== t.levels.length) continue
+      // a value must not turn a rule into a `$` rule (e.g. CN "$SYS" in "${subject.CN}/#")
+      if (t.leadingPlaceholder && startsWithDollar(levels[0] as string)) {
+        return refuse('identity_injection', `a value in ${kind} rule "${t.text}" starts with "$"`)
+      }
+      compiled[kind].push(levels)
+    }
+  }
+  return { ok: true, grant: makeGrant(role.name, compiled.publish, compiled.subscribe) }
+}

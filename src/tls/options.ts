@@ -1,0 +1,38 @@
+// tls.Server options for the MQTT listener (DESIGN step 1).
+import { constants } from 'node:crypto'
+import type { TlsOptions } from 'node:tls'
+
+// TLS 1.3 suites are all AEAD; for TLS 1.2 only ECDHE with GCM or ChaCha20-Poly1305.
+export const AEAD_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':')
+
+export interface TlsMaterial {
+  /** PEM trust bundle: the fleet's CA certificates (client certificates must chain to one) */
+  readonly ca: string
+  /** PEM server chain: leaf first, then intermediates */
+  readonly cert: string
+  /** PEM private key of the server leaf */
+  readonly key: string
+}
+
+export function tlsServerOptions (material: TlsMaterial, handshakeTimeoutMs: number): TlsOptions {
+  return {
+    ca: material.ca,
+    cert: material.cert,
+    key: material.key,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    ciphers: AEAD_CIPHERS,
+    honorCipherOrder: true,
+    handshakeTimeout: handshakeTimeoutMs,
+    // Resumption off: a resumed session shows only the leaf, not the chain that
+    // revocation must check (DESIGN step 1). No tickets; Node keeps no internal
+    // session cache, and we register no 'resumeSession' listener.
+    secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
+    sessionTimeout: 1,
+  }
+}

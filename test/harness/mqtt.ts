@@ -1,0 +1,72 @@
+// Real MQTT.js clients over real TLS, with certificates from a PKI directory.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt'
+
+export interface Credentials { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer }
+
+/** cert.pem + key.pem from a directory; the trust anchor is the PKI root. */
+export function credentials (pkiDir: string, certDir: string, certFile = 'cert.pem', keyFile = 'key.pem'): Credentials {
+  return {
+    ca: readFileSync(join(pkiDir, 'root-ca.pem')),
+    cert: readFileSync(join(certDir, certFile)),
+    key: readFileSync(join(certDir, keyFile)),
+  }
+}
+
+export type ConnectOutcome =
+  | { ok: true; client: MqttClient }
+  | { ok: false; returnCode?: number; error: string }
+
+/** Connect once, no reconnects; resolves with the client or with how it was refused. */
+export async function tryConnect (port: number, creds: Partial<Credentials> & { ca: Buffer }, opts: IClientOptions = {}): Promise<ConnectOutcome> {
+  return await new Promise((resolve) => {
+    const client = mqtt.connect({
+      protocol: 'mqtts', host: '127.0.0.1', port, servername: 'localhost',
+      ca: creds.ca, cert: creds.cert, key: creds.key,
+      reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, clean: true,
+      ...opts,
+    })
+    let settled = false
+    const finish = (o: ConnectOutcome) => { if (!settled) { settled = true; resolve(o) } }
+    client.once('connect', () => finish({ ok: true, client }))
+    client.once('error', (err: Error & { code?: number }) => {
+      client.end(true)
+      finish({ ok: false, returnCode: typeof err.code === 'number' ? err.code : undefined, error: err.message })
+    })
+    client.once('close', () => { client.end(true); finish({ ok: false, error: 'closed' }) })
+  })
+}
+
+export async function connect (port: number, creds: Credentials, opts: IClientOptions = {}): Promise<MqttClient> {
+  const o = await tryConnect(port, creds, opts)
+  if (!o.ok) throw new Error(`connect refused: ${o.error} rc=${o.returnCode}`)
+  return o.client
+}
+
+/** Resolve when the client's connection closes (a denied QoS 1 publish never settles: DESIGN pitfalls). */
+export async function closed (client: MqttClient, timeoutMs = 5000): Promise<void> {
+  if (!client.connected && client.disconnected) return
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('connection not closed in time')), timeoutMs)
+    client.once('close', () => { clearTimeout(t); resolve() })
+  })
+}
+
+/** Collect messages on a client until `count` arrive or `ms` pass. */
+export async function collect (client: MqttClient, ms: number, count = Infinity): Promise<Array<{ topic: string; payload: Buffer; retain: boolean }>> {
+  const got: Array<{ topic: string; payload: Buffer; retain: boolean }> = []
+  return await new Promise((resolve) => {
+    const onMessage = (topic: string, payload: Buffer, packet: { retain?: boolean }) => {
+      got.push({ topic, payload, retain: !!packet.retain })
+      if (got.length >= count) done()
+    }
+    const t = setTimeout(done, ms)
+    function done () { clearTimeout(t); client.off('message', onMessage); resolve(got) }
+    client.on('message', onMessage)
+  })
+}
+
+export async function end (...clients: Array<MqttClient | undefined>): Promise<void> {
+  await Promise.all(clients.map(async (c) => { if (c) await c.endAsync(true).catch(() => {}) }))
+}
