@@ -1,0 +1,24 @@
+// `fleetgate serve`: the ready broker.
+import { newCommand, addOptions } from './program.js'
+import { SERVE_OPTIONS, resolveConfig, type ConfigInput, type ServeOptionName } from '../config/index.js'
+import { startBroker } from '../broker/index.js'
+
+export function serveCommand () {
+  const cmd = newCommand('serve', 'run the mutual-TLS MQTT broker (defaults: dev PKI made on first start, shipped policy, embedded store)')
+  addOptions(cmd, Object.keys(SERVE_OPTIONS) as ServeOptionName[])
+  cmd.action(async (opts: ConfigInput) => {
+    const config = resolveConfig(opts, process.env) // validated once: a bad value stops here
+    const running = await startBroker(config, { onNotice: (line) => process.stderr.write(line + '\n') })
+    process.stderr.write(`fleetgate: mTLS MQTT on ${config.host}:${running.port}` +
+      (config.ca ? '' : ` (dev PKI in ${config.devPki}; try: npx fleetgate sim car --help)`) + '\n')
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        process.stderr.write(`fleetgate: ${signal}, closing\n`)
+        running.close().then(resolve, resolve)
+      }
+      process.once('SIGINT', () => stop('SIGINT'))
+      process.once('SIGTERM', () => stop('SIGTERM'))
+    })
+  })
+  return cmd
+}
