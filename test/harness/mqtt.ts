@@ -70,3 +70,29 @@ export async function collect (client: MqttClient, ms: number, count = Infinity)
 export async function end (...clients: Array<MqttClient | undefined>): Promise<void> {
   await Promise.all(clients.map(async (c) => { if (c) await c.endAsync(true).catch(() => {}) }))
 }
+
+/** SUBSCRIBE and return the SUBACK return codes as sent by the broker (0x80 = refused). */
+export async function subackCodes (client: MqttClient, filters: Array<{ topic: string; qos: 0 | 1 | 2 }>, timeoutMs = 5000): Promise<number[]> {
+  return await new Promise((resolve, reject) => {
+    const t = setTimeout(() => { client.off('packetreceive', onPacket); reject(new Error('no SUBACK')) }, timeoutMs)
+    const onPacket = (p: unknown) => {
+      const packet = p as { cmd: string; granted?: number[] }
+      if (packet.cmd !== 'suback') return
+      clearTimeout(t); client.off('packetreceive', onPacket)
+      resolve(packet.granted!.map((g) => (typeof g === 'number' ? g : (g as { qos: number }).qos)))
+    }
+    client.on('packetreceive', onPacket)
+    client.subscribe(filters.map((f) => f.topic), { qos: 1 }, () => {})
+  })
+}
+
+/** Open a client but resolve only once it is connected, collecting from the very first packet. */
+export function connectCollecting (port: number, creds: Credentials, opts: IClientOptions, ms: number): Promise<{ client: MqttClient; messages: Array<{ topic: string; payload: Buffer }> }> {
+  const client = mqtt.connect({ protocol: 'mqtts', host: '127.0.0.1', port, servername: 'localhost', ...creds, reconnectPeriod: 0, protocolVersion: 4, ...opts })
+  const messages: Array<{ topic: string; payload: Buffer }> = []
+  client.on('message', (topic, payload) => messages.push({ topic, payload }))
+  return new Promise((resolve, reject) => {
+    client.once('error', reject)
+    client.once('connect', () => setTimeout(() => resolve({ client, messages }), ms))
+  })
+}

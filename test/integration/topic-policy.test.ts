@@ -1,0 +1,167 @@
+// DESIGN steps 6-7: PUBLISH and SUBSCRIBE against the connection's compiled rules.
+import { expect } from 'chai'
+import type { MqttClient } from 'mqtt'
+import { testPki, type TestPki } from '../harness/pki.js'
+import { startTestBroker, type TestBroker } from '../harness/broker.js'
+import { credentials, connect, closed, collect, end, subackCodes, connectCollecting } from '../harness/mqtt.js'
+
+describe('topic policy (DESIGN steps 6-7)', function () {
+  let pki: TestPki
+  let broker: TestBroker
+  let A: string, B: string
+  const open: MqttClient[] = []
+
+  const vehicle = async (i: number, opts = {}) => {
+    const c = await connect(broker.port, credentials(pki.dir, pki.vehicle(i)), { clientId: pki.vins[i], ...opts })
+    open.push(c); return c
+  }
+  const backend = async (suffix = 'b1', opts = {}) => {
+    const c = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: `fleet-backend-${suffix}`, ...opts })
+    open.push(c); return c
+  }
+  const monitor = async () => {
+    const c = await connect(broker.port, credentials(pki.dir, pki.monitor), { clientId: 'fleet-monitor-1' })
+    open.push(c); return c
+  }
+
+  before(async () => {
+    pki = await testPki()
+    A = pki.vins[0]!; B = pki.vins[1]!
+    broker = await startTestBroker(pki.dir)
+  })
+  after(async () => { await broker?.close() })
+  beforeEach(() => broker.audit.clear())
+  afterEach(async () => { await end(...open.splice(0)) })
+
+  describe('PUBLISH', () => {
+    it('delivers a vehicle\'s own telemetry to a backend', async () => {
+      const be = await backend()
+      await be.subscribeAsync('vehicles/+/telemetry/+', { qos: 1 })
+      const car = await vehicle(0)
+      const got = collect(be, 2000, 1)
+      await car.publishAsync(`vehicles/${A}/telemetry/speed`, '42', { qos: 1 })
+      const msgs = await got
+      expect(msgs.map((m) => m.topic)).to.deep.equal([`vehicles/${A}/telemetry/speed`])
+    })
+
+    for (const qos of [0, 1] as const) {
+      it(`closes a vehicle that publishes into another car's telemetry (QoS ${qos}): topic_denied, nothing delivered`, async () => {
+        const be = await backend()
+        await be.subscribeAsync('vehicles/+/telemetry/+', { qos: 1 })
+        const car = await vehicle(0)
+        const got = collect(be, 800)
+        car.publish(`vehicles/${B}/telemetry/speed`, 'spoof', { qos })
+        await closed(car)
+        const line = await broker.audit.waitFor('publish.deny', { reason: 'topic_denied' })
+        expect(line.topic).to.equal(`vehicles/${B}/telemetry/speed`)
+        expect(line).to.not.have.property('payload')
+        expect(await got).to.have.length(0)
+      })
+    }
+
+    it('closes a vehicle that publishes a command to another car: topic_denied', async () => {
+      const car = await vehicle(0)
+      car.publish(`vehicles/${B}/commands`, 'x', { qos: 1 })
+      await closed(car)
+      await broker.audit.waitFor('publish.deny', { reason: 'topic_denied' })
+    })
+
+    it('refuses a publish into $SYS', async () => {
+      const be = await backend()
+      be.publish('$SYS/fake/clients', 'x', { qos: 0 })
+      await closed(be)
+      await broker.audit.waitFor('publish.deny', { reason: 'topic_denied' })
+    })
+
+    it('refuses a retained command (it would replay at every subscribe): retained_command', async () => {
+      const be = await backend()
+      be.publish(`vehicles/${A}/commands`, 'poison', { qos: 1, retain: true })
+      await closed(be)
+      await broker.audit.waitFor('publish.deny', { reason: 'retained_command' })
+      // and nothing was retained: a fresh subscriber gets no retained command
+      const car = await vehicle(0)
+      const got = collect(car, 500)
+      await car.subscribeAsync(`vehicles/${A}/commands`, { qos: 1 })
+      expect(await got).to.have.length(0)
+    })
+
+    it('delivers a backend\'s (non-retained) command to that car only', async () => {
+      const a = await vehicle(0); const b = await vehicle(1)
+      await a.subscribeAsync(`vehicles/${A}/commands`, { qos: 1 })
+      await b.subscribeAsync(`vehicles/${B}/commands`, { qos: 1 })
+      const be = await backend()
+      const gotA = collect(a, 1000, 1); const gotB = collect(b, 1000)
+      await be.publishAsync(`vehicles/${A}/commands`, 'cmd', { qos: 1 })
+      expect((await gotA).map((m) => m.topic)).to.deep.equal([`vehicles/${A}/commands`])
+      expect(await gotB).to.have.length(0)
+    })
+
+    it('refuses a command from the fleet monitor: topic_denied', async () => {
+      const m = await monitor()
+      m.publish(`vehicles/${A}/commands`, 'x', { qos: 1 })
+      await closed(m)
+      await broker.audit.waitFor('publish.deny', { reason: 'topic_denied' })
+    })
+
+    it('publishes a car\'s Will (its own status) when it drops without DISCONNECT', async () => {
+      const be = await backend()
+      await be.subscribeAsync('vehicles/+/status', { qos: 1 })
+      const car = await vehicle(0, { will: { topic: `vehicles/${A}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } })
+      const got = collect(be, 2000, 1)
+      ;(car as unknown as { stream: { destroy(): void } }).stream.destroy()
+      const msgs = await got
+      expect(msgs.map((m) => `${m.topic}=${m.payload.toString()}`)).to.deep.equal([`vehicles/${A}/status=offline`])
+    })
+
+    it('accepts a Will that Aedes replays with no client (left by a dead cluster node)', async () => {
+      const err = await new Promise<Error | null | undefined>((resolve) => {
+        broker.broker.authorizePublish(null, { cmd: 'publish', topic: `vehicles/${A}/status`, payload: Buffer.from('offline'), qos: 1, retain: true, dup: false }, resolve)
+      })
+      expect(err ?? null).to.equal(null)
+    })
+  })
+
+  describe('SUBSCRIBE', () => {
+    it('grants a vehicle its own filters and answers 0x80 for each wider one in the same packet', async () => {
+      const car = await vehicle(0)
+      const filters = [`vehicles/${A}/commands`, 'vehicles/#', 'vehicles/+/commands', '#', '$SYS/#', `vehicles/${B}/commands`]
+      const codes = await subackCodes(car, filters.map((topic) => ({ topic, qos: 1 as const })))
+      expect(codes).to.deep.equal([1, 128, 128, 128, 128, 128])
+      expect(broker.audit.find('subscribe.deny', { reason: 'filter_denied' }).map((l) => l.filter)).to.have.members(filters.slice(1))
+    })
+
+    it('lets a backend read telemetry of every car but not commands', async () => {
+      const be = await backend()
+      const codes = await subackCodes(be, [{ topic: 'vehicles/+/telemetry/+', qos: 1 }, { topic: 'vehicles/+/commands', qos: 1 }])
+      expect(codes).to.deep.equal([1, 128])
+    })
+
+    it('never delivers another car\'s messages to a vehicle online, whatever it asked for', async () => {
+      const a = await vehicle(0)
+      expect(await subackCodes(a, [{ topic: `vehicles/${A}/commands`, qos: 1 }, { topic: 'vehicles/#', qos: 1 }])).to.deep.equal([1, 128])
+      const b = await vehicle(1)
+      const got = collect(a, 800)
+      await b.publishAsync(`vehicles/${B}/telemetry/speed`, '1', { qos: 1 })
+      expect(await got).to.have.length(0)
+    })
+
+    it('does not leak through a persistent session: a denied vehicles/# is not served from the offline queue (Aedes persists it)', async () => {
+      // Car A, clean=false, asks for its commands and vehicles/#; the second is denied (SUBACK 0x80),
+      // but Aedes stores the whole SUBSCRIBE. While A is away, car B publishes QoS 1 telemetry and a
+      // backend sends A a command; on A's return it must get its command and nothing of B.
+      const a1 = await vehicle(0, { clean: false })
+      expect(await subackCodes(a1, [{ topic: `vehicles/${A}/commands`, qos: 1 }, { topic: 'vehicles/#', qos: 1 }])).to.deep.equal([1, 128])
+      await a1.endAsync()
+      const b = await vehicle(1)
+      await b.publishAsync(`vehicles/${B}/telemetry/speed`, 'secret-of-B', { qos: 1 })
+      const be = await backend()
+      await be.publishAsync(`vehicles/${A}/commands`, 'for-A', { qos: 1 })
+      const a2 = await connectCollecting(broker.port, credentials(pki.dir, pki.vehicle(0)), { clientId: A, clean: false }, 1500)
+      open.push(a2.client)
+      // Overlapping filters may deliver A's own command twice (MQTT 3.1.1 allows it); B's telemetry never.
+      const payloads = a2.messages.map((m) => m.payload.toString())
+      expect(payloads).to.include('for-A')
+      expect(payloads.filter((p) => p !== 'for-A')).to.deep.equal([])
+    })
+  })
+})
