@@ -12,6 +12,7 @@ export function newCommand (name: string, description: string): Command {
     .exitOverride()
     .showHelpAfterError(false)
     .configureOutput({ outputError: () => {} })
+    .configureHelp({ helpWidth: 200 })
 }
 
 /** Add serve-style options (flag + env + default in the help text) from the option table. */
@@ -32,7 +33,7 @@ export function reportError (err: unknown): number {
   if (err instanceof ExitCode) return err.code
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0
-    process.stderr.write(`FG_ERR_USAGE: ${err.message.replace(/^error: /, '')} (see --help)\n`)
+    process.stderr.write(`FG_ERR_USAGE: ${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)\n`)
     return 2
   }
   if (isFleetgateError(err)) {

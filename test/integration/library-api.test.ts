@@ -1,0 +1,100 @@
+// The plugin as a library (README "Use fleetgate in your own Aedes broker"):
+// the broker below is built exactly as the README shows.
+import { expect } from 'chai'
+import tls from 'node:tls'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { Aedes, type Client, type PublishPacket } from 'aedes'
+import { createFleetgate, composeHooks, FleetgateError, ERROR_CODES, CONNECT_REASONS, type Fleetgate } from '../../src/index.js'
+import { testPki, type TestPki } from '../harness/pki.js'
+import { AuditSink } from '../harness/audit-sink.js'
+import { credentials, connect, closed, collect, end } from '../harness/mqtt.js'
+
+describe('library API: createFleetgate + composeHooks on your own Aedes broker', function () {
+  this.timeout(20_000)
+  let pki: TestPki
+  let fg: Fleetgate
+  let broker: Aedes
+  let server: tls.Server
+  let port: number
+  const audit = new AuditSink('debug')
+  const seenByQuota: string[] = []
+  const sent = new Map<string, number>()
+
+  before(async () => {
+    pki = await testPki()
+    const ca = join(pki.dir, 'root-ca.pem')
+    const cert = join(pki.dir, 'broker', 'cert.pem')
+    const key = join(pki.dir, 'broker', 'key.pem')
+
+    // Your own hook: at most 3 messages per client. It runs only for what fleetgate allowed.
+    function myQuota (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) {
+      seenByQuota.push(packet.topic)
+      const n = (sent.get(client?.id ?? '') ?? 0) + 1
+      sent.set(client?.id ?? '', n)
+      callback(n > 3 ? new Error('quota exceeded') : null)
+    }
+
+    // ---- README example, verbatim (the logger option aside) ----
+    const fg_ = await createFleetgate({ ca, cert, key }, { logger: audit.logger })
+    const broker_ = await Aedes.createBroker({ ...composeHooks(fg_.hooks, { authorizePublish: myQuota }) })
+    const server_ = tls.createServer(fg_.tlsOptions(), fg_.connectionHandler(broker_))
+    fg_.attach(broker_)
+    server_.listen(0, '127.0.0.1')
+    // ---- end of README example ----
+
+    fg = fg_; broker = broker_; server = server_
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    port = (server.address() as AddressInfo).port
+  })
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await new Promise<void>((resolve) => broker.close(() => resolve()))
+    await fg.close()
+  })
+
+  it('exports the factory, composeHooks, errors and reasons', () => {
+    expect(new FleetgateError('FG_ERR_CONFIG_INVALID', 'x').code).to.equal('FG_ERR_CONFIG_INVALID')
+    expect(ERROR_CODES).to.have.property('FG_ERR_HOOK_NOT_SUPPORTED')
+    expect(CONNECT_REASONS).to.include('too_many_connections')
+    expect(() => composeHooks(fg.hooks, { authorisePublish: () => {} } as never)).to.throw(FleetgateError, /authorisePublish/)
+  })
+
+  it('admits by certificate; your hook sees only what fleetgate allowed, and its deny stops the chain', async () => {
+    const vin = pki.vins[0]!
+    const backend = await connect(port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-lib' })
+    await backend.subscribeAsync('vehicles/+/telemetry/+', { qos: 1 })
+    const car = await connect(port, credentials(pki.dir, pki.vehicle(0)), { clientId: vin })
+    const got = collect(backend, 1500, 4)
+    for (let i = 1; i <= 3; i++) await car.publishAsync(`vehicles/${vin}/telemetry/speed`, String(i), { qos: 1 })
+    // The 4th is within policy but over your quota: the chain stops, the car is closed [MQTT-3.3.5-2].
+    car.publish(`vehicles/${vin}/telemetry/speed`, '4', { qos: 1 })
+    await closed(car)
+    const msgs = await got
+    expect(msgs.map((m) => m.payload.toString())).to.deep.equal(['1', '2', '3'])
+    expect(seenByQuota).to.deep.equal(Array(4).fill(`vehicles/${vin}/telemetry/speed`))
+    // fleetgate did not refuse any of them: the quota did.
+    expect(audit.find('publish.deny')).to.have.length(0)
+    await end(backend)
+  })
+
+  it('a publish fleetgate refuses never reaches your hook', async () => {
+    const vin = pki.vins[1]!
+    seenByQuota.length = 0
+    const car = await connect(port, credentials(pki.dir, pki.vehicle(1)), { clientId: vin })
+    car.publish(`vehicles/${pki.vins[2]}/telemetry/speed`, 'spoof', { qos: 1 })
+    await closed(car)
+    const line = await audit.waitFor('publish.deny', { reason: 'topic_denied' })
+    expect(line.reason).to.equal('topic_denied')
+    expect(seenByQuota).to.deep.equal([])
+  })
+
+  it('the guard and the limits come with connectionHandler and attach', async () => {
+    const vin = pki.vins[3]!
+    const car = await connect(port, credentials(pki.dir, pki.vehicle(3)), { clientId: vin })
+    car.publish(`vehicles/${vin}/telemetry/blob`, Buffer.alloc(1024 * 1024), { qos: 0 })
+    await closed(car)
+    await audit.waitFor('stream.deny', { reason: 'packet_too_large' })
+    expect((broker as unknown as { connectTimeout: number }).connectTimeout).to.equal(fg.config.connectTimeout)
+  })
+})
