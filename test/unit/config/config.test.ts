@@ -1,0 +1,51 @@
+import { expect } from 'chai'
+import { resolveConfig, parseDuration, parseSize } from '../../../src/config/index.js'
+import { FleetgateError } from '../../../src/errors.js'
+
+describe('config: resolved once, validated, frozen', () => {
+  it('has the documented defaults', () => {
+    const c = resolveConfig({})
+    expect(c.port).to.equal(8883)
+    expect(c.maxPacketSize).to.equal(128 * 1024)
+    expect(c.connectTimeout).to.equal(10_000)
+    expect(c.maxConnectionsPerIp).to.equal(50)
+    expect(c.revocationRecheck).to.equal(30_000)
+    expect(c.revocationCache).to.equal(60_000)
+    expect(c.revocationFailOpen).to.equal(false)
+    expect(c.enforceSignedCommands).to.equal(false)
+    expect(Object.isFrozen(c)).to.equal(true)
+  })
+
+  it('reads FLEETGATE_* and REDIS_URL; a flag wins over the environment', () => {
+    const c = resolveConfig({ port: '9999' }, { FLEETGATE_PORT: '1234', FLEETGATE_MAX_PACKET_SIZE: '64KiB', REDIS_URL: 'redis://127.0.0.1:7777' })
+    expect(c.port).to.equal(9999)
+    expect(c.maxPacketSize).to.equal(65536)
+    expect(c.redis).to.equal('redis://127.0.0.1:7777')
+  })
+
+  it('names the flag or variable in one line', () => {
+    const fail = (input: Record<string, string>, env: Record<string, string>, pattern: RegExp) => {
+      try { resolveConfig(input, env); expect.fail('should throw') } catch (err) {
+        expect(err).to.be.instanceOf(FleetgateError)
+        expect((err as FleetgateError).toLine()).to.match(pattern)
+        expect((err as FleetgateError).toLine()).to.not.include('\n')
+      }
+    }
+    fail({ port: '70000' }, {}, /^FG_ERR_CONFIG_INVALID: --port: must be between/)
+    fail({}, { FLEETGATE_CONNECT_TIMEOUT: 'soon' }, /FLEETGATE_CONNECT_TIMEOUT/)
+    fail({ redis: 'http://x' }, {}, /--redis: expected a redis:\/\//)
+    fail({ cert: 'a.pem' }, {}, /^FG_ERR_CONFIG_MISSING: --ca and --key/)
+    fail({ bogus: '1' } as never, {}, /unknown option "bogus"/)
+  })
+
+  it('parses durations and sizes', () => {
+    expect(parseDuration('10s')).to.equal(10_000)
+    expect(parseDuration('24h')).to.equal(86_400_000)
+    expect(parseDuration('250ms')).to.equal(250)
+    expect(parseDuration('3')).to.equal(3000)
+    expect(parseDuration('3 weeks')).to.equal(null)
+    expect(parseSize('128KiB')).to.equal(131072)
+    expect(parseSize('1MiB')).to.equal(1048576)
+    expect(parseSize('1 GB')).to.equal(null)
+  })
+})
