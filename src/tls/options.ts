@@ -29,6 +29,8 @@ export function tlsServerOptions (material: TlsMaterial, handshakeTimeoutMs: num
     ciphers: AEAD_CIPHERS,
     honorCipherOrder: true,
     handshakeTimeout: handshakeTimeoutMs,
+    // Small MQTT packets must not wait for the peer's delayed ACK (Nagle): ~40 ms per round trip otherwise.
+    noDelay: true,
     // Resumption off: a resumed session shows only the leaf, not the chain that
     // revocation must check (DESIGN step 1). No tickets; Node keeps no internal
     // session cache, and we register no 'resumeSession' listener.

@@ -1,0 +1,168 @@
+// One simulated car (`fleetgate sim car`): connects with its certificate
+// (clientId = its CN, the VIN), keeps a retained online/offline status (also
+// its LWT), sends telemetry, and acts only on fresh, authentic commands meant
+// for it (src/commands verifyCommand), answering each with a result signed by
+// its own key. Everything from the network is bounded and caught: no payload
+// can stop it.
+import mqtt, { type MqttClient } from 'mqtt'
+import {
+  MAX_JWS_BYTES, ReplayCache, verifyCommand, signResult,
+  type CommandPolicy, type CommandReason, type CommandDecision,
+} from '../src/index.js'
+import { parseBrokerUrl } from './broker-url.js'
+import type { ClientCredentials, CredentialsProvider } from './credentials.js'
+import { apply, initialState, tick, type CarState } from './car-state.js'
+import { vehicleTopics } from './topics.js'
+import { noDelay } from './no-delay.js'
+
+export type CarEvent =
+  | { evt: 'connecting'; vin: string; url: string }
+  | { evt: 'online'; vin: string }
+  | { evt: 'offline'; vin: string }
+  | { evt: 'reconnecting'; vin: string; inMs: number }
+  | { evt: 'command'; vin: string; jti: string | null; cmd: string | null; status: 'executed' | 'rejected'; reason?: CommandReason; detail?: string; effect?: string; signer?: string; answered: boolean }
+  | { evt: 'telemetry'; vin: string; speed: number; battery: number }
+  | { evt: 'error'; vin: string; message: string }
+  | { evt: 'stopped'; vin: string }
+
+export interface CarOptions {
+  /** mqtts://host:port */
+  readonly url: string
+  /** the operational certificate; a provisioning step may run inside it before the connect */
+  readonly credentials: CredentialsProvider
+  /** telemetry period in ms (default 5 s; 0: none) */
+  readonly telemetryIntervalMs?: number
+  /** skew, maximum lifetime, the signer role table */
+  readonly policy?: CommandPolicy
+  readonly replayCapacity?: number
+  readonly now?: () => number
+  readonly onEvent?: (event: CarEvent) => void
+  /** reconnect backoff: first wait and cap, ms (default 500 ms .. 30 s) */
+  readonly reconnectMinMs?: number
+  readonly reconnectMaxMs?: number
+}
+
+export interface RunningCar {
+  readonly vin: string
+  readonly state: Readonly<CarState>
+  readonly client: MqttClient
+  /** resolves at the first CONNACK */
+  readonly online: Promise<void>
+  /** publish status offline itself, then disconnect cleanly */
+  stop (): Promise<void>
+}
+
+const ONLINE = JSON.stringify({ v: 1, state: 'online' })
+const OFFLINE = JSON.stringify({ v: 1, state: 'offline' })
+
+export async function startCar (opts: CarOptions): Promise<RunningCar> {
+  const creds: ClientCredentials = await opts.credentials()
+  const vin = creds.cn
+  const topics = vehicleTopics(vin)
+  const addr = parseBrokerUrl(opts.url)
+  const now = opts.now ?? Date.now
+  const emit = (e: CarEvent) => { try { opts.onEvent?.(e) } catch { /* a printer must not stop the car */ } }
+  const replay = new ReplayCache(opts.replayCapacity)
+  const state = initialState()
+  const minMs = opts.reconnectMinMs ?? 500
+  const maxMs = opts.reconnectMaxMs ?? 30_000
+  let stopping = false
+
+  emit({ evt: 'connecting', vin, url: opts.url })
+  const client = mqtt.connect({
+    protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
+    ca: creds.caPem, cert: creds.certPem, key: creds.keyPem,
+    clientId: vin, protocolVersion: 4, clean: true, keepalive: 30,
+    reconnectPeriod: minMs, connectTimeout: 10_000,
+    will: { topic: topics.status, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+  })
+
+  let firstOnline: () => void = () => {}
+  const online = new Promise<void>((resolve) => { firstOnline = resolve })
+  client.on('connect', () => {
+    noDelay(client)
+    client.options.reconnectPeriod = minMs
+    client.publish(topics.status, ONLINE, { qos: 1, retain: true })
+    client.subscribe(topics.commands, { qos: 1 }, (err) => {
+      if (err) return emit({ evt: 'error', vin, message: `subscribe ${topics.commands}: ${err.message}` })
+      emit({ evt: 'online', vin })
+      firstOnline()
+    })
+  })
+  client.on('offline', () => { if (!stopping) emit({ evt: 'offline', vin }) })
+  client.on('reconnect', () => {
+    // exponential backoff for the attempt after this one
+    const next = Math.min(maxMs, Math.max(minMs, (client.options.reconnectPeriod ?? minMs) * 2))
+    client.options.reconnectPeriod = next
+    emit({ evt: 'reconnecting', vin, inMs: next })
+  })
+  client.on('error', (err) => emit({ evt: 'error', vin, message: err.message }))
+
+  async function answer (jti: string, status: 'executed' | 'rejected', reason: CommandReason | undefined): Promise<void> {
+    const jws = await signResult(vin, jti, status, reason, creds.signing, now())
+    await client.publishAsync(topics.results, jws, { qos: 1 })
+  }
+
+  async function onCommand (payload: Buffer): Promise<void> {
+    let decision: CommandDecision
+    if (payload.length > MAX_JWS_BYTES) {
+      decision = { ok: false, reason: 'malformed', detail: 'larger than 8 KiB' }
+    } else {
+      // latin1 keeps every byte: a non-ASCII byte can never pass the base64url check
+      decision = await verifyCommand(payload.toString('latin1'), { chains: creds.chains, vin, topicVin: vin, now: now(), replay }, opts.policy)
+    }
+    if (decision.ok) {
+      const effect = apply(state, decision.command)
+      emit({ evt: 'command', vin, jti: decision.command.jti, cmd: decision.command.cmd, status: 'executed', effect, signer: decision.signer.cn, answered: true })
+      await answer(decision.command.jti, 'executed', undefined)
+      return
+    }
+    // the jti and cmd of a refused command are only what it claimed; printed bounded
+    const jti = decision.jti ?? null
+    emit({ evt: 'command', vin, jti, cmd: null, status: 'rejected', reason: decision.reason, detail: decision.detail, signer: decision.signer?.cn, answered: jti !== null })
+    if (jti !== null) await answer(jti, 'rejected', decision.reason)
+  }
+
+  client.on('message', (topic, payload) => {
+    if (topic !== topics.commands) return
+    onCommand(payload).catch((err: unknown) => emit({ evt: 'error', vin, message: `command handling: ${(err as Error)?.message ?? String(err)}` }))
+  })
+
+  const period = opts.telemetryIntervalMs ?? 5000
+  const timer = period > 0
+    ? setInterval(() => {
+      if (!client.connected) return
+      const t = tick(state)
+      const ts = now()
+      client.publish(topics.telemetry('speed'), JSON.stringify({ v: 1, ts, value: t.speed, unit: 'km/h' }), { qos: 0 })
+      client.publish(topics.telemetry('battery'), JSON.stringify({ v: 1, ts, value: t.battery, unit: '%' }), { qos: 0 })
+      client.publish(topics.telemetry('location'), JSON.stringify({ v: 1, ts, value: t.location }), { qos: 0 })
+      emit({ evt: 'telemetry', vin, speed: t.speed, battery: t.battery })
+    }, period)
+    : undefined
+  timer?.unref()
+
+  let stopped: Promise<void> | undefined
+  return {
+    vin,
+    state,
+    client,
+    online,
+    stop () {
+      stopped ??= (async () => {
+        stopping = true
+        if (timer) clearInterval(timer)
+        if (client.connected) {
+          // the car says offline itself (a clean DISCONNECT discards the Will)
+          await Promise.race([
+            client.publishAsync(topics.status, OFFLINE, { qos: 1, retain: true }).catch(() => {}),
+            new Promise((resolve) => setTimeout(resolve, 2000)),
+          ])
+        }
+        await client.endAsync(false).catch(() => {})
+        emit({ evt: 'stopped', vin })
+      })()
+      return stopped
+    },
+  }
+}

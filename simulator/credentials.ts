@@ -1,0 +1,85 @@
+// A simulated client's certificate material: read once from PEM files, checked,
+// and turned into what MQTT.js (TLS) and the command signer/verifier need.
+// A provisioning step may produce the same shape (CredentialsProvider).
+import { readFileSync } from 'node:fs'
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
+import { fgError, commandTrust, ChainVerifier, type SigningKey, type CommandTrust } from '../src/index.js'
+
+export interface ClientCredentials {
+  /** PEM texts for TLS */
+  readonly caPem: string
+  readonly certPem: string
+  readonly keyPem: string
+  /** signing identity: key + chain DER (leaf, issuing CA) */
+  readonly signing: SigningKey
+  readonly cn: string
+  readonly ou: string | undefined
+  /** pinned root (--ca) + the issuing CA that issued this client's own certificate */
+  readonly trust: CommandTrust
+  readonly chains: ChainVerifier
+}
+
+/** Where a car's operational credentials come from: files today; a provisioning step may run first. */
+export type CredentialsProvider = () => Promise<ClientCredentials>
+
+export interface CredentialFiles { readonly ca: string; readonly cert: string; readonly key: string }
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g
+
+function readText (path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw fgError('FG_ERR_FILE_UNREADABLE', `${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'cannot be read'}`)
+  }
+}
+
+function ders (pem: string, flag: string, path: string): Buffer[] {
+  const out = [...pem.matchAll(PEM_CERT)].map((m) => Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'))
+  if (out.length === 0) throw fgError('FG_ERR_PEM_INVALID', `${flag} ${path}: no PEM certificate found`)
+  for (const [i, d] of out.entries()) {
+    try { new X509Certificate(d) } catch { throw fgError('FG_ERR_PEM_INVALID', `${flag} ${path}: certificate #${i + 1} cannot be parsed`) } // eslint-disable-line no-new
+  }
+  return out
+}
+
+/** subject attribute from node's one-per-line subject text (our own certificate: no escaping games) */
+export function subjectAttr (cert: X509Certificate, attr: string): string | undefined {
+  for (const line of cert.subject.split('\n')) {
+    const i = line.indexOf('=')
+    if (i > 0 && line.slice(0, i) === attr) return line.slice(i + 1)
+  }
+  return undefined
+}
+
+/** Credentials from PEM texts (`source` names them in errors). */
+export function credentialsFromPem (caPem: string, certPem: string, keyPem: string, source: CredentialFiles): ClientCredentials {
+  const caDers = ders(caPem, '--ca', source.ca)
+  const chain = ders(certPem, '--cert', source.cert)
+  let key: KeyObject
+  try {
+    key = createPrivateKey(keyPem)
+  } catch {
+    throw fgError('FG_ERR_PEM_INVALID', `--key ${source.key}: not a PEM private key`)
+  }
+  const leaf = new X509Certificate(chain[0]!)
+  if (!leaf.checkPrivateKey(key)) throw fgError('FG_ERR_KEY_MISMATCH', `--key ${source.key} does not match the certificate in --cert ${source.cert}`)
+  if (chain.length < 2) throw fgError('FG_ERR_PKI_INVALID', `--cert ${source.cert}: must hold the leaf and the issuing CA`)
+  const trust = commandTrust(caDers, chain.slice(1, 2))
+  if (trust.roots.length === 0) throw fgError('FG_ERR_PKI_INVALID', `--ca ${source.ca}: holds no self-signed root CA`)
+  if (trust.issuing.length === 0) throw fgError('FG_ERR_PKI_INVALID', `--cert ${source.cert}: its issuing CA does not chain to the root in --ca ${source.ca}`)
+  const cn = subjectAttr(leaf, 'CN')
+  if (cn === undefined || cn === '') throw fgError('FG_ERR_PKI_INVALID', `--cert ${source.cert}: the certificate has no CN`)
+  return {
+    caPem, certPem, keyPem,
+    signing: { key, chain: chain.slice(0, 2) },
+    cn,
+    ou: subjectAttr(leaf, 'OU'),
+    trust,
+    chains: new ChainVerifier(trust),
+  }
+}
+
+export function credentialsFromFiles (files: CredentialFiles): ClientCredentials {
+  return credentialsFromPem(readText(files.ca, '--ca'), readText(files.cert, '--cert'), readText(files.key, '--key'), files)
+}

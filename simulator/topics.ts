@@ -1,0 +1,10 @@
+// The contract's topics of one vehicle (DESIGN "Topics").
+export function vehicleTopics (vin: string) {
+  const base = `vehicles/${vin}`
+  return {
+    status: `${base}/status`,
+    commands: `${base}/commands`,
+    results: `${base}/command-results`,
+    telemetry: (stream: 'speed' | 'battery' | 'location') => `${base}/telemetry/${stream}`,
+  }
+}

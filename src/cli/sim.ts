@@ -1,0 +1,125 @@
+// `fleetgate sim`: the bundled simulator. One subcommand per file or builder;
+// SIM_SUBCOMMANDS is the list (fleet and attack are added beside car and backend).
+import type { Command } from 'commander'
+import { newCommand, ExitCode } from './program.js'
+import { fgError } from '../errors.js'
+import { parseDuration } from '../config/index.js'
+import { isFleetgateError } from '../errors.js'
+import { simAttackCommand } from './sim-attack.js'
+import { simFleetCommand } from './sim-fleet.js'
+import {
+  startCar, connectBackend, credentialsFromFiles, formatCarEvent, jsonLine, safe, type CarEvent,
+} from '../../simulator/index.js'
+
+function required (opts: Record<string, unknown>, names: readonly string[]): void {
+  for (const n of names) {
+    if (typeof opts[n] !== 'string' || opts[n] === '') throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
+  }
+}
+
+/** resolve on SIGINT/SIGTERM (removing the listeners afterwards) */
+function untilSignal (): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => { process.off('SIGINT', onInt); process.off('SIGTERM', onTerm); resolve(sig) }
+    const onInt = () => on('SIGINT')
+    const onTerm = () => on('SIGTERM')
+    process.once('SIGINT', onInt)
+    process.once('SIGTERM', onTerm)
+  })
+}
+
+export function simCarCommand (): Command {
+  return newCommand('car', 'one simulated car (identity from its certificate) until stopped')
+    .option('--url <url>', 'broker, mqtts://host:port')
+    .option('--ca <file>', 'PEM fleet root CA the car pins')
+    .option('--cert <file>', 'PEM chain: the car certificate + issuing CA')
+    .option('--key <file>', 'PEM private key of the car')
+    .option('--json', 'one JSON line per event')
+    .option('--telemetry-interval <duration>', 'telemetry period (0: none)', '5s')
+    .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; json?: boolean; telemetryInterval: string }) => {
+      required(opts, ['url', 'ca', 'cert', 'key'])
+      const interval = parseDuration(opts.telemetryInterval)
+      if (interval === null || interval > 86_400_000) throw fgError('FG_ERR_CONFIG_INVALID', `--telemetry-interval ${opts.telemetryInterval}: not a duration (e.g. 5s, 500ms, 0)`)
+      const creds = credentialsFromFiles({ ca: opts.ca!, cert: opts.cert!, key: opts.key! })
+      if (creds.ou !== 'vehicle') throw fgError('FG_ERR_PKI_INVALID', `--cert ${opts.cert}: not a vehicle certificate (OU=${creds.ou ?? 'none'})`)
+      const print = opts.json === true
+        ? (e: CarEvent) => process.stdout.write(jsonLine(e) + '\n')
+        : (e: CarEvent) => process.stdout.write(formatCarEvent(e) + '\n')
+      const car = await startCar({ url: opts.url!, credentials: async () => creds, telemetryIntervalMs: interval, onEvent: print })
+      await untilSignal()
+      await car.stop()
+    })
+}
+
+export function simBackendCommand (): Command {
+  return newCommand('backend', 'send one signed command, wait for the car\'s signed result; exit 0 only if executed')
+    .option('--url <url>', 'broker, mqtts://host:port')
+    .option('--ca <file>', 'PEM fleet root CA')
+    .option('--cert <file>', 'PEM chain: the backend certificate + issuing CA (its key signs the command)')
+    .option('--key <file>', 'PEM private key of the backend')
+    .option('--vin <vin>', 'target vehicle')
+    .option('--cmd <name>', 'lock, unlock, honk, flash_lights, climate_on, climate_off, remote_start, set_charge_limit')
+    .option('--args <json>', 'command arguments as a JSON object, e.g. {"percent":80}', '{}')
+    .option('--ttl <duration>', 'command lifetime (exp - iat)', '30s')
+    .option('--timeout <duration>', 'how long to wait for the result', '10s')
+    .option('--json', 'print the outcome as one JSON line')
+    .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; vin?: string; cmd?: string; args: string; ttl: string; timeout: string; json?: boolean }) => {
+      required(opts, ['url', 'ca', 'cert', 'key', 'vin', 'cmd'])
+      // eslint-disable-next-line no-control-regex
+      if (/[+#/\u0000-\u001f\u007f]/.test(opts.vin!)) throw fgError('FG_ERR_CONFIG_INVALID', `--vin ${JSON.stringify(opts.vin)}: holds + # / or a control character`)
+      let args: unknown
+      try { args = JSON.parse(opts.args) } catch { throw fgError('FG_ERR_CONFIG_INVALID', `--args: not valid JSON`) }
+      if (typeof args !== 'object' || args === null || Array.isArray(args)) throw fgError('FG_ERR_CONFIG_INVALID', '--args: must be a JSON object')
+      const ttl = parseDuration(opts.ttl)
+      if (ttl === null) throw fgError('FG_ERR_CONFIG_INVALID', `--ttl ${opts.ttl}: not a duration`)
+      const timeout = parseDuration(opts.timeout)
+      if (timeout === null || timeout <= 0) throw fgError('FG_ERR_CONFIG_INVALID', `--timeout ${opts.timeout}: not a positive duration`)
+      const creds = credentialsFromFiles({ ca: opts.ca!, cert: opts.cert!, key: opts.key! })
+      let backend
+      try {
+        backend = await connectBackend(opts.url!, creds)
+      } catch (err) {
+        if (isFleetgateError(err)) throw err
+        process.stderr.write(`not connected to ${opts.url}: ${safe((err as Error).message, 200)}\n`)
+        throw new ExitCode(1)
+      }
+      try {
+        const vin = opts.vin!
+        const cmd = opts.cmd!
+        let out
+        try {
+          out = await backend.send({ vin, cmd, args: args as Record<string, unknown>, ttlMs: ttl }, { timeoutMs: timeout })
+        } catch (err) {
+          // e.g. SUBACK 0x80: this certificate may not read command results (a monitor)
+          process.stderr.write(`${safe(cmd)} to ${vin} not sent: ${safe((err as Error).message, 200)}\n`)
+          throw new ExitCode(1)
+        }
+        const ms = Math.round(out.rttMs)
+        if (opts.json === true) {
+          const base = { evt: 'result', vin, cmd, jti: out.jti, rttMs: Math.round(out.rttMs * 100) / 100 }
+          process.stdout.write(jsonLine(out.kind === 'result' ? { ...base, status: out.result.status, reason: out.result.reason } : { ...base, status: out.kind }) + '\n')
+        } else if (out.kind === 'result') {
+          process.stdout.write(out.result.status === 'executed'
+            ? `executed ${safe(cmd)} for ${vin} in ${ms} ms\n`
+            : `rejected ${safe(cmd)} for ${vin}: ${safe(out.result.reason)} (in ${ms} ms)\n`)
+        } else if (out.kind === 'closed') {
+          process.stdout.write(`no result for ${safe(cmd)} to ${vin}: the broker closed the connection (command refused at the edge?)\n`)
+        } else {
+          process.stdout.write(`no signed result for ${safe(cmd)} to ${vin} within ${timeout} ms` +
+            (out.ignored > 0 ? ` (${out.ignored} unverifiable results ignored: ${safe(out.lastProblem, 120)})` : '') + '\n')
+        }
+        if (out.kind !== 'result' || out.result.status !== 'executed') throw new ExitCode(1)
+      } finally {
+        await backend.close()
+      }
+    })
+}
+
+/** The subcommands of `fleetgate sim`, in help order. */
+export const SIM_SUBCOMMANDS: ReadonlyArray<() => Command> = [simCarCommand, simBackendCommand, simFleetCommand, simAttackCommand]
+
+export function simCommand (): Command {
+  const sim = newCommand('sim', 'the bundled simulator: cars, a fleet backend')
+  for (const make of SIM_SUBCOMMANDS) sim.addCommand(make())
+  return sim
+}

@@ -1,0 +1,156 @@
+// x5c chain validation for signed commands and results: the signer's leaf must
+// chain leaf -> pinned issuing CA -> pinned fleet root. node:crypto only
+// (X509Certificate.verify + checkIssued), dates against the injected clock;
+// verified chains are cached by leaf DER fingerprint, so a backend that signs
+// thousands of commands with one certificate is parsed once. Pure: takes DER.
+import { X509Certificate, createHash, webcrypto, type KeyObject } from 'node:crypto'
+
+/** What the verifier trusts: the fleet root(s) and the fleet issuing CA(s) under them. */
+export interface CommandTrust {
+  readonly roots: readonly X509Certificate[]
+  readonly issuing: readonly X509Certificate[]
+}
+
+/** The verified signer of a command or result. */
+export interface Signer {
+  /** lowercase hex SHA-256 of the leaf DER */
+  readonly fingerprint: string
+  /** fingerprint of the issuing CA that signed the leaf */
+  readonly issuerFingerprint: string
+  /** lowercase hex, no leading zeros */
+  readonly serial: string
+  readonly cn: string | undefined
+  /** the signer role (first OU) */
+  readonly ou: string | undefined
+  readonly publicKey: KeyObject
+  /** the same key imported once for jose (WebCrypto) */
+  readonly cryptoKey: webcrypto.CryptoKey
+}
+
+interface CachedChain {
+  readonly signer: Signer
+  /** the x5c certificates after the leaf, as sent (the cached decision depends on them) */
+  readonly rest: string
+  /** validity window of the whole chain */
+  readonly notBefore: number
+  readonly notAfter: number
+}
+
+export type ChainResult = { ok: true; signer: Signer } | { ok: false; detail: string }
+
+const fp = (der: Uint8Array) => createHash('sha256').update(der).digest('hex')
+
+function isSelfSigned (c: X509Certificate): boolean {
+  return c.checkIssued(c) && c.verify(c.publicKey)
+}
+
+/**
+ * Trust from DER certificates: `roots` are the self-signed ones of the pinned
+ * bundle; `issuing` are the given fleet issuing CAs that a root signed. A
+ * certificate that is neither is ignored (never trusted by accident).
+ */
+export function commandTrust (rootDers: readonly Uint8Array[], issuingDers: readonly Uint8Array[]): CommandTrust {
+  const roots = rootDers.map((d) => new X509Certificate(d)).filter((c) => c.ca && isSelfSigned(c))
+  const issuing = issuingDers.map((d) => new X509Certificate(d))
+    .filter((c) => c.ca && !isSelfSigned(c) && roots.some((r) => c.checkIssued(r) && c.verify(r.publicKey)))
+  return Object.freeze({ roots: Object.freeze(roots), issuing: Object.freeze(issuing) })
+}
+
+/**
+ * First value of a subject attribute from node's one-RDN-per-line subject text
+ * (no ASN.1 parse on this path: ~1 ms with asn1-schema). Read only after the
+ * chain holds, so the certificate is the fleet CA's; a multi-valued RDN reads
+ * as "OU=a + CN=b" and never equals a role name (fails closed).
+ */
+export function subjectValue (cert: X509Certificate, attr: string): string | undefined {
+  for (const line of cert.subject.split('\n')) {
+    if (line.startsWith(attr + '=')) return line.slice(attr.length + 1)
+  }
+  return undefined
+}
+
+/** serial as lowercase hex without leading zeros (DESIGN Redis schema) */
+function serialOf (cert: X509Certificate): string {
+  const hex = cert.serialNumber.toLowerCase().replace(/^0+/, '')
+  return hex === '' ? '0' : hex
+}
+
+const within = (c: X509Certificate, now: number) => Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo)
+
+export class ChainVerifier {
+  readonly #trust: CommandTrust
+  readonly #cache = new Map<string, CachedChain>()
+  readonly #max: number
+  readonly #issuingFp: readonly string[]
+  readonly #rootFp: readonly string[]
+
+  constructor (trust: CommandTrust, maxCached = 1024) {
+    this.#trust = trust
+    this.#max = maxCached
+    this.#issuingFp = trust.issuing.map((c) => fp(c.raw))
+    this.#rootFp = trust.roots.map((c) => fp(c.raw))
+  }
+
+  get trust (): CommandTrust { return this.#trust }
+
+  /** x5c (standard base64 DER, leaf first) -> the signer, or why it is not trusted. */
+  async verify (x5c: readonly string[], now: number): Promise<ChainResult> {
+    const rest = x5c.slice(1).join('.')
+    const leafKey = x5c[0]!
+    const hit = this.#cache.get(leafKey)
+    if (hit && hit.rest === rest) {
+      if (now < hit.notBefore || now > hit.notAfter) return { ok: false, detail: 'a certificate of the chain is outside its validity' }
+      return { ok: true, signer: hit.signer }
+    }
+    let result: CachedChain | string
+    try {
+      result = await this.#verifyFresh(x5c, now)
+    } catch {
+      result = 'a certificate of x5c cannot be parsed'
+    }
+    if (typeof result === 'string') return { ok: false, detail: result }
+    if (this.#cache.size >= this.#max) this.#cache.delete(this.#cache.keys().next().value as string)
+    this.#cache.set(leafKey, result)
+    return { ok: true, signer: result.signer }
+  }
+
+  async #verifyFresh (x5c: readonly string[], now: number): Promise<CachedChain | string> {
+    const ders = x5c.map((b) => Buffer.from(b, 'base64'))
+    const leaf = new X509Certificate(ders[0]!)
+    if (leaf.ca) return 'the signer certificate is a CA'
+    // The issuing CA: x5c[1] must be one the verifier pinned; with a bare leaf, the pinned one that issued it.
+    let issuer: X509Certificate | undefined
+    if (ders.length >= 2) {
+      const i = this.#issuingFp.indexOf(fp(ders[1]!))
+      if (i < 0) return 'x5c[1] is not the fleet issuing CA'
+      issuer = this.#trust.issuing[i]
+    } else {
+      issuer = this.#trust.issuing.find((c) => leaf.checkIssued(c))
+    }
+    if (!issuer || !leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) return 'the signer certificate is not issued by the fleet issuing CA'
+    const root = this.#trust.roots.find((r) => issuer!.checkIssued(r))
+    if (!root) return 'the issuing CA does not chain to the pinned root'
+    if (ders.length === 3 && !this.#rootFp.includes(fp(ders[2]!))) return 'x5c[2] is not the pinned root'
+    for (const c of [leaf, issuer, root]) if (!within(c, now)) return 'a certificate of the chain is outside its validity'
+    const key = leaf.publicKey
+    const details = key.asymmetricKeyDetails
+    if (key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') return 'the signer key is not ECDSA P-256'
+    const cryptoKey = await webcrypto.subtle.importKey('spki', key.export({ type: 'spki', format: 'der' }),
+      { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
+    const signer: Signer = Object.freeze({
+      fingerprint: fp(ders[0]!),
+      issuerFingerprint: fp(issuer.raw),
+      serial: serialOf(leaf),
+      cn: subjectValue(leaf, 'CN'),
+      ou: subjectValue(leaf, 'OU'),
+      publicKey: key,
+      cryptoKey,
+    })
+    return {
+      signer,
+      rest: x5c.slice(1).join('.'),
+      notBefore: Math.max(...[leaf, issuer, root].map((c) => Date.parse(c.validFrom))),
+      notAfter: Math.min(...[leaf, issuer, root].map((c) => Date.parse(c.validTo))),
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// The broker-side signed-command check (--enforce-signed-commands, DESIGN step
+// 6): on vehicles/{vin}/commands the broker verifies shape, x5c chain, ES256
+// signature, signer role and that the payload's vin is the topic's VIN (the
+// same pure verifyCommand as the car, scope 'authenticity'), then the signer
+// against revocation (the car cannot reach the store). A refusal closes the
+// publisher's connection: reason command_rejected, the command reason in the
+// audit line (commandReason). Freshness, the allowlist and replay stay with
+// the car: its clock and its seen-jti set are the ones that count, and a
+// cluster's nodes share no replay state.
+import type { PublishPacket } from 'aedes'
+import type { PublishCheck, CheckResult } from '../broker/hooks.js'
+import type { Session } from '../broker/session.js'
+import { commandTopicVin } from '../broker/topics.js'
+import type { CommandReason, PublishReason } from '../reasons.js'
+import { ChainVerifier, MAX_JWS_BYTES, verifyCommand, type CommandPolicy, type CommandTrust } from '../commands/index.js'
+
+/** true when the signer (leaf fingerprint, or issuing CA fingerprint + serial) is revoked; rejects when the store cannot answer */
+export type SignerRevocationLookup = (leafFingerprint: string, issuerFingerprint: string, serial: string) => Promise<boolean>
+
+export interface CommandEdgeOptions extends CommandPolicy {
+  readonly trust: CommandTrust
+  readonly isRevoked?: SignerRevocationLookup
+  /** admit a command when the revocation store cannot answer (default: refuse) */
+  readonly revocationFailOpen?: boolean
+  readonly now?: () => number
+}
+
+function rejected (commandReason: CommandReason, extra: Record<string, string> = {}): CheckResult<PublishReason> {
+  return { ok: false, reason: 'command_rejected', detail: commandReason, audit: { commandReason, ...extra } }
+}
+
+export function commandEdgeCheck (opts: CommandEdgeOptions): PublishCheck {
+  const chains = new ChainVerifier(opts.trust)
+  const now = opts.now ?? Date.now
+  return async function signedCommandEdgeCheck (_session: Session, packet: PublishPacket): Promise<CheckResult<PublishReason>> {
+    const vin = commandTopicVin(packet.topic)
+    if (vin === null) return { ok: true }
+    const raw = packet.payload
+    const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
+    if (size > MAX_JWS_BYTES) return rejected('malformed')
+    const jws = typeof raw === 'string' ? raw : raw.toString('latin1')
+    const d = await verifyCommand(jws, { chains, vin, topicVin: vin, now: now(), scope: 'authenticity' }, opts)
+    if (!d.ok) return rejected(d.reason, d.jti !== undefined ? { jti: d.jti } : {})
+    if (opts.isRevoked) {
+      let revoked: boolean
+      try {
+        revoked = await opts.isRevoked(d.signer.fingerprint, d.signer.issuerFingerprint, d.signer.serial)
+      } catch {
+        if (opts.revocationFailOpen === true) return { ok: true }
+        return rejected('untrusted_signer', { jti: d.command.jti, signer: d.signer.fingerprint.slice(0, 16), revocation: 'unavailable' })
+      }
+      if (revoked) return rejected('untrusted_signer', { jti: d.command.jti, signer: d.signer.fingerprint.slice(0, 16), revocation: 'revoked' })
+    }
+    return { ok: true }
+  }
+}

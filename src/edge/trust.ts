@@ -1,0 +1,16 @@
+// The broker's command trust: the fleet root(s) of its --ca bundle, and as the
+// fleet issuing CA the one that issued the broker's own certificate (--cert
+// chain, second certificate), as a car uses its own. Only when --cert holds no
+// CA certificate, the CA certificates of the --ca bundle that a root signed. Pure.
+import { commandTrust, type CommandTrust } from '../commands/index.js'
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g
+
+export function pemDers (pem: string): Buffer[] {
+  return [...pem.matchAll(PEM_CERT)].map((m) => Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'))
+}
+
+export function edgeCommandTrust (caBundleDer: readonly Uint8Array[], serverChainPem: string): CommandTrust {
+  const own = pemDers(serverChainPem).slice(1)
+  return commandTrust(caBundleDer, own.length > 0 ? own : caBundleDer)
+}

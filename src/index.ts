@@ -1,0 +1,39 @@
+// fleetgate's public library API (what `import ... from 'fleetgate'` gives).
+// The simulator and other people's brokers import only this module.
+// The plugin and the ready broker
+export { createFleetgate, tlsPaths, type Fleetgate, type FleetgateOptions, type FleetgateParts } from './broker/fleetgate.js'
+export { composeHooks, type HookSet } from './broker/compose.js'
+export { RefusalError, type FleetgateHooks, type ConnectCheck, type PublishCheck, type CheckResult, type DecisionCounter } from './broker/hooks.js'
+export { startBroker, type RunningBroker, type StartOptions } from './broker/server.js'
+export type { Session, ConnectionInfo } from './broker/session.js'
+
+// Configuration
+export { resolveConfig, SERVE_OPTIONS, flagOf, envOf, type Config, type ConfigInput, type ServeOptionName } from './config/index.js'
+
+// Errors (operator mistakes) and reasons (decisions about clients)
+export { FleetgateError, ERROR_CODES, fgError, isFleetgateError, type FleetgateErrorCode } from './errors.js'
+export {
+  CONNECT_REASONS, STREAM_REASONS, PUBLISH_REASONS, SUBSCRIBE_REASONS, LIVE_REASONS, COMMAND_REASONS, PROVISIONING_REASONS,
+  type Reason, type ConnectReason, type StreamReason, type PublishReason, type SubscribeReason, type LiveReason,
+  type CommandReason, type ProvisioningReason, type Decision,
+} from './reasons.js'
+
+// Identity and policy
+export type { Identity, CaInfo, NameAttributes } from './identity/index.js'
+export { subjectValue } from './identity/index.js'
+export { loadPolicyFile, parsePolicy, defaultPolicyPath, isVin, type Policy, type Grant, type PolicyDecision, type PolicyRefusal } from './policy/index.js'
+
+// Hardening, reload, metrics
+export { GuardedStream, PacketScanner, ConnectionLimiter, type Oversize } from './guard/index.js'
+export type { ReloadResult } from './reload/index.js'
+export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer } from './metrics/index.js'
+
+// Signed commands (DESIGN "Signed command"): pure sign/verify, allowlist, x5c trust, replay set; the broker edge check
+export {
+  COMMAND_NAMES, type CommandName, isCommandName, argsValid, DEFAULT_COMMAND_ROLES, type CommandRoles,
+  MAX_JWS_BYTES, type CommandPayload, type ResultPayload, type ResultStatus, isUuid, parseCommandJws, parseResultJws,
+  commandTrust, ChainVerifier, type CommandTrust, type Signer, ReplayCache, DEFAULT_REPLAY_CAPACITY,
+  verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS, type CommandPolicy, type VerifyContext, type VerifiedCommand, type CommandDecision,
+  signJws, signCommand, commandPayload, signResult, type SigningKey, type CommandInput, verifyResult, type ResultDecision,
+} from './commands/index.js'
+export { commandEdgeCheck, edgeCommandTrust, type CommandEdgeOptions, type SignerRevocationLookup } from './edge/index.js'
