@@ -45,10 +45,15 @@ export type StoreEvent =
 
 export interface RevocationStore {
   readonly kind: 'redis' | 'file'
+  /** true while the store answers and its events flow (Redis: both links up); a clean
+   * answer from the cache stands in for a lookup only then */
+  healthy (): boolean
   /** one round trip; rejects (bounded by the store's timeout) when the store cannot answer */
   status (query: CertificateQuery): Promise<CertificateStatus>
   /** write the revocation(s), then announce each (PUBLISH <prefix>revocations) */
   revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number>
+  /** the same with a reason and date per record (CRL import); pipelined in batches */
+  revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number>
   list (): Promise<RevokedRecord[]>
   /** registry (certs:<VIN>) */
   registryGet (vin: string): Promise<Record<string, RegistryRecord>>

@@ -1,0 +1,39 @@
+// `fleetgate crl import`: load a CRL's entries into revoked:serial:<issuer fp>,
+// after its signature is verified against --issuer (nothing from an unverified CRL).
+import type { Command } from 'commander'
+import { readFileSync } from 'node:fs'
+import { newCommand } from './program.js'
+import { progressPrinter } from './progress.js'
+import { addStoreOptions, openCliStore } from './revoke.js'
+import { fgError } from '../errors.js'
+import { readTextFile } from '../pki/pem.js'
+import { parseCrl, type RevokedRecord } from '../revocation/index.js'
+import type { ConfigInput } from '../config/index.js'
+
+type CrlFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'> & { issuer: string }
+
+export function crlCommand (): Command {
+  const crl = newCommand('crl', 'certificate revocation lists')
+  const imp = newCommand('import', 'verify a CRL against its issuer, then load every entry into the revocation store (PEM or DER)')
+    .argument('<crl>', 'the CRL file')
+    .requiredOption('--issuer <pem>', 'the CA certificate that signed the CRL')
+  addStoreOptions(imp)
+  imp.action(async (file: string, flags: CrlFlags) => {
+    let data: Buffer
+    try { data = readFileSync(file) } catch (err) {
+      throw fgError('FG_ERR_FILE_UNREADABLE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
+    }
+    const parsed = parseCrl(data, readTextFile(flags.issuer), file, `--issuer ${flags.issuer}`)
+    const records: RevokedRecord[] = parsed.entries.map((e) => ({ issuer: parsed.issuerFingerprint, serial: e.serial, reason: e.reason, revokedAt: e.revokedAt }))
+    const { store, where } = await openCliStore(flags)
+    try {
+      const print = progressPrinter('crl import')
+      const n = await store.revokeMany(records, print)
+      process.stdout.write(`imported ${n} revocations from ${file} (signature verified, issuer ${parsed.issuerFingerprint}, thisUpdate ${parsed.thisUpdate}) into ${where}\n`)
+    } finally {
+      await store.close()
+    }
+  })
+  crl.addCommand(imp)
+  return crl
+}

@@ -1,0 +1,27 @@
+// `fleetgate revocations list`: what the store holds, one line each.
+import type { Command } from 'commander'
+import { newCommand } from './program.js'
+import { addStoreOptions, openCliStore } from './revoke.js'
+import { describeRecord } from '../revocation/index.js'
+import type { ConfigInput } from '../config/index.js'
+
+type ListFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'> & { json?: boolean }
+
+export function revocationsCommand (): Command {
+  const cmd = newCommand('revocations', 'inspect the revocation store')
+  const list = newCommand('list', 'list every revocation (by fingerprint, and by issuer + serial)')
+    .option('--json', 'one JSON object per line')
+  addStoreOptions(list)
+  list.action(async (flags: ListFlags) => {
+    const { store, where } = await openCliStore(flags)
+    try {
+      const records = await store.list()
+      for (const r of records) process.stdout.write((flags.json ? JSON.stringify(r) : describeRecord(r)) + '\n')
+      process.stderr.write(`${records.length} revocation${records.length === 1 ? '' : 's'} in ${where}\n`)
+    } finally {
+      await store.close()
+    }
+  })
+  cmd.addCommand(list)
+  return cmd
+}

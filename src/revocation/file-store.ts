@@ -1,0 +1,240 @@
+// The embedded revocation store: one append-only JSON-lines file under
+// --data-dir, fsync'd after each append, read whole at start and then tailed
+// (fs.watch plus a stat poll), so `fleetgate revoke --data-dir` from another
+// process reaches a running broker within a second and survives restarts.
+import { watch, type FSWatcher } from 'node:fs'
+import { mkdir, open, stat, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fgError } from '../errors.js'
+import type { AuditLogger } from '../audit/index.js'
+import { encodeRegistryLine, encodeRevoked, parseChunk, type LogRecord } from './file-log.js'
+import type {
+  CertificateQuery, CertificateStatus, RegistryRecord, RevocationEntry, RevocationStore, RevocationTarget, RevokedRecord, StoreEvent,
+} from './types.js'
+
+export const STORE_FILE = 'revocations.jsonl'
+
+export interface FileStoreOptions {
+  readonly dataDir: string
+  readonly log?: AuditLogger
+  /** stat poll period, the fallback when fs.watch says nothing */
+  readonly pollMs?: number
+}
+
+export class FileRevocationStore implements RevocationStore {
+  readonly kind = 'file' as const
+  readonly path: string
+  readonly #opts: FileStoreOptions
+  readonly #byFingerprint = new Map<string, RevokedRecord>()
+  readonly #bySerial = new Map<string, RevokedRecord>()
+  readonly #registry = new Map<string, Map<string, RegistryRecord>>()
+  #offset = 0
+  #pending = ''
+  #refreshing: Promise<void> | null = null
+  #appending: Promise<unknown> = Promise.resolve()
+  #listeners: Array<(e: StoreEvent) => void> = []
+  #watcher: FSWatcher | null = null
+  #poll: NodeJS.Timeout | null = null
+  #closed = false
+
+  private constructor (opts: FileStoreOptions) {
+    this.#opts = opts
+    this.path = join(opts.dataDir, STORE_FILE)
+  }
+
+  static async open (opts: FileStoreOptions): Promise<FileRevocationStore> {
+    const store = new FileRevocationStore(opts)
+    try {
+      await mkdir(opts.dataDir, { recursive: true })
+    } catch (err) {
+      throw fgError('FG_ERR_CONFIG_INVALID', `--data-dir ${opts.dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
+    }
+    await store.#load()
+    return store
+  }
+
+  async #load (): Promise<void> {
+    let text: string
+    try {
+      text = await readFile(this.path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw fgError('FG_ERR_STORE_INVALID', `${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
+    }
+    const chunk = parseChunk(text)
+    if (chunk.corrupt) throw fgError('FG_ERR_STORE_INVALID', `${this.path}:${chunk.corrupt.line}: ${chunk.corrupt.problem} (the file is not a fleetgate store, or was edited by hand)`)
+    this.#warnTorn(chunk.torn)
+    if (chunk.rest !== '') this.#opts.log?.warn({ evt: 'revocation.store_torn', path: this.path }, 'the store ends with an incomplete record (a crash mid-write?): ignored')
+    for (const r of chunk.records) this.#apply(r)
+    this.#offset = Buffer.byteLength(text) - Buffer.byteLength(chunk.rest)
+    this.#pending = chunk.rest
+  }
+
+  #warnTorn (lines: number[]): void {
+    for (const line of lines) this.#opts.log?.warn({ evt: 'revocation.store_torn', path: this.path, line }, 'skipped a torn record in the store')
+  }
+
+  #apply (r: LogRecord, emit = false): void {
+    if (r.t === 'rev') {
+      const rec = r.record
+      if ('fingerprint' in rec) this.#byFingerprint.set(rec.fingerprint, rec)
+      else this.#bySerial.set(`${rec.issuer}:${rec.serial}`, rec)
+      if (emit) this.#emit({ kind: 'revoked', target: 'fingerprint' in rec ? { fingerprint: rec.fingerprint } : { issuer: rec.issuer, serial: rec.serial } })
+    } else {
+      let m = this.#registry.get(r.vin)
+      if (!m) this.#registry.set(r.vin, (m = new Map()))
+      m.set(r.fingerprint, r.record)
+      if (emit && r.firstConnect) this.#emit({ kind: 'first_connect', vin: r.vin, fingerprint: r.fingerprint })
+    }
+  }
+
+  #emit (e: StoreEvent): void {
+    for (const l of this.#listeners) l(e)
+  }
+
+  /** Read what other processes (or we) appended since the last read. */
+  refresh (): Promise<void> {
+    this.#refreshing ??= this.#readTail().finally(() => { this.#refreshing = null })
+    return this.#refreshing
+  }
+
+  async #readTail (): Promise<void> {
+    let size: number
+    try { size = (await stat(this.path)).size } catch { return }
+    if (size < this.#offset) {
+      // replaced or truncated by hand: start over and re-check everything
+      this.#byFingerprint.clear(); this.#bySerial.clear(); this.#registry.clear()
+      this.#offset = 0; this.#pending = ''
+      await this.#load()
+      this.#emit({ kind: 'resync' })
+      return
+    }
+    if (size === this.#offset) return
+    const fh = await open(this.path, 'r')
+    try {
+      const buf = Buffer.alloc(size - this.#offset)
+      const { bytesRead } = await fh.read(buf, 0, buf.length, this.#offset)
+      const text = buf.subarray(0, bytesRead).toString('utf8')
+      // #offset stops before #pending, so the incomplete tail is read again whole
+      const chunk = parseChunk(text)
+      this.#offset += bytesRead - Buffer.byteLength(chunk.rest)
+      this.#pending = chunk.rest
+      this.#warnTorn(chunk.torn)
+      if (chunk.corrupt) {
+        this.#opts.log?.error({ evt: 'revocation.store_corrupt', path: this.path, problem: chunk.corrupt.problem }, 'the store file has a corrupt line: re-checking everything')
+        this.#emit({ kind: 'resync' })
+      }
+      for (const r of chunk.records) this.#apply(r, true)
+    } finally {
+      await fh.close()
+    }
+  }
+
+  healthy (): boolean { return !this.#closed }
+
+  async status (query: CertificateQuery): Promise<CertificateStatus> {
+    await this.refresh()
+    let revoked: RevokedRecord | null = null
+    for (const t of query.targets) {
+      revoked = 'fingerprint' in t ? this.#byFingerprint.get(t.fingerprint) ?? null : this.#lookupSerial(t.issuer, t.serial)
+      if (revoked) break
+    }
+    const registry = query.registry ? this.#registry.get(query.registry.vin)?.get(query.registry.fingerprint) ?? null : null
+    return { revoked, registry }
+  }
+
+  #lookupSerial (issuer: string, serial: string): RevokedRecord | null {
+    // keys are normalised at load (decodeLine), so one spelling suffices
+    return this.#bySerial.get(`${issuer}:${serial}`) ?? null
+  }
+
+  /** append lines, fsync'd; a torn last line left by a crash is closed off first */
+  async #append (text: string): Promise<void> {
+    const run = this.#appending.then(async () => {
+      const fh = await open(this.path, 'a+')
+      try {
+        const { size } = await fh.stat()
+        let prefix = ''
+        if (size > 0) {
+          const last = Buffer.alloc(1)
+          await fh.read(last, 0, 1, size - 1)
+          if (last[0] !== 0x0a) prefix = '\n'
+        }
+        await fh.write(prefix + text)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      if (this.#offset === 0 && this.#pending === '') await syncDir(this.#opts.dataDir)
+    })
+    this.#appending = run.catch(() => {})
+    await run
+    await this.refresh()
+  }
+
+  async revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number> {
+    return await this.revokeMany(targets.map((t) => ({ ...t, ...entry }) as RevokedRecord), onProgress)
+  }
+
+  async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number> {
+    const BATCH = 5000
+    for (let i = 0; i < records.length; i += BATCH) {
+      await this.#append(records.slice(i, i + BATCH).map(encodeRevoked).join(''))
+      onProgress?.(Math.min(i + BATCH, records.length), records.length)
+    }
+    return records.length
+  }
+
+  async list (): Promise<RevokedRecord[]> {
+    await this.refresh()
+    return [...this.#byFingerprint.values(), ...this.#bySerial.values()]
+  }
+
+  async registryGet (vin: string): Promise<Record<string, RegistryRecord>> {
+    await this.refresh()
+    return Object.fromEntries(this.#registry.get(vin) ?? [])
+  }
+
+  async registrySet (vin: string, fingerprint: string, record: RegistryRecord): Promise<void> {
+    await this.#append(encodeRegistryLine(vin, fingerprint, record))
+  }
+
+  async markActive (vin: string, fingerprint: string): Promise<boolean> {
+    await this.refresh()
+    const current = this.#registry.get(vin)?.get(fingerprint)
+    if (!current || current.state !== 'issued') return false
+    await this.#append(encodeRegistryLine(vin, fingerprint, { ...current, state: 'active' }, true))
+    return true
+  }
+
+  async watch (onEvent: (event: StoreEvent) => void): Promise<void> {
+    this.#listeners.push(onEvent)
+    if (this.#watcher || this.#closed) return
+    try {
+      // the directory: the file may not exist yet
+      this.#watcher = watch(this.#opts.dataDir, { persistent: false }, (_type, name) => {
+        if (name === null || String(name) === STORE_FILE) void this.refresh().catch(() => {})
+      })
+      this.#watcher.on('error', () => { this.#watcher?.close(); this.#watcher = null })
+    } catch {
+      this.#watcher = null // the poll below still works
+    }
+    this.#poll = setInterval(() => { void this.refresh().catch(() => {}) }, this.#opts.pollMs ?? 250)
+    this.#poll.unref()
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#watcher?.close(); this.#watcher = null
+    if (this.#poll) clearInterval(this.#poll)
+    this.#listeners = []
+    await this.#appending
+  }
+}
+
+async function syncDir (dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r')
+    try { await fh.sync() } finally { await fh.close() }
+  } catch { /* not every platform can fsync a directory */ }
+}

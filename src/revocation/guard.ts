@@ -1,0 +1,221 @@
+// The broker side of revocation: the connect check (one lookup, a cache of clean
+// answers, fail closed) and live enforcement (events kick sessions at once, a
+// periodic and a post-reconnect re-check catch what no event announced).
+import type { Client } from 'aedes'
+import type { Identity } from '../identity/index.js'
+import type { AuditLogger } from '../audit/index.js'
+import { identityFields } from '../audit/index.js'
+import type { Session, SessionRegistry } from '../broker/session.js'
+import type { CheckResult, DecisionCounter } from '../broker/hooks.js'
+import type { ConnectReason } from '../reasons.js'
+import { fgError } from '../errors.js'
+import { CleanCache } from './clean-cache.js'
+import { queryOf, targetsOf } from './query.js'
+import type { RevocationStore, RevocationTarget, StoreEvent } from './types.js'
+
+export interface RevocationGuardOptions {
+  readonly store: RevocationStore
+  readonly sessions: SessionRegistry
+  readonly log: AuditLogger
+  /** --revocation-recheck */
+  readonly recheckMs: number
+  /** --revocation-cache */
+  readonly cacheMs: number
+  /** --revocation-fail-open */
+  readonly failOpen: boolean
+  readonly decisions?: DecisionCounter
+}
+
+const LOOKUP_ATTEMPTS = 3
+const RECHECK_CONCURRENCY = 256
+
+function describe (t: RevocationTarget): string {
+  return 'fingerprint' in t ? `fingerprint ${t.fingerprint.slice(0, 16)}` : `issuer ${t.issuer.slice(0, 16)} serial ${t.serial}`
+}
+
+/** keys of every target an identity answers to (leaf and CAs) */
+function keysOf (identity: Identity): string[] {
+  return targetsOf(identity).map((t) => 'fingerprint' in t ? t.fingerprint : `${t.issuer}:${t.serial}`)
+}
+
+export class RevocationGuard {
+  readonly cache: CleanCache
+  readonly #o: RevocationGuardOptions
+  #queue: RevocationTarget[] = []
+  #flushScheduled = false
+  #timer: NodeJS.Timeout | null = null
+  #rechecking: Promise<number> | null = null
+  #recheckAgain = false
+  #listening = false
+  #stopped = false
+
+  constructor (opts: RevocationGuardOptions) {
+    this.#o = opts
+    this.cache = new CleanCache(opts.cacheMs)
+  }
+
+  /** The ConnectCheck: revoked -> `revoked`; store unreachable -> `revocation_unavailable` (unless cached clean or fail-open). */
+  readonly check = async (identity: Identity): Promise<CheckResult<ConnectReason>> => {
+    const { store } = this.#o
+    const fp = identity.fingerprint
+    // Events flow, so a clean answer within the TTL is still true.
+    if (store.healthy() && this.cache.isClean(fp)) return { ok: true }
+    const query = queryOf(identity)
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.cache.generation
+      let status
+      try {
+        status = await store.status(query)
+      } catch (err) {
+        return this.#unavailable(identity, err as Error)
+      }
+      if (status.revoked) return { ok: false, reason: 'revoked', detail: describe(status.revoked) }
+      // A revocation event arrived while we asked: the answer may predate it.
+      if (generation !== this.cache.generation && attempt < LOOKUP_ATTEMPTS) continue
+      if (generation !== this.cache.generation) this.#soon(identity)
+      this.cache.put(fp, generation)
+      if (query.registry && status.registry?.state === 'issued') this.#markActive(query.registry.vin, fp)
+      return { ok: true }
+    }
+  }
+
+  #unavailable (identity: Identity, err: Error): CheckResult<ConnectReason> {
+    const { log, failOpen } = this.#o
+    const cert = identityFields(identity)
+    if (this.cache.isClean(identity.fingerprint)) {
+      log.warn({ evt: 'revocation.cached', cert, err: err.message }, 'revocation store unreachable: admitted on a recent clean answer')
+      return { ok: true }
+    }
+    if (failOpen) {
+      log.error({ evt: 'revocation.fail_open', cert, err: err.message }, 'REVOCATION NOT CHECKED: store unreachable and --revocation-fail-open is set; admitting')
+      this.#o.decisions?.inc('revocation.fail_open', 'revocation_unavailable')
+      return { ok: true }
+    }
+    return { ok: false, reason: 'revocation_unavailable', detail: err.message }
+  }
+
+  #markActive (vin: string, fingerprint: string): void {
+    this.#o.store.markActive(vin, fingerprint).then((changed) => {
+      if (changed) this.#o.log.info({ evt: 'registry.first_connect', vin, fp: fingerprint }, 'certificate marked active on first connect')
+    }, (err: Error) => this.#o.log.warn({ evt: 'registry.error', vin, err: err.message }, 'could not mark the certificate active'))
+  }
+
+  /** Subscribe to the store's events (before the first CONNECT: the clean cache depends on them). */
+  async listen (): Promise<void> {
+    if (this.#listening) return
+    this.#listening = true
+    if (this.#o.failOpen) this.#o.log.error({ evt: 'revocation.fail_open_configured' }, '--revocation-fail-open is set: clients are ADMITTED UNCHECKED whenever the revocation store is unreachable')
+    try {
+      await this.#o.store.watch((e) => this.#onEvent(e))
+    } catch (err) {
+      throw fgError('FG_ERR_REDIS_UNAVAILABLE', `revocation events: ${(err as Error).message}`, err)
+    }
+  }
+
+  /** Start the periodic re-check of live sessions (--revocation-recheck). */
+  start (): void {
+    if (this.#timer || this.#stopped) return
+    this.#timer = setInterval(() => { void this.recheckAll('periodic') }, this.#o.recheckMs)
+    this.#timer.unref()
+  }
+
+  /** The edge command check's lookup: is this signer (or its issuing CA) revoked? Rejects when the store cannot answer. */
+  readonly signerRevoked = async (leafFingerprint: string, issuerFingerprint: string, serial: string): Promise<boolean> => {
+    const st = await this.#o.store.status({ targets: [{ fingerprint: leafFingerprint }, { issuer: issuerFingerprint, serial }, { fingerprint: issuerFingerprint }] })
+    return st.revoked !== null
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = null
+    await this.#rechecking?.catch(() => 0)
+  }
+
+  #onEvent (e: StoreEvent): void {
+    if (this.#stopped) return
+    if (e.kind === 'first_connect') return
+    this.cache.invalidate()
+    if (e.kind === 'resync') {
+      this.#o.log.info({ evt: 'revocation.resync' }, 're-checking every live session')
+      void this.recheckAll('resync')
+      return
+    }
+    // Batch the events of one tick (a CRL import sends thousands): one scan of the live sessions.
+    this.#queue.push(e.target)
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => this.#flush())
+    }
+  }
+
+  #flush (): void {
+    this.#flushScheduled = false
+    const targets = this.#queue
+    this.#queue = []
+    const keys = new Set(targets.map((t) => 'fingerprint' in t ? t.fingerprint : `${t.issuer}:${t.serial}`))
+    const byKey = new Map(targets.map((t) => ['fingerprint' in t ? t.fingerprint : `${t.issuer}:${t.serial}`, t]))
+    for (const client of this.#o.sessions.live()) {
+      const session = this.#o.sessions.get(client)
+      if (!session || session.endedFor !== undefined) continue
+      const hit = keysOf(session.identity).find((k) => keys.has(k))
+      if (hit !== undefined) this.#kick(client, session, 'event', byKey.get(hit)!)
+    }
+  }
+
+  #kick (client: Client, session: Session, via: 'event' | 'recheck', target: RevocationTarget): void {
+    if (session.endedFor !== undefined || client.closed) return
+    // endedFor first: hooks.ts then drops the Will instead of publishing it.
+    session.endedFor = 'revoked'
+    session.log.warn({ evt: 'revocation.kick', reason: 'revoked', via, target: describe(target), cert: identityFields(session.identity) }, 'revoked certificate: session closed')
+    this.#o.decisions?.inc('revocation.kick', 'revoked')
+    client.close()
+  }
+
+  /** A connect that raced a stream of events: re-check its session once it is registered. */
+  #soon (identity: Identity): void {
+    setTimeout(() => { void this.#recheckClients(this.#o.sessions.byFingerprint(identity.fingerprint), 'race') }, 0).unref()
+  }
+
+  /** Re-check every live session against the store; the number kicked. */
+  recheckAll (why: string): Promise<number> {
+    if (this.#rechecking) { this.#recheckAgain = true; return this.#rechecking }
+    this.#rechecking = this.#recheckClients(this.#o.sessions.live(), why).finally(() => {
+      this.#rechecking = null
+      if (this.#recheckAgain && !this.#stopped) { this.#recheckAgain = false; void this.recheckAll(why) }
+    })
+    return this.#rechecking
+  }
+
+  async #recheckClients (clients: readonly Client[], why: string): Promise<number> {
+    const byFp = new Map<string, { identity: Identity; clients: Client[] }>()
+    for (const c of clients) {
+      const s = this.#o.sessions.get(c)
+      if (!s || s.endedFor !== undefined) continue
+      let g = byFp.get(s.identity.fingerprint)
+      if (!g) byFp.set(s.identity.fingerprint, (g = { identity: s.identity, clients: [] }))
+      g.clients.push(c)
+    }
+    const groups = [...byFp.values()]
+    let kicked = 0
+    let failed = 0
+    for (let i = 0; i < groups.length && !this.#stopped; i += RECHECK_CONCURRENCY) {
+      await Promise.all(groups.slice(i, i + RECHECK_CONCURRENCY).map(async (g) => {
+        try {
+          const st = await this.#o.store.status({ targets: targetsOf(g.identity) })
+          if (!st.revoked) return
+          this.cache.invalidate()
+          for (const c of g.clients) {
+            const s = this.#o.sessions.get(c)
+            if (s) { this.#kick(c, s, 'recheck', st.revoked); kicked++ }
+          }
+        } catch {
+          failed++
+        }
+      }))
+    }
+    if (failed > 0) this.#o.log.warn({ evt: 'revocation.recheck_failed', why, failed, of: groups.length }, 'revocation re-check incomplete: store unreachable')
+    else this.#o.log.debug({ evt: 'revocation.recheck', why, checked: groups.length, kicked }, 'live sessions re-checked')
+    return kicked
+  }
+}

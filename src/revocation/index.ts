@@ -1,0 +1,18 @@
+// Revocation: one RevocationStore contract (types.ts), a Redis and a file
+// implementation, and the broker's guard (connect check + live enforcement).
+export type {
+  RevocationEntry, RevocationTarget, RevokedRecord, RegistryRecord, CertificateQuery, CertificateStatus, StoreEvent, RevocationStore,
+} from './types.js'
+export {
+  DEFAULT_PREFIX, REVOCATION_REASONS, keysFor, normaliseFingerprint, serialSpellings, encodeEntry, decodeEntry,
+  encodeAnnouncement, decodeAnnouncement, encodeFirstConnect, decodeFirstConnect, encodeRegistry, decodeRegistry,
+  describeRecord, type Keys,
+} from './schema.js'
+export { queryOf, targetsOf, identityMatches } from './query.js'
+export { CleanCache } from './clean-cache.js'
+export { RedisRevocationStore, redactUrl, type RedisStoreOptions } from './redis-store.js'
+export { FileRevocationStore, STORE_FILE, type FileStoreOptions } from './file-store.js'
+export { openRevocationStore, type StoreChoice } from './open.js'
+export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
+export { StoreTimeoutError } from './bounded.js'
+export { parseCrl, crlDer, type ParsedCrl, type CrlEntry } from './crl.js'
