@@ -114,7 +114,9 @@ export function parseCrl (data: Buffer, issuerPem: string, source = 'CRL', issue
   const hash = HASH_OF_SIGNATURE[alg]
   if (!hash) throw fgError('FG_ERR_CRL_INVALID', `${source}: signature algorithm ${alg} is not supported (ECDSA or RSA PKCS#1 v1.5 with SHA-2)`)
   // Signature first: nothing from an unverified CRL is believed, not even its issuer name.
-  const ok = verifySignature(hash, crl.tbs, issuer.publicKey, crl.signature)
+  let ok: boolean
+  // A signature too mangled to decode is simply a signature that does not hold.
+  try { ok = verifySignature(hash, crl.tbs, issuer.publicKey, crl.signature) } catch { ok = false }
   if (!ok) throw fgError('FG_ERR_CRL_SIGNATURE', `${source}: signature does not verify with the public key of ${issuerSource} (${issuer.subject.replace(/\n/g, ', ')})`)
   const canonical = (nameDer: Uint8Array | ArrayBuffer) => Buffer.from(AsnConvert.serialize(AsnConvert.parse(nameDer, Name)))
   const certSubject = canonical(AsnConvert.serialize(AsnConvert.parse(issuer.raw, Certificate).tbsCertificate.subject))
