@@ -50,13 +50,16 @@ export interface RunningCar {
   readonly online: Promise<void>
   /** publish status offline itself, then disconnect cleanly */
   stop (): Promise<void>
+  /** switch to new credentials (a rotation, simulator/provisioning-car.ts): clean disconnect, reconnect with them */
+  useCredentials (next: ClientCredentials): void
 }
 
 const ONLINE = JSON.stringify({ v: 1, state: 'online' })
 const OFFLINE = JSON.stringify({ v: 1, state: 'offline' })
 
 export async function startCar (opts: CarOptions): Promise<RunningCar> {
-  const creds: ClientCredentials = await opts.credentials()
+  // `let`: a rotation swaps them (useCredentials); the VIN never changes
+  let creds: ClientCredentials = await opts.credentials()
   const vin = creds.cn
   const topics = vehicleTopics(vin)
   const addr = parseBrokerUrl(opts.url)
@@ -148,6 +151,14 @@ export async function startCar (opts: CarOptions): Promise<RunningCar> {
     state,
     client,
     online,
+    useCredentials (next) {
+      if (next.cn !== vin) throw new Error(`new credentials are for ${next.cn}, not ${vin}`)
+      creds = next
+      client.options.cert = next.certPem
+      client.options.key = next.keyPem
+      // a clean DISCONNECT (the Will is discarded), then the same client connects again with the new pair
+      client.end(false, {}, () => { if (!stopping) client.reconnect() })
+    },
     stop () {
       stopped ??= (async () => {
         stopping = true

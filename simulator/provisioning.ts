@@ -261,3 +261,14 @@ export async function rotate (client: MqttClient, vin: string, opts: ProvisionOp
     return client
   }, async () => {})
 }
+
+/** one readable line per provisioning event (reasons are the provisioner's own words, from DESIGN's list) */
+export function formatProvisioningEvent (e: ProvisioningEvent): string {
+  const what = e.channel === 'provision' ? 'provisioning' : 'rotation'
+  switch (e.evt) {
+    case 'provisioning': return `car ${e.vin}: ${what}: requesting a certificate (attempt ${e.attempt})`
+    case 'provision_rejected': return `car ${e.vin}: ${what}: rejected: ${e.reason.replace(/[^a-z_]/g, '?').slice(0, 40)}; retrying in ${e.retryInMs} ms`
+    case 'provision_error': return `car ${e.vin}: ${what}: ${e.message.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200)}; retrying in ${e.retryInMs} ms`
+    case 'provisioned': return `car ${e.vin}: ${what}: new certificate serial ${e.serial}, valid until ${e.notAfter}`
+  }
+}

@@ -10,6 +10,8 @@ import { simFleetCommand } from './sim-fleet.js'
 import {
   startCar, connectBackend, credentialsFromFiles, formatCarEvent, jsonLine, safe, type CarEvent,
 } from '../../simulator/index.js'
+import { formatProvisioningEvent, type OperationalCredentials, type ProvisioningEvent } from '../../simulator/provisioning.js'
+import { keepRotated, provisionedCredentials } from '../../simulator/provisioning-car.js'
 
 function required (opts: Record<string, unknown>, names: readonly string[]): void {
   for (const n of names) {
@@ -34,9 +36,13 @@ export function simCarCommand (): Command {
     .option('--ca <file>', 'PEM fleet root CA the car pins')
     .option('--cert <file>', 'PEM chain: the car certificate + issuing CA')
     .option('--key <file>', 'PEM private key of the car')
+    .option('--birth-cert <file>', 'PEM chain: the car\'s birth certificate + manufacturing CA (provisions itself when --state-dir holds no operational certificate)')
+    .option('--birth-key <file>', 'PEM private key of the birth certificate')
+    .option('--state-dir <dir>', 'where the car keeps its own key and operational certificate (with --birth-cert)')
     .option('--json', 'one JSON line per event')
     .option('--telemetry-interval <duration>', 'telemetry period (0: none)', '5s')
-    .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; json?: boolean; telemetryInterval: string }) => {
+    .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; birthCert?: string; birthKey?: string; stateDir?: string; json?: boolean; telemetryInterval: string }) => {
+      if (opts.birthCert !== undefined) return await runProvisionedCar(opts)
       required(opts, ['url', 'ca', 'cert', 'key'])
       const interval = parseDuration(opts.telemetryInterval)
       if (interval === null || interval > 86_400_000) throw fgError('FG_ERR_CONFIG_INVALID', `--telemetry-interval ${opts.telemetryInterval}: not a duration (e.g. 5s, 500ms, 0)`)
@@ -49,6 +55,27 @@ export function simCarCommand (): Command {
       await untilSignal()
       await car.stop()
     })
+}
+
+/** `sim car --birth-cert --birth-key --state-dir`: provision first, rotate when due (simulator/provisioning-car.ts) */
+async function runProvisionedCar (opts: { url?: string; ca?: string; birthCert?: string; birthKey?: string; stateDir?: string; json?: boolean; telemetryInterval: string }): Promise<void> {
+  required(opts, ['url', 'ca', 'birthCert', 'birthKey', 'stateDir'])
+  const interval = parseDuration(opts.telemetryInterval)
+  if (interval === null || interval > 86_400_000) throw fgError('FG_ERR_CONFIG_INVALID', `--telemetry-interval ${opts.telemetryInterval}: not a duration (e.g. 5s, 500ms, 0)`)
+  const line = (e: object, text: string) => process.stdout.write((opts.json === true ? jsonLine(e) : text) + '\n')
+  const files = {
+    url: opts.url!, ca: opts.ca!, birthCert: opts.birthCert!, birthKey: opts.birthKey!, stateDir: opts.stateDir!,
+    onEvent: (e: ProvisioningEvent) => line(e, formatProvisioningEvent(e)),
+  }
+  let current: OperationalCredentials | undefined
+  const car = await startCar({
+    url: opts.url!, credentials: provisionedCredentials(files, (op) => { current = op }), telemetryIntervalMs: interval,
+    onEvent: (e: CarEvent) => line(e, formatCarEvent(e)),
+  })
+  const stopRotation = keepRotated(car, files, current!)
+  await untilSignal()
+  stopRotation()
+  await car.stop()
 }
 
 export function simBackendCommand (): Command {

@@ -1,0 +1,26 @@
+// The attack catalogue, in run order. Revocation comes last: it revokes a
+// certificate for good.
+import type { Attack } from './types.js'
+import { clientIdTakeover, expiredCertificate, noCertificate, noClientAuth, rogueCa, serverEku, willOnCommands } from './connect-attacks.js'
+import { publishForeign, retainedCommand, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
+import {
+  algNone, badArgs, expiredCommand, forgedSignature, noPrivilege, payloadTampering, replay, unknownCommand, untrustedSigner, wrongVin,
+} from './command-attacks.js'
+import { connectionFlood, neverConnect, oversizedPacket } from './transport-attacks.js'
+import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
+
+export const CATALOGUE: readonly Attack[] = [
+  noCertificate, rogueCa, expiredCertificate, noClientAuth, serverEku,
+  clientIdTakeover, willOnCommands,
+  wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand,
+  forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
+  oversizedPacket, neverConnect, connectionFlood,
+  revokedLiveSession, revokedCertificate,
+]
+
+/** The attacks named in `only` (ids), in catalogue order; unknown ids are returned separately. */
+export function selectAttacks (only: readonly string[] | undefined): { attacks: Attack[]; unknown: string[] } {
+  if (!only || only.length === 0) return { attacks: [...CATALOGUE], unknown: [] }
+  const ids = new Set(CATALOGUE.map((a) => a.id))
+  return { attacks: CATALOGUE.filter((a) => only.includes(a.id)), unknown: only.filter((id) => !ids.has(id)) }
+}

@@ -1,0 +1,73 @@
+// `fleetgate sim fleet`: N simulated cars from a PKI directory until stopped
+// (SIGINT/SIGTERM or --duration), with progress while they connect and a
+// summary at the end. N may not exceed the PKI's vehicles: make a PKI with
+// more (`fleetgate pki init --vehicles N`) rather than certificates on the fly.
+import type { Command } from 'commander'
+import { newCommand } from './program.js'
+import { progressPrinter } from './progress.js'
+import { parseDuration } from '../config/index.js'
+import { fgError } from '../errors.js'
+import { loadPki, MAX_DEV_VEHICLES } from '../pki/index.js'
+import { formatFleetSummary, startFleet, type FleetVehicle } from '../../simulator/fleet.js'
+import { formatCarEvent, jsonLine } from '../../simulator/index.js'
+
+interface FleetFlags { url?: string; pki?: string; vehicles?: string; json?: boolean; duration?: string; telemetryInterval: string; concurrency: string; verbose?: boolean }
+
+/** resolve on SIGINT/SIGTERM or after ms (if given), removing the listeners afterwards */
+function untilStopped (ms: number | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined
+    const done = (why: string) => { clearTimeout(timer); process.off('SIGINT', onInt); process.off('SIGTERM', onTerm); resolve(why) }
+    const onInt = () => done('SIGINT')
+    const onTerm = () => done('SIGTERM')
+    process.once('SIGINT', onInt)
+    process.once('SIGTERM', onTerm)
+    if (ms !== undefined) timer = setTimeout(() => done('duration'), ms)
+  })
+}
+
+function intFlag (flag: string, text: string, max: number): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1 || n > max) throw fgError('FG_ERR_CONFIG_INVALID', `${flag} ${text}: an integer from 1 to ${max}`)
+  return n
+}
+
+export function simFleetCommand (): Command {
+  return newCommand('fleet', 'N simulated cars from a PKI directory until stopped; a summary at the end')
+    .option('--url <url>', 'broker, mqtts://host:port')
+    .option('--pki <dir>', 'dev PKI directory (fleetgate pki init --vehicles N): the cars are its sample vehicles')
+    .option('--vehicles <n>', 'how many cars (at most the PKI\'s vehicles)')
+    .option('--duration <duration>', 'stop after this long (default: until SIGINT/SIGTERM)')
+    .option('--telemetry-interval <duration>', 'telemetry period of each car (0: none)', '5s')
+    .option('--concurrency <n>', 'cars connecting at the same time', '20')
+    .option('--verbose', 'one line per car event on stderr')
+    .option('--json', 'print the summary as one JSON line')
+    .action(async (flags: FleetFlags) => {
+      for (const n of ['url', 'pki', 'vehicles'] as const) if (!flags[n]) throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
+      const n = intFlag('--vehicles', flags.vehicles!, MAX_DEV_VEHICLES)
+      const concurrency = intFlag('--concurrency', flags.concurrency, 1000)
+      const interval = parseDuration(flags.telemetryInterval)
+      if (interval === null || interval > 86_400_000) throw fgError('FG_ERR_CONFIG_INVALID', `--telemetry-interval ${flags.telemetryInterval}: not a duration (e.g. 5s, 500ms, 0)`)
+      let duration: number | undefined
+      if (flags.duration !== undefined) {
+        const d = parseDuration(flags.duration)
+        if (d === null || d <= 0) throw fgError('FG_ERR_CONFIG_INVALID', `--duration ${flags.duration}: not a positive duration`)
+        duration = d
+      }
+      const pki = loadPki(flags.pki!)
+      const have = pki.paths.vehicles.length
+      if (n > have) throw fgError('FG_ERR_CONFIG_INVALID', `--vehicles ${n}: the PKI in ${flags.pki} holds ${have} vehicles; make one with more: fleetgate pki init --vehicles ${n} --out <dir>`)
+      const vehicles: FleetVehicle[] = pki.paths.vehicles.slice(0, n).map((v) => ({ vin: v.vin, cert: v.cert, key: v.key, birthCert: v.birthCert, birthKey: v.birthKey }))
+      const progress = progressPrinter('cars online')
+      process.stderr.write(`sim fleet: starting ${n} cars against ${flags.url}\n`)
+      const fleet = startFleet({
+        url: flags.url!, rootCert: pki.paths.root.cert, vehicles, telemetryIntervalMs: interval, concurrency,
+        onProgress: (online, total) => progress(online, total),
+        onEvent: flags.verbose === true ? (e) => process.stderr.write(formatCarEvent(e) + '\n') : undefined,
+      })
+      const why = await untilStopped(duration)
+      process.stderr.write(`sim fleet: ${why}, stopping ${fleet.cars.length} cars\n`)
+      const summary = await fleet.stop()
+      process.stdout.write(flags.json === true ? jsonLine({ evt: 'summary', ...summary }) + '\n' : formatFleetSummary(summary))
+    })
+}

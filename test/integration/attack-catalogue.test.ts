@@ -1,0 +1,146 @@
+// `fleetgate sim attack --quick` as a child process: against fleetgate (every
+// attack blocked, the broker's reason read from its audit log), and against
+// bare Aedes on the same mutual-TLS listener (the policy attacks get through,
+// exit non-zero): a catalogue that cannot fail would be a defect.
+import { expect } from 'chai'
+import { appendFileSync, mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:tls'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { Aedes } from 'aedes'
+import { startBroker, type RunningBroker } from '../../src/broker/index.js'
+import { createAuditLogger } from '../../src/audit/index.js'
+import { testPki, type TestPki } from '../harness/pki.js'
+import { startRedis, type TestRedis } from '../harness/redis.js'
+import { runCli } from '../harness/cli.js'
+import type { CatalogueReport } from '../../simulator/attack/index.js'
+
+const CONNECT_TIMEOUT = '1s'
+const CAP = 10
+// Broker-side policy attacks: a broker without fleetgate's checks lets each of them through.
+const POLICY_ATTACKS = [
+  'no-client-auth', 'client-id-takeover', 'will-on-command-topic', 'wildcard-subscribe', 'wildcard-persistent-session',
+  'sys-discovery', 'publish-foreign-topic', 'retained-command', 'oversized-packet', 'never-connect', 'connection-flood',
+  'revoked-live-session', 'revoked-certificate',
+]
+
+function quickArgs (port: number, pki: TestPki, out: string, extra: string[] = []): string[] {
+  return ['sim', 'attack', '--url', `mqtts://localhost:${port}`, '--pki', pki.dir, '--quick',
+    '--connect-timeout-hint', CONNECT_TIMEOUT, '--max-connections-hint', String(CAP),
+    '--json', join(out, 'report.json'), '--html', join(out, 'report.html'), ...extra]
+}
+
+function readReport (out: string): CatalogueReport {
+  return JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as CatalogueReport
+}
+
+describe('sim attack: the attack catalogue', function () {
+  this.timeout(90_000)
+  let pki: TestPki
+  let redis: TestRedis
+  before(async () => {
+    pki = await testPki()
+    redis = await startRedis()
+  })
+  after(async () => { await redis?.stop() })
+
+  describe('against fleetgate', () => {
+    let broker: RunningBroker | undefined
+    let out: string
+    let auditLog: string
+    before(async () => {
+      out = mkdtempSync(join(tmpdir(), 'fg-attack-'))
+      auditLog = join(out, 'audit.jsonl')
+      // the broker's JSON audit log, written synchronously to a file as `fleetgate serve > audit.jsonl` would
+      const logger = createAuditLogger({ level: 'info', destination: { write: (line: string) => { appendFileSync(auditLog, line) } } })
+      broker = await startBroker({
+        port: 0, host: '127.0.0.1', ca: join(pki.dir, 'root-ca.pem'), cert: join(pki.dir, 'broker', 'cert.pem'), key: join(pki.dir, 'broker', 'key.pem'),
+        redis: redis.url, connectTimeout: CONNECT_TIMEOUT, maxConnectionsPerIp: CAP,
+      }, { logger })
+    })
+    after(async () => { await broker?.close() })
+
+    it('blocks every attack (exit 0, every row PASS), each with the reason it expects', async () => {
+      const started = Date.now()
+      const r = await runCli(quickArgs(broker!.port, pki, out, ['--redis', redis.url, '--audit-log', auditLog]), { timeoutMs: 60_000 })
+      const took = Date.now() - started
+      const report = readReport(out)
+      const notPass = report.results.filter((x) => x.verdict !== 'PASS')
+      expect(notPass, r.stdout + r.stderr).to.deep.equal([])
+      expect(r.code, r.stderr).to.equal(0)
+      expect(took).to.be.below(60_000)
+      expect(report.results.map((x) => x.id)).to.include.members([...POLICY_ATTACKS, 'no-certificate', 'rogue-ca-lookalike', 'expired-certificate',
+        'forged-signature', 'payload-tampering', 'replay', 'expired-command', 'wrong-vin', 'untrusted-signer', 'signer-without-privilege',
+        'alg-none', 'unknown-command', 'bad-arguments'])
+      for (const x of report.results) {
+        // the client's view is in "observed"; the reason comes from the car's signed result or the broker's audit line
+        if (x.decider === 'car') {
+          expect(x.reasonSource, x.id).to.equal('car-result')
+          expect(x.reasonSeen, x.id).to.equal(x.expected)
+        } else {
+          expect(x.reasonSource, x.id).to.equal('audit-log')
+          expect(x.reasonSeen, x.id).to.match(new RegExp(`^${x.expected} `))
+        }
+      }
+      expect(r.stdout).to.match(/27 PASS, 0 FAIL, 0 SKIPPED, 0 ERROR/)
+      const html = readFileSync(join(out, 'report.html'), 'utf8')
+      expect(html).to.match(/^<!DOCTYPE html>/)
+      expect(html).not.to.match(/<(script|link)\b|src=|@import/)
+      expect(html).to.include('client-id-takeover')
+    })
+
+    it('reports the revocation attacks SKIPPED (not PASS) without a store, and exits 0', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'fg-attack-'))
+      const r = await runCli(['sim', 'attack', '--url', `mqtts://localhost:${broker!.port}`, '--pki', pki.dir, '--quick', '--no-cars',
+        '--only', 'revoked-live-session,revoked-certificate,no-certificate', '--json', join(dir, 'report.json')], { timeoutMs: 30_000, env: { REDIS_URL: '' } })
+      const report = readReport(dir)
+      expect(report.results.map((x) => [x.id, x.verdict])).to.deep.equal([
+        ['no-certificate', 'PASS'], ['revoked-live-session', 'SKIPPED'], ['revoked-certificate', 'SKIPPED']])
+      expect(report.results[1]!.observed).to.match(/no revocation store/)
+      expect(r.code, r.stderr).to.equal(0)
+    })
+
+    it('refuses an unknown attack id with one line, exit 2', async () => {
+      const r = await runCli(['sim', 'attack', '--url', `mqtts://localhost:${broker!.port}`, '--pki', pki.dir, '--only', 'nope'])
+      expect(r.code).to.equal(2)
+      expect(r.stderr.trim().split('\n')).to.have.length(1)
+      expect(r.stderr).to.match(/FG_ERR_CONFIG_INVALID: --only: unknown attack "nope"/)
+    })
+  })
+
+  describe('against bare Aedes on the same mutual-TLS listener (checks off)', () => {
+    let aedes: Aedes | undefined
+    let server: Server | undefined
+    let port: number
+    before(async () => {
+      aedes = await Aedes.createBroker()
+      server = createServer({
+        ca: readFileSync(join(pki.dir, 'root-ca.pem')), cert: readFileSync(join(pki.dir, 'broker', 'cert.pem')), key: readFileSync(join(pki.dir, 'broker', 'key.pem')),
+        requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+      }, aedes.handle)
+      await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+      port = (server.address() as AddressInfo).port
+    })
+    after(async () => {
+      await new Promise<void>((resolve) => { if (server) server.close(() => resolve()); else resolve() })
+      await new Promise<void>((resolve) => { if (aedes) aedes.close(() => resolve()); else resolve() })
+    })
+
+    it('reports the policy attacks as FAIL and exits non-zero', async () => {
+      const out = mkdtempSync(join(tmpdir(), 'fg-attack-aedes-'))
+      const r = await runCli(quickArgs(port, pki, out, ['--redis', redis.url]), { timeoutMs: 60_000 })
+      expect(existsSync(join(out, 'report.json')), r.stderr).to.equal(true)
+      const report = readReport(out)
+      const verdict = Object.fromEntries(report.results.map((x) => [x.id, x.verdict]))
+      for (const id of POLICY_ATTACKS) expect(verdict[id], `${id}: ${report.results.find((x) => x.id === id)?.observed}`).to.equal('FAIL')
+      // TLS still refuses what does not chain or has expired; the car still refuses every bad command
+      for (const id of ['no-certificate', 'rogue-ca-lookalike', 'expired-certificate', 'forged-signature', 'replay', 'alg-none', 'signer-without-privilege']) {
+        expect(verdict[id], id).to.equal('PASS')
+      }
+      expect(r.code).to.equal(1)
+      expect(r.stdout).to.match(/attacks got through/)
+      expect(readFileSync(join(out, 'report.html'), 'utf8')).to.match(/attacks got through/)
+    })
+  })
+})
