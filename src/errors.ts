@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   FG_ERR_CRL_SIGNATURE: 'a CRL is not signed by the given issuer',
   FG_ERR_USAGE: 'the command line is not understood',
   FG_ERR_LISTEN: 'the listener cannot bind its port',
+  FG_ERR_PROVISIONER_CONNECT: 'the provisioner could not connect to the broker (down, or its certificate refused)',
+  FG_ERR_RELOAD_FAILED: 'a reload (SIGHUP) could not read its files; the running configuration was kept',
 } as const
 
 export type FleetgateErrorCode = keyof typeof ERROR_CODES

@@ -31,7 +31,7 @@ export function composeHooks (...layers: ReadonlyArray<HookSet | FleetgateHooks 
   const forwards = pick('authorizeForward')
   const publisheds = pick('published')
 
-  return {
+  const composed: Required<HookSet> = {
     preConnect: function composedPreConnect (client, packet, callback) {
       let i = 0
       const next = (err: Error | null, ok: boolean): void => {
@@ -93,4 +93,10 @@ export function composeHooks (...layers: ReadonlyArray<HookSet | FleetgateHooks 
       next(null)
     },
   }
+  // A hook only one layer provides goes to Aedes as is: no wrapper on the per-message path.
+  for (const name of HOOK_NAMES) {
+    const fns = pick(name)
+    if (fns.length === 1) (composed as Record<string, unknown>)[name] = fns[0]
+  }
+  return composed
 }

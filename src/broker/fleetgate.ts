@@ -10,6 +10,11 @@ import { IdentityCache } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
+import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
+import { admitConnection, ConnectionLimiter } from '../guard/index.js'
+import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
+import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
+import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -17,6 +22,8 @@ export interface FleetgateOptions {
   /** environment to read FLEETGATE_* variables from; default: none (library) */
   readonly env?: NodeJS.ProcessEnv
   readonly decisions?: DecisionCounter
+  /** prom-client registry holder; default: a new one per instance */
+  readonly metrics?: FleetgateMetrics
 }
 
 export interface Fleetgate {
@@ -31,6 +38,13 @@ export interface Fleetgate {
   /** live work on a running broker ('error' listener, stream events) */
   attach (broker: Aedes): void
   readonly policy: Policy
+  readonly metrics: FleetgateMetrics
+  /** the revocation store (Redis with config.redis, else the file store under config.dataDir) */
+  readonly revocations: RevocationStore
+  /** connect check + live enforcement of revocations */
+  readonly revocationGuard: RevocationGuard
+  /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
+  reload (): ReloadResult
   close (): Promise<void>
 }
 
@@ -42,16 +56,29 @@ export function tlsPaths (config: Config): { ca: string; cert: string; key: stri
 export interface FleetgateParts {
   connectChecks?: ConnectCheck[]
   publishChecks?: PublishCheck[]
+  /** the edge command check's signer revocation lookup (--enforce-signed-commands) */
+  isSignerRevoked?: SignerRevocationLookup
 }
 
 export async function createFleetgate (input: ConfigInput | Config = {}, options: FleetgateOptions = {}, parts: FleetgateParts = {}): Promise<Fleetgate> {
   const config = resolveConfig(input as ConfigInput, options.env ?? {})
   const log = options.logger ?? createAuditLogger({ level: config.logLevel })
-  const material: LoadedTlsMaterial = loadTlsMaterial(tlsPaths(config))
-  const policy = loadPolicyFile(config.policy ?? defaultPolicyPath)
+  let material: LoadedTlsMaterial = loadTlsMaterial(tlsPaths(config))
+  let policy = loadPolicyFile(config.policy ?? defaultPolicyPath)
+  const metrics = options.metrics ?? createMetrics()
+  const decisions: DecisionCounter = options.decisions ?? metrics.decisions
+  const limiter = new ConnectionLimiter(config.maxConnectionsPerIp)
+  let handed = 0
   const sessions = new SessionRegistry()
   const identities = new IdentityCache()
   const connections = new WeakMap<object, ConnectionInfo>()
+  // Revocation (DESIGN step 3 and 8): the store is opened and subscribed before the first CONNECT.
+  const revocations = await openRevocationStore(config, log)
+  const revocationGuard = new RevocationGuard({
+    store: revocations, sessions, log, decisions,
+    recheckMs: config.revocationRecheck, cacheMs: config.revocationCache, failOpen: config.revocationFailOpen,
+  })
+  try { await revocationGuard.listen() } catch (err) { await revocations.close(); throw err }
 
   function describe (socket: TLSSocket): ConnectionInfo {
     const remote = socket.remoteAddress
@@ -80,34 +107,96 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     },
     sessions,
     log,
-    connectChecks: parts.connectChecks ?? [],
-    publishChecks: parts.publishChecks ?? [],
+    connectChecks: [revocationGuard.check, ...(parts.connectChecks ?? [])],
+    publishChecks: [
+      ...(parts.publishChecks ?? []),
+      // DESIGN step 6: signed commands verified at the edge (off by default); trust = --ca roots + the broker's issuing CA
+      ...(config.enforceSignedCommands
+        ? [commandEdgeCheck({ trust: edgeCommandTrust(material.caDer, material.cert), isRevoked: parts.isSignerRevoked ?? revocationGuard.signerRevoked, revocationFailOpen: config.revocationFailOpen })]
+        : []),
+    ],
     keepaliveMaxSeconds: Math.floor(config.keepaliveMax / 1000),
-    decisions: options.decisions,
+    decisions,
   })
+  metrics.track({ sessions: () => sessions.size, connections: () => handed })
+
+  function reload (): ReloadResult {
+    const loaded = loadReloadable(tlsPaths(config), config.policy ?? defaultPolicyPath)
+    if (!loaded.ok) {
+      log.error({ evt: 'reload.fail', code: loaded.error.code, err: loaded.error.message }, 'reload failed, old configuration kept')
+      return { ok: false, error: loaded.error }
+    }
+    material = loaded.value.material
+    policy = loaded.value.policy
+    let kept = 0
+    let closed = 0
+    for (const client of sessions.live()) {
+      const session = sessions.get(client)
+      if (!session || client.closed) continue
+      const verdict = reconsider(session.identity, client.id, policy, loaded.value.trusted)
+      if (verdict.keep) { session.grant = verdict.grant; kept++; continue }
+      session.endedFor = verdict.reason
+      session.log.warn({ evt: 'policy.kick', reason: verdict.reason, detail: verdict.detail }, 'session closed by reload')
+      decisions.inc('policy.kick', verdict.reason)
+      client.close()
+      closed++
+    }
+    log.info({ evt: 'reload.ok', roles: policy.roles, kept, closed }, 'configuration reloaded')
+    return { ok: true, kept, closed, roles: policy.roles }
+  }
 
   return {
     config,
     hooks,
     log,
     sessions,
-    policy,
+    get policy () { return policy },
+    metrics,
+    revocations,
+    revocationGuard,
+    reload,
     tlsOptions: () => tlsServerOptions(material, config.handshakeTimeout),
     connectionHandler (broker: Aedes) {
       return function fleetgateConnection (socket: TLSSocket) {
-        connections.set(socket, describe(socket))
-        broker.handle(socket)
+        // Guard and per-address limit sit between the TLSSocket and Aedes; the
+        // identity is keyed by the stream Aedes gets (DESIGN step 2).
+        const remote = socket.remoteAddress
+        const admitted = admitConnection(socket, {
+          limiter,
+          maxPacketSize: config.maxPacketSize,
+          onOversize: (over) => {
+            log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote, detail: over.announced < 0 ? 'malformed remaining length' : undefined }, 'packet too large')
+            decisions.inc('stream.deny', 'packet_too_large')
+          },
+        })
+        const refuseLimit = { reason: 'too_many_connections' as const, detail: `${admitted.count} connections from this address, limit ${limiter.max}` }
+        if (admitted.stream === null) {
+          log.warn({ evt: 'connect.deny', reason: 'too_many_connections', remote, detail: refuseLimit.detail + ', dropped before CONNECT' }, 'connection flood shed')
+          decisions.inc('connect.deny', 'too_many_connections')
+          return
+        }
+        handed++
+        socket.once('close', () => { handed-- })
+        connections.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : describe(socket))
+        broker.handle(admitted.stream)
       }
     },
     attach (broker: Aedes) {
+      // fleetgate's limits apply to a broker the user built: Aedes reads both per client.
+      Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels })
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
+      revocationGuard.start()
       broker.on('connectionError', (client: Client, err: Error) => {
         if (/connect did not arrive in time/.test(err.message)) {
           log.warn({ evt: 'stream.deny', reason: 'connect_timeout', remote: connections.get(client.conn as object)?.remote }, 'no CONNECT in time')
-          options.decisions?.inc('stream.deny', 'connect_timeout')
+          decisions.inc('stream.deny', 'connect_timeout')
         }
       })
     },
-    async close () { identities.clear() },
+    async close () {
+      identities.clear()
+      await revocationGuard.stop()
+      await revocations.close()
+    },
   }
 }

@@ -11,7 +11,8 @@ import type { ConnectReason, PublishReason, Reason } from '../reasons.js'
 import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
 import { commandTopicVin } from './topics.js'
 
-type Refusal<R extends Reason> = { ok: false; reason: R; detail?: string }
+/** audit: extra fields for the audit line (e.g. the edge's commandReason, jti); never a payload */
+type Refusal<R extends Reason> = { ok: false; reason: R; detail?: string; audit?: Readonly<Record<string, string>> }
 export type CheckResult<R extends Reason> = { ok: true } | Refusal<R>
 
 /** An asynchronous connect-time check (revocation, ...) run after identity and before policy. */
@@ -82,8 +83,9 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
 
     authenticate: function fleetgateAuthenticate (client, _username, _password, done) {
       const info = deps.connection(client)
+      // A refusal decided before MQTT (identity check, too_many_connections) comes first.
+      if (info?.refusal) return deny(client, info, info.refusal.reason as ConnectReason, info.refusal.detail, done)
       if (!info || !info.identity) return deny(client, info, 'no_client_auth', 'no verified client certificate', done)
-      if (info.refusal) return deny(client, info, info.refusal.reason as ConnectReason, info.refusal.detail, done)
       const identity = info.identity
       const run = async (): Promise<CheckResult<ConnectReason> & { session?: Session }> => {
         for (const check of deps.connectChecks) {
@@ -125,8 +127,8 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       if (client === null) return callback(null)
       const session = sessions.get(client)
       if (!session) return callback(new Error('no session'))
-      const refuse = (reason: PublishReason, detail?: string) => {
-        session.log.warn({ evt: 'publish.deny', reason, detail, topic: clip(packet.topic), qos: packet.qos, retain: !!packet.retain }, 'publish refused')
+      const refuse = (reason: PublishReason, detail?: string, audit?: Readonly<Record<string, string>>) => {
+        session.log.warn({ ...audit, evt: 'publish.deny', reason, detail, topic: clip(packet.topic), qos: packet.qos, retain: !!packet.retain }, 'publish refused')
         count('publish.deny', reason)
         callback(new Error(reason))
       }
@@ -141,7 +143,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       void (async () => {
         for (const check of deps.publishChecks) {
           const r = await check(session, packet)
-          if (!r.ok) return refuse(r.reason, r.detail)
+          if (!r.ok) return refuse(r.reason, r.detail, r.audit)
         }
         callback(null)
       })().catch((err: unknown) => {

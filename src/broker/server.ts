@@ -10,6 +10,9 @@ import { fgError } from '../errors.js'
 import { initDevPki } from '../pki/index.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
+import { clusterParts } from '../cluster/index.js'
+import { serveMetrics, type MetricsServer } from '../metrics/index.js'
+import type { ReloadResult } from '../reload/index.js'
 
 /** Aedes keeps its connected clients by id; its types do not declare the map. */
 export function clientsOf (broker: Aedes): Record<string, Client> {
@@ -22,6 +25,10 @@ export interface RunningBroker {
   readonly server: Server
   readonly broker: Aedes
   readonly fleetgate: Fleetgate
+  /** the --metrics-port listener, when configured */
+  readonly metrics?: MetricsServer
+  /** SIGHUP work: new certificate, key, trust bundle and policy; the old ones stay on failure */
+  reload (): ReloadResult
   close (): Promise<void>
 }
 
@@ -48,8 +55,11 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const log = opts.logger ?? createAuditLogger({ level: config.logLevel })
   await ensureDevPki(config, opts.onNotice)
   const fleetgate = await createFleetgate(config, { logger: log }, opts.parts)
+  // Cluster mode: sessions and pub/sub in Redis, shared by every node.
+  const cluster = config.redis ? clusterParts(config.redis, log) : undefined
   const broker = await Aedes.createBroker({
     ...composeHooks(fleetgate.hooks, opts.hooks),
+    ...(cluster ? { persistence: cluster.persistence, mq: cluster.mq } : {}),
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,
   })
@@ -64,14 +74,27 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     server.listen(config.port, config.host, () => { server.off('error', onError); resolve() })
   })
   const port = (server.address() as AddressInfo).port
+  let metrics: MetricsServer | undefined
+  if (config.metricsPort !== undefined) {
+    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort) } catch (err) { server.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
+  }
   log.info({ evt: 'broker.listening', port, host: config.host, roles: fleetgate.policy.roles }, 'fleetgate listening')
   let closing: Promise<void> | undefined
   return {
-    config, port, server, broker, fleetgate,
+    config, port, server, broker, fleetgate, metrics,
+    reload () {
+      const r = fleetgate.reload()
+      // New connections get the new certificate and trust bundle; live ones keep theirs.
+      if (r.ok) server.setSecureContext(fleetgate.tlsOptions())
+      return r
+    },
     close () {
       closing ??= (async () => {
+        await metrics?.close()
         await new Promise<void>((resolve) => { server.close(() => resolve()); for (const c of Object.values(clientsOf(broker))) c.conn.destroy() })
-        await new Promise<void>((resolve) => broker.close(() => resolve()))
+        // bounded: with Redis gone, the cluster links would wait for it forever
+        await new Promise<void>((resolve) => { const t = setTimeout(resolve, 3000); broker.close(() => { clearTimeout(t); resolve() }) })
+        cluster?.disconnect()
         await fleetgate.close()
       })()
       return closing

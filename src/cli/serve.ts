@@ -2,6 +2,7 @@
 import { newCommand, addOptions } from './program.js'
 import { SERVE_OPTIONS, resolveConfig, type ConfigInput, type ServeOptionName } from '../config/index.js'
 import { startBroker } from '../broker/index.js'
+import { onReloadSignal } from '../reload/index.js'
 
 export function serveCommand () {
   const cmd = newCommand('serve', 'run the mutual-TLS MQTT broker (defaults: dev PKI made on first start, shipped policy, embedded store)')
@@ -11,8 +12,15 @@ export function serveCommand () {
     const running = await startBroker(config, { onNotice: (line) => process.stderr.write(line + '\n') })
     process.stderr.write(`fleetgate: mTLS MQTT on ${config.host}:${running.port}` +
       (config.ca ? '' : ` (dev PKI in ${config.devPki}; try: npx fleetgate sim car --help)`) + '\n')
+    // SIGHUP: reload certificate, key, trust bundle and policy; one line either way.
+    const stopReload = onReloadSignal(() => running.reload(), (r) => {
+      process.stderr.write(r.ok
+        ? `fleetgate: reloaded (roles: ${r.roles.join(', ')}; ${r.kept} sessions kept, ${r.closed} closed: policy_changed)\n`
+        : `fleetgate: reload failed, old configuration kept: ${r.error.toLine()}\n`)
+    })
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
+        stopReload()
         process.stderr.write(`fleetgate: ${signal}, closing\n`)
         running.close().then(resolve, resolve)
       }

@@ -13,6 +13,7 @@ export interface Config {
   readonly devPki: string
   readonly policy?: string
   readonly redis?: string
+  readonly redisPrefix: string
   readonly dataDir: string
   readonly maxPacketSize: number
   readonly connectTimeout: number

@@ -23,6 +23,7 @@ export const SERVE_OPTIONS = {
   devPki: { kind: 'path', default: 'certs/dev', help: 'where the dev PKI is made on first start when --ca/--cert/--key are absent' },
   policy: { kind: 'path', help: 'policy file (YAML or JSON); default: the shipped default policy' },
   redis: { kind: 'url', env: 'REDIS_URL', help: 'Redis URL: revocation, MQTT sessions and pub/sub between nodes (absent: embedded store)' },
+  redisPrefix: { kind: 'string', default: 'fleetgate:', help: 'prefix of the Redis keys and channels of the revocation schema' },
   dataDir: { kind: 'path', default: './.fleetgate', help: 'directory of the embedded revocation store' },
   maxPacketSize: { kind: 'size', default: 128 * 1024, min: 1024, max: 256 * 1024 * 1024, help: 'largest MQTT packet accepted; a larger one closes the connection (packet_too_large)' },
   connectTimeout: { kind: 'duration', default: 10_000, min: 100, max: 600_000, help: 'time allowed between TLS handshake and CONNECT (connect_timeout)' },

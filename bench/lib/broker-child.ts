@@ -1,0 +1,54 @@
+// A broker process for the benchmark, so its RSS is measured alone:
+//   bare:      Aedes with no hooks on tls.createServer, the same TLS options and certificates
+//   fleetgate: fleetgate's startBroker (what `fleetgate serve` runs)
+// Started with fork(); answers { cmd: 'rss' } with its RSS after a full GC.
+import { createServer } from 'node:tls'
+import { join } from 'node:path'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import type { AddressInfo } from 'node:net'
+import { Aedes } from 'aedes'
+import { loadTlsMaterial, tlsServerOptions } from '../../src/tls/index.js'
+import { startBroker } from '../../src/broker/index.js'
+import { GuardedStream } from '../../src/guard/index.js'
+
+const [mode, pkiDir] = process.argv.slice(2) as ['bare' | 'fleetgate' | 'bare-guard', string]
+const paths = { ca: join(pkiDir, 'root-ca.pem'), cert: join(pkiDir, 'broker', 'cert.pem'), key: join(pkiDir, 'broker', 'key.pem') }
+const gc = (globalThis as { gc?: () => void }).gc
+
+async function start (): Promise<number> {
+  if (mode === 'bare' || mode === 'bare-guard') {
+    const broker = await Aedes.createBroker()
+    // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
+    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), 5000), mode === 'bare' ? (socket) => broker.handle(socket)
+      : (socket) => broker.handle(new GuardedStream(socket, { maxPacketSize: 128 * 1024, onOversize: () => {} })))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return (server.address() as AddressInfo).port
+  }
+  const running = await startBroker({
+    port: 0, host: '127.0.0.1', ...paths,
+    maxConnectionsPerIp: 1_000_000,
+    dataDir: mkdtempSync(join(tmpdir(), 'fg-bench-data-')),
+    logLevel: 'info', // audit lines are part of the cost; stdout goes to /dev/null
+  })
+  return running.port
+}
+
+// A normal exit on SIGTERM (so --cpu-prof and the like can write their files).
+process.on('SIGTERM', () => process.exit(0))
+
+start().then((port) => {
+  process.send!({ ready: true, port })
+  process.on('message', (m: { cmd: string }) => {
+    if (m.cmd === 'snapshot') {
+      void import('node:v8').then((v8) => process.send!({ file: v8.writeHeapSnapshot() }))
+    }
+    if (m.cmd === 'rss') {
+      for (let i = 0; i < 3; i++) gc?.()
+      setTimeout(() => { const m = process.memoryUsage(); process.send!({ rss: m.rss, heap: m.heapUsed, external: m.external }) }, 200)
+    }
+  })
+}, (err: unknown) => {
+  process.stderr.write(`bench broker (${mode}) failed: ${String(err)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,48 @@
+// Parent side of bench/lib/broker-child.ts.
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export type BrokerMode = 'bare' | 'fleetgate' | 'bare-guard'
+
+export interface BrokerProc {
+  readonly mode: BrokerMode
+  readonly port: number
+  rss (): Promise<number>
+  /** RSS, V8 heap used and external memory after a full GC */
+  memory (): Promise<{ rss: number; heap: number; external: number }>
+  /** diagnostics: write a V8 heap snapshot in the broker process, returns its file */
+  snapshot (): Promise<string>
+  stop (): Promise<void>
+}
+
+const CHILD = fileURLToPath(new URL('./broker-child.js', import.meta.url))
+
+export async function startBrokerProc (mode: BrokerMode, pkiDir: string, execArgv: readonly string[] = []): Promise<BrokerProc> {
+  const child: ChildProcess = fork(CHILD, [mode, pkiDir], { execArgv: ['--expose-gc', ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${mode} broker did not start`)), 30_000)
+    child.once('message', (m: { port: number }) => { clearTimeout(t); resolve(m.port) })
+    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${mode} broker exited ${code}`)) })
+  })
+  const memory = () => new Promise<{ rss: number; heap: number; external: number }>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no memory answer')), 10_000)
+    child.once('message', (m: { rss: number; heap: number; external: number }) => { clearTimeout(t); resolve(m) })
+    child.send({ cmd: 'rss' })
+  })
+  return {
+    mode,
+    port,
+    rss: async () => (await memory()).rss,
+    snapshot: () => new Promise((resolve) => {
+      child.once('message', (m: { file: string }) => resolve(m.file))
+      child.send({ cmd: 'snapshot' })
+    }),
+    memory,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
+      child.once('exit', () => { clearTimeout(t); resolve() })
+      child.kill('SIGTERM')
+    }),
+  }
+}

@@ -1,0 +1,250 @@
+// Provisioning (issue 7 "Speed"):
+// (a) the provisioner's own rate on one core, CSR parsed and checked +
+//     certificate built and signed, against the limit measured in the same run:
+//     one node:crypto createPublicKey of the CSR's SPKI, one P-256 verify and
+//     one sign per certificate. Target >= 0.5x.
+// (b) a provisioning storm: N cars end to end (birth-certificate connect,
+//     CSR, issue, reconnect with the new certificate) through `fleetgate serve`
+//     + `fleetgate provisioner` + redis-server, against 2N full mTLS connects
+//     to bare Aedes (same TLS options and certificates) in the same run.
+//     Target <= 1.5x. Cars run in this process with a lean raw-MQTT client.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createPublicKey, generateKeyPairSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
+import mqttPacket from 'mqtt-packet'
+import type { BenchSection } from './types.js'
+import { benchCerts } from './lib/certs.js'
+import { startBrokerProc } from './lib/broker-proc.js'
+import { mqttConnect } from './lib/mqtt-raw.js'
+import { round } from './lib/stats.js'
+import { randomVins, readPrivateKey } from '../src/pki/index.js'
+import { freePort } from '../test/harness/ports.js'
+import { startRedis } from '../test/harness/redis.js'
+import {
+  authorize, buildCsr, createFastIssuer, emptyTemplate, parseRequest, signRequest, EKU_CLIENT_AUTH, type FastIssuer,
+} from '../src/provisioning/index.js'
+import { progressPrinter } from '../src/cli/progress.js'
+
+const BIN = fileURLToPath(new URL('../../bin/fleetgate.js', import.meta.url))
+const log = (line: string) => process.stderr.write(line + '\n')
+
+function p256 (): KeyObject { return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey }
+
+function derOf (pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64')
+}
+
+function issuerFrom (dir: string, kind: 'issuing' | 'manufacturing'): FastIssuer {
+  return createFastIssuer(new X509Certificate(readFileSync(join(dir, `${kind}-ca.pem`))).raw, readPrivateKey(join(dir, `${kind}-ca.key`)))
+}
+
+// ---- (a) one core ----
+
+function issuanceRate (issuer: FastIssuer, caKey: KeyObject, csrs: ReadonlyArray<{ vin: string; der: Buffer }>, iterations: number, rounds: number): { ours: number; limit: number } {
+  let ours = 0
+  let limit = 0
+  const parsed = csrs.map((c) => ({ ...c, req: parseRequest(c.der)! }))
+  for (let r = 0; r < rounds; r++) {
+    // fleetgate: everything the provisioner does per certificate
+    let t0 = performance.now()
+    for (let i = 0; i < iterations; i++) {
+      const c = csrs[i % csrs.length]!
+      const d = signRequest(issuer, authorize({ vin: c.vin, lifetimeMs: 30 * 86_400_000, organization: issuer.organization }), c.vin, c.der)
+      if (!d.ok) throw new Error(`bench CSR refused: ${d.reason}`)
+    }
+    ours = Math.max(ours, iterations / ((performance.now() - t0) / 1000))
+    // the limit: import the SPKI, verify the CSR, sign (the same sizes)
+    t0 = performance.now()
+    for (let i = 0; i < iterations; i++) {
+      const c = parsed[i % parsed.length]!
+      const key = createPublicKey({ key: c.req.spkiDer, format: 'der', type: 'spki' })
+      if (!verify('sha256', c.req.signedDer, { key, dsaEncoding: 'der' }, c.req.signature)) throw new Error('bench CSR does not verify')
+      sign('sha256', c.req.signedDer, { key: caKey, dsaEncoding: 'der' })
+    }
+    limit = Math.max(limit, iterations / ((performance.now() - t0) / 1000))
+  }
+  return { ours, limit }
+}
+
+// ---- (b) the storm ----
+
+interface Car {
+  readonly vin: string
+  readonly birth: SecureContext
+  readonly key: KeyObject
+  readonly keyPem: string
+  readonly csr: string
+}
+
+/** birth certificates from the manufacturing CA, made with the fast issuer (pki issue --role factory would take ~5 ms each) */
+function makeCars (dir: string, n: number): Car[] {
+  const factory = issuerFrom(dir, 'manufacturing')
+  const manufacturingPem = readFileSync(join(dir, 'manufacturing-ca.pem'), 'utf8')
+  const ca = readFileSync(join(dir, 'root-ca.pem'))
+  const t = emptyTemplate()
+  t.organization = factory.organization; t.organizationalUnit = 'factory'; t.extKeyUsage = [EKU_CLIENT_AUTH]; t.lifetimeMs = 10 * 365 * 86_400_000
+  return randomVins(n).map((vin) => {
+    const birthKey = p256()
+    const spkiDer = createPublicKey(birthKey).export({ type: 'spki', format: 'der' })
+    const leaf = factory.issue({ spkiDer, publicKeyBits: spkiDer.subarray(27) }, { ...t, commonName: vin })
+    const key = p256()
+    return {
+      vin,
+      birth: createSecureContext({ ca, cert: leaf.pem + manufacturingPem, key: birthKey.export({ type: 'pkcs8', format: 'pem' }) }),
+      key,
+      keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
+      csr: buildCsr(key, [['CN', vin]]),
+    }
+  })
+}
+
+/** read MQTT packets from a socket until `want` says done */
+function packets (s: TLSSocket, want: (p: mqttPacket.Packet) => boolean, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    const t = setTimeout(() => { s.off('data', onData); reject(new Error('no answer in time')) }, ms)
+    parser.on('packet', (p) => { if (want(p)) { clearTimeout(t); s.off('data', onData); resolve() } })
+    parser.on('error', (err) => { clearTimeout(t); reject(err) })
+    const onData = (d: Buffer) => { parser.parse(d) }
+    s.on('data', onData)
+    s.once('close', () => { clearTimeout(t); reject(new Error('closed')) })
+  })
+}
+
+/** one car, end to end: birth connect, subscribe, request, response, reconnect with the new certificate */
+/** where a storm car's time goes (summed over cars, ms): reported in the notes */
+const phases = { connect: 0, suback: 0, response: 0, reconnect: 0 }
+async function provisionCar (port: number, car: Car, rootCa: Buffer): Promise<void> {
+  let t = performance.now()
+  const s = await mqttConnect(port, car.birth, car.vin)
+  phases.connect += performance.now() - t; t = performance.now()
+  const resTopic = `provisioning/${car.vin}/response`
+  let response: { status?: string; certificate?: string; chain?: string; reason?: string } = {}
+  const got = packets(s, (p) => {
+    if (p.cmd === 'suback') {
+      phases.suback += performance.now() - t; t = performance.now()
+      s.write(mqttPacket.generate({ cmd: 'publish', topic: `provisioning/${car.vin}/request`, qos: 1, messageId: 2, retain: false, dup: false, payload: JSON.stringify({ v: 1, nonce: `bench-${car.vin}`, csr: car.csr }) }))
+      return false
+    }
+    if (p.cmd === 'publish' && p.topic === resTopic) {
+      if (p.qos === 1) s.write(Buffer.from([0x40, 0x02, (p.messageId! >> 8) & 0xff, p.messageId! & 0xff]))
+      response = JSON.parse(p.payload.toString()) as typeof response
+      return true
+    }
+    return false
+  }, 30_000)
+  s.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: resTopic, qos: 1 }] } as mqttPacket.ISubscribePacket))
+  await got
+  phases.response += performance.now() - t; t = performance.now()
+  s.destroy()
+  if (response.status !== 'issued') throw new Error(`car ${car.vin}: ${response.reason ?? 'no certificate'}`)
+  const ctx = createSecureContext({ ca: rootCa, cert: response.certificate! + response.chain!, key: car.keyPem })
+  const s2 = await mqttConnect(port, ctx, car.vin)
+  phases.reconnect += performance.now() - t
+  s2.destroy()
+}
+
+async function inFlight<T> (items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>, progress: (done: number, total: number) => void): Promise<number> {
+  let next = 0
+  let done = 0
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!
+      await fn(item)
+      progress(++done, items.length)
+    }
+  }))
+  return (performance.now() - t0) / 1000
+}
+
+function startChild (args: string[], ready: RegExp): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${args[0]} did not start: ${err}`)) }, 30_000)
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString()
+      if (ready.test(err)) { clearTimeout(t); resolve(child) }
+    })
+    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${args[0]} exited ${code}: ${err}`)) })
+  })
+}
+
+async function stop (child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => { clearTimeout(t); resolve() })
+    child.kill('SIGTERM')
+  })
+}
+
+export async function run (opts: { quick: boolean }): Promise<BenchSection> {
+  const q = opts.quick
+  const P = { iterations: q ? 1000 : 5000, rounds: q ? 2 : 3, cars: q ? 100 : 2000, concurrency: 50 }
+  const certs = await benchCerts(1, log)
+  const dir = certs.dir
+  const rows: BenchSection['rows'] = []
+  const notes: string[] = []
+
+  // (a)
+  log(`bench: provisioner rate on one core (${P.iterations} certificates x ${P.rounds} rounds)`)
+  const issuer = issuerFrom(dir, 'issuing')
+  const caKey = readPrivateKey(join(dir, 'issuing-ca.key'))
+  const csrs = randomVins(200).map((vin) => ({ vin, der: derOf(buildCsr(p256(), [['O', 'ignored'], ['OU', 'fleet-backend'], ['CN', vin]])) }))
+  issuanceRate(issuer, caKey, csrs, 200, 1) // warm-up
+  const a = issuanceRate(issuer, caKey, csrs, P.iterations, P.rounds)
+  rows.push({
+    metric: 'provisioner: CSR checked + certificate issued, one core (limit: SPKI import + verify + sign)',
+    fleetgate: round(a.ours, 0), baseline: round(a.limit, 0), unit: '/s', target: '>= 0.5x', ratio: round(a.ours / a.limit, 2),
+  })
+
+  // (b)
+  log(`bench: provisioning storm of ${P.cars} cars (making ${P.cars} birth certificates and keys first)`)
+  const cars = makeCars(dir, P.cars)
+  const rootCa = readFileSync(join(dir, 'root-ca.pem'))
+  const redis = await startRedis()
+  let serve: ChildProcess | undefined
+  let prov: ChildProcess | undefined
+  let fleetSeconds = NaN
+  let bareSeconds = NaN
+  try {
+    const port = await freePort()
+    serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', join(dir, 'root-ca.pem'),
+      '--cert', join(dir, 'broker', 'cert.pem'), '--key', join(dir, 'broker', 'key.pem'), '--redis', redis.url,
+      '--max-connections-per-ip', '100000'], /mTLS MQTT on/)
+    prov = await startChild(['provisioner', '--url', `mqtts://127.0.0.1:${port}`, '--ca', join(dir, 'root-ca.pem'),
+      '--cert', join(dir, 'provisioner', 'cert.pem'), '--key', join(dir, 'provisioner', 'key.pem'),
+      '--issuer-cert', join(dir, 'issuing-ca.pem'), '--issuer-key', join(dir, 'issuing-ca.key'),
+      '--redis', redis.url, '--rate-limit', '100/h'], /fleetgate provisioner: /)
+    const warm = makeCars(dir, 10)
+    await inFlight(warm, 5, (c) => provisionCar(port, c, rootCa), () => {})
+    for (const k of Object.keys(phases) as Array<keyof typeof phases>) phases[k] = 0
+    fleetSeconds = await inFlight(cars, P.concurrency, (c) => provisionCar(port, c, rootCa), progressPrinter('bench: storm (fleetgate + provisioner)'))
+  } finally {
+    await stop(prov)
+    await stop(serve)
+    await redis.stop()
+  }
+  const bare = await startBrokerProc('bare', dir)
+  try {
+    const twice = cars.flatMap((c) => [c, c])
+    await inFlight(twice.slice(0, 20), 5, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, () => {})
+    bareSeconds = await inFlight(twice, P.concurrency, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, progressPrinter('bench: 2 mTLS connects per car (bare Aedes)'))
+  } finally {
+    await bare.stop()
+  }
+  rows.push({
+    metric: `provisioning storm, ${P.cars} cars end to end (baseline: ${2 * P.cars} mTLS connects to bare Aedes)`,
+    fleetgate: round(fleetSeconds, 2), baseline: round(bareSeconds, 2), unit: 's', target: '<= 1.5x', ratio: round(fleetSeconds / bareSeconds, 2),
+  })
+  const per = (v: number) => (v / P.cars).toFixed(1)
+  notes.push(`storm, mean per car: birth connect ${per(phases.connect)} ms, SUBACK ${per(phases.suback)} ms, request -> certificate ${per(phases.response)} ms, reconnect ${per(phases.reconnect)} ms`)
+  notes.push(`storm: ${P.concurrency} cars in flight; fleetgate with the Redis store (registry read + first_connect on every operational connect), one provisioner process; keys and CSRs made before the clock starts`)
+  return { title: 'Provisioning', rows, notes }
+}

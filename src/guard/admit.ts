@@ -1,0 +1,39 @@
+// What happens to a TLS connection between the handshake and Aedes: it is
+// counted against its address's limit and wrapped in the byte-stream guard.
+import type { Socket } from 'node:net'
+import type { Oversize } from './packet-scanner.js'
+import { GuardedStream } from './guarded-stream.js'
+import type { ConnectionLimiter } from './connection-limiter.js'
+
+export type Admission =
+  /** hand `stream` to broker.handle; `overLimit`: refuse it at CONNECT (CONNACK 5, too_many_connections) */
+  | { readonly stream: GuardedStream; readonly overLimit: boolean; readonly count: number }
+  /** far over the limit: destroyed at once, no MQTT at all */
+  | { readonly stream: null; readonly overLimit: true; readonly count: number }
+
+export interface AdmitOptions {
+  readonly limiter: ConnectionLimiter
+  readonly maxPacketSize: number
+  readonly onOversize: (oversize: Oversize, stream: GuardedStream) => void
+}
+
+export function admitConnection (socket: Socket, opts: AdmitOptions): Admission {
+  const address = socket.remoteAddress ?? 'unknown'
+  const count = opts.limiter.acquire(address)
+  let released = false
+  const release = () => { if (!released) { released = true; opts.limiter.release(address) } }
+  if (socket.destroyed) release()
+  else socket.once('close', release)
+  // Refused connections are answered at CONNECT (DESIGN lists too_many_connections
+  // as a connect reason). Past twice the limit a flood is shed without waiting
+  // for its CONNECT, so it cannot pile up for the whole connect timeout.
+  if (count > 2 * opts.limiter.max) {
+    socket.destroy()
+    return { stream: null, overLimit: true, count }
+  }
+  const stream: GuardedStream = new GuardedStream(socket, {
+    maxPacketSize: opts.maxPacketSize,
+    onOversize: (over) => opts.onOversize(over, stream),
+  })
+  return { stream, overLimit: count > opts.limiter.max, count }
+}

@@ -1,0 +1,49 @@
+// One prom-client registry per fleetgate instance (two brokers in one process
+// do not mix their figures). Labels are reasons and event names only, never
+// client-chosen strings.
+import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
+import type { DecisionCounter } from '../broker/hooks.js'
+
+export interface FleetgateMetrics {
+  readonly registry: Registry
+  /** fleetgate_decisions_total{evt,reason} */
+  readonly decisions: DecisionCounter
+  /** live figures read at scrape time */
+  track (source: MetricSource): void
+}
+
+export interface MetricSource {
+  /** authenticated sessions */
+  sessions (): number
+  /** TLS connections handed to Aedes (authenticated or not yet) */
+  connections (): number
+}
+
+export function createMetrics (opts: { processMetrics?: boolean } = {}): FleetgateMetrics {
+  const registry = new Registry()
+  const counter = new Counter({
+    name: 'fleetgate_decisions_total',
+    help: 'decisions about clients, by audit event and reason',
+    labelNames: ['evt', 'reason'] as const,
+    registers: [registry],
+  })
+  let source: MetricSource | undefined
+  new Gauge({
+    name: 'fleetgate_sessions',
+    help: 'authenticated MQTT sessions on this node',
+    registers: [registry],
+    collect () { this.set(source?.sessions() ?? 0) },
+  })
+  new Gauge({
+    name: 'fleetgate_connections',
+    help: 'TLS connections handed to the broker on this node',
+    registers: [registry],
+    collect () { this.set(source?.connections() ?? 0) },
+  })
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'fleetgate_' })
+  return {
+    registry,
+    decisions: { inc: (evt, reason) => counter.inc({ evt, reason }) },
+    track (s) { source = s },
+  }
+}
