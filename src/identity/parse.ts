@@ -1,18 +1,20 @@
-// DER chain -> Identity. Pure: no sockets, no files. Uses the @peculiar/asn1-*
-// schemas (not @peculiar/x509, which costs ~1 ms per certificate: DESIGN pitfalls).
+// DER chain -> Identity. Pure: no sockets, no files. Reads the certificate with
+// the strict minimal DER reader in der.ts (the asn1-schema parse costs ~440 µs
+// per certificate; @peculiar/x509 ~1 ms: DESIGN pitfalls).
 import { createHash } from 'node:crypto'
-import { AsnConvert } from '@peculiar/asn1-schema'
-import {
-  Certificate, type Name, ExtendedKeyUsage, SubjectAlternativeName, CertificatePolicies,
-  id_ce_extKeyUsage, id_ce_subjectAltName, id_ce_certificatePolicies,
-} from '@peculiar/asn1-x509'
 import type { CaInfo, Identity, NameAttributes } from './identity.js'
+import { children, decodeOid, decodeString, decodeTime, expectTag, readTlv, DerError, type Tlv } from './der.js'
 
 const ATTRIBUTE_NAMES: Record<string, string> = {
   '2.5.4.3': 'CN', '2.5.4.11': 'OU', '2.5.4.10': 'O', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST',
   '2.5.4.5': 'serialNumber', '2.5.4.9': 'street', '2.5.4.12': 'title', '2.5.4.4': 'SN', '2.5.4.42': 'GN',
   '1.2.840.113549.1.9.1': 'emailAddress', '0.9.2342.19200300.100.1.25': 'DC', '0.9.2342.19200300.100.1.1': 'UID',
 }
+const EXT_EKU = '2.5.29.37'
+const EXT_SAN = '2.5.29.17'
+const EXT_POLICIES = '2.5.29.32'
+
+const NONE: readonly string[] = Object.freeze([])
 
 export function sha256Hex (der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex')
@@ -32,30 +34,50 @@ export function normaliseSerial (text: string): string | null {
   return stripped === '' ? '0' : stripped
 }
 
-function attributeText (value: { toString(): string; anyValue?: ArrayBuffer }): string {
-  // A value that is not a string type is shown as '#<hex>': the '#' makes the
-  // identity check refuse it (fail closed) rather than guess a decoding.
-  if (value.anyValue) return '#' + Buffer.from(value.anyValue).toString('hex')
-  return value.toString()
+// Issuer names repeat across every leaf of a CA, EKU lists across a fleet:
+// share one frozen copy instead of one per connection.
+const interned = new Map<string, unknown>()
+function intern<T> (key: string, make: () => T): T {
+  let v = interned.get(key) as T | undefined
+  if (v === undefined) {
+    v = make()
+    if (interned.size < 10_000) interned.set(key, v)
+  }
+  return v
 }
 
-export function nameAttributes (name: Name): NameAttributes {
+function readName (buf: Uint8Array, name: Tlv): NameAttributes {
   const out: Record<string, string[]> = Object.create(null)
-  for (const rdn of name) {
-    for (const atv of rdn) {
-      const key = ATTRIBUTE_NAMES[atv.type] ?? atv.type
-      ;(out[key] ??= []).push(attributeText(atv.value))
+  for (const rdn of children(buf, name)) {
+    expectTag(rdn, 0x31, 'RDN SET')
+    for (const atv of children(buf, rdn)) {
+      const [type, value] = children(buf, expectTag(atv, 0x30, 'AttributeTypeAndValue'))
+      const oid = decodeOid(buf, expectTag(type, 0x06, 'attribute type'))
+      if (!value) throw new DerError('attribute without value')
+      ;(out[ATTRIBUTE_NAMES[oid] ?? oid] ??= []).push(decodeString(buf, value))
     }
   }
   for (const k of Object.keys(out)) Object.freeze(out[k])
   return Object.freeze(out)
 }
 
-function ipText (raw: ArrayBuffer): string {
-  const b = Buffer.from(raw)
+/** IPv4 dotted, IPv6 in RFC 5952 form (lowercase, longest zero run as `::`). */
+function ipText (b: Uint8Array): string {
   if (b.length === 4) return [...b].join('.')
-  if (b.length === 16) return b.toString('hex').replace(/(.{4})(?!$)/g, '$1:')
-  return b.toString('hex')
+  if (b.length !== 16) return Buffer.from(b).toString('hex')
+  const groups: number[] = []
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!)
+  let bestStart = -1; let bestLen = 0
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i }
+    i = j
+  }
+  const hex = groups.map((g) => g.toString(16))
+  if (bestStart < 0) return hex.join(':')
+  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':')
 }
 
 export interface ParsedCertificate {
@@ -71,40 +93,62 @@ export interface ParsedCertificate {
   readonly selfIssued: boolean
 }
 
+/** Throws (DerError) on anything malformed: the caller refuses such a certificate. */
 export function parseCertificate (der: Uint8Array): ParsedCertificate {
-  const cert = AsnConvert.parse(der, Certificate)
-  const tbs = cert.tbsCertificate
-  let eku: string[] | null = null
-  let policies: string[] = []
-  const san = { dns: [] as string[], uri: [] as string[], ip: [] as string[], email: [] as string[] }
-  for (const ext of tbs.extensions ?? []) {
-    const value = ext.extnValue.buffer
-    if (ext.extnID === id_ce_extKeyUsage) {
-      eku = [...AsnConvert.parse(value, ExtendedKeyUsage)]
-    } else if (ext.extnID === id_ce_certificatePolicies) {
-      policies = AsnConvert.parse(value, CertificatePolicies).map((p) => p.policyIdentifier)
-    } else if (ext.extnID === id_ce_subjectAltName) {
-      for (const gn of AsnConvert.parse(value, SubjectAlternativeName)) {
-        if (gn.dNSName !== undefined) san.dns.push(gn.dNSName)
-        else if (gn.uniformResourceIdentifier !== undefined) san.uri.push(gn.uniformResourceIdentifier)
-        else if (gn.rfc822Name !== undefined) san.email.push(gn.rfc822Name)
-        else if (gn.iPAddress !== undefined) san.ip.push(typeof gn.iPAddress === 'string' ? gn.iPAddress : ipText(gn.iPAddress as unknown as ArrayBuffer))
+  const cert = expectTag(readTlv(der, 0, der.length), 0x30, 'Certificate')
+  if (cert.end !== der.length) throw new DerError('trailing bytes')
+  const tbsTlv = expectTag(children(der, cert)[0], 0x30, 'TBSCertificate')
+  const tbs = children(der, tbsTlv)
+  let i = tbs[0]?.tag === 0xa0 ? 1 : 0 // [0] version
+  const serial = expectTag(tbs[i++], 0x02, 'serialNumber')
+  expectTag(tbs[i++], 0x30, 'signature algorithm')
+  const issuerTlv = expectTag(tbs[i++], 0x30, 'issuer')
+  const validity = children(der, expectTag(tbs[i++], 0x30, 'validity'))
+  const subjectTlv = expectTag(tbs[i++], 0x30, 'subject')
+  expectTag(tbs[i++], 0x30, 'subjectPublicKeyInfo')
+  let eku: readonly string[] | null = null
+  let policies: readonly string[] = NONE
+  const dns: string[] = []; const uri: string[] = []; const ip: string[] = []; const email: string[] = []
+  for (; i < tbs.length; i++) {
+    if (tbs[i]!.tag !== 0xa3) continue // [1], [2] unique ids
+    const list = expectTag(children(der, tbs[i]!)[0], 0x30, 'Extensions')
+    for (const ext of children(der, list)) {
+      const parts = children(der, expectTag(ext, 0x30, 'Extension'))
+      const id = decodeOid(der, expectTag(parts[0], 0x06, 'extnID'))
+      const value = expectTag(parts[parts.length - 1], 0x04, 'extnValue')
+      if (id === EXT_EKU) {
+        const oids = children(der, expectTag(readTlv(der, value.start, value.end), 0x30, 'ExtKeyUsage')).map((t) => decodeOid(der, expectTag(t, 0x06, 'KeyPurposeId')))
+        eku = intern('eku:' + oids.join(','), () => Object.freeze(oids))
+      } else if (id === EXT_POLICIES) {
+        const oids = children(der, expectTag(readTlv(der, value.start, value.end), 0x30, 'CertificatePolicies'))
+          .map((p) => decodeOid(der, expectTag(children(der, expectTag(p, 0x30, 'PolicyInformation'))[0], 0x06, 'policyIdentifier')))
+        policies = intern('pol:' + oids.join(','), () => Object.freeze(oids))
+      } else if (id === EXT_SAN) {
+        for (const gn of children(der, expectTag(readTlv(der, value.start, value.end), 0x30, 'GeneralNames'))) {
+          const bytes = der.subarray(gn.start, gn.end)
+          if (gn.tag === 0x82) dns.push(decodeString(der, { tag: 0x16, start: gn.start, end: gn.end }))
+          else if (gn.tag === 0x86) uri.push(decodeString(der, { tag: 0x16, start: gn.start, end: gn.end }))
+          else if (gn.tag === 0x81) email.push(decodeString(der, { tag: 0x16, start: gn.start, end: gn.end }))
+          else if (gn.tag === 0x87) ip.push(ipText(bytes))
+        }
       }
     }
   }
-  const subjectDer = Buffer.from(AsnConvert.serialize(tbs.subject))
-  const issuerDer = Buffer.from(AsnConvert.serialize(tbs.issuer))
+  const issuerBytes = der.subarray(issuerTlv.start, issuerTlv.end)
+  const issuerKey = Buffer.from(issuerBytes).toString('base64')
+  const subjectBytes = der.subarray(subjectTlv.start, subjectTlv.end)
+  const freezeOrNone = (a: string[]): readonly string[] => (a.length === 0 ? NONE : Object.freeze(a))
   return Object.freeze({
     fingerprint: sha256Hex(der),
-    serial: serialHex(tbs.serialNumber),
-    subject: nameAttributes(tbs.subject),
-    issuer: nameAttributes(tbs.issuer),
-    notBefore: tbs.validity.notBefore.getTime(),
-    notAfter: tbs.validity.notAfter.getTime(),
-    eku: eku ? Object.freeze(eku) : null,
-    policies: Object.freeze(policies),
-    san: Object.freeze({ dns: Object.freeze(san.dns), uri: Object.freeze(san.uri), ip: Object.freeze(san.ip), email: Object.freeze(san.email) }),
-    selfIssued: subjectDer.equals(issuerDer),
+    serial: serialHex(der.subarray(serial.start, serial.end)),
+    subject: readName(der, subjectTlv),
+    issuer: intern('iss:' + issuerKey, () => readName(der, issuerTlv)),
+    notBefore: decodeTime(der, validity[0]!),
+    notAfter: decodeTime(der, validity[1]!),
+    eku,
+    policies,
+    san: Object.freeze({ dns: freezeOrNone(dns), uri: freezeOrNone(uri), ip: freezeOrNone(ip), email: freezeOrNone(email) }),
+    selfIssued: Buffer.from(issuerBytes).equals(subjectBytes),
   })
 }
 

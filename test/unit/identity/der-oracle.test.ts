@@ -1,0 +1,86 @@
+// The fast DER reader (src/identity/der.ts) must read every certificate exactly
+// as the @peculiar/asn1-schema parse does, and refuse malformed input cleanly.
+import { expect } from 'chai'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { X509Certificate, randomInt } from 'node:crypto'
+import { parseCertificate } from '../../../src/identity/index.js'
+import { DerError } from '../../../src/identity/der.js'
+import { parseCertificateWithSchemas } from './schema-oracle.js'
+import { testPki } from '../../harness/pki.js'
+
+function certsUnder (dir: string): Buffer[] {
+  const out: Buffer[] = []
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    if (statSync(p).isDirectory()) out.push(...certsUnder(p))
+    else if (name.endsWith('.pem') && !name.includes('key')) {
+      for (const block of readFileSync(p, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) out.push(new X509Certificate(block).raw)
+    }
+  }
+  return out
+}
+
+function opensslCert (subj: string, ext: string, extra: string[] = [], conf = ''): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-der-'))
+  writeFileSync(join(dir, 'c.cnf'), `[req]\ndistinguished_name=dn\n${conf}\n[dn]\n[e]\n${ext}\n`)
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'),
+    '-subj', subj, '-days', '1', '-extensions', 'e', '-config', join(dir, 'c.cnf'), '-out', join(dir, 'c.pem'), ...extra], { stdio: 'pipe' })
+  return new X509Certificate(readFileSync(join(dir, 'c.pem'))).raw
+}
+
+function same (der: Buffer): void {
+  const fast = parseCertificate(der)
+  const oracle = parseCertificateWithSchemas(der)
+  expect({ ...fast, san: { ...fast.san } }).to.deep.equal({ ...oracle, san: { ...oracle.san } })
+}
+
+describe('identity: DER reader against the asn1-schema oracle', function () {
+  this.timeout(60_000)
+
+  it('reads every certificate of the dev PKI exactly as the oracle', async () => {
+    const pki = await testPki()
+    const all = certsUnder(pki.dir)
+    expect(all.length).to.be.greaterThan(20)
+    for (const der of all) same(der)
+  })
+
+  it('reads exotic names and extensions exactly as the oracle', () => {
+    const cases: Buffer[] = [
+      opensslCert('/O=Acme, Inc./OU=vehicle+CN=1HGCM82633A004352', 'extendedKeyUsage=clientAuth,1.2.3.4.5', ['-multivalue-rdn']),
+      opensslCert('/C=DE/ST=Bayern/L=München/O=Fahrzeug GmbH/CN=Zürich Δ', 'subjectAltName=DNS:a.example,DNS:b.example,IP:::1,IP:10.0.0.1,email:x@y.z,URI:spiffe://fleet/car', ['-utf8']),
+      opensslCert('/CN=bmp Ω', 'certificatePolicies=1.3.6.1.4.1.99999.1,2.23.140.1.2.1', ['-utf8'], 'string_mask=default'),
+      opensslCert('/serialNumber=123/emailAddress=a@b.c/DC=example/UID=u1/1.2.3.4=custom', 'basicConstraints=critical,CA:FALSE'),
+      opensslCert('/CN=long-lived', 'keyUsage=digitalSignature', ['-days', '20000']), // GeneralizedTime after 2049
+    ]
+    for (const der of cases) same(der)
+    const utf8 = parseCertificate(cases[1]!)
+    expect(utf8.subject.L).to.deep.equal(['München'])
+    expect(utf8.san.ip).to.deep.equal(['::1', '10.0.0.1'])
+    expect(parseCertificate(cases[0]!).subject).to.deep.equal({ O: ['Acme, Inc.'], OU: ['vehicle'], CN: ['1HGCM82633A004352'] })
+    expect(parseCertificate(cases[4]!).notAfter.getUTCFullYear()).to.be.greaterThan(2049)
+  })
+
+  it('refuses truncated and mutated certificates with a DerError, never another exception (bounded fuzz)', async () => {
+    const pki = await testPki()
+    const seeds = certsUnder(pki.vehicle(0))
+    let refused = 0
+    for (let n = 0; n < 3000; n++) {
+      const der = Buffer.from(seeds[n % seeds.length]!)
+      if (n % 3 === 0) {
+        const cut = der.subarray(0, randomInt(0, der.length))
+        expect(() => parseCertificate(cut)).to.throw(DerError)
+        refused++
+        continue
+      }
+      for (let k = 0; k < 1 + (n % 4); k++) der[randomInt(0, der.length)] = randomInt(0, 256)
+      try { parseCertificate(der) } catch (err) {
+        expect(err, String(err)).to.be.instanceOf(DerError)
+        refused++
+      }
+    }
+    expect(refused).to.be.greaterThan(1000)
+  })
+})
