@@ -19,7 +19,7 @@ function validate (layer: Record<string, unknown>, index: number): void {
  * layer may narrow it; authorizeForward: the packet passes down, null stops;
  * published: every layer runs.
  */
-export function composeHooks (...layers: ReadonlyArray<HookSet | FleetgateHooks | undefined>): Required<HookSet> {
+export function composeHooks (...layers: ReadonlyArray<HookSet | FleetgateHooks | undefined>): HookSet {
   const ls = layers.filter((l): l is HookSet => l !== undefined) as HookSet[]
   ls.forEach((l, i) => validate(l as Record<string, unknown>, i))
   const pick = <K extends keyof HookSet>(k: K) => ls.map((l) => l[k]).filter((f): f is NonNullable<HookSet[K]> => typeof f === 'function')
@@ -31,7 +31,7 @@ export function composeHooks (...layers: ReadonlyArray<HookSet | FleetgateHooks 
   const forwards = pick('authorizeForward')
   const publisheds = pick('published')
 
-  const composed: Required<HookSet> = {
+  const composed: HookSet = {
     preConnect: function composedPreConnect (client, packet, callback) {
       let i = 0
       const next = (err: Error | null, ok: boolean): void => {
@@ -94,9 +94,11 @@ export function composeHooks (...layers: ReadonlyArray<HookSet | FleetgateHooks 
     },
   }
   // A hook only one layer provides goes to Aedes as is: no wrapper on the per-message path.
+  // A hook no layer provides is left to Aedes' default.
   for (const name of HOOK_NAMES) {
     const fns = pick(name)
     if (fns.length === 1) (composed as Record<string, unknown>)[name] = fns[0]
+    else if (fns.length === 0) delete (composed as Record<string, unknown>)[name]
   }
   return composed
 }

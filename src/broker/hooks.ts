@@ -94,11 +94,13 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         }
         const decision = deps.policy().resolve(identity, client.id)
         if (!decision.ok) return { ok: false, reason: decision.reason, detail: decision.detail }
+        let child: AuditLogger | undefined
         const session: Session = {
           identity,
           grant: decision.grant,
           remote: info.remote,
-          log: log.child({ conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) } }),
+          // Made on first use: most sessions never log after connect.allow (memory per idle connection).
+          get log () { return (child ??= log.child({ conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) } })) },
         }
         const will = wills.get(client)
         if (will && !checkPublishTopic(session, will.topic, will.retain).ok) {
@@ -112,7 +114,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         if (!r.ok) return deny(client, info, r.reason, r.detail, done)
         sessions.set(client, r.session!)
         client.conn.once('close', () => sessions.delete(client))
-        r.session!.log.info({ evt: 'connect.allow', role: r.session!.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
+        log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: r.session!.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
         count('connect.allow', 'ok')
         done(null, true)
       }, (err: unknown) => {
