@@ -10,7 +10,8 @@
 //     Target <= 1.5x. Cars run in this process with a lean raw-MQTT client.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, generateKeyPairSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -186,7 +187,9 @@ async function stop (child: ChildProcess | undefined): Promise<void> {
 
 export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const q = opts.quick
-  const P = { iterations: q ? 1000 : 5000, rounds: q ? 2 : 3, cars: q ? 100 : 2000, concurrency: 50 }
+  const P = { iterations: q ? 1000 : 5000, rounds: q ? 2 : 3, cars: Number(process.env.FG_BENCH_STORM_CARS ?? (q ? 100 : 2000)), concurrency: 50 }
+  // diagnostics only: FG_BENCH_STORM_STORE=file runs the storm on the embedded store instead of Redis
+  const embedded = process.env.FG_BENCH_STORM_STORE === 'file'
   const certs = await benchCerts(1, log)
   const dir = certs.dir
   const rows: BenchSection['rows'] = []
@@ -215,13 +218,14 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   let bareSeconds = NaN
   try {
     const port = await freePort()
+    const store = embedded ? ['--data-dir', mkdtempSync(join(tmpdir(), 'fg-bench-storm-'))] : ['--redis', redis.url]
     serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', join(dir, 'root-ca.pem'),
-      '--cert', join(dir, 'broker', 'cert.pem'), '--key', join(dir, 'broker', 'key.pem'), '--redis', redis.url,
+      '--cert', join(dir, 'broker', 'cert.pem'), '--key', join(dir, 'broker', 'key.pem'), ...store,
       '--max-connections-per-ip', '100000'], /mTLS MQTT on/)
     prov = await startChild(['provisioner', '--url', `mqtts://127.0.0.1:${port}`, '--ca', join(dir, 'root-ca.pem'),
       '--cert', join(dir, 'provisioner', 'cert.pem'), '--key', join(dir, 'provisioner', 'key.pem'),
       '--issuer-cert', join(dir, 'issuing-ca.pem'), '--issuer-key', join(dir, 'issuing-ca.key'),
-      '--redis', redis.url, '--rate-limit', '100/h'], /fleetgate provisioner: /)
+      ...store, '--rate-limit', '100/h'], /fleetgate provisioner: /)
     const warm = makeCars(dir, 10)
     await inFlight(warm, 5, (c) => provisionCar(port, c, rootCa), () => {})
     for (const k of Object.keys(phases) as Array<keyof typeof phases>) phases[k] = 0
@@ -245,6 +249,6 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   })
   const per = (v: number) => (v / P.cars).toFixed(1)
   notes.push(`storm, mean per car: birth connect ${per(phases.connect)} ms, SUBACK ${per(phases.suback)} ms, request -> certificate ${per(phases.response)} ms, reconnect ${per(phases.reconnect)} ms`)
-  notes.push(`storm: ${P.concurrency} cars in flight; fleetgate with the Redis store (registry read + first_connect on every operational connect), one provisioner process; keys and CSRs made before the clock starts`)
+  notes.push(`storm: ${P.concurrency} cars in flight; fleetgate with the ${embedded ? 'embedded' : 'Redis'} store (registry read + first_connect on every operational connect), one provisioner process; keys and CSRs made before the clock starts`)
   return { title: 'Provisioning', rows, notes }
 }

@@ -31,6 +31,8 @@ export interface FleetOptions {
    * The hook for `--provision` (cars that start from birth certificates).
    */
   readonly credentialsFor?: (vehicle: FleetVehicle) => CredentialsProvider
+  /** called with each car once started (`--provision` attaches its rotation schedule here) */
+  readonly onCarStarted?: (car: RunningCar, vehicle: FleetVehicle) => void
   /** cars online so far, of the total (while connecting) */
   readonly onProgress?: (online: number, total: number) => void
   readonly onEvent?: (event: CarEvent) => void
@@ -110,7 +112,9 @@ export function startFleet (opts: FleetOptions): RunningFleet {
         waiters.set(vehicle.vin, () => { clearTimeout(t); resolve() })
       })
       try {
-        cars.push(await startCar({ url: opts.url, credentials: credentialsFor(vehicle), telemetryIntervalMs: opts.telemetryIntervalMs, onEvent }))
+        const car = await startCar({ url: opts.url, credentials: credentialsFor(vehicle), telemetryIntervalMs: opts.telemetryIntervalMs, onEvent })
+        cars.push(car)
+        opts.onCarStarted?.(car, vehicle)
         await online
       } catch (err) {
         onEvent({ evt: 'error', vin: vehicle.vin, message: (err as Error).message })

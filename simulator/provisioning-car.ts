@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { credentialsFromPem, type ClientCredentials, type CredentialsProvider } from './credentials.js'
 import type { RunningCar } from './car.js'
 import {
-  STATE_CERT, STATE_KEY, ensureOperational, rotate, rotationDueAt,
+  STATE_CERT, STATE_KEY, ensureOperational, formatProvisioningEvent, rotate, rotationDueAt,
   type OperationalCredentials, type ProvisionOptions, type ProvisioningEvent,
 } from './provisioning.js'
 
@@ -84,4 +84,25 @@ export function keepRotated (car: RunningCar, f: ProvisionedCarFiles, current: O
   }
   schedule(rotationDueAt(op.notBefore, op.notAfter))
   return () => { stopped = true; if (timer) clearTimeout(timer) }
+}
+
+/** `sim fleet --provision`: per car, credentials from <stateRoot>/<VIN> (provisioned first) and a rotation schedule */
+export function fleetProvisioning (o: { url: string; ca: string; stateRoot: string; verbose: boolean }) {
+  const current = new Map<string, OperationalCredentials>()
+  const stops: Array<() => void> = []
+  const filesOf = (v: { vin: string; birthCert?: string; birthKey?: string }): ProvisionedCarFiles => {
+    if (v.birthCert === undefined || v.birthKey === undefined) throw new Error(`car ${v.vin}: no birth certificate in the PKI`)
+    return {
+      url: o.url, ca: o.ca, birthCert: v.birthCert, birthKey: v.birthKey, stateDir: join(o.stateRoot, v.vin),
+      onEvent: o.verbose ? (e) => process.stderr.write(formatProvisioningEvent(e) + '\n') : undefined,
+    }
+  }
+  return {
+    credentialsFor: (v: { vin: string; birthCert?: string; birthKey?: string }) => provisionedCredentials(filesOf(v), (op) => current.set(v.vin, op)),
+    onCarStarted: (car: RunningCar, v: { vin: string; birthCert?: string; birthKey?: string }) => {
+      const op = current.get(v.vin)
+      if (op !== undefined) stops.push(keepRotated(car, filesOf(v), op))
+    },
+    stop: () => { for (const s of stops.splice(0)) s() },
+  }
 }

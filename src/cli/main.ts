@@ -2,6 +2,11 @@
 import { newCommand, reportError } from './program.js'
 import { serveCommand } from './serve.js'
 import { pkiCommand } from './pki.js'
+import { revokeCommand } from './revoke.js'
+import { crlCommand } from './crl.js'
+import { revocationsCommand } from './revocations.js'
+import { simCommand } from './sim.js'
+import { provisionerCommand } from './provisioner.js'
 
 export function buildProgram () {
   const program = newCommand('fleetgate', 'mutual-TLS MQTT security layer for vehicle fleets')
@@ -9,6 +14,11 @@ export function buildProgram () {
     .enablePositionalOptions()
   program.addCommand(serveCommand())
   program.addCommand(pkiCommand())
+  program.addCommand(revokeCommand())
+  program.addCommand(crlCommand())
+  program.addCommand(revocationsCommand())
+  program.addCommand(simCommand())
+  program.addCommand(provisionerCommand())
   return program
 }
 

@@ -10,8 +10,10 @@ import { fgError } from '../errors.js'
 import { loadPki, MAX_DEV_VEHICLES } from '../pki/index.js'
 import { formatFleetSummary, startFleet, type FleetVehicle } from '../../simulator/fleet.js'
 import { formatCarEvent, jsonLine } from '../../simulator/index.js'
+import { fleetProvisioning } from '../../simulator/provisioning-car.js'
+import { join } from 'node:path'
 
-interface FleetFlags { url?: string; pki?: string; vehicles?: string; json?: boolean; duration?: string; telemetryInterval: string; concurrency: string; verbose?: boolean }
+interface FleetFlags { url?: string; pki?: string; vehicles?: string; json?: boolean; duration?: string; telemetryInterval: string; concurrency: string; verbose?: boolean; provision?: boolean; stateDir?: string }
 
 /** resolve on SIGINT/SIGTERM or after ms (if given), removing the listeners afterwards */
 function untilStopped (ms: number | undefined): Promise<string> {
@@ -41,6 +43,8 @@ export function simFleetCommand (): Command {
     .option('--telemetry-interval <duration>', 'telemetry period of each car (0: none)', '5s')
     .option('--concurrency <n>', 'cars connecting at the same time', '20')
     .option('--verbose', 'one line per car event on stderr')
+    .option('--provision', 'cars start from their birth certificates, provision themselves and rotate when due')
+    .option('--state-dir <dir>', 'with --provision: where each car keeps its key and certificate (<dir>/<VIN>; default <pki>/fleet-state)')
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: FleetFlags) => {
       for (const n of ['url', 'pki', 'vehicles'] as const) if (!flags[n]) throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
@@ -60,13 +64,18 @@ export function simFleetCommand (): Command {
       const vehicles: FleetVehicle[] = pki.paths.vehicles.slice(0, n).map((v) => ({ vin: v.vin, cert: v.cert, key: v.key, birthCert: v.birthCert, birthKey: v.birthKey }))
       const progress = progressPrinter('cars online')
       process.stderr.write(`sim fleet: starting ${n} cars against ${flags.url}\n`)
+      const provisioning = flags.provision === true
+        ? fleetProvisioning({ url: flags.url!, ca: pki.paths.root.cert, stateRoot: flags.stateDir ?? join(flags.pki!, 'fleet-state'), verbose: flags.verbose === true })
+        : undefined
       const fleet = startFleet({
         url: flags.url!, rootCert: pki.paths.root.cert, vehicles, telemetryIntervalMs: interval, concurrency,
+        ...(provisioning === undefined ? {} : { credentialsFor: provisioning.credentialsFor, onCarStarted: provisioning.onCarStarted }),
         onProgress: (online, total) => progress(online, total),
         onEvent: flags.verbose === true ? (e) => process.stderr.write(formatCarEvent(e) + '\n') : undefined,
       })
       const why = await untilStopped(duration)
       process.stderr.write(`sim fleet: ${why}, stopping ${fleet.cars.length} cars\n`)
+      provisioning?.stop()
       const summary = await fleet.stop()
       process.stdout.write(flags.json === true ? jsonLine({ evt: 'summary', ...summary }) + '\n' : formatFleetSummary(summary))
     })

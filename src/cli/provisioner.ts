@@ -1,0 +1,63 @@
+// `fleetgate provisioner`: the provisioning service (DESIGN "Command line").
+import { Option } from 'commander'
+import { newCommand } from './program.js'
+import { parseDuration, formatDuration } from '../config/index.js'
+import { createAuditLogger } from '../audit/index.js'
+import { fgError } from '../errors.js'
+import {
+  DEFAULT_GRACE_MS, DEFAULT_LIFETIME_MS, DEFAULT_RATE_LIMIT, parseRateLimit, startProvisioner,
+} from '../provisioning/provisioner.js'
+
+interface ProvisionerFlags {
+  url: string; ca: string; cert: string; key: string; issuerCert: string; issuerKey: string
+  redis?: string; dataDir: string; certLifetime: string; grace: string; rateLimit: string
+  clientIdSuffix?: string; logLevel: string
+}
+
+function duration (flag: string, text: string, minMs: number): number {
+  const ms = parseDuration(text)
+  if (ms === null || ms < minMs) throw fgError('FG_ERR_CONFIG_INVALID', `${flag} ${text}: expected a duration of at least ${formatDuration(minMs)} (e.g. 30d, 24h, 90s)`)
+  return ms
+}
+
+export function provisionerCommand () {
+  const cmd = newCommand('provisioner', 'the provisioning service: answers provisioning and rotation requests over MQTT; the only holder of the issuing CA key')
+    .requiredOption('--url <url>', 'broker URL, mqtts://host:port')
+    .requiredOption('--ca <pem>', 'the fleet root CA (trust anchor for the broker)')
+    .requiredOption('--cert <pem>', 'this provisioner\'s certificate chain (OU=provisioner, leaf + issuing CA)')
+    .requiredOption('--key <pem>', 'this provisioner\'s private key')
+    .requiredOption('--issuer-cert <pem>', 'the issuing CA certificate')
+    .requiredOption('--issuer-key <pem>', 'the issuing CA private key (PKCS#8 or SEC1 PEM)')
+    .addOption(new Option('--redis <url>', 'Redis: registry, revocations, nonces and rate limit (absent: embedded store under --data-dir)').env('REDIS_URL'))
+    .addOption(new Option('--data-dir <dir>', 'embedded store directory (shared with `fleetgate serve --data-dir`)').default('./.fleetgate').env('FLEETGATE_DATA_DIR'))
+    .option('--cert-lifetime <duration>', 'lifetime of an issued certificate', formatDuration(DEFAULT_LIFETIME_MS))
+    .option('--grace <duration>', 'a rotated-out certificate is revoked after this long even if the new one never connects', formatDuration(DEFAULT_GRACE_MS))
+    .option('--rate-limit <n/window>', 'requests per VIN per window', `${DEFAULT_RATE_LIMIT.count}/h`)
+    .option('--client-id-suffix <suffix>', 'clientId = <CN>-<suffix>, when several provisioners run at once')
+    .addOption(new Option('--log-level <level>', 'audit log level').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(async (opts: ProvisionerFlags) => {
+      const lifetimeMs = duration('--cert-lifetime', opts.certLifetime, 10_000)
+      const graceMs = duration('--grace', opts.grace, 1000)
+      const rateLimit = parseRateLimit(opts.rateLimit, parseDuration)
+      if (rateLimit === null) throw fgError('FG_ERR_CONFIG_INVALID', `--rate-limit ${opts.rateLimit}: expected <count>/<window>, e.g. 10/h or 100/1d`)
+      if (opts.clientIdSuffix !== undefined && !/^[A-Za-z0-9._-]{1,32}$/.test(opts.clientIdSuffix)) {
+        throw fgError('FG_ERR_CONFIG_INVALID', `--client-id-suffix ${opts.clientIdSuffix}: 1-32 characters of A-Z a-z 0-9 . _ -`)
+      }
+      const log = createAuditLogger({ level: opts.logLevel as 'info' })
+      const running = await startProvisioner({
+        url: opts.url, ca: opts.ca, cert: opts.cert, key: opts.key, issuerCert: opts.issuerCert, issuerKey: opts.issuerKey,
+        redis: opts.redis, dataDir: opts.dataDir, lifetimeMs, graceMs, rateLimit, clientIdSuffix: opts.clientIdSuffix, log,
+      })
+      process.stderr.write(`fleetgate provisioner: ${running.clientId} on ${opts.url} (${opts.redis ? 'redis' : `embedded store in ${opts.dataDir}`}; ` +
+        `lifetime ${formatDuration(lifetimeMs)}, grace ${formatDuration(graceMs)}, ${rateLimit.count} per VIN per ${formatDuration(rateLimit.windowMs)})\n`)
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`fleetgate provisioner: ${signal}, closing\n`)
+          running.close().then(resolve, resolve)
+        }
+        process.once('SIGINT', () => stop('SIGINT'))
+        process.once('SIGTERM', () => stop('SIGTERM'))
+      })
+    })
+  return cmd
+}

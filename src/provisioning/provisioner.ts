@@ -1,0 +1,175 @@
+// `fleetgate provisioner`: the provisioning service as an MQTT client of the
+// broker, and the only process holding the issuing CA's key. It subscribes
+// to both request filters at QoS 1, answers at QoS 1, not retained, watches
+// the store for first_connect, and sweeps the grace period. Clean session:
+// a request published while it is away is lost and the car retries with
+// backoff (a persistent session got no deliveries under
+// aedes-persistence-redis 12 in our tests, and a backlog of stale requests
+// after an outage is not worth answering anyway).
+import { X509Certificate } from 'node:crypto'
+import { isIP } from 'node:net'
+import mqtt, { type MqttClient } from 'mqtt'
+import type { AuditLogger } from '../audit/index.js'
+import { fgError } from '../errors.js'
+import { openRevocationStore } from '../revocation/open.js'
+import type { RevocationStore, StoreEvent } from '../revocation/types.js'
+import { readPrivateKey, readTextFile, parsePemCertificates } from '../pki/pem.js'
+import { createFastIssuer, type FastIssuer } from './issuer.js'
+import { REQUEST_FILTERS } from './messages.js'
+import { ProvisioningService, type RateLimit } from './service.js'
+import { FileProvisionerState, type ProvisionerState } from './state.js'
+import { RedisProvisionerState } from './redis-state.js'
+
+export const DEFAULT_LIFETIME_MS = 30 * 86_400_000
+export const DEFAULT_GRACE_MS = 86_400_000
+export const DEFAULT_RATE_LIMIT: RateLimit = { count: 10, windowMs: 3_600_000 }
+
+export interface ProvisionerConfig {
+  /** mqtts://host:port */
+  readonly url: string
+  /** the fleet root (trust anchor for the broker's certificate) */
+  readonly ca: string
+  /** this provisioner's client certificate chain (OU=provisioner) and key */
+  readonly cert: string
+  readonly key: string
+  /** the issuing CA certificate and key (PKCS#8 or SEC1 PEM) */
+  readonly issuerCert: string
+  readonly issuerKey: string
+  readonly redis?: string
+  readonly redisPrefix?: string
+  readonly dataDir: string
+  readonly lifetimeMs: number
+  readonly graceMs: number
+  readonly rateLimit: RateLimit
+  /** clientId = CN, or CN-<suffix> when several run at once */
+  readonly clientIdSuffix?: string
+  readonly log: AuditLogger
+}
+
+export interface RunningProvisioner {
+  readonly clientId: string
+  readonly service: ProvisioningService
+  readonly client: MqttClient
+  readonly store: RevocationStore
+  close (): Promise<void>
+}
+
+function commonNameOf (certPem: string, source: string): string {
+  const leaf = new X509Certificate(parsePemCertificates(certPem, source)[0]!)
+  for (const line of leaf.subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3)
+  throw fgError('FG_ERR_PKI_INVALID', `--cert ${source}: the certificate has no CN`)
+}
+
+function brokerAddress (url: string): { host: string; port: number; servername?: string } {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw fgError('FG_ERR_CONFIG_INVALID', `--url ${url}: not a URL (expected mqtts://host:port)`)
+  }
+  if (u.protocol !== 'mqtts:') throw fgError('FG_ERR_CONFIG_INVALID', `--url ${url}: must be mqtts:// (fleetgate speaks mutual TLS only)`)
+  const host = u.hostname.replace(/^\[|\]$/g, '')
+  const port = u.port === '' ? 8883 : Number(u.port)
+  return isIP(host) === 0 ? { host, port, servername: host } : { host, port }
+}
+
+/** load the issuing CA once (the key never leaves this process and is never logged) */
+export function loadIssuer (certPath: string, keyPath: string): FastIssuer {
+  const der = parsePemCertificates(readTextFile(certPath), certPath)[0]!
+  try {
+    return createFastIssuer(der, readPrivateKey(keyPath), certPath)
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FG_ERR_KEY_MISMATCH') throw fgError('FG_ERR_KEY_MISMATCH', `--issuer-key ${keyPath}: does not match --issuer-cert ${certPath}`, err)
+    throw err
+  }
+}
+
+export async function startProvisioner (cfg: ProvisionerConfig): Promise<RunningProvisioner> {
+  const issuer = loadIssuer(cfg.issuerCert, cfg.issuerKey)
+  const caPem = readTextFile(cfg.ca)
+  const certPem = readTextFile(cfg.cert)
+  const keyPem = readTextFile(cfg.key)
+  readPrivateKey(cfg.key) // a clear one-line error now rather than a TLS failure later
+  const cn = commonNameOf(certPem, cfg.cert)
+  const clientId = cfg.clientIdSuffix ? `${cn}-${cfg.clientIdSuffix}` : cn
+  const addr = brokerAddress(cfg.url)
+  const log = cfg.log.child({ component: 'provisioner' })
+
+  const store = await openRevocationStore({ redis: cfg.redis, redisPrefix: cfg.redisPrefix, dataDir: cfg.dataDir, revocationTimeout: 5000 }, log)
+  let state: ProvisionerState
+  try {
+    state = cfg.redis ? await RedisProvisionerState.open(cfg.redis, cfg.redisPrefix ?? 'fleetgate:') : new FileProvisionerState(cfg.dataDir)
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+
+  const client = mqtt.connect({
+    protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
+    ca: caPem, cert: certPem, key: keyPem,
+    clientId, protocolVersion: 4, clean: true, keepalive: 30,
+    reconnectPeriod: 1000, connectTimeout: 10_000,
+  })
+  const service = new ProvisioningService({
+    issuer, store, state, log,
+    lifetimeMs: cfg.lifetimeMs,
+    graceMs: cfg.graceMs,
+    rateLimit: cfg.rateLimit,
+    publish: async (topic, payload) => { await client.publishAsync(topic, payload, { qos: 1, retain: false }) },
+  })
+
+  const fail = (what: string) => (err: unknown) => log.error({ evt: 'provision.error', what, err: (err as Error)?.message ?? String(err) }, 'provisioner error')
+  client.on('message', (topic, payload) => { service.handle(topic, payload).catch(fail('request')) })
+  client.on('error', (err) => log.warn({ evt: 'provision.mqtt_error', err: err.message }, 'MQTT error'))
+  let subscribed: () => void = () => {}
+  const ready = new Promise<void>((resolve) => { subscribed = resolve })
+  client.on('connect', () => {
+    // clean session: subscribe again on every (re)connect; ready once the broker granted both filters
+    client.subscribe([...REQUEST_FILTERS], { qos: 1 }, (err, granted) => {
+      if (err || granted?.some((g) => g.qos === 128)) return fail('subscribe')(err ?? new Error('request filters refused by the broker policy'))
+      log.info({ evt: 'provision.connected', clientId, url: cfg.url }, 'provisioner connected and subscribed')
+      subscribed()
+    })
+  })
+
+  await store.watch((e: StoreEvent) => {
+    if (e.kind === 'first_connect') service.onFirstConnect(e.vin, e.fingerprint).catch(fail('first_connect'))
+  })
+  // the grace sweep: often enough that a short demo grace is honoured, at most once a minute
+  const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(cfg.graceMs / 4)))
+  const sweeper = setInterval(() => { service.sweep().catch(fail('sweep')) }, sweepMs)
+  sweeper.unref()
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(fgError('FG_ERR_PROVISIONER_CONNECT', `--url ${cfg.url}: not connected and subscribed within 15 s (broker down, or it refused this certificate)`)), 15_000)
+    ready.then(() => { clearTimeout(timer); resolve() }, () => {})
+  }).catch(async (err) => {
+    clearInterval(sweeper); client.end(true); await state.close(); await store.close(); throw err
+  })
+
+  let closing: Promise<void> | undefined
+  return {
+    clientId, service, client, store,
+    close () {
+      closing ??= (async () => {
+        clearInterval(sweeper)
+        await client.endAsync(false).catch(() => client.end(true))
+        await state.close()
+        await store.close()
+      })()
+      return closing
+    },
+  }
+}
+
+/** "10/h", "100/1d", "5/30m": count per window */
+export function parseRateLimit (text: string, parseDuration: (t: string) => number | null): RateLimit | null {
+  const m = /^\s*(\d+)\s*\/\s*(\d*(?:\.\d+)?\s*(?:ms|s|m|h|d))\s*$/.exec(text)
+  if (m === null) return null
+  const count = Number(m[1])
+  const unit = /^\d/.test(m[2]!) ? m[2]! : `1${m[2]!}`
+  const windowMs = parseDuration(unit)
+  if (!Number.isInteger(count) || count < 1 || windowMs === null || windowMs <= 0) return null
+  return { count, windowMs }
+}
+

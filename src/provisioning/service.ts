@@ -1,0 +1,159 @@
+// The provisioning service's decisions (DESIGN "Provisioning and rotation"):
+// one request in, one response out, one audit line. Order, cheap first:
+// topic + body shape (malformed) -> replayed nonce (the same answer again) ->
+// rate limit (every non-replayed request of the VIN counts) -> the sign
+// options (bad_csr, key_not_allowed, subject_mismatch; sign-options.ts) ->
+// registry + retirement -> response. I/O only through what it is given
+// (store, state, publish), so tests can drive it with real stores.
+import type { AuditLogger } from '../audit/index.js'
+import type { RevocationStore, RegistryRecord } from '../revocation/types.js'
+import type { ProvisioningReason } from '../reasons.js'
+import { authorize, signRequest } from './sign-options.js'
+import type { FastIssuer } from './issuer.js'
+import {
+  issuedResponse, parseRequestBody, parseRequestTopic, rejectedResponse, type Channel, type ProvisioningResponse,
+} from './messages.js'
+import type { ProvisionerState, Retirement } from './state.js'
+
+export interface RateLimit {
+  readonly count: number
+  readonly windowMs: number
+}
+
+export interface ServiceOptions {
+  readonly issuer: FastIssuer
+  readonly store: RevocationStore
+  readonly state: ProvisionerState
+  readonly log: AuditLogger
+  /** lifetime of an issued certificate (--cert-lifetime) */
+  readonly lifetimeMs: number
+  /** how long a rotated-out certificate stays valid if the new one never connects (--grace) */
+  readonly graceMs: number
+  readonly rateLimit: RateLimit
+  /** publish at QoS 1, not retained */
+  readonly publish: (topic: string, payload: string) => Promise<void>
+  readonly now?: () => Date
+}
+
+/** revocation reasons the provisioner writes */
+export const RETIRE_REASON = {
+  /** rotation: the car has a newer certificate */
+  rotation: 'superseded',
+  /** re-provisioning with the birth certificate: the car lost its key, whoever holds it is cut off */
+  reprovision: 'keyCompromise',
+} as const
+
+export type Outcome = 'issued' | 'replayed' | ProvisioningReason | 'ignored'
+
+export class ProvisioningService {
+  readonly #o: ServiceOptions
+  readonly #now: () => Date
+
+  constructor (opts: ServiceOptions) {
+    this.#o = opts
+    this.#now = opts.now ?? (() => new Date())
+  }
+
+  /** handle one PUBLISH on a request topic; resolves once answered (or refused without an answer) */
+  async handle (topic: string, payload: Uint8Array): Promise<Outcome> {
+    const log = this.#o.log
+    const t = parseRequestTopic(topic)
+    if (t === null) {
+      // not a VIN's request topic: the ACL should make this impossible; no one to answer
+      log.warn({ evt: 'provision.rejected', reason: 'malformed', detail: 'not a request topic' }, 'provisioning request refused')
+      return 'ignored'
+    }
+    const base = { vin: t.vin, channel: t.channel }
+    const body = parseRequestBody(payload)
+    if (!body.ok) {
+      log.info({ evt: 'provision.rejected', ...base, reason: 'malformed', detail: body.detail, nonce: body.nonce ?? undefined }, 'provisioning request refused')
+      if (body.nonce !== null) await this.#send(t.responseTopic, rejectedResponse(body.nonce, 'malformed'))
+      return 'malformed'
+    }
+    const { nonce, csrDer } = body.value
+    const admission = await this.#o.state.admit(t.vin, nonce, this.#o.rateLimit.windowMs)
+    if ('replay' in admission) {
+      log.info({ evt: 'provision.replayed', ...base, nonce }, 'repeated nonce: the same certificate again')
+      await this.#send(t.responseTopic, admission.replay)
+      return 'replayed'
+    }
+    if (admission.count > this.#o.rateLimit.count) {
+      return await this.#reject(t.responseTopic, base, nonce, 'rate_limited', `request ${admission.count} in the window`)
+    }
+    if (csrDer === null) return await this.#reject(t.responseTopic, base, nonce, 'bad_csr', 'no CSR PEM block')
+    const now = this.#now()
+    const decision = signRequest(this.#o.issuer, authorize({ vin: t.vin, lifetimeMs: this.#o.lifetimeMs, organization: this.#o.issuer.organization }), t.vin, csrDer, now)
+    if (!decision.ok) return await this.#reject(t.responseTopic, base, nonce, decision.reason, decision.detail)
+    const leaf = decision.value
+
+    const earlier = await this.#o.store.registryGet(t.vin)
+    await this.#o.store.registrySet(t.vin, leaf.fingerprint, {
+      serial: leaf.serial, notAfter: leaf.notAfter.toISOString(), issuedAt: now.toISOString(), state: 'issued',
+    })
+    const live = Object.entries(earlier).filter(([fp, r]) => fp !== leaf.fingerprint && r.state !== 'revoked')
+    let revokedNow = 0
+    if (t.channel === 'provision') {
+      // re-provisioning: every earlier certificate of this VIN is cut off at once
+      revokedNow = await this.#retire(t.vin, live, RETIRE_REASON.reprovision)
+    } else {
+      // rotation: the previous ones go on the new one's first connect, or after the grace
+      await this.#o.state.scheduleRetirement(live.map(([fp]) => ({ vin: t.vin, fingerprint: fp })), now.getTime() + this.#o.graceMs)
+    }
+    const response = issuedResponse(nonce, leaf.pem, this.#o.issuer.caPem, leaf.notAfter)
+    await this.#o.state.remember(t.vin, nonce, response)
+    log.info({
+      evt: 'provision.issued', ...base, nonce, fp: leaf.fingerprint, serial: leaf.serial, notAfter: response.notAfter,
+      revoked: revokedNow, pending: t.channel === 'rotate' ? live.length : 0,
+    }, 'certificate issued')
+    await this.#send(t.responseTopic, response)
+    return 'issued'
+  }
+
+  /** the broker saw `fingerprint` connect for the first time: retire every other certificate of the VIN */
+  async onFirstConnect (vin: string, fingerprint: string): Promise<number> {
+    const records = await this.#o.store.registryGet(vin)
+    if (records[fingerprint] === undefined) return 0 // not one this provisioner issued
+    const others = Object.entries(records).filter(([fp, r]) => fp !== fingerprint && r.state !== 'revoked')
+    return await this.#retire(vin, others, RETIRE_REASON.rotation, fingerprint)
+  }
+
+  /** retire what passed its grace period; returns how many were revoked */
+  async sweep (): Promise<number> {
+    const due = await this.#o.state.dueRetirements(this.#now().getTime())
+    let n = 0
+    const byVin = new Map<string, string[]>()
+    for (const r of due) byVin.set(r.vin, [...(byVin.get(r.vin) ?? []), r.fingerprint])
+    for (const [vin, fps] of byVin) {
+      const records = await this.#o.store.registryGet(vin)
+      const live = fps.flatMap((fp) => { const r = records[fp]; return r !== undefined && r.state !== 'revoked' ? [[fp, r] as [string, RegistryRecord]] : [] })
+      n += await this.#retire(vin, live, RETIRE_REASON.rotation, undefined, 'grace')
+      await this.#o.state.cancelRetirement(fps.map((fingerprint) => ({ vin, fingerprint })))
+    }
+    return n
+  }
+
+  /** superseded, revoked in the store (live sessions are cut by the broker), then revoked in the registry */
+  async #retire (vin: string, certs: ReadonlyArray<[string, RegistryRecord]>, reason: string, by?: string, trigger = by === undefined ? 'reprovision' : 'first_connect'): Promise<number> {
+    if (certs.length === 0) return 0
+    const revokedAt = this.#now().toISOString()
+    for (const [fp, r] of certs) if (r.state !== 'superseded') await this.#o.store.registrySet(vin, fp, { ...r, state: 'superseded' })
+    await this.#o.store.revoke(certs.map(([fingerprint]) => ({ fingerprint })), { reason, revokedAt })
+    for (const [fp, r] of certs) await this.#o.store.registrySet(vin, fp, { ...r, state: 'revoked' })
+    const items: Retirement[] = certs.map(([fingerprint]) => ({ vin, fingerprint }))
+    if (trigger !== 'grace') await this.#o.state.cancelRetirement(items)
+    for (const [fp] of certs) {
+      this.#o.log.info({ evt: 'provision.retired', vin, fp, reason, trigger, by }, 'earlier certificate revoked')
+    }
+    return certs.length
+  }
+
+  async #reject (topic: string, base: { vin: string; channel: Channel }, nonce: string, reason: ProvisioningReason, detail?: string): Promise<ProvisioningReason> {
+    this.#o.log.info({ evt: 'provision.rejected', ...base, nonce, reason, detail }, 'provisioning request refused')
+    await this.#send(topic, rejectedResponse(nonce, reason))
+    return reason
+  }
+
+  async #send (topic: string, response: ProvisioningResponse): Promise<void> {
+    await this.#o.publish(topic, JSON.stringify(response))
+  }
+}

@@ -1,0 +1,81 @@
+// The service's retirement rules (DESIGN "Provisioning and rotation") with the
+// real embedded stores on disk and an injected clock: rotation keeps the old
+// certificate until the new one connects or the grace period ends; a
+// re-provisioning revokes every earlier certificate at once.
+import { expect } from 'chai'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { X509Certificate } from 'node:crypto'
+import { createRootCa, createIntermediateCa, generateKey, randomVin } from '../../../src/pki/index.js'
+import { FileRevocationStore } from '../../../src/revocation/index.js'
+import { createAuditLogger } from '../../../src/audit/index.js'
+import { buildCsr, createFastIssuer, FileProvisionerState, ProvisioningService, type IssuedResponse } from '../../../src/provisioning/index.js'
+
+describe('provisioning: service retirement (embedded stores)', function () {
+  let now = Date.parse('2030-01-01T00:00:00Z')
+  let service: ProvisioningService
+  let store: FileRevocationStore
+  const sent: Array<{ topic: string; body: IssuedResponse }> = []
+
+  before(async function () {
+    const root = await createRootCa()
+    const issuing = await createIntermediateCa(root, 'issuing')
+    const dir = mkdtempSync(join(tmpdir(), 'fg-prov-svc-'))
+    store = await FileRevocationStore.open({ dataDir: dir })
+    service = new ProvisioningService({
+      issuer: createFastIssuer(issuing.cert, issuing.key),
+      store,
+      state: new FileProvisionerState(dir, () => now),
+      log: createAuditLogger({ level: 'silent' }),
+      lifetimeMs: 86_400_000,
+      graceMs: 3_600_000,
+      rateLimit: { count: 100, windowMs: 3_600_000 },
+      publish: async (topic, payload) => { sent.push({ topic, body: JSON.parse(payload) as IssuedResponse }) },
+      now: () => new Date(now),
+    })
+  })
+  after(async function () { await store.close() })
+
+  async function ask (channel: 'provision' | 'rotate', vin: string): Promise<string> {
+    const topic = channel === 'provision' ? `provisioning/${vin}/request` : `vehicles/${vin}/certificate/request`
+    const outcome = await service.handle(topic, Buffer.from(JSON.stringify({ v: 1, nonce: `n${sent.length}`, csr: buildCsr(generateKey(), [['CN', vin]]) })))
+    expect(outcome).to.equal('issued')
+    return new X509Certificate(sent.at(-1)!.body.certificate).fingerprint256.replace(/:/g, '').toLowerCase()
+  }
+
+  it('rotation: the old certificate stays until the grace period ends, then it is superseded and revoked', async function () {
+    const vin = randomVin()
+    const a = await ask('provision', vin)
+    const b = await ask('rotate', vin)
+    expect((await store.registryGet(vin))[a]?.state).to.equal('issued')
+    expect(await service.sweep()).to.equal(0)
+    now += 3_600_000
+    expect(await service.sweep()).to.equal(1)
+    expect((await store.registryGet(vin))[a]?.state).to.equal('revoked')
+    expect((await store.registryGet(vin))[b]?.state).to.equal('issued')
+    expect((await store.status({ targets: [{ fingerprint: a }] })).revoked).to.include({ reason: 'superseded' })
+    expect(await service.sweep()).to.equal(0)
+  })
+
+  it('rotation: the new certificate\'s first connect retires the old one at once (and cancels its grace)', async function () {
+    const vin = randomVin()
+    const a = await ask('provision', vin)
+    const b = await ask('rotate', vin)
+    expect(await service.onFirstConnect(vin, b)).to.equal(1)
+    expect((await store.registryGet(vin))[a]?.state).to.equal('revoked')
+    now += 3_600_000
+    expect(await service.sweep()).to.equal(0)
+    expect(await service.onFirstConnect(vin, 'f'.repeat(64))).to.equal(0) // not one of ours
+  })
+
+  it('re-provisioning revokes every earlier certificate at once (keyCompromise)', async function () {
+    const vin = randomVin()
+    const a = await ask('provision', vin)
+    const b = await ask('rotate', vin)
+    const c = await ask('provision', vin)
+    const reg = await store.registryGet(vin)
+    expect([reg[a]?.state, reg[b]?.state, reg[c]?.state]).to.deep.equal(['revoked', 'revoked', 'issued'])
+    expect((await store.status({ targets: [{ fingerprint: b }] })).revoked).to.include({ reason: 'keyCompromise' })
+  })
+})
