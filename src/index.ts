@@ -37,3 +37,6 @@ export {
   signJws, signCommand, commandPayload, signResult, type SigningKey, type CommandInput, verifyResult, type ResultDecision,
 } from './commands/index.js'
 export { commandEdgeCheck, edgeCommandTrust, type CommandEdgeOptions, type SignerRevocationLookup } from './edge/index.js'
+
+// fleetgate's own MQTT clients (simulator, provisioner)
+export { parseBrokerUrl, type BrokerAddress } from './client/broker-url.js'

@@ -6,8 +6,8 @@
 // backoff (a persistent session got no deliveries under
 // aedes-persistence-redis 12 in our tests, and a backlog of stale requests
 // after an outage is not worth answering anyway).
-import { X509Certificate } from 'node:crypto'
-import { isIP } from 'node:net'
+import { parseBrokerUrl } from '../client/broker-url.js'
+import { parseCertificate } from '../identity/index.js'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { AuditLogger } from '../audit/index.js'
 import { fgError } from '../errors.js'
@@ -55,22 +55,9 @@ export interface RunningProvisioner {
 }
 
 function commonNameOf (certPem: string, source: string): string {
-  const leaf = new X509Certificate(parsePemCertificates(certPem, source)[0]!)
-  for (const line of leaf.subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3)
-  throw fgError('FG_ERR_PKI_INVALID', `--cert ${source}: the certificate has no CN`)
-}
-
-function brokerAddress (url: string): { host: string; port: number; servername?: string } {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    throw fgError('FG_ERR_CONFIG_INVALID', `--url ${url}: not a URL (expected mqtts://host:port)`)
-  }
-  if (u.protocol !== 'mqtts:') throw fgError('FG_ERR_CONFIG_INVALID', `--url ${url}: must be mqtts:// (fleetgate speaks mutual TLS only)`)
-  const host = u.hostname.replace(/^\[|\]$/g, '')
-  const port = u.port === '' ? 8883 : Number(u.port)
-  return isIP(host) === 0 ? { host, port, servername: host } : { host, port }
+  const cn = parseCertificate(parsePemCertificates(certPem, source)[0]!).subject.CN?.[0]
+  if (cn === undefined) throw fgError('FG_ERR_PKI_INVALID', `--cert ${source}: the certificate has no CN`)
+  return cn
 }
 
 /** load the issuing CA once (the key never leaves this process and is never logged) */
@@ -92,7 +79,7 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
   readPrivateKey(cfg.key) // a clear one-line error now rather than a TLS failure later
   const cn = commonNameOf(certPem, cfg.cert)
   const clientId = cfg.clientIdSuffix ? `${cn}-${cfg.clientIdSuffix}` : cn
-  const addr = brokerAddress(cfg.url)
+  const addr = parseBrokerUrl(cfg.url)
   const log = cfg.log.child({ component: 'provisioner' })
 
   const store = await openRevocationStore({ redis: cfg.redis, redisPrefix: cfg.redisPrefix, dataDir: cfg.dataDir, revocationTimeout: 5000 }, log)
@@ -107,7 +94,8 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
   const client = mqtt.connect({
     protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
     ca: caPem, cert: certPem, key: keyPem,
-    clientId, protocolVersion: 4, clean: true, keepalive: 30,
+    // persistent session: requests published while the provisioner reconnects are queued, not lost
+    clientId, protocolVersion: 4, clean: false, keepalive: 30,
     reconnectPeriod: 1000, connectTimeout: 10_000,
   })
   const service = new ProvisioningService({
@@ -124,7 +112,7 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
   let subscribed: () => void = () => {}
   const ready = new Promise<void>((resolve) => { subscribed = resolve })
   client.on('connect', () => {
-    // clean session: subscribe again on every (re)connect; ready once the broker granted both filters
+    // subscribe again on every (re)connect (harmless with a persistent session); ready once the broker granted both filters
     client.subscribe([...REQUEST_FILTERS], { qos: 1 }, (err, granted) => {
       if (err || granted?.some((g) => g.qos === 128)) return fail('subscribe')(err ?? new Error('request filters refused by the broker policy'))
       log.info({ evt: 'provision.connected', clientId, url: cfg.url }, 'provisioner connected and subscribed')
