@@ -31,11 +31,12 @@ describe('mosquitto_pub / mosquitto_sub', function () {
     const sub = spawn('mosquitto_sub', [...tlsArgs(pki, pki.backend), '-p', String(broker.port), '-i', 'fleet-backend-sub', '-t', 'vehicles/+/telemetry/+', '-C', '1', '-v', '-W', '8'])
     let out = ''
     sub.stdout.on('data', (d: Buffer) => { out += d })
+    const subExited = new Promise<void>((resolve) => sub.once('exit', () => resolve())) // before it can exit
     await broker.audit.waitFor('connect.allow', { role: 'fleet-backend' })
     await new Promise((r) => setTimeout(r, 200))
     const pub = await run('mosquitto_pub', [...tlsArgs(pki, pki.vehicle(0)), '-p', String(broker.port), '-i', vin, '-q', '1', '-t', `vehicles/${vin}/telemetry/speed`, '-m', '88'])
     expect(pub.code, pub.stderr).to.equal(0)
-    await new Promise<void>((resolve) => sub.once('exit', () => resolve()))
+    await subExited
     expect(out.trim()).to.equal(`vehicles/${vin}/telemetry/speed 88`)
   })
 
