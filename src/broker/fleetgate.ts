@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Aedes, Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
-import { loadTlsMaterial, peerChainDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
+import { loadTlsMaterial, PeerChainVerifier, peerLeaf, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { IdentityCache } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
@@ -80,18 +80,28 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   })
   try { await revocationGuard.listen() } catch (err) { await revocations.close(); throw err }
 
+  let chains = new PeerChainVerifier(material.caDer)
+
   function describe (socket: TLSSocket): ConnectionInfo {
     const remote = socket.remoteAddress
     try {
-      const chain = peerChainDer(socket)
-      if (chain.length === 0) return { identity: null, remote }
-      const { identity, check } = identities.fromChain(chain)
+      const leaf = peerLeaf(socket)
+      if (!leaf) return { identity: null, remote }
+      // A reconnecting car is not parsed (nor its chain verified) again.
+      let entry = identities.get(chains.fingerprint(leaf))
+      if (!entry) {
+        const chain = chains.chainOf(leaf)
+        if (!chain) return { identity: null, remote, refusal: { reason: 'no_client_auth', detail: 'no chain of verified signatures to a trust anchor' } }
+        entry = identities.fromChain(chain)
+      }
+      const { identity, check } = entry
       return check.ok ? { identity, remote } : { identity, remote, refusal: { reason: check.reason, detail: check.detail } }
     } catch (err) {
       // An unparseable certificate is refused, never half-trusted.
       return { identity: null, remote, refusal: { reason: 'no_client_auth', detail: 'certificate cannot be parsed' } }
     }
   }
+
 
   const hooks = createHooks({
     policy: () => policy,
@@ -127,6 +137,9 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       return { ok: false, error: loaded.error }
     }
     material = loaded.value.material
+    // a new trust bundle: chains are walked again against the new anchors
+    chains = new PeerChainVerifier(material.caDer)
+    identities.clear()
     policy = loaded.value.policy
     let kept = 0
     let closed = 0

@@ -13,7 +13,14 @@ export class IdentityCache {
 
   constructor (max = 50_000) { this.#max = max }
 
-  /** chainDer: leaf first, then each CA up to the root, as the TLS layer verified it. */
+  /** the cached identity of this leaf fingerprint (a reconnect), refreshed as recently used */
+  get (fingerprint: string): CachedIdentity | undefined {
+    const hit = this.#leaves.get(fingerprint)
+    if (hit) { this.#leaves.delete(fingerprint); this.#leaves.set(fingerprint, hit) }
+    return hit
+  }
+
+  /** chainDer: leaf first, then each CA up to the root, every link verified. */
   fromChain (chainDer: readonly Buffer[]): CachedIdentity {
     const fp = sha256Hex(chainDer[0]!)
     const hit = this.#leaves.get(fp)

@@ -1,0 +1,76 @@
+// DESIGN steps 1-3: the chain that revocation checks must be the chain whose
+// signatures hold. A client sends, before the real (perhaps revoked) issuing CA,
+// an expired decoy with the same name and key identifier: OpenSSL skips it (not
+// time-valid) and verifies the real path, but Node reports the decoy as the
+// leaf's issuer, so the lookups of the issuing CA and of the leaf's issuer +
+// serial would go to the wrong fingerprint. fleetgate checks each link's
+// signature and refuses such a chain.
+import { expect } from 'chai'
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { webcrypto } from 'node:crypto'
+import { x509 } from '../../src/pki/x509.js'
+import { testPki, type TestPki } from '../harness/pki.js'
+import { startTestBroker, type TestBroker } from '../harness/broker.js'
+import { tryConnect, credentials, end } from '../harness/mqtt.js'
+import { sha256Hex } from '../../src/identity/index.js'
+
+async function decoyOf (issuingPem: string, rootPem: string): Promise<string> {
+  const real = new x509.X509Certificate(issuingPem)
+  const root = new x509.X509Certificate(rootPem)
+  const ski = real.getExtension(x509.SubjectKeyIdentifierExtension)!
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])
+  const decoy = await x509.X509CertificateGenerator.create({
+    serialNumber: '0a0b0c',
+    subject: real.subject,
+    issuer: root.subject,
+    notBefore: new Date('2020-01-01T00:00:00Z'),
+    notAfter: new Date('2021-01-01T00:00:00Z'),
+    signingAlgorithm: alg,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey, // not the root's: the decoy's signature does not hold
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.SubjectKeyIdentifierExtension(ski.keyId)],
+  })
+  return decoy.toString('pem')
+}
+
+describe('peer chain: only verified links count (decoy intermediate)', function () {
+  this.timeout(30_000)
+  let pki: TestPki
+  let broker: TestBroker
+
+  before(async () => {
+    pki = await testPki()
+    broker = await startTestBroker(pki.dir)
+  })
+  after(async () => { await broker?.close() })
+
+  it('refuses a chain whose issuer link does not verify (a decoy ahead of the real CA), and admits the same leaf with its real chain', async () => {
+    const vin = pki.vins[3]!
+    const dir = join(pki.dir, 'tests', 'decoy')
+    mkdirSync(dir, { recursive: true })
+    const issuingPem = readFileSync(join(pki.dir, 'issuing-ca.pem'), 'utf8')
+    const leafPem = readFileSync(join(pki.vehicle(3), 'cert.pem'), 'utf8').split(/(?<=-----END CERTIFICATE-----)\s*/)[0]!
+    const decoy = (await decoyOf(issuingPem, readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8'))).replace(/\r/g, '').trim()
+    writeFileSync(join(dir, 'cert.pem'), leafPem + '\n' + decoy + '\n' + issuingPem)
+    writeFileSync(join(dir, 'key.pem'), readFileSync(join(pki.vehicle(3), 'key.pem')))
+
+    // OpenSSL skips the expired decoy and verifies the real path, so TLS succeeds; Node reports the
+    // decoy as the leaf's issuer. fleetgate refuses rather than check revocation against the wrong CA.
+    const withDecoy = await tryConnect(broker.port, credentials(pki.dir, dir), { clientId: vin })
+    expect(withDecoy.ok).to.equal(false)
+    if (!withDecoy.ok) expect(withDecoy.returnCode).to.equal(5)
+    const line = await broker.audit.waitFor('connect.deny', { reason: 'no_client_auth' })
+    expect(line.detail).to.match(/verified signatures/)
+
+    // The same leaf with its real chain: admitted, and the identity holds the real issuing CA.
+    const plain = await tryConnect(broker.port, credentials(pki.dir, pki.vehicle(3)), { clientId: vin })
+    expect(plain.ok).to.equal(true)
+    const realFp = sha256Hex(new Uint8Array(new x509.X509Certificate(issuingPem).rawData))
+    const session = broker.fleetgate.sessions.live().map((c) => broker.fleetgate.sessions.get(c)!).find((s) => s.identity.subject.CN?.[0] === vin)!
+    expect(session.identity.issuerFingerprint).to.equal(realFp)
+    expect(session.identity.chain.map((c) => c.fingerprint)).to.deep.equal([realFp, sha256Hex(new Uint8Array(new x509.X509Certificate(readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8')).rawData))])
+    if (plain.ok) await end(plain.client)
+  })
+})
