@@ -24,7 +24,7 @@ export { subjectValue } from './identity/index.js'
 export { loadPolicyFile, parsePolicy, defaultPolicyPath, isVin, type Policy, type Grant, type PolicyDecision, type PolicyRefusal } from './policy/index.js'
 
 // Hardening, reload, metrics
-export { GuardedStream, PacketScanner, ConnectionLimiter, type Oversize } from './guard/index.js'
+export { guardReads, PacketScanner, ConnectionLimiter, type Oversize } from './guard/index.js'
 export type { ReloadResult } from './reload/index.js'
 export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer } from './metrics/index.js'
 

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import type { Aedes, Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
-import { loadTlsMaterial, PeerChainVerifier, peerLeaf, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
-import { IdentityCache } from '../identity/index.js'
+import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
+import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
@@ -85,12 +85,13 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   function describe (socket: TLSSocket): ConnectionInfo {
     const remote = socket.remoteAddress
     try {
-      const leaf = peerLeaf(socket)
-      if (!leaf) return { identity: null, remote }
+      const leafDer = peerLeafDer(socket)
+      if (!leafDer) return { identity: null, remote }
       // A reconnecting car is not parsed (nor its chain verified) again.
-      let entry = identities.get(chains.fingerprint(leaf))
+      let entry = identities.get(sha256Hex(leafDer))
       if (!entry) {
-        const chain = chains.chainOf(leaf)
+        let chain = chains.chainOfKnown(leafDer)
+        if (!chain) { const leaf = peerLeaf(socket); chain = leaf ? chains.chainOf(leaf) : null }
         if (!chain) return { identity: null, remote, refusal: { reason: 'no_client_auth', detail: 'no chain of verified signatures to a trust anchor' } }
         entry = identities.fromChain(chain)
       }

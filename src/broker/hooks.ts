@@ -49,11 +49,36 @@ export class RefusalError extends Error {
 }
 
 /** The topic rules of one PUBLISH (or Will). Pure; no I/O. */
+const ALLOWED: CheckResult<never> = Object.freeze({ ok: true })
+const TOPIC_DENIED: CheckResult<PublishReason> = Object.freeze({ ok: false, reason: 'topic_denied' })
+const RETAINED_COMMAND: CheckResult<PublishReason> = Object.freeze({ ok: false, reason: 'retained_command' })
+
 export function checkPublishTopic (session: Session, topic: string, retain: boolean): CheckResult<PublishReason> {
-  if (!session.grant.canPublish(topic)) return { ok: false, reason: 'topic_denied' }
+  if (!session.grant.canPublish(topic)) return TOPIC_DENIED
   // A retained command would be replayed to the car at every subscribe.
-  if (retain && commandTopicVin(topic) !== null) return { ok: false, reason: 'retained_command' }
-  return { ok: true }
+  if (retain && commandTopicVin(topic) !== null) return RETAINED_COMMAND
+  return ALLOWED
+}
+
+/**
+ * A live session. Defined at top level so that its lazy logger's closure holds
+ * only these values, not the authenticate scope (which would keep Aedes'
+ * connect-flow objects alive for every idle connection).
+ */
+function makeSession (log: AuditLogger, identity: Identity, grant: Session['grant'], remote: string | undefined, clientId: string): Session {
+  let child: AuditLogger | undefined
+  return {
+    identity,
+    grant,
+    remote,
+    // Made on first use: most sessions never log after connect.allow (memory per idle connection).
+    get log () { return (child ??= log.child({ conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(clientId) } })) },
+  }
+}
+
+/** Top level for the same reason as makeSession: the listener must not hold the authenticate scope. */
+function forgetOnClose (sessions: SessionRegistry, client: Client): void {
+  client.conn.once('close', () => sessions.delete(client))
 }
 
 export function createHooks (deps: HookDeps): FleetgateHooks {
@@ -69,6 +94,13 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     }, 'connect refused')
     count('connect.deny', reason)
     done(new RefusalError(reason) as unknown as AuthenticateError, false)
+  }
+
+  function refusePublish (session: Session, packet: PublishPacket, callback: (error?: Error | null) => void,
+    reason: PublishReason, detail?: string, audit?: Readonly<Record<string, string>>): void {
+    session.log.warn({ ...audit, evt: 'publish.deny', reason, detail, topic: clip(packet.topic), qos: packet.qos, retain: !!packet.retain }, 'publish refused')
+    count('publish.deny', reason)
+    callback(new Error(reason))
   }
 
   return {
@@ -94,14 +126,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         }
         const decision = deps.policy().resolve(identity, client.id)
         if (!decision.ok) return { ok: false, reason: decision.reason, detail: decision.detail }
-        let child: AuditLogger | undefined
-        const session: Session = {
-          identity,
-          grant: decision.grant,
-          remote: info.remote,
-          // Made on first use: most sessions never log after connect.allow (memory per idle connection).
-          get log () { return (child ??= log.child({ conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) } })) },
-        }
+        const session = makeSession(log, identity, decision.grant, info.remote, client.id)
         const will = wills.get(client)
         if (will && !checkPublishTopic(session, will.topic, will.retain).ok) {
           return { ok: false, reason: 'will_denied', detail: clip(will.topic) }
@@ -113,7 +138,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         if (client.closed) return
         if (!r.ok) return deny(client, info, r.reason, r.detail, done)
         sessions.set(client, r.session!)
-        client.conn.once('close', () => sessions.delete(client))
+        forgetOnClose(sessions, client)
         log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: r.session!.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
         count('connect.allow', 'ok')
         done(null, true)
@@ -129,23 +154,19 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       if (client === null) return callback(null)
       const session = sessions.get(client)
       if (!session) return callback(new Error('no session'))
-      const refuse = (reason: PublishReason, detail?: string, audit?: Readonly<Record<string, string>>) => {
-        session.log.warn({ ...audit, evt: 'publish.deny', reason, detail, topic: clip(packet.topic), qos: packet.qos, retain: !!packet.retain }, 'publish refused')
-        count('publish.deny', reason)
-        callback(new Error(reason))
-      }
       // A session fleetgate ended itself (revoked, policy_changed) loses its Will.
       if (session.endedFor !== undefined && client.closed) {
         session.log.info({ evt: 'will.drop', reason: session.endedFor }, 'will dropped')
         return callback(new Error('will dropped'))
       }
+      // The allowed path allocates nothing: it runs for every PUBLISH.
       const topicCheck = checkPublishTopic(session, packet.topic, !!packet.retain)
-      if (!topicCheck.ok) return refuse(topicCheck.reason)
+      if (!topicCheck.ok) return refusePublish(session, packet, callback, topicCheck.reason)
       if (deps.publishChecks.length === 0) return callback(null)
       void (async () => {
         for (const check of deps.publishChecks) {
           const r = await check(session, packet)
-          if (!r.ok) return refuse(r.reason, r.detail, r.audit)
+          if (!r.ok) return refusePublish(session, packet, callback, r.reason, r.detail, r.audit)
         }
         callback(null)
       })().catch((err: unknown) => {

@@ -1,20 +1,20 @@
 // What happens to a TLS connection between the handshake and Aedes: it is
-// counted against its address's limit and wrapped in the byte-stream guard.
+// counted against its address's limit and its reads pass the byte-stream guard.
 import type { Socket } from 'node:net'
 import type { Oversize } from './packet-scanner.js'
-import { GuardedStream } from './guarded-stream.js'
+import { guardReads } from './read-guard.js'
 import type { ConnectionLimiter } from './connection-limiter.js'
 
 export type Admission =
   /** hand `stream` to broker.handle; `overLimit`: refuse it at CONNECT (CONNACK 5, too_many_connections) */
-  | { readonly stream: GuardedStream; readonly overLimit: boolean; readonly count: number }
+  | { readonly stream: Socket; readonly overLimit: boolean; readonly count: number }
   /** far over the limit: destroyed at once, no MQTT at all */
   | { readonly stream: null; readonly overLimit: true; readonly count: number }
 
 export interface AdmitOptions {
   readonly limiter: ConnectionLimiter
   readonly maxPacketSize: number
-  readonly onOversize: (oversize: Oversize, stream: GuardedStream) => void
+  readonly onOversize: (oversize: Oversize, socket: Socket) => void
 }
 
 export function admitConnection (socket: Socket, opts: AdmitOptions): Admission {
@@ -31,9 +31,6 @@ export function admitConnection (socket: Socket, opts: AdmitOptions): Admission 
     socket.destroy()
     return { stream: null, overLimit: true, count }
   }
-  const stream: GuardedStream = new GuardedStream(socket, {
-    maxPacketSize: opts.maxPacketSize,
-    onOversize: (over) => opts.onOversize(over, stream),
-  })
-  return { stream, overLimit: count > opts.limiter.max, count }
+  guardReads(socket, opts.maxPacketSize, (over) => opts.onOversize(over, socket))
+  return { stream: socket, overLimit: count > opts.limiter.max, count }
 }

@@ -1,4 +1,4 @@
 export { PacketScanner, type Oversize } from './packet-scanner.js'
-export { GuardedStream, type GuardOptions } from './guarded-stream.js'
+export { guardReads } from './read-guard.js'
 export { ConnectionLimiter } from './connection-limiter.js'
 export { admitConnection, type Admission } from './admit.js'

@@ -46,18 +46,28 @@ function intern<T> (key: string, make: () => T): T {
   return v
 }
 
+// Values that differ per certificate are not shared; the others (O, OU, C, ...)
+// repeat across a whole fleet and get one frozen array each.
+const UNIQUE_ATTRIBUTES = new Set(['CN', 'serialNumber', 'UID', 'emailAddress'])
+
 function readName (buf: Uint8Array, name: Tlv): NameAttributes {
-  const out: Record<string, string[]> = Object.create(null)
+  // A plain object (a null prototype would make it a dictionary: larger per
+  // connection); keys are attribute names or dotted OIDs, never "__proto__".
+  const out: Record<string, string[]> = {}
   for (const rdn of children(buf, name)) {
     expectTag(rdn, 0x31, 'RDN SET')
     for (const atv of children(buf, rdn)) {
       const [type, value] = children(buf, expectTag(atv, 0x30, 'AttributeTypeAndValue'))
       const oid = decodeOid(buf, expectTag(type, 0x06, 'attribute type'))
       if (!value) throw new DerError('attribute without value')
-      ;(out[ATTRIBUTE_NAMES[oid] ?? oid] ??= []).push(decodeString(buf, value))
+      const key = ATTRIBUTE_NAMES[oid] ?? oid
+      ;(Object.hasOwn(out, key) ? out[key]! : (out[key] = [])).push(decodeString(buf, value))
     }
   }
-  for (const k of Object.keys(out)) Object.freeze(out[k])
+  for (const k of Object.keys(out)) {
+    const v = out[k]!
+    out[k] = v.length === 1 && !UNIQUE_ATTRIBUTES.has(k) ? intern('val:' + v[0], () => Object.freeze(v)) as string[] : Object.freeze(v) as string[]
+  }
   return Object.freeze(out)
 }
 

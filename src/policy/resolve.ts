@@ -2,10 +2,10 @@
 // First matching role in file order wins; a failure inside that role is a
 // refusal, never a fall-through to a later, perhaps wider, role.
 import type { Identity, NameAttributes } from '../identity/identity.js'
-import { makeGrant } from './grant.js'
+import { grantOf, type RoleRules, type Rule, type RuleLevel } from './grant.js'
 import { isSafeIdentityValue } from './safe-value.js'
 import type { MatchSpec, RoleSpec } from './schema.js'
-import { fill, type Placeholder } from './template.js'
+import { fill, type Part, type Placeholder } from './template.js'
 import { startsWithDollar } from './topic.js'
 import type { PolicyDecision } from './types.js'
 import { isVin } from './vin.js'
@@ -74,23 +74,48 @@ export function resolve (roles: readonly RoleSpec[], id: Identity, clientId: str
     return refuse('identity_injection', 'clientId has a forbidden character')
   }
 
-  const compiled: { publish: string[][]; subscribe: string[][] } = { publish: [], subscribe: [] }
-  for (const kind of ['publish', 'subscribe'] as const) {
-    for (const t of role[kind]) {
-      const levels: string[] = []
-      for (const level of t.levels) {
-        const filled = fill(level, value)
-        if (filled === undefined) break
-        levels.push(filled)
-      }
-      // a missing value makes the rule unusable (deny), never a wildcard
-      if (levels.length !== t.levels.length) continue
-      // a value must not turn a rule into a `$` rule (e.g. CN "$SYS" in "${subject.CN}/#")
-      if (t.leadingPlaceholder && startsWithDollar(levels[0] as string)) {
-        return refuse('identity_injection', `a value in ${kind} rule "${t.text}" starts with "$"`)
-      }
-      compiled[kind].push(levels)
+  const compiled = roleRules(role)
+  const slots = compiled.slots.map((parts) => fill(parts, value))
+  // a value must not turn a usable rule into a `$` rule (e.g. CN "$SYS" in "${subject.CN}/#")
+  for (const [kind, i] of compiled.leading) {
+    const rule = compiled.rules[kind][i]!
+    if (rule.every((l) => typeof l !== 'number' || slots[l] !== undefined) && startsWithDollar(slots[rule[0] as number] as string)) {
+      return refuse('identity_injection', `a value in ${kind} rule "${role[kind][i]!.text}" starts with "$"`)
     }
   }
-  return { ok: true, grant: makeGrant(role.name, compiled.publish, compiled.subscribe) }
+  return { ok: true, grant: grantOf(role.name, compiled.rules, slots) }
 }
+
+interface CompiledRole {
+  /** placeholder levels, each filled once per connection */
+  readonly slots: readonly (readonly Part[])[]
+  readonly rules: RoleRules
+  /** rules whose first level is a slot: [kind, index] */
+  readonly leading: ReadonlyArray<readonly ['publish' | 'subscribe', number]>
+}
+
+const compiledRoles = new WeakMap<RoleSpec, CompiledRole>()
+
+/** The role's rules as literal levels and slot indexes: once per role, not per connection. */
+function roleRules (role: RoleSpec): CompiledRole {
+  let c = compiledRoles.get(role)
+  if (c) return c
+  const slots: (readonly Part[])[] = []
+  const slotOf = new Map<string, number>()
+  const leading: Array<readonly ['publish' | 'subscribe', number]> = []
+  const compile = (kind: 'publish' | 'subscribe'): Rule[] => role[kind].map((t, ti) => {
+    const rule = t.levels.map((parts): RuleLevel => {
+      if (parts.every((p) => typeof p === 'string')) return parts.join('')
+      const key = JSON.stringify(parts)
+      let i = slotOf.get(key)
+      if (i === undefined) { i = slots.length; slots.push(parts); slotOf.set(key, i) }
+      return i
+    })
+    if (t.leadingPlaceholder) leading.push([kind, ti])
+    return Object.freeze(rule)
+  })
+  c = { slots, rules: Object.freeze({ publish: Object.freeze(compile('publish')), subscribe: Object.freeze(compile('subscribe')) }), leading }
+  compiledRoles.set(role, c)
+  return c
+}
+

@@ -10,12 +10,8 @@ const SLASH = 47
 
 /** A topic a client may publish to: non-empty, no wildcard, no NUL. */
 export function isValidTopicName (topic: string): boolean {
-  if (topic.length === 0) return false
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i)
-    if (c === NUL || c === PLUS || c === HASH) return false
-  }
-  return true
+  // indexOf is native: cheaper than a JS loop on the per-message path
+  return topic.length > 0 && topic.indexOf('+') === -1 && topic.indexOf('#') === -1 && topic.indexOf('\u0000') === -1
 }
 
 /** A filter: non-empty, no NUL, `+` and `#` only as whole levels, `#` only as the last level. */
