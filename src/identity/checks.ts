@@ -15,6 +15,8 @@ export function isSafeValue (value: string): boolean {
 
 export type IdentityCheck = { ok: true } | { ok: false; reason: 'no_client_auth' | 'identity_injection'; detail: string }
 
+const CLEAN: IdentityCheck = Object.freeze({ ok: true })
+
 export function checkIdentity (identity: Identity): IdentityCheck {
   // OpenSSL accepts a leaf with no EKU at all for a TLS client: only this stops it.
   if (identity.eku === null) return { ok: false, reason: 'no_client_auth', detail: 'no extendedKeyUsage extension' }
@@ -23,5 +25,5 @@ export function checkIdentity (identity: Identity): IdentityCheck {
     for (const v of values) if (!isSafeValue(v)) return { ok: false, reason: 'identity_injection', detail: `subject ${attr}` }
   }
   for (const v of identity.san.dns) if (!isSafeValue(v)) return { ok: false, reason: 'identity_injection', detail: 'san dns' }
-  return { ok: true }
+  return CLEAN
 }
