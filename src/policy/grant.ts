@@ -67,10 +67,19 @@ function anyMatch (rules: readonly Rule[], slots: readonly (string | undefined)[
 class CompiledGrant implements Grant {
   readonly #rules: RoleRules
   readonly #slots: readonly (string | undefined)[]
-  constructor (readonly role: string, rules: RoleRules, slots: readonly (string | undefined)[]) {
+  // One-entry memos: a car publishes to the same few topics, and a stream of
+  // deliveries repeats its topic, so most checks are one string compare. The
+  // answer for a topic never changes for this grant (a reload makes a new one).
+  #lastPublish = ''
+  #lastPublishOk = false
+  #lastReceive = ''
+  #lastReceiveOk = false
+  declare readonly role: string
+  constructor (role: string, rules: RoleRules, slots: readonly (string | undefined)[]) {
+    Object.defineProperty(this, 'role', { value: role, enumerable: true, writable: false, configurable: false })
     this.#rules = rules
     this.#slots = slots
-    Object.freeze(this)
+    Object.seal(this) // the memos are private fields: the holder can change nothing
   }
 
   #text (rules: readonly Rule[]): readonly string[] {
@@ -82,9 +91,12 @@ class CompiledGrant implements Grant {
   get subscribeRules (): readonly string[] { return this.#text(this.#rules.subscribe) }
 
   canPublish (topic: string): boolean {
+    if (topic === this.#lastPublish) return this.#lastPublishOk
     // `$` topics belong to the broker ($SYS): never a client's
-    if (!isValidTopicName(topic) || startsWithDollar(topic)) return false
-    return anyMatch(this.#rules.publish, this.#slots, topic)
+    const ok = isValidTopicName(topic) && !startsWithDollar(topic) && anyMatch(this.#rules.publish, this.#slots, topic)
+    this.#lastPublish = topic
+    this.#lastPublishOk = ok
+    return ok
   }
 
   canSubscribe (filter: string): boolean {
@@ -96,7 +108,11 @@ class CompiledGrant implements Grant {
   }
 
   canReceive (topic: string): boolean {
-    return isValidTopicName(topic) && anyMatch(this.#rules.subscribe, this.#slots, topic)
+    if (topic === this.#lastReceive) return this.#lastReceiveOk
+    const ok = isValidTopicName(topic) && anyMatch(this.#rules.subscribe, this.#slots, topic)
+    this.#lastReceive = topic
+    this.#lastReceiveOk = ok
+    return ok
   }
 }
 

@@ -96,9 +96,13 @@ describe('policy: resolve', () => {
     expect(grantOf(p.resolve(id({ CN: ['cars'] }), 'c')).canSubscribe('cars/x')).to.equal(true)
   })
 
-  it('grants are frozen', () => {
+  it('grants cannot be changed by their holder (sealed, role read-only, rules frozen)', () => {
     const g = grantOf(onePolicy(`${base}\nclientId: c\npublish: ["a"]`).resolve(id({}), 'c'))
-    expect(Object.isFrozen(g)).to.equal(true)
+    expect(Object.isSealed(g)).to.equal(true)
+    expect(() => { (g as { role: string }).role = 'admin' }).to.throw(TypeError)
+    expect(() => { (g as unknown as Record<string, unknown>).canPublish = () => true }).to.throw(TypeError)
     expect(Object.isFrozen(g.publishRules)).to.equal(true)
+    expect(g.canPublish('a')).to.equal(true)
+    expect(g.canPublish('b')).to.equal(false)
   })
 })
