@@ -190,7 +190,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
           return
         }
         handed++
-        socket.once('close', () => { handed-- })
+        socket.on('close', () => { handed-- })
         connections.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : describe(socket))
         broker.handle(admitted.stream)
       }

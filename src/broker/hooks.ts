@@ -78,7 +78,7 @@ function makeSession (log: AuditLogger, identity: Identity, grant: Session['gran
 
 /** Top level for the same reason as makeSession: the listener must not hold the authenticate scope. */
 function forgetOnClose (sessions: SessionRegistry, client: Client): void {
-  client.conn.once('close', () => sessions.delete(client))
+  client.conn.on('close', () => sessions.delete(client)) // fires once; no once-wrapper per session
 }
 
 export function createHooks (deps: HookDeps): FleetgateHooks {

@@ -23,7 +23,7 @@ export function admitConnection (socket: Socket, opts: AdmitOptions): Admission 
   let released = false
   const release = () => { if (!released) { released = true; opts.limiter.release(address) } }
   if (socket.destroyed) release()
-  else socket.once('close', release)
+  else socket.on('close', release) // 'close' fires once; on() spares the once-wrapper per connection
   // Refused connections are answered at CONNECT (DESIGN lists too_many_connections
   // as a connect reason). Past twice the limit a flood is shed without waiting
   // for its CONNECT, so it cannot pile up for the whole connect timeout.
