@@ -1,11 +1,11 @@
 // The provisioning exchange on the wire (DESIGN "Provisioning and rotation"), the
 // embedded state (nonces, rate window, retirements) and the rate-limit flag.
 import { expect } from 'chai'
-import { mkdtempSync } from 'node:fs'
+import { appendFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  parseRequestBody, parseRequestTopic, parseResponseBody, issuedResponse, rejectedResponse, FileProvisionerState, parseRateLimit,
+  parseRequestBody, parseRequestTopic, parseResponseBody, issuedResponse, rejectedResponse, FileProvisionerState, parseRateLimit, STATE_FILE,
 } from '../../../src/provisioning/index.js'
 import { parseDuration } from '../../../src/config/index.js'
 
@@ -64,6 +64,12 @@ describe('provisioning: messages and state', function () {
     expect(await again.dueRetirements(now + 50)).to.deep.equal([{ vin: VIN, fingerprint: 'f1' }])
     await again.cancelRetirement([{ vin: VIN, fingerprint: 'f1' }])
     expect(await again.dueRetirements(now + 50)).to.deep.equal([])
+    await s.close(); await again.close()
+    // a crash mid-append leaves a torn last line: the journal still loads
+    appendFileSync(join(dir, STATE_FILE), '{"t":"nonce","vin":"' + VIN + '","non')
+    const third = new FileProvisionerState(dir, () => now)
+    expect(await third.admit(VIN, 'a', 1000)).to.deep.equal({ replay: resp })
+    await third.close()
   })
 
   it('parses --rate-limit', function () {

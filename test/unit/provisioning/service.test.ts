@@ -18,6 +18,7 @@ describe('provisioning: service retirement (embedded stores)', function () {
   let store: FileRevocationStore
   const sent: Array<{ topic: string; body: IssuedResponse }> = []
 
+  let state: FileProvisionerState
   before(async function () {
     const root = await createRootCa()
     const issuing = await createIntermediateCa(root, 'issuing')
@@ -26,7 +27,7 @@ describe('provisioning: service retirement (embedded stores)', function () {
     service = new ProvisioningService({
       issuer: createFastIssuer(issuing.cert, issuing.key),
       store,
-      state: new FileProvisionerState(dir, () => now),
+      state: (state = new FileProvisionerState(dir, () => now)),
       log: createAuditLogger({ level: 'silent' }),
       lifetimeMs: 86_400_000,
       graceMs: 3_600_000,
@@ -35,7 +36,7 @@ describe('provisioning: service retirement (embedded stores)', function () {
       now: () => new Date(now),
     })
   })
-  after(async function () { await store.close() })
+  after(async function () { await state.close(); await store.close() })
 
   async function ask (channel: 'provision' | 'rotate', vin: string): Promise<string> {
     const topic = channel === 'provision' ? `provisioning/${vin}/request` : `vehicles/${vin}/certificate/request`
