@@ -4,11 +4,9 @@
 // only its slot values, not a copy of every rule (memory per idle connection),
 // and no check splits a rule or builds a RegExp per message.
 import type { Grant } from './types.js'
-import { isValidFilter, isValidTopicName, startsWithDollar } from './topic.js'
+import { covers, isValidFilter, isValidTopicName, matchTopic, startsWithDollar, type Rule } from './topic.js'
 
-/** a rule level: a literal, or the index of a per-connection slot */
-export type RuleLevel = string | number
-export type Rule = readonly RuleLevel[]
+export type { Rule, RuleLevel } from './topic.js'
 
 export interface RoleRules {
   readonly publish: readonly Rule[]
@@ -21,45 +19,8 @@ function usable (rule: Rule, slots: readonly (string | undefined)[]): boolean {
   return true
 }
 
-/** MQTT matching of a topic name by one rule [MQTT-4.7]; `+`/`#` only from the rule's literals. */
-function matchRule (rule: Rule, slots: readonly (string | undefined)[], topic: string): boolean {
-  const first = rule[0]
-  if (startsWithDollar(topic) && (first === '+' || first === '#')) return false
-  let start = 0 // start of the current topic level; > topic.length once every level is used
-  for (let i = 0; i < rule.length; i++) {
-    const r = rule[i]!
-    if (r === '#') return true
-    if (start > topic.length) return false
-    let end = topic.indexOf('/', start)
-    if (end === -1) end = topic.length
-    if (r !== '+') {
-      const level = typeof r === 'number' ? slots[r] : r
-      if (level === undefined || end - start !== level.length || !topic.startsWith(level, start)) return false
-    }
-    start = end + 1
-  }
-  return start > topic.length
-}
-
-/** Does the rule cover every topic the (valid, split) filter can match? A `$` filter only by the same literal first level. */
-function coversFilter (rule: Rule, slots: readonly (string | undefined)[], filter: readonly string[]): boolean {
-  const level = (i: number): string | undefined => { const r = rule[i]; return typeof r === 'number' ? slots[r] : r }
-  if (startsWithDollar(filter[0]!) && level(0) !== filter[0]) return false
-  for (let i = 0; ; i++) {
-    const raw = rule[i]
-    if (raw === '#') return true
-    const f = filter[i]
-    if (f === undefined || raw === undefined) return f === undefined && raw === undefined
-    // a `#` in the filter reaches topics of any depth; only a rule `#` does too
-    if (f === '#') return false
-    // a `+` in the filter reaches every value of the level; only a rule `+` does too
-    if (f === '+') { if (raw !== '+') return false; continue }
-    if (raw !== '+' && level(i) !== f) return false
-  }
-}
-
 function anyMatch (rules: readonly Rule[], slots: readonly (string | undefined)[], topic: string): boolean {
-  for (const rule of rules) if (matchRule(rule, slots, topic)) return true
+  for (const rule of rules) if (matchTopic(rule, topic, slots)) return true
   return false
 }
 
@@ -103,7 +64,7 @@ class CompiledGrant implements Grant {
     if (!isValidFilter(filter)) return false
     const levels = filter.split('/')
     if (levels[0] === '$share') return false
-    for (const rule of this.#rules.subscribe) if (coversFilter(rule, this.#slots, levels)) return true
+    for (const rule of this.#rules.subscribe) if (covers(rule, levels, this.#slots)) return true
     return false
   }
 

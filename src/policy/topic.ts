@@ -35,44 +35,53 @@ export function startsWithDollar (s: string): boolean {
   return s.charCodeAt(0) === DOLLAR
 }
 
+/** a rule level: a literal (including `+` and `#`), or the index of a per-connection slot value */
+export type RuleLevel = string | number
+export type Rule = readonly RuleLevel[]
+const NO_SLOTS: readonly (string | undefined)[] = []
+
 /**
- * MQTT matching of a (valid) topic name by a filter given as levels:
- * `+` one level, `#` any rest including none (`a/#` matches `a`), and a
- * filter starting with a wildcard never matches a `$` topic.
+ * MQTT matching of a topic name by a rule [MQTT-4.7]. `+` and `#` come only
+ * from the rule's literals, never from a slot value; a slot with no value
+ * matches nothing (a missing placeholder value denies, never widens).
+ * No allocation: this runs for every PUBLISH and every delivery.
  */
-export function matchTopic (filter: readonly string[], topic: string): boolean {
-  const first = filter[0]
+export function matchTopic (rule: Rule, topic: string, slots: readonly (string | undefined)[] = NO_SLOTS): boolean {
+  const first = rule[0]
   if (startsWithDollar(topic) && (first === '+' || first === '#')) return false
   let start = 0 // start of the current topic level; > topic.length once every level is used
-  for (let i = 0; i < filter.length; i++) {
-    const level = filter[i] as string
-    if (level === '#') return true
+  for (let i = 0; i < rule.length; i++) {
+    const r = rule[i]!
+    if (r === '#') return true
     if (start > topic.length) return false
     let end = topic.indexOf('/', start)
     if (end === -1) end = topic.length
-    if (level !== '+' && (end - start !== level.length || !topic.startsWith(level, start))) return false
+    if (r !== '+') {
+      const level = typeof r === 'number' ? slots[r] : r
+      if (level === undefined || end - start !== level.length || !topic.startsWith(level, start)) return false
+    }
     start = end + 1
   }
   return start > topic.length
 }
 
 /**
- * Does `rule` cover `filter` (both valid, as levels): is every topic the
- * filter can match also matched by the rule? A `$` filter is covered only by
- * a rule with the very same literal first level.
+ * Does `rule` cover the (valid, split) `filter`: is every topic the filter can
+ * match also matched by the rule? A `$` filter is covered only by a rule with
+ * the very same literal first level.
  */
-export function covers (rule: readonly string[], filter: readonly string[]): boolean {
-  const first = filter[0] as string
-  if (startsWithDollar(first) && rule[0] !== first) return false
+export function covers (rule: Rule, filter: readonly string[], slots: readonly (string | undefined)[] = NO_SLOTS): boolean {
+  const level = (i: number): string | undefined => { const r = rule[i]; return typeof r === 'number' ? slots[r] : r }
+  if (startsWithDollar(filter[0]!) && level(0) !== filter[0]) return false
   for (let i = 0; ; i++) {
-    const r = rule[i]
-    if (r === '#') return true
+    const raw = rule[i]
+    if (raw === '#') return true
     const f = filter[i]
-    if (f === undefined || r === undefined) return f === undefined && r === undefined
+    if (f === undefined || raw === undefined) return f === undefined && raw === undefined
     // a `#` in the filter reaches topics of any depth; only a rule `#` does too
     if (f === '#') return false
     // a `+` in the filter reaches every value of the level; only a rule `+` does too
-    if (f === '+') { if (r !== '+') return false; continue }
-    if (r !== '+' && r !== f) return false
+    if (f === '+') { if (raw !== '+') return false; continue }
+    if (raw !== '+' && level(i) !== f) return false
   }
 }

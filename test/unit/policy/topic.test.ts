@@ -90,3 +90,27 @@ describe('policy: MQTT topic matching and covering', () => {
     })
   })
 })
+
+describe('policy: rules with per-connection slots', () => {
+  const VIN = '1HGCM82633A004352'
+  it('a slot matches exactly its value, as a whole level', () => {
+    expect(matchTopic(['vehicles', 0, 'telemetry', '+'], `vehicles/${VIN}/telemetry/speed`, [VIN])).to.equal(true)
+    expect(matchTopic(['vehicles', 0, 'telemetry', '+'], 'vehicles/OTHER/telemetry/speed', [VIN])).to.equal(false)
+    expect(matchTopic(['vehicles', 0, 'telemetry', '+'], `vehicles/${VIN}X/telemetry/speed`, [VIN])).to.equal(false)
+  })
+  it('a slot with no value denies (never a wildcard)', () => {
+    expect(matchTopic(['vehicles', 0, 'status'], 'vehicles/anything/status', [undefined])).to.equal(false)
+    expect(covers(['vehicles', 0, 'commands'], ['vehicles', 'x', 'commands'], [undefined])).to.equal(false)
+  })
+  it('a slot value "#" or "+" is a literal, never a wildcard', () => {
+    expect(matchTopic(['vehicles', 0], 'vehicles/a', ['#'])).to.equal(false)
+    expect(matchTopic(['vehicles', 0], 'vehicles/a', ['+'])).to.equal(false)
+    expect(covers(['vehicles', 0], ['vehicles', 'a'], ['+'])).to.equal(false)
+    expect(covers(['vehicles', 0], ['vehicles', '+'], ['+'])).to.equal(false)
+  })
+  it('covers with slots: own filters only', () => {
+    expect(covers(['vehicles', 0, 'commands'], ['vehicles', VIN, 'commands'], [VIN])).to.equal(true)
+    expect(covers(['vehicles', 0, 'commands'], ['vehicles', '+', 'commands'], [VIN])).to.equal(false)
+    expect(covers(['vehicles', 0, 'commands'], ['vehicles', '#'], [VIN])).to.equal(false)
+  })
+})
