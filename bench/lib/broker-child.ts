@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
 import { loadTlsMaterial, tlsServerOptions } from '../../src/tls/index.js'
 import { startBroker } from '../../src/broker/index.js'
-import { GuardedStream } from '../../src/guard/index.js'
+import { guardReads } from '../../src/guard/index.js'
 
 const [mode, pkiDir] = process.argv.slice(2) as ['bare' | 'fleetgate' | 'bare-guard', string]
 const paths = { ca: join(pkiDir, 'root-ca.pem'), cert: join(pkiDir, 'broker', 'cert.pem'), key: join(pkiDir, 'broker', 'key.pem') }
@@ -21,7 +21,7 @@ async function start (): Promise<number> {
     const broker = await Aedes.createBroker()
     // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
     const server = createServer(tlsServerOptions(loadTlsMaterial(paths), 5000), mode === 'bare' ? (socket) => broker.handle(socket)
-      : (socket) => broker.handle(new GuardedStream(socket, { maxPacketSize: 128 * 1024, onOversize: () => {} })))
+      : (socket) => { guardReads(socket, 128 * 1024, () => {}); broker.handle(socket) })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return (server.address() as AddressInfo).port
   }
