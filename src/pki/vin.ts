@@ -1,19 +1,16 @@
 // ISO 3779 VINs: 17 characters of A-HJ-NPR-Z0-9 (no I, O, Q). The North
 // American check digit (49 CFR 565) sits at position 9.
 import { randomInt } from 'node:crypto'
+import { isVin } from '../policy/vin.js'
+
+export { isVin }
 
 export const VIN_ALPHABET = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789'
-const VIN_FORMAT = /^[A-HJ-NPR-Z0-9]{17}$/
 const WEIGHTS = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2] as const
 const LETTER_VALUES: Readonly<Record<string, number>> = {
   A: 1, B: 2, C: 3, D: 4, E: 5, F: 6, G: 7, H: 8,
   J: 1, K: 2, L: 3, M: 4, N: 5, P: 7, R: 9,
   S: 2, T: 3, U: 4, V: 5, W: 6, X: 7, Y: 8, Z: 9,
-}
-
-/** true when `value` has the ISO 3779 shape (17 characters of A-HJ-NPR-Z0-9); the check digit is not required */
-export function isVin (value: string): boolean {
-  return VIN_FORMAT.test(value)
 }
 
 /**
