@@ -14,6 +14,11 @@ import { signedParts } from '../identity/index.js'
 import type { TLSSocket } from 'node:tls'
 
 const MAX_DEPTH = 8
+
+/** Is the certificate within its validity period now? An expired CA certificate is never a link. */
+function timeValid (cert: X509Certificate, now = Date.now()): boolean {
+  return Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo)
+}
 const MAX_LINKS = 100_000
 
 export class PeerChainVerifier {
@@ -40,7 +45,9 @@ export class PeerChainVerifier {
     let parts
     try { parts = signedParts(leafDer) } catch { return null }
     if (!parts) return null
+    const now = Date.now()
     for (const ca of this.#bySubject.get(parts.issuerName.toString('base64')) ?? []) {
+      if (now < ca.notBefore || now > ca.notAfter) continue
       let ok = false
       try {
         ok = verify(parts.digest, parts.tbs, parts.keyType === 'ec' ? { key: ca.publicKey, dsaEncoding: 'der' } : ca.publicKey, parts.signature)
@@ -50,7 +57,7 @@ export class PeerChainVerifier {
     return null
   }
 
-  readonly #bySubject = new Map<string, Array<{ publicKey: KeyObject; above: Buffer[] }>>()
+  readonly #bySubject = new Map<string, Array<{ publicKey: KeyObject; above: Buffer[]; notBefore: number; notAfter: number }>>()
 
   #know (ca: X509Certificate, above: Buffer[]): void {
     const fp = this.fingerprint(ca)
@@ -60,7 +67,7 @@ export class PeerChainVerifier {
     if (!parts) return // an unusual algorithm: this CA's leaves take the general path
     const key = parts.subjectName.toString('base64')
     const list = this.#bySubject.get(key) ?? []
-    list.push({ publicKey: ca.publicKey, above })
+    list.push({ publicKey: ca.publicKey, above, notBefore: Date.parse(ca.validFrom), notAfter: Date.parse(ca.validTo) })
     this.#bySubject.set(key, list)
   }
 
@@ -83,7 +90,10 @@ export class PeerChainVerifier {
     const key = this.fingerprint(child) + '>' + this.fingerprint(parent)
     if (this.#links.has(key)) return true
     let ok = false
-    try { ok = child.checkIssued(parent) && child.verify(parent.publicKey) } catch { ok = false }
+    // An expired parent is never a link: a peer could send an expired copy of the
+    // issuing CA (same name and key) before the real one; OpenSSL verifies with the
+    // time-valid one, and revocation must look up that one's fingerprint.
+    try { ok = timeValid(parent) && child.checkIssued(parent) && child.verify(parent.publicKey) } catch { ok = false }
     if (ok) {
       if (this.#links.size >= MAX_LINKS) this.#links.clear()
       this.#links.add(key)

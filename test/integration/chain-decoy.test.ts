@@ -8,7 +8,7 @@
 import { expect } from 'chai'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { webcrypto } from 'node:crypto'
+import { webcrypto, createPrivateKey } from 'node:crypto'
 import { x509 } from '../../src/pki/x509.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
@@ -72,5 +72,47 @@ describe('peer chain: only verified links count (decoy intermediate)', function 
     expect(session.identity.issuerFingerprint).to.equal(realFp)
     expect(session.identity.chain.map((c) => c.fingerprint)).to.deep.equal([realFp, sha256Hex(new Uint8Array(new x509.X509Certificate(readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8')).rawData))])
     if (plain.ok) await end(plain.client)
+  })
+
+  it('an expired same-key copy of the issuing CA sent first cannot move revocation lookups to its fingerprint', async () => {
+    const vin = pki.vins[2]!
+    const dir = join(pki.dir, 'tests', 'same-key-decoy')
+    mkdirSync(dir, { recursive: true })
+    const issuingPem = readFileSync(join(pki.dir, 'issuing-ca.pem'), 'utf8')
+    const real = new x509.X509Certificate(issuingPem)
+    const rootKey = createPrivateKey(readFileSync(join(pki.dir, 'root-ca.key')))
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+    const signingKey = await webcrypto.subtle.importKey('pkcs8', rootKey.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
+    const copy = await x509.X509CertificateGenerator.create({
+      serialNumber: '0d0e0f',
+      subject: real.subject,
+      issuer: new x509.X509Certificate(readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8')).subject,
+      notBefore: new Date('2020-01-01T00:00:00Z'),
+      notAfter: new Date('2021-01-01T00:00:00Z'),
+      signingAlgorithm: alg,
+      publicKey: await real.publicKey.export(), // the issuing CA's own key: the leaf's signature verifies with it
+      signingKey, // signed by the real root: a genuine but expired certificate of the issuing CA
+      extensions: [new x509.BasicConstraintsExtension(true, 0, true), real.getExtension(x509.SubjectKeyIdentifierExtension)!],
+    })
+    const leafPem = readFileSync(join(pki.vehicle(2), 'cert.pem'), 'utf8').split(/(?<=-----END CERTIFICATE-----)\s*/)[0]!
+    writeFileSync(join(dir, 'cert.pem'), leafPem + '\n' + copy.toString('pem').replace(/\r/g, '').trim() + '\n' + issuingPem)
+    writeFileSync(join(dir, 'key.pem'), readFileSync(join(pki.vehicle(2), 'key.pem')))
+
+    // Revoke the leaf by issuer (the real issuing CA) + serial, as a CRL import would.
+    const realFp = sha256Hex(new Uint8Array(real.rawData))
+    const leafSerial = new x509.X509Certificate(leafPem).serialNumber.toLowerCase().replace(/^0+/, '')
+    const broker2 = await startTestBroker(pki.dir)
+    try {
+      await broker2.fleetgate.revocations.revoke([{ issuer: realFp, serial: leafSerial }], { reason: 'keyCompromise', revokedAt: new Date().toISOString() })
+      for (const round of [1, 2]) { // first with the issuing CA unknown to the broker, then known
+        const o = await tryConnect(broker2.port, credentials(pki.dir, dir), { clientId: vin })
+        expect(o.ok, `round ${round}: a revoked leaf must not get in`).to.equal(false)
+        if (round === 1) { const other = await tryConnect(broker2.port, credentials(pki.dir, pki.vehicle(1)), { clientId: pki.vins[1] }); if (other.ok) await end(other.client) }
+      }
+      expect(broker2.audit.find('connect.allow', { role: 'vehicle' }).length).to.equal(1) // only the other car
+      const denied = broker2.audit.find('connect.deny').map((l) => l.reason)
+      expect(denied).to.have.length(2)
+      for (const r of denied) expect(['revoked', 'no_client_auth']).to.include(r)
+    } finally { await broker2.close() }
   })
 })
