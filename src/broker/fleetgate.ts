@@ -82,24 +82,30 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
 
   let chains = new PeerChainVerifier(material.caDer)
 
+  let trustGeneration = 0
+
   function describe (socket: TLSSocket): ConnectionInfo {
     const remote = socket.remoteAddress
+    const generation = trustGeneration
+    // The shipped server refuses unverified peers in the handshake; a library
+    // user's server with rejectUnauthorized off must not get identities from them.
+    if (socket.authorized !== true) return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'TLS peer not verified' } }
     try {
       const leafDer = peerLeafDer(socket)
-      if (!leafDer) return { identity: null, remote }
+      if (!leafDer) return { identity: null, remote, generation }
       // A reconnecting car is not parsed (nor its chain verified) again.
       let entry = identities.get(sha256Hex(leafDer))
       if (!entry) {
         let chain = chains.chainOfKnown(leafDer)
         if (!chain) { const leaf = peerLeaf(socket); chain = leaf ? chains.chainOf(leaf) : null }
-        if (!chain) return { identity: null, remote, refusal: { reason: 'no_client_auth', detail: 'no chain of verified signatures to a trust anchor' } }
+        if (!chain) return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'no chain of verified signatures to a trust anchor' } }
         entry = identities.fromChain(chain)
       }
       const { identity, check } = entry
-      return check.ok ? { identity, remote } : { identity, remote, refusal: { reason: check.reason, detail: check.detail } }
+      return check.ok ? { identity, remote, generation } : { identity, remote, generation, refusal: { reason: check.reason, detail: check.detail } }
     } catch (err) {
       // An unparseable certificate is refused, never half-trusted.
-      return { identity: null, remote, refusal: { reason: 'no_client_auth', detail: 'certificate cannot be parsed' } }
+      return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'certificate cannot be parsed' } }
     }
   }
 
@@ -109,8 +115,10 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     connection: (client: Client) => {
       const conn = client.conn as object
       let info = connections.get(conn)
-      // A user may hand the TLSSocket to broker.handle directly.
-      if (!info && typeof (conn as TLSSocket).getPeerCertificate === 'function') {
+      // A user may hand the TLSSocket to broker.handle directly; and a connection
+      // whose TLS ended before a reload is decided again against the new trust bundle.
+      const stale = info !== undefined && info.generation !== undefined && info.generation !== trustGeneration
+      if ((!info || stale) && typeof (conn as TLSSocket).getPeerCertificate === 'function') {
         info = describe(conn as TLSSocket)
         connections.set(conn, info)
       }
@@ -119,6 +127,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     sessions,
     log,
     connectChecks: [revocationGuard.check, ...(parts.connectChecks ?? [])],
+    isCurrent: (info: ConnectionInfo) => info.generation === undefined || info.generation === trustGeneration,
     publishChecks: [
       ...(parts.publishChecks ?? []),
       // DESIGN step 6: signed commands verified at the edge (off by default); trust = --ca roots + the broker's issuing CA
@@ -141,6 +150,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     // a new trust bundle: chains are walked again against the new anchors
     chains = new PeerChainVerifier(material.caDer)
     identities.clear()
+    trustGeneration++
     policy = loaded.value.policy
     let kept = 0
     let closed = 0

@@ -30,6 +30,8 @@ export interface HookDeps {
   readonly connectChecks: readonly ConnectCheck[]
   readonly publishChecks: readonly PublishCheck[]
   readonly keepaliveMaxSeconds: number
+  /** false when a reload changed the trust bundle since this connection was described */
+  readonly isCurrent?: (info: ConnectionInfo) => boolean
   readonly decisions?: DecisionCounter
 }
 
@@ -136,6 +138,8 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       run().then((r) => {
         // The socket may have died while we waited (STYLE.md §1).
         if (client.closed) return
+        // A reload changed the trust bundle while we waited: decide again under it.
+        if (deps.isCurrent && !deps.isCurrent(info)) return fleetgateAuthenticate(client, _username, _password, done)
         if (!r.ok) return deny(client, info, r.reason, r.detail, done)
         sessions.set(client, r.session!)
         forgetOnClose(sessions, client)

@@ -20,6 +20,8 @@ export interface ConnectionInfo {
   readonly remote: string | undefined
   /** a refusal decided before MQTT (identity check), reported at CONNECT */
   readonly refusal?: { reason: Reason; detail?: string }
+  /** the trust bundle generation this was decided under: a reload in between means deciding again */
+  readonly generation?: number
 }
 
 export class SessionRegistry {

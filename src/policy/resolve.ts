@@ -67,8 +67,10 @@ export function resolve (roles: readonly RoleSpec[], id: Identity, clientId: str
   // the clientId template pins who may take which session
   const want = fill(role.clientId.parts, value)
   if (want === undefined) return refuse('client_id_mismatch', `a value of clientId template "${role.clientId.text}" is missing`)
-  const ok = clientId !== '' && (role.clientId.prefix ? clientId.startsWith(want) : clientId === want)
-  if (!ok) return refuse('client_id_mismatch', role.clientId.prefix ? `clientId must start with "${want}"` : `clientId must be "${want}"`)
+  // With a trailing `*` the suffix is empty or starts with '-': CN "WBA" must not take
+  // the clientId "WBA3A5C51CF256985" (a VIN) or "svc" the session of "svc-a" by prefix alone.
+  const ok = clientId !== '' && (clientId === want || (role.clientId.prefix && clientId.startsWith(want + '-')))
+  if (!ok) return refuse('client_id_mismatch', role.clientId.prefix ? `clientId must be "${want}" or "${want}-<suffix>"` : `clientId must be "${want}"`)
   // the clientId is the client's own choice: it gets the certificate values' check when it fills a topic
   if (rules.some(t => t.placeholders.some(p => p.kind === 'clientId')) && !isSafeIdentityValue(clientId)) {
     return refuse('identity_injection', 'clientId has a forbidden character')

@@ -114,11 +114,13 @@ describe('mTLS connect (DESIGN steps 1-5)', function () {
     await refusedAtConnect(pki.vehicle(0), '', 'client_id_mismatch', { clean: true })
   })
 
-  it('lets a backend use any suffix of its CN as clientId, and nothing else', async () => {
+  it('lets a backend use its CN or <CN>-<suffix> as clientId, and nothing else', async () => {
     const c = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-7' })
     await end(c)
     broker.audit.clear()
     await refusedAtConnect(pki.backend, vin, 'client_id_mismatch')
+    broker.audit.clear()
+    await refusedAtConnect(pki.backend, 'fleet-backendX', 'client_id_mismatch') // a prefix alone is not enough
   })
 
   it('refuses a Will on another car\'s topic: will_denied', async () => {

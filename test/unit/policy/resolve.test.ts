@@ -14,8 +14,8 @@ describe('policy: resolve', () => {
       '  wide:', '    match: { subject: { OU: t } }', '    clientId: "${subject.CN}*"',
     ].join('\n'), 'p.yaml')
     expect(grantOf(p.resolve(id({ O: ['acme'], CN: ['c'] }), 'narrow')).role).to.equal('narrow')
-    expect(grantOf(p.resolve(id({ CN: ['c'] }), 'c1')).role).to.equal('wide')
-    expect(p.resolve(id({ O: ['acme'], CN: ['c'] }), 'c1')).to.include({ ok: false, reason: 'client_id_mismatch', role: 'narrow' })
+    expect(grantOf(p.resolve(id({ CN: ['c'] }), 'c-1')).role).to.equal('wide')
+    expect(p.resolve(id({ O: ['acme'], CN: ['c'] }), 'c-1')).to.include({ ok: false, reason: 'client_id_mismatch', role: 'narrow' })
   })
 
   it('all match keys must hold: subject, issuer, san dns/uri, policy', () => {
@@ -45,7 +45,10 @@ describe('policy: resolve', () => {
     expect(refusal(exact.resolve(id({ CN: ['7'] }), 'car-77'))).to.equal('client_id_mismatch')
     const prefix = onePolicy(`${base}\nclientId: "car-\${subject.CN}*"`)
     expect(grantOf(prefix.resolve(id({ CN: ['7'] }), 'car-7')).role).to.equal('r')
-    expect(grantOf(prefix.resolve(id({ CN: ['7'] }), 'car-77')).role).to.equal('r')
+    expect(grantOf(prefix.resolve(id({ CN: ['7'] }), 'car-7-a')).role).to.equal('r')
+    // the suffix starts with '-': a prefix alone must not take another client's id (CN 7 vs car-77, a VIN vs its prefix)
+    expect(refusal(prefix.resolve(id({ CN: ['7'] }), 'car-77'))).to.equal('client_id_mismatch')
+    expect(refusal(prefix.resolve(id({ CN: ['WBA'] }), 'car-WBA3A5C51CF256985'))).to.equal('client_id_mismatch')
     expect(refusal(prefix.resolve(id({ CN: ['7'] }), 'car-'))).to.equal('client_id_mismatch')
     expect(refusal(prefix.resolve(id({}), 'car-'))).to.equal('client_id_mismatch')
   })
@@ -74,12 +77,12 @@ describe('policy: resolve', () => {
   it('${clientId} in a rule: the clientId gets the injection check', () => {
     const p = onePolicy(`${base}\nclientId: "\${subject.CN}*"\nsubscribe: ["inbox/\${clientId}"]`)
     expect(grantOf(p.resolve(id({ CN: ['svc'] }), 'svc-1')).subscribeRules).to.deep.equal(['inbox/svc-1'])
-    for (const c of ['svc/#', 'svc+', 'svc#', 'svc\u0000', 'svc\n']) {
+    for (const c of ['svc-/#', 'svc-+', 'svc-#', 'svc-\u0000', 'svc-\n']) {
       expect(refusal(p.resolve(id({ CN: ['svc'] }), c)), JSON.stringify(c)).to.equal('identity_injection')
     }
     // without ${clientId} in the rules the same clientId is fine (it is only compared)
     const q = onePolicy(`${base}\nclientId: "\${subject.CN}*"\nsubscribe: ["inbox/x"]`)
-    expect(grantOf(q.resolve(id({ CN: ['svc'] }), 'svc/#')).role).to.equal('r')
+    expect(grantOf(q.resolve(id({ CN: ['svc'] }), 'svc-/#')).role).to.equal('r')
   })
 
   it('injection in any placeholder value the role uses, issuer and SAN included', () => {
