@@ -2,13 +2,13 @@
 // the Aedes hooks, the TLS server options and the connection handler.
 import type { TLSSocket, TlsOptions } from 'node:tls'
 import { join } from 'node:path'
-import type { Aedes, Client } from 'aedes'
+import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
-import { SessionRegistry, type ConnectionInfo } from './session.js'
+import { SessionRegistry, type ConnectionInfo, type Session } from './session.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
 import { admitConnection, ConnectionLimiter } from '../guard/index.js'
@@ -110,6 +110,9 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   }
 
 
+  const makeEdge = (): PublishCheck => commandEdgeCheck({ trust: edgeCommandTrust(material.caDer, material.cert), isRevoked: parts.isSignerRevoked ?? revocationGuard.signerRevoked, revocationFailOpen: config.revocationFailOpen })
+  let edgeCheck: PublishCheck | null = config.enforceSignedCommands ? makeEdge() : null
+
   const hooks = createHooks({
     policy: () => policy,
     connection: (client: Client) => {
@@ -131,9 +134,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     publishChecks: [
       ...(parts.publishChecks ?? []),
       // DESIGN step 6: signed commands verified at the edge (off by default); trust = --ca roots + the broker's issuing CA
-      ...(config.enforceSignedCommands
-        ? [commandEdgeCheck({ trust: edgeCommandTrust(material.caDer, material.cert), isRevoked: parts.isSignerRevoked ?? revocationGuard.signerRevoked, revocationFailOpen: config.revocationFailOpen })]
-        : []),
+      // (rebuilt by reload: a trust bundle that drops a CA drops its signers too)
+      ...(config.enforceSignedCommands ? [function edgeCommands (session: Session, packet: PublishPacket) { return edgeCheck!(session, packet) }] : []),
     ],
     keepaliveMaxSeconds: Math.floor(config.keepaliveMax / 1000),
     decisions,
@@ -151,6 +153,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     chains = new PeerChainVerifier(material.caDer)
     identities.clear()
     trustGeneration++
+    if (edgeCheck) edgeCheck = makeEdge()
     policy = loaded.value.policy
     let kept = 0
     let closed = 0
