@@ -17,11 +17,13 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
 import mqttPacket from 'mqtt-packet'
+import { Redis } from 'ioredis'
 import type { BenchSection } from './types.js'
 import { benchCerts } from './lib/certs.js'
-import { startBrokerProc } from './lib/broker-proc.js'
+import { startBrokerProc, type BrokerProc } from './lib/broker-proc.js'
 import { mqttConnect } from './lib/mqtt-raw.js'
 import { round } from './lib/stats.js'
+import { cpuMeter } from './lib/cpu.js'
 import { randomVins, readPrivateKey } from '../src/pki/index.js'
 import { freePort } from '../test/harness/ports.js'
 import { startRedis } from '../test/harness/redis.js'
@@ -165,7 +167,9 @@ async function inFlight<T> (items: readonly T[], concurrency: number, fn: (item:
 
 function startChild (args: string[], ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    // diagnostics only: FG_BENCH_PROF_DIR=<dir> writes a V8 CPU profile of each child there
+    const prof = process.env.FG_BENCH_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.FG_BENCH_PROF_DIR] : []
+    const child = spawn(process.execPath, [...prof, BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
     let err = ''
     const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${args[0]} did not start: ${err}`)) }, 30_000)
     child.stderr!.on('data', (d: Buffer) => {
@@ -174,6 +178,22 @@ function startChild (args: string[], ready: RegExp): Promise<ChildProcess> {
     })
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${args[0]} exited ${code}: ${err}`)) })
   })
+}
+
+/** Redis's own count of each command it ran */
+async function commandStats (url: string): Promise<Map<string, number>> {
+  const r = new Redis(url)
+  try {
+    const info = await r.info('commandstats')
+    return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]))
+  } finally { r.disconnect() }
+}
+
+async function commandsPerCar (url: string, cars: number, before: Map<string, number>): Promise<string> {
+  const after = await commandStats(url)
+  const per = [...after].map(([cmd, n]) => [cmd, (n - (before.get(cmd) ?? 0)) / cars] as const).filter(([, n]) => n >= 0.05).sort((a, b) => b[1] - a[1])
+  const total = per.reduce((t, [, n]) => t + n, 0)
+  return `${total.toFixed(1)} (${per.map(([c, n]) => `${c} ${n.toFixed(1)}`).join(', ')})`
 }
 
 async function stop (child: ChildProcess | undefined): Promise<void> {
@@ -185,11 +205,78 @@ async function stop (child: ChildProcess | undefined): Promise<void> {
   })
 }
 
+type Store = 'redis' | 'file'
+
+interface StormResult {
+  fleetSeconds: number
+  bareSeconds: number
+  /** fleetgate / bare, per round */
+  roundRatios: number[]
+  fleetCpu: Record<string, number>
+  bareCpu: Record<string, number>
+  redisCalls: string
+}
+
+function addCpu (into: Record<string, number>, add: Record<string, number>): void {
+  for (const [k, v] of Object.entries(add)) into[k] = (into[k] ?? 0) + v
+}
+
+/**
+ * The storm on one store, in rounds: each round's cars through fleetgate, then
+ * twice as many connects to bare Aedes, so drift in this machine's speed (it is
+ * shared) falls on both sides alike.
+ */
+async function storm (store: Store, dir: string, cars: Car[], rounds: number, concurrency: number, bare: BrokerProc): Promise<StormResult> {
+  const rootCa = readFileSync(join(dir, 'root-ca.pem'))
+  const redis = store === 'redis' ? await startRedis() : undefined
+  let serve: ChildProcess | undefined
+  let prov: ChildProcess | undefined
+  const out: StormResult = { fleetSeconds: 0, bareSeconds: 0, roundRatios: [], fleetCpu: {}, bareCpu: {}, redisCalls: '' }
+  try {
+    const port = await freePort()
+    const where = redis ? ['--redis', redis.url] : ['--data-dir', mkdtempSync(join(tmpdir(), 'fg-bench-storm-'))]
+    serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', join(dir, 'root-ca.pem'),
+      '--cert', join(dir, 'broker', 'cert.pem'), '--key', join(dir, 'broker', 'key.pem'), ...where,
+      '--max-connections-per-ip', '100000'], /mTLS MQTT on/)
+    prov = await startChild(['provisioner', '--url', `mqtts://127.0.0.1:${port}`, '--ca', join(dir, 'root-ca.pem'),
+      '--cert', join(dir, 'provisioner', 'cert.pem'), '--key', join(dir, 'provisioner', 'key.pem'),
+      '--issuer-cert', join(dir, 'issuing-ca.pem'), '--issuer-key', join(dir, 'issuing-ca.key'),
+      ...where, '--rate-limit', '100/h'], /fleetgate provisioner: /)
+    const warm = makeCars(dir, 10)
+    await inFlight(warm, 5, (c) => provisionCar(port, c, rootCa), () => {})
+    await inFlight(warm.flatMap((c) => [c, c]), 5, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, () => {})
+    for (const k of Object.keys(phases) as Array<keyof typeof phases>) phases[k] = 0
+    const before = redis ? await commandStats(redis.url) : undefined
+    const per = Math.ceil(cars.length / rounds)
+    for (let r = 0; r < rounds; r++) {
+      const batch = cars.slice(r * per, (r + 1) * per)
+      if (batch.length === 0) break
+      const label = `bench: storm, ${store === 'redis' ? 'Redis' : 'embedded'} store, round ${r + 1}/${rounds}`
+      let meter = cpuMeter({ cars: process.pid, broker: serve.pid, provisioner: prov.pid, ...(redis ? { redis: redis.process.pid } : {}) })
+      const f = await inFlight(batch, concurrency, (c) => provisionCar(port, c, rootCa), progressPrinter(`${label}: fleetgate + provisioner`))
+      addCpu(out.fleetCpu, meter())
+      meter = cpuMeter({ cars: process.pid, broker: bare.pid })
+      const twice = batch.flatMap((c) => [c, c])
+      const b = await inFlight(twice, concurrency, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, progressPrinter(`${label}: 2 mTLS connects per car to bare Aedes`))
+      addCpu(out.bareCpu, meter())
+      out.fleetSeconds += f
+      out.bareSeconds += b
+      out.roundRatios.push(f / b)
+    }
+    if (redis && before) out.redisCalls = await commandsPerCar(redis.url, cars.length, before)
+  } finally {
+    await stop(prov)
+    await stop(serve)
+    await redis?.stop()
+  }
+  return out
+}
+
 export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const q = opts.quick
-  const P = { iterations: q ? 1000 : 5000, rounds: q ? 2 : 3, cars: Number(process.env.FG_BENCH_STORM_CARS ?? (q ? 100 : 2000)), concurrency: 50 }
-  // diagnostics only: FG_BENCH_STORM_STORE=file runs the storm on the embedded store instead of Redis
-  const embedded = process.env.FG_BENCH_STORM_STORE === 'file'
+  const P = { iterations: q ? 1000 : 5000, rounds: q ? 2 : 3, cars: Number(process.env.FG_BENCH_STORM_CARS ?? (q ? 200 : 2000)), stormRounds: q ? 2 : 4, concurrency: 50 }
+  // FG_BENCH_STORM_STORE=redis|file: one store only (diagnostics)
+  const stores: Store[] = process.env.FG_BENCH_STORM_STORE === 'file' ? ['file'] : process.env.FG_BENCH_STORM_STORE === 'redis' ? ['redis'] : ['file', 'redis']
   const certs = await benchCerts(1, log)
   const dir = certs.dir
   const rows: BenchSection['rows'] = []
@@ -210,45 +297,24 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   // (b)
   log(`bench: provisioning storm of ${P.cars} cars (making ${P.cars} birth certificates and keys first)`)
   const cars = makeCars(dir, P.cars)
-  const rootCa = readFileSync(join(dir, 'root-ca.pem'))
-  const redis = await startRedis()
-  let serve: ChildProcess | undefined
-  let prov: ChildProcess | undefined
-  let fleetSeconds = NaN
-  let bareSeconds = NaN
-  try {
-    const port = await freePort()
-    const store = embedded ? ['--data-dir', mkdtempSync(join(tmpdir(), 'fg-bench-storm-'))] : ['--redis', redis.url]
-    serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', join(dir, 'root-ca.pem'),
-      '--cert', join(dir, 'broker', 'cert.pem'), '--key', join(dir, 'broker', 'key.pem'), ...store,
-      '--max-connections-per-ip', '100000'], /mTLS MQTT on/)
-    prov = await startChild(['provisioner', '--url', `mqtts://127.0.0.1:${port}`, '--ca', join(dir, 'root-ca.pem'),
-      '--cert', join(dir, 'provisioner', 'cert.pem'), '--key', join(dir, 'provisioner', 'key.pem'),
-      '--issuer-cert', join(dir, 'issuing-ca.pem'), '--issuer-key', join(dir, 'issuing-ca.key'),
-      ...store, '--rate-limit', '100/h'], /fleetgate provisioner: /)
-    const warm = makeCars(dir, 10)
-    await inFlight(warm, 5, (c) => provisionCar(port, c, rootCa), () => {})
-    for (const k of Object.keys(phases) as Array<keyof typeof phases>) phases[k] = 0
-    fleetSeconds = await inFlight(cars, P.concurrency, (c) => provisionCar(port, c, rootCa), progressPrinter('bench: storm (fleetgate + provisioner)'))
-  } finally {
-    await stop(prov)
-    await stop(serve)
-    await redis.stop()
-  }
   const bare = await startBrokerProc('bare', dir)
+  const per = (v: number) => (v / P.cars).toFixed(1)
+  const cpu = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${per(v)}`).join(', ')
   try {
-    const twice = cars.flatMap((c) => [c, c])
-    await inFlight(twice.slice(0, 20), 5, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, () => {})
-    bareSeconds = await inFlight(twice, P.concurrency, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, progressPrinter('bench: 2 mTLS connects per car (bare Aedes)'))
+    for (const store of stores) {
+      const r = await storm(store, dir, cars, P.stormRounds, P.concurrency, bare)
+      const name = store === 'redis' ? 'Redis store: cluster mode, MQTT sessions in aedes-persistence-redis' : 'embedded store: one node, as `npm start`'
+      rows.push({
+        metric: `provisioning storm, ${P.cars} cars end to end, ${name} (baseline: ${2 * P.cars} mTLS connects to bare Aedes)`,
+        fleetgate: round(r.fleetSeconds, 2), baseline: round(r.bareSeconds, 2), unit: 's', target: '<= 1.5x', ratio: round(r.fleetSeconds / r.bareSeconds, 2),
+      })
+      notes.push(`storm (${store}): per-round ratios ${r.roundRatios.map((x) => x.toFixed(2)).join(', ')}; mean per car: birth connect ${per(phases.connect)} ms, SUBACK ${per(phases.suback)} ms, request -> certificate ${per(phases.response)} ms, reconnect ${per(phases.reconnect)} ms`)
+      notes.push(`storm (${store}), CPU ms per car: fleetgate: ${cpu(r.fleetCpu)}; bare: ${cpu(r.bareCpu)}`)
+      if (r.redisCalls) notes.push(`storm (${store}), Redis commands per car: ${r.redisCalls}`)
+    }
   } finally {
     await bare.stop()
   }
-  rows.push({
-    metric: `provisioning storm, ${P.cars} cars end to end (baseline: ${2 * P.cars} mTLS connects to bare Aedes)`,
-    fleetgate: round(fleetSeconds, 2), baseline: round(bareSeconds, 2), unit: 's', target: '<= 1.5x', ratio: round(fleetSeconds / bareSeconds, 2),
-  })
-  const per = (v: number) => (v / P.cars).toFixed(1)
-  notes.push(`storm, mean per car: birth connect ${per(phases.connect)} ms, SUBACK ${per(phases.suback)} ms, request -> certificate ${per(phases.response)} ms, reconnect ${per(phases.reconnect)} ms`)
-  notes.push(`storm: ${P.concurrency} cars in flight; fleetgate with the ${embedded ? 'embedded' : 'Redis'} store (registry read + first_connect on every operational connect), one provisioner process; keys and CSRs made before the clock starts`)
+  notes.push(`storm: ${P.concurrency} cars in flight, in ${P.stormRounds} rounds, each round through fleetgate then bare Aedes; one provisioner process; registry read + first_connect on every operational connect; keys and CSRs made before the clock starts`)
   return { title: 'Provisioning', rows, notes }
 }

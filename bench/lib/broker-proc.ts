@@ -7,6 +7,7 @@ export type BrokerMode = 'bare' | 'fleetgate' | 'bare-guard'
 export interface BrokerProc {
   readonly mode: BrokerMode
   readonly port: number
+  readonly pid: number | undefined
   rss (): Promise<number>
   /** RSS, V8 heap used and external memory after a full GC */
   memory (): Promise<{ rss: number; heap: number; external: number }>
@@ -32,6 +33,7 @@ export async function startBrokerProc (mode: BrokerMode, pkiDir: string, execArg
   return {
     mode,
     port,
+    pid: child.pid,
     rss: async () => (await memory()).rss,
     snapshot: () => new Promise((resolve) => {
       child.once('message', (m: { file: string }) => resolve(m.file))
