@@ -12,7 +12,12 @@ const require = createRequire(import.meta.url)
 
 interface Closable { close?: (cb: () => void) => void; destroy?: (cb?: () => void) => unknown }
 type PersistenceFactory = (opts: { conn: Redis }) => Closable
-type MqFactory = (opts: { connectionString: string; retryStrategy: (times: number) => number }) => Closable & {
+interface MqPacket { topic: string }
+type Emit = (packet: MqPacket, cb?: (err?: Error) => void) => unknown
+type MqFactory = (opts: { subConn: Redis; pubConn: Redis }) => Closable & {
+  emit: Emit
+  /** MQEmitter's own emit: this node's subscribers only */
+  _emit: Emit
   state: NodeJS.EventEmitter
   subConn: Redis
   pubConn: Redis
@@ -24,6 +29,21 @@ export interface ClusterParts {
   readonly mq: unknown
   /** drop the Redis links without waiting (after broker.close, or when Redis is gone) */
   disconnect (): void
+}
+
+/**
+ * Aedes announces every connect, disconnect, SUBSCRIBE and UNSUBSCRIBE on
+ * `$SYS/<broker id>/...`. Only `new/clients` is read by another node (it ends a
+ * session taken over there); the other three have no reader in a fleetgate
+ * cluster (no client may subscribe to a `$` topic), yet each cost a Redis
+ * PUBLISH: a third of a provisioning car's. They stay on this node.
+ */
+export const NODE_LOCAL_SYS = /^\$SYS\/[^/]+\/(?:disconnect\/clients|new\/subscribes|new\/unsubscribes)$/
+
+function keepNodeLocal (mq: { emit: Emit; _emit: Emit }): void {
+  const clusterEmit = mq.emit.bind(mq)
+  const localEmit = mq._emit.bind(mq)
+  mq.emit = (packet, cb) => (NODE_LOCAL_SYS.test(packet.topic) ? localEmit(packet, cb) : clusterEmit(packet, cb))
 }
 
 function retry (times: number): number { return Math.min(50 * times, 1000) }
@@ -41,10 +61,20 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   // The persistence's own ioredis (5.x): it relies on that version's API (with ioredis 6
   // a clean=false subscriber never received its QoS 1 messages).
   const RedisOfPersistence = createRequire(require.resolve('aedes-persistence-redis'))('ioredis') as typeof Redis
-  const conn = new RedisOfPersistence(url, { retryStrategy: retry, connectionName: 'fleetgate-mqtt-persistence' })
+  // Auto-pipelining: the commands of one event-loop tick leave in one write. Under
+  // load a tick holds many clients' commands, and a write per command (a syscall
+  // that also wakes redis-server) was the broker's largest cost in a provisioning storm.
+  const conn = new RedisOfPersistence(url, { retryStrategy: retry, connectionName: 'fleetgate-mqtt-persistence', enableAutoPipelining: true })
   conn.on('error', onError('persistence'))
   const persistence = coalesceAddSubscriptions(createPersistence({ conn }))
-  const mq = createMq({ connectionString: url, retryStrategy: retry })
+  // mqemitter-redis builds its own links from a connection string with none of
+  // these options (its own enableAutoPipelining is lost on that path): give it ours.
+  const RedisOfMq = createRequire(require.resolve('mqemitter-redis'))('ioredis') as typeof Redis
+  const mq = createMq({
+    subConn: new RedisOfMq(url, { retryStrategy: retry, connectionName: 'fleetgate-mqtt-sub' }),
+    pubConn: new RedisOfMq(url, { retryStrategy: retry, connectionName: 'fleetgate-mqtt-pub', enableAutoPipelining: true }),
+  })
+  keepNodeLocal(mq)
   mq.state.on('error', onError('mq'))
   mq.subConn.on('error', onError('mq-sub'))
   mq.pubConn.on('error', onError('mq-pub'))

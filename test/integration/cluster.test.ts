@@ -9,6 +9,7 @@ import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { connect, credentials, collect, closed, end } from '../harness/mqtt.js'
 import { runCli } from '../harness/cli.js'
+import { Redis } from 'ioredis'
 import { randomVin } from '../../src/pki/index.js'
 
 describe('cluster: two nodes on one Redis', function () {
@@ -68,5 +69,32 @@ describe('cluster: two nodes on one Redis', function () {
     await closed(car, 1000)
     await b.audit.waitFor('revocation.kick', { reason: 'revoked' })
     expect(a.audit.find('revocation.kick')).to.have.length(0)
+  })
+
+  it('a clientId taken over on the other node ends the first session; Aedes\' other $SYS notices stay off Redis', async () => {
+    // new/clients must cross nodes (it ends the session taken over); disconnect/clients,
+    // new/subscribes and new/unsubscribes have no reader and are kept node-local (src/cluster).
+    const spy = new Redis(redis.url)
+    const channels: string[] = []
+    spy.on('pmessage', (_p: string, channel: string) => channels.push(channel))
+    await spy.psubscribe('$SYS/*')
+    try {
+      const vin = pki.vins[2]!
+      const first = await connect(b.port, credentials(pki.dir, pki.vehicle(2)), { clientId: vin })
+      clients.push(first)
+      await first.subscribeAsync(`vehicles/${vin}/commands`, { qos: 1 })
+      await first.unsubscribeAsync(`vehicles/${vin}/commands`)
+      const gone = closed(first, 5000)
+      const second = await connect(a.port, credentials(pki.dir, pki.vehicle(2)), { clientId: vin })
+      clients.push(second)
+      await gone
+      await end(second)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const kinds = channels.map((c) => c.split('/').slice(2).join('/'))
+      expect(kinds).to.include('new/clients')
+      expect(kinds.filter((k) => /^(disconnect\/clients|new\/subscribes|new\/unsubscribes)$/.test(k))).to.deep.equal([])
+    } finally {
+      spy.disconnect()
+    }
   })
 })
