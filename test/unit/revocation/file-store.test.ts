@@ -1,0 +1,68 @@
+// The embedded store's I/O on a real file, two stores standing for two
+// processes (the broker and the provisioner share it as the registry).
+import { expect } from 'chai'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FileRevocationStore, STORE_FILE } from '../../../src/revocation/file-store.js'
+import { encodeRegistryLine } from '../../../src/revocation/file-log.js'
+import type { RegistryRecord, StoreEvent } from '../../../src/revocation/types.js'
+
+const fp = (i: number) => i.toString(16).padStart(64, '0')
+const issued = (i: number): RegistryRecord => ({ serial: i.toString(16), notAfter: '2030-01-01T00:00:00.000Z', issuedAt: '2026-01-01T00:00:00.000Z', state: 'issued' })
+
+describe('embedded store: group commit and tailing', () => {
+  let dir: string
+  const open: FileRevocationStore[] = []
+  const store = async () => { const s = await FileRevocationStore.open({ dataDir: dir }); open.push(s); return s }
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'fg-file-store-')) })
+  afterEach(async () => { for (const s of open.splice(0)) await s.close(); rmSync(dir, { recursive: true, force: true }) })
+
+  it('a watched store finds a registry record the other process wrote an instant ago', async () => {
+    const broker = await store()
+    await broker.watch(() => {})
+    await broker.registrySet('VIN', fp(100), issued(100)) // the file exists, the watcher is idle
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // A watched store does not stat the file before each lookup: a miss must read the
+    // tail. The other process's line lands in this very tick, before any watch event.
+    for (let i = 0; i < 20; i++) {
+      appendFileSync(join(dir, STORE_FILE), encodeRegistryLine('VIN', fp(i), issued(i)))
+      const s = await broker.status({ targets: [], registry: { vin: 'VIN', fingerprint: fp(i) } })
+      expect(s.registry?.state, `record ${i}`).to.equal('issued')
+      expect(await broker.markActive('VIN', fp(i))).to.equal(true)
+    }
+    const provisioner = await store()
+    expect((await provisioner.registryGet('VIN'))[fp(19)]?.state).to.equal('active')
+  })
+
+  it('concurrent appends are each durable, in one file a fresh reader accepts whole', async () => {
+    const writer = await store()
+    const watcher = await store()
+    const seen: StoreEvent[] = []
+    await watcher.watch((e) => seen.push(e))
+    await Promise.all(Array.from({ length: 200 }, (_, i) => i % 2 === 0
+      ? writer.registrySet(`VIN${i}`, fp(i), issued(i))
+      : writer.revoke([{ fingerprint: fp(i) }], { reason: 'keyCompromise', revokedAt: '2026-01-01T00:00:00.000Z' })))
+    const lines = readFileSync(join(dir, STORE_FILE), 'utf8').split('\n')
+    expect(lines.pop()).to.equal('')
+    expect(lines).to.have.length(200)
+    const fresh = await store()
+    expect(await fresh.list()).to.have.length(100)
+    for (let i = 0; i < 200; i += 2) expect((await fresh.registryGet(`VIN${i}`))[fp(i)]?.state).to.equal('issued')
+    // the other process hears every revocation
+    const deadline = Date.now() + 3000
+    while (seen.filter((e) => e.kind === 'revoked').length < 100 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(seen.filter((e) => e.kind === 'revoked')).to.have.length(100)
+  })
+
+  it('closes off a line another writer left torn before appending to the file it keeps open', async () => {
+    const writer = await store()
+    await writer.registrySet('VIN', fp(1), issued(1)) // the handle is open from here on
+    appendFileSync(join(dir, STORE_FILE), '{"t":"rev","fingerprint":"ab') // a crash mid-append elsewhere
+    await writer.revoke([{ fingerprint: fp(2) }], { reason: 'keyCompromise', revokedAt: '2026-01-01T00:00:00.000Z' })
+    const fresh = await store()
+    const s = await fresh.status({ targets: [{ fingerprint: fp(2) }] })
+    expect(s.revoked).to.include({ fingerprint: fp(2), reason: 'keyCompromise' })
+    expect((await fresh.registryGet('VIN'))[fp(1)]?.state).to.equal('issued')
+  })
+})
