@@ -1,11 +1,10 @@
 // `fleetgate provisioner`: the provisioning service as an MQTT client of the
 // broker, and the only process holding the issuing CA's key. It subscribes
 // to both request filters at QoS 1, answers at QoS 1, not retained, watches
-// the store for first_connect, and sweeps the grace period. Clean session:
-// a request published while it is away is lost and the car retries with
-// backoff (a persistent session got no deliveries under
-// aedes-persistence-redis 12 in our tests, and a backlog of stale requests
-// after an outage is not worth answering anyway).
+// the store for first_connect, and sweeps the grace period. Persistent
+// session (clean: false): requests published while it restarts are queued by
+// the broker, not lost (with aedes-persistence-redis this needed the fix in
+// src/cluster/coalesce.ts).
 import { parseBrokerUrl } from '../client/broker-url.js'
 import { parseCertificate } from '../identity/index.js'
 import mqtt, { type MqttClient } from 'mqtt'

@@ -86,21 +86,24 @@ export class ProvisioningService {
     if (!decision.ok) return await this.#reject(t.responseTopic, base, nonce, decision.reason, decision.detail)
     const leaf = decision.value
 
-    const earlier = await this.#o.store.registryGet(t.vin)
-    await this.#o.store.registrySet(t.vin, leaf.fingerprint, {
-      serial: leaf.serial, notAfter: leaf.notAfter.toISOString(), issuedAt: now.toISOString(), state: 'issued',
-    })
+    // The registry read and write, then the retirement and the nonce, each pair at
+    // once: both must be durable before the car hears of its certificate.
+    const [earlier] = await Promise.all([
+      this.#o.store.registryGet(t.vin),
+      this.#o.store.registrySet(t.vin, leaf.fingerprint, {
+        serial: leaf.serial, notAfter: leaf.notAfter.toISOString(), issuedAt: now.toISOString(), state: 'issued',
+      }),
+    ])
     const live = Object.entries(earlier).filter(([fp, r]) => fp !== leaf.fingerprint && r.state !== 'revoked')
-    let revokedNow = 0
-    if (t.channel === 'provision') {
-      // re-provisioning: every earlier certificate of this VIN is cut off at once
-      revokedNow = await this.#retire(t.vin, live, RETIRE_REASON.reprovision)
-    } else {
-      // rotation: the previous ones go on the new one's first connect, or after the grace
-      await this.#o.state.scheduleRetirement(live.map(([fp]) => ({ vin: t.vin, fingerprint: fp })), now.getTime() + this.#o.graceMs)
-    }
     const response = issuedResponse(nonce, leaf.pem, this.#o.issuer.caPem, leaf.notAfter)
-    await this.#o.state.remember(t.vin, nonce, response)
+    const [revokedNow] = await Promise.all([
+      t.channel === 'provision'
+        // re-provisioning: every earlier certificate of this VIN is cut off at once
+        ? this.#retire(t.vin, live, RETIRE_REASON.reprovision)
+        // rotation: the previous ones go on the new one's first connect, or after the grace
+        : this.#o.state.scheduleRetirement(live.map(([fp]) => ({ vin: t.vin, fingerprint: fp })), now.getTime() + this.#o.graceMs).then(() => 0),
+      this.#o.state.remember(t.vin, nonce, response),
+    ])
     log.info({
       evt: 'provision.issued', ...base, nonce, fp: leaf.fingerprint, serial: leaf.serial, notAfter: response.notAfter,
       revoked: revokedNow, pending: t.channel === 'rotate' ? live.length : 0,
