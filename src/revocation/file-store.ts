@@ -180,7 +180,9 @@ export class FileRevocationStore implements RevocationStore {
   /**
    * Append lines, durable when this resolves, then read back (so this process
    * sees what it wrote in file order with everyone else's). Concurrent appends
-   * share one write + fdatasync; a torn last line left by a crash is closed off first.
+   * share one write + fdatasync on a handle kept open. A torn last line left by
+   * a crash is closed off when the handle opens; one torn later by another
+   * writer's crash gets our record glued on, which the reader keeps (parseChunk).
    */
   async #append (text: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -193,24 +195,30 @@ export class FileRevocationStore implements RevocationStore {
 
   async #flush (): Promise<void> {
     if (this.#waiters.length === 0) return // an earlier flush took this text
-    const text = this.#queued
+    let text = this.#queued
     const waiters = this.#waiters
     this.#queued = ''
     this.#waiters = []
     try {
-      const created = this.#writer === null
-      this.#writer ??= await open(this.path, 'a+')
-      const fh = this.#writer
-      const { size } = await fh.stat()
-      let prefix = ''
-      if (size > 0) {
-        const last = Buffer.alloc(1)
-        await fh.read(last, 0, 1, size - 1)
-        if (last[0] !== 0x0a) prefix = '\n'
+      if (this.#writer === null) {
+        const fh = await open(this.path, 'a+')
+        this.#writer = fh
+        const { size } = await fh.stat()
+        if (size > 0) {
+          const last = Buffer.alloc(1)
+          await fh.read(last, 0, 1, size - 1)
+          if (last[0] !== 0x0a) text = '\n' + text
+        } else {
+          await fh.write(text)
+          await fh.datasync()
+          await syncDir(this.#opts.dataDir) // the new file's name is durable too
+          text = ''
+        }
       }
-      await fh.write(prefix + text)
-      await fh.datasync()
-      if (created && size === 0) await syncDir(this.#opts.dataDir)
+      if (text !== '') {
+        await this.#writer.write(text)
+        await this.#writer.datasync()
+      }
       for (const w of waiters) w.resolve()
     } catch (err) {
       const fh = this.#writer
