@@ -15,6 +15,8 @@ local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {0, n}`
 
+interface ScriptCommands { fgAdmit (noncesKey: string, rateKey: string, nonce: string, windowMs: string): Promise<[number, string | number]> }
+
 export class RedisProvisionerState implements ProvisionerState {
   readonly kind = 'redis' as const
   readonly #redis: Redis
@@ -40,11 +42,12 @@ export class RedisProvisionerState implements ProvisionerState {
       redis.disconnect()
       throw fgError('FG_ERR_REDIS_UNAVAILABLE', `--redis: ${(err as Error).message}`, err)
     }
+    redis.defineCommand('fgAdmit', { numberOfKeys: 2, lua: ADMIT }) // EVALSHA: the script is not resent per request
     return new RedisProvisionerState(redis, prefix)
   }
 
   async admit (vin: string, nonce: string, windowMs: number): Promise<Admission> {
-    const [hit, value] = await this.#redis.eval(ADMIT, 2, `${this.#prefix}nonces:${vin}`, `${this.#prefix}ratelimit:${vin}`, nonce, String(windowMs)) as [number, string | number]
+    const [hit, value] = await (this.#redis as unknown as ScriptCommands).fgAdmit(`${this.#prefix}nonces:${vin}`, `${this.#prefix}ratelimit:${vin}`, nonce, String(windowMs))
     if (hit === 1) return { replay: JSON.parse(String(value)) as IssuedResponse }
     return { count: Number(value) }
   }

@@ -37,6 +37,8 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
 redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1`
 
+interface ScriptCommands { fgMarkActive (registryKey: string, channel: string, fingerprint: string, event: string): Promise<number> }
+
 function retry (times: number): number { return Math.min(50 * times, 1000) }
 
 export class RedisRevocationStore implements RevocationStore {
@@ -68,6 +70,7 @@ export class RedisRevocationStore implements RevocationStore {
       connectTimeout: Math.max(opts.timeoutMs, 2000),
       connectionName: 'fleetgate-revocation',
     })
+    cmd.defineCommand('fgMarkActive', { numberOfKeys: 2, lua: MARK_ACTIVE })
     const store = new RedisRevocationStore(cmd, opts)
     cmd.on('error', (err: Error) => store.#onError('command', err))
     cmd.on('close', () => { if (!store.#closed) store.#cmdLost = true })
@@ -190,7 +193,8 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   async markActive (vin: string, fingerprint: string): Promise<boolean> {
-    const changed = await bounded(this.#cmd.eval(MARK_ACTIVE, 2, this.keys.registry(vin), this.keys.certificates, fingerprint, encodeFirstConnect(vin, fingerprint)),
+    // EVALSHA (ioredis falls back to EVAL once after a SCRIPT FLUSH): the script is not resent per connect
+    const changed = await bounded((this.#cmd as unknown as ScriptCommands).fgMarkActive(this.keys.registry(vin), this.keys.certificates, fingerprint, encodeFirstConnect(vin, fingerprint)),
       this.#opts.timeoutMs, 'registry update')
     return changed === 1
   }
