@@ -1,40 +1,29 @@
-// Read and check the listener's PEM files once; a bad file is one line naming it.
-import { readFileSync } from 'node:fs'
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
-import { fgError } from '../errors.js'
+// Read and check the listener's PEM files once; a bad file is one line naming
+// the flag and the file (the PEM reading itself is pki/pem.ts's).
+import { X509Certificate, type KeyObject } from 'node:crypto'
+import { fgError, FleetgateError } from '../errors.js'
+import { certificatesToPem, parsePemCertificates, parsePrivateKey, readTextFile } from '../pki/pem.js'
 import type { TlsMaterial } from './options.js'
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
-
-export function splitPemCertificates (pem: string): string[] {
-  return pem.match(PEM_CERT) ?? []
-}
-
-function readText (path: string, flag: string): string {
+/** the same error, its message prefixed with the flag that named the file */
+function underFlag<T> (flag: string, read: () => T): T {
   try {
-    return readFileSync(path, 'utf8')
+    return read()
   } catch (err) {
-    throw fgError('FG_ERR_FILE_UNREADABLE', `${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'cannot be read'}`)
+    if (err instanceof FleetgateError) throw fgError(err.code, `${flag} ${err.message}`, err)
+    throw err
   }
 }
 
 export function readCertificates (path: string, flag: string): { pem: string; certs: X509Certificate[] } {
-  const pem = readText(path, flag)
-  const blocks = splitPemCertificates(pem)
-  if (blocks.length === 0) throw fgError('FG_ERR_PEM_INVALID', `${flag} ${path}: no PEM certificate found`)
-  const certs = blocks.map((b, i) => {
-    try { return new X509Certificate(b) } catch { throw fgError('FG_ERR_PEM_INVALID', `${flag} ${path}: certificate #${i + 1} cannot be parsed`) }
-  })
-  return { pem, certs }
+  const ders = underFlag(flag, () => parsePemCertificates(readTextFile(path), path))
+  // Node's TLS gets the certificates re-encoded from what was parsed, nothing else of the file
+  return { pem: certificatesToPem(ders), certs: ders.map((d) => new X509Certificate(d)) }
 }
 
 export function readPrivateKey (path: string, flag: string): { pem: string; key: KeyObject } {
-  const pem = readText(path, flag)
-  try {
-    return { pem, key: createPrivateKey(pem) }
-  } catch {
-    throw fgError('FG_ERR_PEM_INVALID', `${flag} ${path}: not a PEM private key (PKCS#8, SEC1 or PKCS#1)`)
-  }
+  const pem = underFlag(flag, () => readTextFile(path))
+  return { pem, key: underFlag(flag, () => parsePrivateKey(pem, path)) }
 }
 
 export interface LoadedTlsMaterial extends TlsMaterial {
