@@ -5,7 +5,7 @@
 //
 // Costs, measured in a provisioning storm (where the broker and the provisioner
 // share this file as the registry): opening, stat-ing and closing the file on
-// every lookup and every append was a third of the broker's own work. So:
+// every lookup and every append was a fifth of the broker's own work. So:
 // appends of concurrent callers share one write + fdatasync on a handle kept
 // open (group commit); the tail is read through a kept handle (reopened when the
 // path names another file); and a watched store trusts its watcher instead of
