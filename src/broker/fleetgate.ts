@@ -94,12 +94,13 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       const leafDer = peerLeafDer(socket)
       if (!leafDer) return { identity: null, remote, generation }
       // A reconnecting car is not parsed (nor its chain verified) again.
-      let entry = identities.get(sha256Hex(leafDer))
+      const fingerprint = sha256Hex(leafDer)
+      let entry = identities.get(fingerprint)
       if (!entry) {
         let chain = chains.chainOfKnown(leafDer)
         if (!chain) { const leaf = peerLeaf(socket); chain = leaf ? chains.chainOf(leaf) : null }
         if (!chain) return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'no chain of verified signatures to a trust anchor' } }
-        entry = identities.fromChain(chain)
+        entry = identities.fromChain(chain, fingerprint)
       }
       const { identity, check } = entry
       return check.ok ? { identity, remote, generation } : { identity, remote, generation, refusal: { reason: check.reason, detail: check.detail } }

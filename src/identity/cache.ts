@@ -20,23 +20,28 @@ export class IdentityCache {
     return hit
   }
 
-  /** chainDer: leaf first, then each CA up to the root, every link verified. */
-  fromChain (chainDer: readonly Buffer[]): CachedIdentity {
-    const fp = sha256Hex(chainDer[0]!)
+  /** chainDer: leaf first, then each CA up to the root, every link verified; `leafFingerprint` if the caller has it. */
+  fromChain (chainDer: readonly Buffer[], leafFingerprint?: string): CachedIdentity {
+    const fp = leafFingerprint ?? sha256Hex(chainDer[0]!)
     const hit = this.#leaves.get(fp)
     if (hit) {
       // refresh LRU position
       this.#leaves.delete(fp); this.#leaves.set(fp, hit)
       return hit
     }
-    const identity = identityFromChain(chainDer, (der) => this.#ca(der, chainDer))
+    const identity = identityFromChain(chainDer, (der) => this.#ca(der, chainDer), fp)
     const entry = Object.freeze({ identity, check: checkIdentity(identity) })
     this.#leaves.set(fp, entry)
     if (this.#leaves.size > this.#max) this.#leaves.delete(this.#leaves.keys().next().value!)
     return entry
   }
 
+  /** the same CA Buffer comes back with every leaf it issued (PeerChainVerifier keeps it): not hashed again */
+  #casByBuffer = new WeakMap<Uint8Array, CaInfo>()
+
   #ca (der: Uint8Array, chain: readonly Buffer[]): CaInfo {
+    const known = this.#casByBuffer.get(der)
+    if (known) return known
     const fp = sha256Hex(der)
     let info = this.#cas.get(fp)
     if (!info) {
@@ -45,8 +50,9 @@ export class IdentityCache {
       info = caInfoOf(der, above)
       if (this.#cas.size < 10_000) this.#cas.set(fp, info)
     }
+    this.#casByBuffer.set(der, info)
     return info
   }
 
-  clear (): void { this.#leaves.clear(); this.#cas.clear() }
+  clear (): void { this.#leaves.clear(); this.#cas.clear(); this.#casByBuffer = new WeakMap() }
 }

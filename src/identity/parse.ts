@@ -103,8 +103,11 @@ export interface ParsedCertificate {
   readonly selfIssued: boolean
 }
 
-/** Throws (DerError) on anything malformed: the caller refuses such a certificate. */
-export function parseCertificate (der: Uint8Array): ParsedCertificate {
+/**
+ * Throws (DerError) on anything malformed: the caller refuses such a certificate.
+ * `fingerprint`: the SHA-256 hex of `der` when the caller has it already (one hash, one string per leaf).
+ */
+export function parseCertificate (der: Uint8Array, fingerprint?: string): ParsedCertificate {
   const cert = expectTag(readTlv(der, 0, der.length), 0x30, 'Certificate')
   if (cert.end !== der.length) throw new DerError('trailing bytes')
   const tbsTlv = expectTag(children(der, cert)[0], 0x30, 'TBSCertificate')
@@ -149,7 +152,7 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
   const subjectBytes = der.subarray(subjectTlv.start, subjectTlv.end)
   const freezeOrNone = (a: string[]): readonly string[] => (a.length === 0 ? NONE : Object.freeze(a))
   return Object.freeze({
-    fingerprint: sha256Hex(der),
+    fingerprint: fingerprint ?? sha256Hex(der),
     serial: serialHex(der.subarray(serial.start, serial.end)),
     subject: readName(der, subjectTlv),
     issuer: intern('iss:' + issuerKey, () => readName(der, issuerTlv)),
@@ -167,9 +170,9 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
  * certificates above it (issuing CA, ..., root). `caInfo` resolves CA
  * certificates parsed once at load (by fingerprint) so a connection parses only its leaf.
  */
-export function identityFromChain (chainDer: readonly Uint8Array[], caInfo: (der: Uint8Array) => CaInfo): Identity {
+export function identityFromChain (chainDer: readonly Uint8Array[], caInfo: (der: Uint8Array) => CaInfo, leafFingerprint?: string): Identity {
   if (chainDer.length === 0) throw new Error('empty certificate chain')
-  const leaf = parseCertificate(chainDer[0]!)
+  const leaf = parseCertificate(chainDer[0]!, leafFingerprint)
   const chain = chainDer.slice(1).map(caInfo)
   return Object.freeze({
     subject: leaf.subject,
