@@ -86,8 +86,7 @@ export class ProvisioningService {
     if (!decision.ok) return await this.#reject(t.responseTopic, base, nonce, decision.reason, decision.detail)
     const leaf = decision.value
 
-    // The registry read and write, then the retirement and the nonce, each pair at
-    // once: both must be durable before the car hears of its certificate.
+    // The registry read and write at once; both must be durable before the car hears of its certificate.
     const [earlier] = await Promise.all([
       this.#o.store.registryGet(t.vin),
       this.#o.store.registrySet(t.vin, leaf.fingerprint, {
@@ -95,15 +94,17 @@ export class ProvisioningService {
       }),
     ])
     const live = Object.entries(earlier).filter(([fp, r]) => fp !== leaf.fingerprint && r.state !== 'revoked')
+    let revokedNow = 0
+    if (t.channel === 'provision') {
+      // re-provisioning: every earlier certificate of this VIN is cut off at once
+      revokedNow = await this.#retire(t.vin, live, RETIRE_REASON.reprovision)
+    } else {
+      // rotation: the previous ones go on the new one's first connect, or after the grace
+      await this.#o.state.scheduleRetirement(live.map(([fp]) => ({ vin: t.vin, fingerprint: fp })), now.getTime() + this.#o.graceMs)
+    }
+    // The nonce last: a retry of a request whose retirement failed must run it again, not replay the answer.
     const response = issuedResponse(nonce, leaf.pem, this.#o.issuer.caPem, leaf.notAfter)
-    const [revokedNow] = await Promise.all([
-      t.channel === 'provision'
-        // re-provisioning: every earlier certificate of this VIN is cut off at once
-        ? this.#retire(t.vin, live, RETIRE_REASON.reprovision)
-        // rotation: the previous ones go on the new one's first connect, or after the grace
-        : this.#o.state.scheduleRetirement(live.map(([fp]) => ({ vin: t.vin, fingerprint: fp })), now.getTime() + this.#o.graceMs).then(() => 0),
-      this.#o.state.remember(t.vin, nonce, response),
-    ])
+    await this.#o.state.remember(t.vin, nonce, response)
     log.info({
       evt: 'provision.issued', ...base, nonce, fp: leaf.fingerprint, serial: leaf.serial, notAfter: response.notAfter,
       revoked: revokedNow, pending: t.channel === 'rotate' ? live.length : 0,

@@ -12,7 +12,7 @@
 // stat-ing before each lookup. A registry lookup that misses still reads the
 // tail first: the provisioner may have written the record an instant ago.
 import { watch, type FSWatcher } from 'node:fs'
-import { mkdir, open, stat, readFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError } from '../errors.js'
 import type { AuditLogger } from '../audit/index.js'
@@ -49,7 +49,7 @@ export class FileRevocationStore implements RevocationStore {
   /** group commit: text waiting for the next write, and who waits for it */
   #queued = ''
   #waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = []
-  #writer: FileHandle | null = null
+  #writer: { fh: FileHandle; ino: number } | null = null
 
   private constructor (opts: FileStoreOptions) {
     this.#opts = opts
@@ -67,20 +67,34 @@ export class FileRevocationStore implements RevocationStore {
     return store
   }
 
+  /** Read the whole file through a handle kept for tailing: its inode tells a later read whether the path still names it. */
   async #load (): Promise<void> {
-    let text: string
+    let fh: FileHandle
     try {
-      text = await readFile(this.path, 'utf8')
+      fh = await open(this.path, 'r')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw fgError('FG_ERR_STORE_INVALID', `${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
     }
+    let text: string
+    let ino: number
+    try {
+      ino = (await fh.stat()).ino
+      text = await fh.readFile('utf8')
+    } catch (err) {
+      await fh.close().catch(() => {})
+      throw fgError('FG_ERR_STORE_INVALID', `${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
+    }
     const chunk = parseChunk(text)
-    if (chunk.corrupt) throw fgError('FG_ERR_STORE_INVALID', `${this.path}:${chunk.corrupt.line}: ${chunk.corrupt.problem} (the file is not a fleetgate store, or was edited by hand)`)
+    if (chunk.corrupt) {
+      await fh.close().catch(() => {})
+      throw fgError('FG_ERR_STORE_INVALID', `${this.path}:${chunk.corrupt.line}: ${chunk.corrupt.problem} (the file is not a fleetgate store, or was edited by hand)`)
+    }
     this.#warnTorn(chunk.torn)
     if (chunk.rest !== '') this.#opts.log?.warn({ evt: 'revocation.store_torn', path: this.path }, 'the store ends with an incomplete record (a crash mid-write?): ignored')
     for (const r of chunk.records) this.#apply(r)
     this.#offset = Buffer.byteLength(text) - Buffer.byteLength(chunk.rest)
+    this.#reader = { fh, ino }
   }
 
   #warnTorn (lines: number[]): void {
@@ -105,18 +119,31 @@ export class FileRevocationStore implements RevocationStore {
     for (const l of this.#listeners) l(e)
   }
 
-  /** Read what other processes (or we) appended since the last read. */
+  /** Read what other processes (or we) appended since the last read (joins a read in flight). */
   refresh (): Promise<void> {
     this.#refreshing ??= this.#readTail().finally(() => { this.#refreshing = null })
     return this.#refreshing
+  }
+
+  #again: Promise<void> | null = null
+  /**
+   * A read that starts now or after the one in flight: that one may have sized the
+   * file before a write this caller knows of (its own append, or the provisioner's).
+   */
+  #refreshAfterNow (): Promise<void> {
+    const current = this.#refreshing
+    if (current === null) return this.refresh()
+    this.#again ??= current.catch(() => {}).then(() => { this.#again = null; return this.refresh() })
+    return this.#again
   }
 
   async #readTail (): Promise<void> {
     let st
     try { st = await stat(this.path) } catch { return }
     const size = st.size
-    if (size < this.#offset) {
-      // replaced or truncated by hand: start over and re-check everything
+    if (size < this.#offset || (this.#reader !== null && this.#reader.ino !== st.ino)) {
+      // truncated, or replaced by another file (an editor's save, a restored
+      // backup): offsets mean nothing any more; start over and re-check everything
       this.#byFingerprint.clear(); this.#bySerial.clear(); this.#registry.clear()
       this.#offset = 0
       await this.#closeReader()
@@ -125,7 +152,6 @@ export class FileRevocationStore implements RevocationStore {
       return
     }
     if (size === this.#offset) return
-    if (this.#reader !== null && this.#reader.ino !== st.ino) await this.#closeReader()
     if (this.#reader === null) {
       const fh = await open(this.path, 'r')
       this.#reader = { fh, ino: (await fh.stat()).ino }
@@ -153,16 +179,21 @@ export class FileRevocationStore implements RevocationStore {
 
   healthy (): boolean { return !this.#closed }
 
-  /** Must a lookup read the tail first? Not when a watcher reports every change (or is already reading). */
-  #refreshBeforeLookup (): Promise<void> | null {
-    if (this.#watcher === null || this.#refreshing !== null) return this.refresh()
-    return null
+  /**
+   * Before a lookup: a store without a watcher (the CLI), or a caller that asks
+   * for it, reads the tail first. A watched store trusts its watcher (joining a
+   * read one of its events started), but when the lookup would miss it reads
+   * again: the provisioner may have written the record an instant ago.
+   */
+  async #readyFor (fresh: boolean, missing: () => boolean): Promise<void> {
+    if (this.#watcher === null || fresh) return await this.#refreshAfterNow()
+    if (this.#refreshing !== null) await this.refresh()
+    if (missing()) await this.#refreshAfterNow()
   }
 
   async status (query: CertificateQuery): Promise<CertificateStatus> {
-    const reading = this.#refreshBeforeLookup()
-    if (reading !== null) await reading
-    else if (query.registry && this.#registry.get(query.registry.vin)?.get(query.registry.fingerprint) === undefined) await this.refresh()
+    const reg = query.registry
+    await this.#readyFor(query.fresh === true, () => reg !== undefined && this.#registry.get(reg.vin)?.get(reg.fingerprint) === undefined)
     let revoked: RevokedRecord | null = null
     for (const t of query.targets) {
       revoked = 'fingerprint' in t ? this.#byFingerprint.get(t.fingerprint) ?? null : this.#lookupSerial(t.issuer, t.serial)
@@ -190,7 +221,7 @@ export class FileRevocationStore implements RevocationStore {
       this.#waiters.push({ resolve, reject })
       this.#appending = this.#appending.then(() => this.#flush())
     })
-    await this.refresh()
+    await this.#refreshAfterNow()
   }
 
   async #flush (): Promise<void> {
@@ -200,32 +231,51 @@ export class FileRevocationStore implements RevocationStore {
     this.#queued = ''
     this.#waiters = []
     try {
+      if (this.#closed) throw new Error(`${this.path}: store closed`)
+      // The kept handle must still be the file the path names: a file replaced
+      // or deleted meanwhile would swallow appends no reader ever sees.
+      if (this.#writer !== null) {
+        const st = await stat(this.path).catch(() => null)
+        if (st === null || st.ino !== this.#writer.ino) await this.#closeWriter()
+      }
       if (this.#writer === null) {
         const fh = await open(this.path, 'a+')
-        this.#writer = fh
-        const { size } = await fh.stat()
-        if (size > 0) {
+        const st = await fh.stat()
+        this.#writer = { fh, ino: st.ino }
+        if (st.size > 0) {
+          // a torn last line (a crash mid-append) is closed off first
           const last = Buffer.alloc(1)
-          await fh.read(last, 0, 1, size - 1)
+          await fh.read(last, 0, 1, st.size - 1)
           if (last[0] !== 0x0a) text = '\n' + text
         } else {
-          await fh.write(text)
+          await this.#writeAll(fh, text)
           await fh.datasync()
           await syncDir(this.#opts.dataDir) // the new file's name is durable too
           text = ''
         }
       }
       if (text !== '') {
-        await this.#writer.write(text)
-        await this.#writer.datasync()
+        await this.#writeAll(this.#writer.fh, text)
+        await this.#writer.fh.datasync()
       }
       for (const w of waiters) w.resolve()
     } catch (err) {
-      const fh = this.#writer
-      this.#writer = null
-      await fh?.close().catch(() => {})
+      await this.#closeWriter()
       for (const w of waiters) w.reject(err)
     }
+  }
+
+  /** one write; a short one (a full disk) is an error, never reported as durable */
+  async #writeAll (fh: FileHandle, text: string): Promise<void> {
+    const buf = Buffer.from(text)
+    const { bytesWritten } = await fh.write(buf)
+    if (bytesWritten !== buf.length) throw new Error(`${this.path}: short write (${bytesWritten} of ${buf.length} bytes)`)
+  }
+
+  async #closeWriter (): Promise<void> {
+    const w = this.#writer
+    this.#writer = null
+    await w?.fh.close().catch(() => {})
   }
 
   async revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number> {
@@ -242,12 +292,12 @@ export class FileRevocationStore implements RevocationStore {
   }
 
   async list (): Promise<RevokedRecord[]> {
-    await this.refresh()
+    await this.#refreshAfterNow()
     return [...this.#byFingerprint.values(), ...this.#bySerial.values()]
   }
 
   async registryGet (vin: string): Promise<Record<string, RegistryRecord>> {
-    await this.#refreshBeforeLookup()
+    await this.#readyFor(false, () => false)
     return Object.fromEntries(this.#registry.get(vin) ?? [])
   }
 
@@ -256,9 +306,7 @@ export class FileRevocationStore implements RevocationStore {
   }
 
   async markActive (vin: string, fingerprint: string): Promise<boolean> {
-    const reading = this.#refreshBeforeLookup()
-    if (reading !== null) await reading
-    else if (this.#registry.get(vin)?.get(fingerprint) === undefined) await this.refresh()
+    await this.#readyFor(false, () => this.#registry.get(vin)?.get(fingerprint) === undefined)
     const current = this.#registry.get(vin)?.get(fingerprint)
     if (!current || current.state !== 'issued') return false
     await this.#append(encodeRegistryLine(vin, fingerprint, { ...current, state: 'active' }, true))
@@ -289,9 +337,7 @@ export class FileRevocationStore implements RevocationStore {
     await this.#appending
     await this.#refreshing?.catch(() => {})
     await this.#closeReader()
-    const w = this.#writer
-    this.#writer = null
-    await w?.close().catch(() => {})
+    await this.#closeWriter()
   }
 }
 

@@ -121,7 +121,7 @@ export class RevocationGuard {
 
   /** The edge command check's lookup: is this signer (or its issuing CA) revoked? Rejects when the store cannot answer. */
   readonly signerRevoked = async (leafFingerprint: string, issuerFingerprint: string, serial: string): Promise<boolean> => {
-    const st = await this.#o.store.status({ targets: [{ fingerprint: leafFingerprint }, { issuer: issuerFingerprint, serial }, { fingerprint: issuerFingerprint }] })
+    const st = await this.#o.store.status({ targets: [{ fingerprint: leafFingerprint }, { issuer: issuerFingerprint, serial }, { fingerprint: issuerFingerprint }], fresh: true })
     return st.revoked !== null
   }
 

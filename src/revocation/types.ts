@@ -28,6 +28,12 @@ export interface CertificateQuery {
   readonly targets: readonly RevocationTarget[]
   /** a vehicle's VIN and leaf fingerprint: read its registry state in the same trip */
   readonly registry?: { readonly vin: string; readonly fingerprint: string }
+  /**
+   * Answer from the store itself, not from what change events reported so far
+   * (the embedded store reads its file first). For decisions that cannot be
+   * undone later, such as forwarding a signed command.
+   */
+  readonly fresh?: boolean
 }
 
 export interface CertificateStatus {

@@ -19,9 +19,10 @@ describe('provisioning: service retirement (embedded stores)', function () {
   const sent: Array<{ topic: string; body: IssuedResponse }> = []
 
   let state: FileProvisionerState
+  let issuing: Awaited<ReturnType<typeof createIntermediateCa>>
   before(async function () {
     const root = await createRootCa()
-    const issuing = await createIntermediateCa(root, 'issuing')
+    issuing = await createIntermediateCa(root, 'issuing')
     const dir = mkdtempSync(join(tmpdir(), 'fg-prov-svc-'))
     store = await FileRevocationStore.open({ dataDir: dir })
     service = new ProvisioningService({
@@ -78,5 +79,34 @@ describe('provisioning: service retirement (embedded stores)', function () {
     const reg = await store.registryGet(vin)
     expect([reg[a]?.state, reg[b]?.state, reg[c]?.state]).to.deep.equal(['revoked', 'revoked', 'issued'])
     expect((await store.status({ targets: [{ fingerprint: b }] })).revoked).to.include({ reason: 'keyCompromise' })
+  })
+
+  it('a re-provisioning whose revocation write failed is not answered, and its retry (same nonce) revokes, then answers', async function () {
+    const vin = randomVin()
+    const a = await ask('provision', vin)
+    let failures = 1
+    // the same store, whose next revocation write fails (a full disk, Redis gone)
+    const flaky = new Proxy(store, {
+      get (target, prop) {
+        if (prop === 'revoke' && failures > 0) { failures--; return async () => { throw new Error('disk full') } }
+        const v = Reflect.get(target, prop, target) as unknown
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      },
+    })
+    const retrying = new ProvisioningService({
+      issuer: createFastIssuer(issuing.cert, issuing.key), store: flaky, state,
+      log: createAuditLogger({ level: 'silent' }), lifetimeMs: 86_400_000, graceMs: 3_600_000,
+      rateLimit: { count: 100, windowMs: 3_600_000 },
+      publish: async (topic, payload) => { sent.push({ topic, body: JSON.parse(payload) as IssuedResponse }) },
+      now: () => new Date(now),
+    })
+    const request = Buffer.from(JSON.stringify({ v: 1, nonce: 'retry-after-failure', csr: buildCsr(generateKey(), [['CN', vin]]) }))
+    const answered = sent.length
+    let failed: unknown = null
+    try { await retrying.handle(`provisioning/${vin}/request`, request) } catch (err) { failed = err }
+    expect((failed as Error | null)?.message).to.equal('disk full')
+    expect(sent.length).to.equal(answered) // no certificate went out
+    expect(await retrying.handle(`provisioning/${vin}/request`, request)).to.equal('issued') // not 'replayed'
+    expect((await store.status({ targets: [{ fingerprint: a }] })).revoked).to.include({ reason: 'keyCompromise' })
   })
 })

@@ -1,11 +1,11 @@
 // The embedded store's I/O on a real file, two stores standing for two
 // processes (the broker and the provisioner share it as the registry).
 import { expect } from 'chai'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileRevocationStore, STORE_FILE } from '../../../src/revocation/file-store.js'
-import { encodeRegistryLine } from '../../../src/revocation/file-log.js'
+import { encodeRegistryLine, encodeRevoked } from '../../../src/revocation/file-log.js'
 import type { RegistryRecord, StoreEvent } from '../../../src/revocation/types.js'
 
 const fp = (i: number) => i.toString(16).padStart(64, '0')
@@ -64,5 +64,56 @@ describe('embedded store: group commit and tailing', () => {
     const s = await fresh.status({ targets: [{ fingerprint: fp(2) }] })
     expect(s.revoked).to.include({ fingerprint: fp(2), reason: 'keyCompromise' })
     expect((await fresh.registryGet('VIN'))[fp(1)]?.state).to.equal('issued')
+  })
+
+  it('a lookup that misses reads again after a read already in flight (which may have sized the file before the write)', async () => {
+    const broker = await store()
+    await broker.watch(() => {})
+    await broker.registrySet('VIN', fp(300), issued(300))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    for (let i = 0; i < 50; i++) {
+      const inFlight = broker.refresh() // as a watch event or the poll would start one
+      appendFileSync(join(dir, STORE_FILE), encodeRegistryLine('VIN', fp(400 + i), issued(400 + i)))
+      const s = await broker.status({ targets: [], registry: { vin: 'VIN', fingerprint: fp(400 + i) } })
+      await inFlight
+      expect(s.registry?.state, `record ${i}`).to.equal('issued')
+    }
+  })
+
+  it('appends follow the path when the file is replaced or deleted (never into an orphaned file)', async () => {
+    const writer = await store()
+    await writer.registrySet('VIN', fp(1), issued(1)) // the write handle is open from here on
+    const path = join(dir, STORE_FILE)
+    // replaced (an editor's save, a restored backup: a new file renamed over the old one)
+    writeFileSync(path + '.new', readFileSync(path))
+    renameSync(path + '.new', path)
+    await writer.revoke([{ fingerprint: fp(2) }], { reason: 'keyCompromise', revokedAt: '2026-01-01T00:00:00.000Z' })
+    // deleted
+    unlinkSync(path)
+    await writer.revoke([{ fingerprint: fp(3) }], { reason: 'keyCompromise', revokedAt: '2026-01-01T00:00:00.000Z' })
+    const fresh = await store()
+    expect((await fresh.status({ targets: [{ fingerprint: fp(3) }] })).revoked).to.include({ fingerprint: fp(3) })
+    // fp(2) went into the replaced file, which the deletion removed: nothing of it may be claimed either
+    expect((await writer.status({ targets: [{ fingerprint: fp(3) }] })).revoked).to.include({ fingerprint: fp(3) })
+  })
+
+  it('a reader whose file was replaced by another starts over (offsets of the old file mean nothing)', async () => {
+    const writer = await store()
+    await writer.registrySet('VIN', fp(1), issued(1))
+    const reader = await store()
+    expect((await reader.registryGet('VIN'))[fp(1)]?.state).to.equal('issued') // read through its kept handle
+    const events: StoreEvent[] = []
+    await reader.watch((e) => events.push(e))
+    const path = join(dir, STORE_FILE)
+    // a longer file, with a revocation at the front, renamed over the old one
+    const other = encodeRevoked({ fingerprint: fp(2), reason: 'keyCompromise', revokedAt: '2026-01-01T00:00:00.000Z' }) + readFileSync(path, 'utf8') +
+      encodeRegistryLine('VIN', fp(3), issued(3))
+    writeFileSync(path + '.new', other)
+    renameSync(path + '.new', path)
+    const deadline = Date.now() + 3000
+    while (!events.some((e) => e.kind === 'resync') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(events.map((e) => e.kind)).to.include('resync')
+    expect((await reader.status({ targets: [{ fingerprint: fp(2) }] })).revoked).to.include({ fingerprint: fp(2) })
+    expect((await reader.registryGet('VIN'))[fp(3)]?.state).to.equal('issued')
   })
 })
