@@ -132,6 +132,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     log,
     connectChecks: [revocationGuard.check, ...(parts.connectChecks ?? [])],
     isCurrent: (info: ConnectionInfo) => info.generation === undefined || info.generation === trustGeneration,
+    decided: (client: Client) => { connections.delete(client.conn as object) },
     publishChecks: [
       ...(parts.publishChecks ?? []),
       // DESIGN step 6: signed commands verified at the edge (off by default); trust = --ca roots + the broker's issuing CA

@@ -32,6 +32,8 @@ export interface HookDeps {
   readonly keepaliveMaxSeconds: number
   /** false when a reload changed the trust bundle since this connection was described */
   readonly isCurrent?: (info: ConnectionInfo) => boolean
+  /** the connection is decided: what the TLS layer learnt of it is no longer needed */
+  readonly decided?: (client: Client) => void
   readonly decisions?: DecisionCounter
 }
 
@@ -63,22 +65,27 @@ export function checkPublishTopic (session: Session, topic: string, retain: bool
 }
 
 /**
- * A live session. Defined at top level so that its lazy logger's closure holds
- * only these values, not the authenticate scope (which would keep Aedes'
- * connect-flow objects alive for every idle connection).
+ * A live session: a class, so an idle connection holds its fields and no
+ * closure scope (memory per idle connection). Its logger is made on first use:
+ * most sessions never log after connect.allow.
  */
-function makeSession (log: AuditLogger, identity: Identity, grant: Session['grant'], remote: string | undefined, clientId: string): Session {
-  let child: AuditLogger | undefined
-  return {
-    identity,
-    grant,
-    remote,
-    // Made on first use: most sessions never log after connect.allow (memory per idle connection).
-    get log () { return (child ??= log.child({ conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(clientId) } })) },
+class LiveSession implements Session {
+  #child: AuditLogger | undefined
+  endedFor?: Session['endedFor']
+  constructor (
+    readonly parentLog: AuditLogger,
+    readonly identity: Identity,
+    public grant: Session['grant'],
+    readonly remote: string | undefined,
+    readonly clientId: string,
+  ) {}
+
+  get log (): AuditLogger {
+    return (this.#child ??= this.parentLog.child({ conn: { fp: this.identity.fingerprint.slice(0, 16), clientId: clip(this.clientId) } }))
   }
 }
 
-/** Top level for the same reason as makeSession: the listener must not hold the authenticate scope. */
+/** Top level: the listener must not hold the authenticate scope. */
 function forgetOnClose (sessions: SessionRegistry, client: Client): void {
   client.conn.on('close', () => sessions.delete(client)) // fires once; no once-wrapper per session
 }
@@ -128,7 +135,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         }
         const decision = deps.policy().resolve(identity, client.id)
         if (!decision.ok) return { ok: false, reason: decision.reason, detail: decision.detail }
-        const session = makeSession(log, identity, decision.grant, info.remote, client.id)
+        const session = new LiveSession(log, identity, decision.grant, info.remote, client.id)
         const will = wills.get(client)
         if (will && !checkPublishTopic(session, will.topic, will.retain).ok) {
           return { ok: false, reason: 'will_denied', detail: clip(will.topic) }
@@ -143,6 +150,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         if (!r.ok) return deny(client, info, r.reason, r.detail, done)
         sessions.set(client, r.session!)
         forgetOnClose(sessions, client)
+        deps.decided?.(client)
         log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: r.session!.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
         count('connect.allow', 'ok')
         done(null, true)

@@ -26,15 +26,18 @@ export interface ConnectionInfo {
 
 export class SessionRegistry {
   readonly #byClient = new WeakMap<Client, Session>()
-  readonly #byFingerprint = new Map<string, Set<Client>>()
+  /** one Client, or a Set when a certificate holds several sessions (rare: no Set per connection) */
+  readonly #byFingerprint = new Map<string, Client | Set<Client>>()
   readonly #live = new Set<Client>()
 
   set (client: Client, session: Session): void {
     this.#byClient.set(client, session)
     this.#live.add(client)
-    let set = this.#byFingerprint.get(session.identity.fingerprint)
-    if (!set) this.#byFingerprint.set(session.identity.fingerprint, (set = new Set()))
-    set.add(client)
+    const fp = session.identity.fingerprint
+    const held = this.#byFingerprint.get(fp)
+    if (held === undefined) this.#byFingerprint.set(fp, client)
+    else if (held instanceof Set) held.add(client)
+    else if (held !== client) this.#byFingerprint.set(fp, new Set([held, client]))
   }
 
   get (client: Client | null | undefined): Session | undefined {
@@ -45,11 +48,21 @@ export class SessionRegistry {
     const session = this.#byClient.get(client)
     this.#live.delete(client)
     if (!session) return
-    const set = this.#byFingerprint.get(session.identity.fingerprint)
-    if (set) { set.delete(client); if (set.size === 0) this.#byFingerprint.delete(session.identity.fingerprint) }
+    const fp = session.identity.fingerprint
+    const held = this.#byFingerprint.get(fp)
+    if (held === client) this.#byFingerprint.delete(fp)
+    else if (held instanceof Set) {
+      held.delete(client)
+      if (held.size === 1) this.#byFingerprint.set(fp, held.values().next().value!)
+      else if (held.size === 0) this.#byFingerprint.delete(fp)
+    }
   }
 
-  byFingerprint (fp: string): readonly Client[] { return [...(this.#byFingerprint.get(fp) ?? [])] }
+  byFingerprint (fp: string): readonly Client[] {
+    const held = this.#byFingerprint.get(fp)
+    return held === undefined ? [] : held instanceof Set ? [...held] : [held]
+  }
+
   live (): readonly Client[] { return [...this.#live] }
   get size (): number { return this.#live.size }
 }

@@ -15,6 +15,7 @@ const EXT_SAN = '2.5.29.17'
 const EXT_POLICIES = '2.5.29.32'
 
 const NONE: readonly string[] = Object.freeze([])
+const NO_SAN: Identity['san'] = Object.freeze({ dns: NONE, uri: NONE, ip: NONE, email: NONE })
 
 export function sha256Hex (der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex')
@@ -160,7 +161,8 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
     notAfter: decodeTime(der, validity[1]!),
     eku,
     policies,
-    san: Object.freeze({ dns: freezeOrNone(dns), uri: freezeOrNone(uri), ip: freezeOrNone(ip), email: freezeOrNone(email) }),
+    // most client certificates have no SAN: they share one empty record
+    san: dns.length + uri.length + ip.length + email.length === 0 ? NO_SAN : Object.freeze({ dns: freezeOrNone(dns), uri: freezeOrNone(uri), ip: freezeOrNone(ip), email: freezeOrNone(email) }),
     selfIssued: Buffer.from(issuerBytes).equals(subjectBytes),
   })
 }
@@ -173,7 +175,9 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
 export function identityFromChain (chainDer: readonly Uint8Array[], caInfo: (der: Uint8Array) => CaInfo, leafFingerprint?: string): Identity {
   if (chainDer.length === 0) throw new Error('empty certificate chain')
   const leaf = parseCertificate(chainDer[0]!, leafFingerprint)
-  const chain = chainDer.slice(1).map(caInfo)
+  const cas = chainDer.slice(1).map(caInfo)
+  // every leaf of one CA path shares one frozen chain
+  const chain = intern('chain:' + cas.map((c) => c.fingerprint).join(','), () => Object.freeze(cas))
   return Object.freeze({
     subject: leaf.subject,
     issuer: leaf.issuer,
@@ -181,7 +185,7 @@ export function identityFromChain (chainDer: readonly Uint8Array[], caInfo: (der
     serial: leaf.serial,
     fingerprint: leaf.fingerprint,
     issuerFingerprint: chain[0]?.fingerprint ?? null,
-    chain: Object.freeze(chain),
+    chain,
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
     eku: leaf.eku,
