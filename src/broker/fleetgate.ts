@@ -11,7 +11,7 @@ import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.
 import { SessionRegistry, type ConnectionInfo, type Session } from './session.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
-import { admitConnection, ConnectionLimiter } from '../guard/index.js'
+import { admitConnection, ConnectionLimiter, type AdmitOptions } from '../guard/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
 import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
@@ -186,18 +186,21 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     reload,
     tlsOptions: () => tlsServerOptions(material, config.handshakeTimeout),
     connectionHandler (broker: Aedes) {
+      // Made once per server, not per connection (memory per idle connection).
+      const admitOptions: AdmitOptions = {
+        limiter,
+        maxPacketSize: config.maxPacketSize,
+        onOversize: (over, socket) => {
+          log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote: socket.remoteAddress, detail: over.announced < 0 ? 'malformed remaining length' : undefined }, 'packet too large')
+          decisions.inc('stream.deny', 'packet_too_large')
+        },
+      }
+      const unhand = () => { handed-- }
       return function fleetgateConnection (socket: TLSSocket) {
         // Guard and per-address limit sit between the TLSSocket and Aedes; the
         // identity is keyed by the stream Aedes gets (DESIGN step 2).
         const remote = socket.remoteAddress
-        const admitted = admitConnection(socket, {
-          limiter,
-          maxPacketSize: config.maxPacketSize,
-          onOversize: (over) => {
-            log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote, detail: over.announced < 0 ? 'malformed remaining length' : undefined }, 'packet too large')
-            decisions.inc('stream.deny', 'packet_too_large')
-          },
-        })
+        const admitted = admitConnection(socket, admitOptions)
         const refuseLimit = { reason: 'too_many_connections' as const, detail: `${admitted.count} connections from this address, limit ${limiter.max}` }
         if (admitted.stream === null) {
           log.warn({ evt: 'connect.deny', reason: 'too_many_connections', remote, detail: refuseLimit.detail + ', dropped before CONNECT' }, 'connection flood shed')
@@ -205,7 +208,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
           return
         }
         handed++
-        socket.on('close', () => { handed-- })
+        socket.on('close', unhand)
         connections.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : describe(socket))
         broker.handle(admitted.stream)
       }

@@ -2,7 +2,7 @@
 // counted against its address's limit and its reads pass the byte-stream guard.
 import type { Socket } from 'node:net'
 import type { Oversize } from './packet-scanner.js'
-import { guardReads } from './read-guard.js'
+import { guardSocketReads } from './read-guard.js'
 import type { ConnectionLimiter } from './connection-limiter.js'
 
 export type Admission =
@@ -11,6 +11,7 @@ export type Admission =
   /** far over the limit: destroyed at once, no MQTT at all */
   | { readonly stream: null; readonly overLimit: true; readonly count: number }
 
+/** One per server, shared by its connections (nothing here is made per connection). */
 export interface AdmitOptions {
   readonly limiter: ConnectionLimiter
   readonly maxPacketSize: number
@@ -19,18 +20,17 @@ export interface AdmitOptions {
 
 export function admitConnection (socket: Socket, opts: AdmitOptions): Admission {
   const address = socket.remoteAddress ?? 'unknown'
-  const count = opts.limiter.acquire(address)
-  let released = false
-  const release = () => { if (!released) { released = true; opts.limiter.release(address) } }
-  if (socket.destroyed) release()
-  else socket.on('close', release) // 'close' fires once; on() spares the once-wrapper per connection
+  const limiter = opts.limiter
+  const count = limiter.acquire(address)
+  if (socket.destroyed) limiter.release(address)
+  else socket.on('close', () => limiter.release(address)) // 'close' fires once; on() spares the once-wrapper per connection
   // Refused connections are answered at CONNECT (DESIGN lists too_many_connections
   // as a connect reason). Past twice the limit a flood is shed without waiting
   // for its CONNECT, so it cannot pile up for the whole connect timeout.
-  if (count > 2 * opts.limiter.max) {
+  if (count > 2 * limiter.max) {
     socket.destroy()
     return { stream: null, overLimit: true, count }
   }
-  guardReads(socket, opts.maxPacketSize, (over) => opts.onOversize(over, socket))
-  return { stream: socket, overLimit: count > opts.limiter.max, count }
+  guardSocketReads(socket, opts.maxPacketSize, opts.onOversize)
+  return { stream: socket, overLimit: count > limiter.max, count }
 }

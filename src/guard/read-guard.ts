@@ -13,17 +13,38 @@ import { PacketScanner, type Oversize } from './packet-scanner.js'
 
 const originalRead = Readable.prototype.read
 
+/** What told the refusal: shared by every connection of a server (no closure per connection). */
+export type OversizeHandler = (over: Oversize, socket: Socket) => void
+
+/** A socket's scanner and who hears of an oversize packet: the one object the guard adds per connection. */
+class SocketGuard extends PacketScanner {
+  constructor (maxPacketSize: number, readonly onOversize: OversizeHandler) { super(maxPacketSize) }
+}
+
+const GUARD = Symbol('fleetgate.readGuard')
+type GuardedSocket = Socket & { [GUARD]?: SocketGuard }
+
+/** One read() for every guarded socket (its scanner hangs off the socket): no closure per connection. */
+function guardedRead (this: GuardedSocket, size?: number): Buffer | string | null {
+  const chunk = originalRead.call(this, size) as Buffer | string | null
+  if (chunk === null || typeof chunk === 'string') return chunk
+  const guard = this[GUARD]!
+  const over = guard.scan(chunk)
+  if (over === null) return chunk
+  // Never hand over the offending packet; the connection ends here.
+  this.read = () => null
+  guard.onOversize(over, this)
+  this.destroy()
+  return null
+}
+
+/** Guard `socket`'s reads; `onOversize` is told of the first packet announcing more than `maxPacketSize`. */
 export function guardReads (socket: Socket, maxPacketSize: number, onOversize: (over: Oversize) => void): void {
-  const scanner = new PacketScanner(maxPacketSize)
-  socket.read = function guardedRead (this: Socket, size?: number) {
-    const chunk = originalRead.call(this, size) as Buffer | string | null
-    if (chunk === null || typeof chunk === 'string') return chunk
-    const over = scanner.scan(chunk)
-    if (over === null) return chunk
-    // Never hand over the offending packet; the connection ends here.
-    socket.read = () => null
-    onOversize(over)
-    socket.destroy()
-    return null
-  }
+  guardSocketReads(socket, maxPacketSize, (over) => onOversize(over))
+}
+
+/** guardReads with a handler shared by every connection (it is given the socket). */
+export function guardSocketReads (socket: Socket, maxPacketSize: number, onOversize: OversizeHandler): void {
+  ;(socket as GuardedSocket)[GUARD] = new SocketGuard(maxPacketSize, onOversize)
+  socket.read = guardedRead
 }
