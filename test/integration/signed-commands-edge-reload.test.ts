@@ -2,14 +2,13 @@
 // --ca bundle's roots, so a reload that drops a root drops the command signers
 // under it, even for a publisher whose own connection the new bundle still admits.
 import { expect } from 'chai'
-import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { connect, closed, end } from '../harness/mqtt.js'
-import { rawSigner, sign } from './signed-commands-support.js'
+import { commandBody, rawSigner, sign } from './signed-commands-support.js'
 import { initDevPki } from '../../src/pki/index.js'
 
 describe('signed commands: the edge check follows a reloaded trust bundle', function () {
@@ -30,10 +29,7 @@ describe('signed commands: the edge check follows a reloaded trust bundle', func
   })
   after(async () => { await broker?.close() })
 
-  const command = (vin: string) => {
-    const now = Date.now()
-    return { v: 1, vin, cmd: 'unlock', args: {}, jti: randomUUID(), iat: now, exp: now + 30_000 }
-  }
+  const command = (vin: string) => commandBody(vin, 'unlock')
   // the other fleet's backend publishes; the command is signed by this fleet's backend
   const publisher = (name: string) => connect(broker.port, {
     ca: readFileSync(join(pki.dir, 'root-ca.pem')), // it checks the broker, whose certificate is this fleet's

@@ -4,19 +4,14 @@
 // connection with reason command_rejected and the command reason in the audit
 // line; the car never sees the command. Freshness and replay stay with the car.
 import { expect } from 'chai'
-import { randomUUID, X509Certificate } from 'node:crypto'
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { credentials, connect, closed, end } from '../harness/mqtt.js'
-import { CarProcess, ResultInbox, rawSigner, resultVerifier, sign } from './signed-commands-support.js'
+import { CarProcess, ResultInbox, commandBody, rawSigner, resultVerifier, sign } from './signed-commands-support.js'
 import { tamper } from '../unit/commands/raw-jws.js'
-
-const body = (vin: string, cmd: string, over: Record<string, unknown> = {}) => {
-  const now = Date.now()
-  return { v: 1, vin, cmd, args: {}, jti: randomUUID(), iat: now, exp: now + 30_000, ...over }
-}
 
 describe('signed commands: broker edge check (--enforce-signed-commands)', function () {
   this.timeout(60_000)
@@ -69,7 +64,7 @@ describe('signed commands: broker edge check (--enforce-signed-commands)', funct
   it('lets an authentic command through; the car executes it', async () => {
     const { client, inbox } = await backendSession('ok')
     try {
-      const b = body(vin, 'unlock')
+      const b = commandBody(vin, 'unlock')
       await client.publishAsync(`vehicles/${vin}/commands`, sign(rawSigner(pki.backend), b), { qos: 1 })
       expect((await inbox.waitFor(vin, b.jti)).status).to.equal('executed')
       expect(lookups.length).to.be.greaterThan(0) // the signer was checked against revocation
@@ -77,25 +72,25 @@ describe('signed commands: broker edge check (--enforce-signed-commands)', funct
   })
 
   it('refuses a forged (tampered) command: connection closed, command_rejected / bad_signature', async () => {
-    const b = body(vin, 'unlock')
+    const b = commandBody(vin, 'unlock')
     await expectRefusedAtEdge(tamper(sign(rawSigner(pki.backend), b)), b.jti, 'bad_signature')
   })
 
   it('refuses alg none, a monitor signer, a manufacturing-CA signer, another car\'s vin on this topic', async () => {
-    const none = body(vin, 'unlock')
+    const none = commandBody(vin, 'unlock')
     const h = Buffer.from(JSON.stringify({ alg: 'none', x5c: rawSigner(pki.backend).x5c })).toString('base64url')
     await expectRefusedAtEdge(`${h}.${Buffer.from(JSON.stringify(none)).toString('base64url')}.`, none.jti, 'malformed')
-    const mon = body(vin, 'unlock')
+    const mon = commandBody(vin, 'unlock')
     await expectRefusedAtEdge(sign(rawSigner(pki.monitor), mon), mon.jti, 'insufficient_privileges')
-    const factory = body(vin, 'unlock')
+    const factory = commandBody(vin, 'unlock')
     const factoryDir = await pki.extra('factory-backend', 'fleet-backend', 'fleet-backend', { from: 'manufacturing' })
     await expectRefusedAtEdge(sign(rawSigner(factoryDir), factory), factory.jti, 'untrusted_signer')
-    const other = body(pki.vins[0]!, 'unlock')
+    const other = commandBody(pki.vins[0]!, 'unlock')
     await expectRefusedAtEdge(sign(rawSigner(pki.backend), other), other.jti, 'wrong_vin')
   })
 
   it('refuses a command signed by a revoked backend certificate (the car cannot see revocation)', async () => {
-    const b = body(vin, 'unlock')
+    const b = commandBody(vin, 'unlock')
     await expectRefusedAtEdge(sign(rawSigner(revokedDir), b), b.jti, 'untrusted_signer')
     const line = await broker.audit.waitFor('publish.deny', { commandReason: 'untrusted_signer', jti: b.jti })
     expect(line.revocation).to.equal('revoked')
@@ -105,7 +100,7 @@ describe('signed commands: broker edge check (--enforce-signed-commands)', funct
     const { client, inbox } = await backendSession('stale')
     try {
       const now = Date.now()
-      const b = body(vin, 'unlock', { iat: now - 120_000, exp: now - 90_000 })
+      const b = commandBody(vin, 'unlock', { iat: now - 120_000, exp: now - 90_000 })
       await client.publishAsync(`vehicles/${vin}/commands`, sign(rawSigner(pki.backend), b), { qos: 1 })
       expect(await inbox.waitFor(vin, b.jti)).to.deep.include({ status: 'rejected', reason: 'expired' })
     } finally { await end(client) }
@@ -138,7 +133,7 @@ describe('signed commands: edge check with the real revocation store', function 
     const vin = pki.vins[3]!
     const client = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-store' })
     try {
-      const b = body(vin, 'unlock')
+      const b = commandBody(vin, 'unlock')
       const gone = closed(client, 5000)
       client.publish(`vehicles/${vin}/commands`, sign(rawSigner(signerDir), b), { qos: 1 })
       await gone

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { createPrivateKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto'
 import type { MqttClient } from 'mqtt'
 import { BIN } from '../harness/cli.js'
 import { commandTrust, ChainVerifier, verifyResult, type ResultPayload } from '../../src/commands/index.js'
@@ -63,6 +63,12 @@ export class CarProcess {
       child.kill(signal)
     })
   }
+}
+
+/** A command body (DESIGN signed commands), fresh for 30 s; `over` replaces any field (args, iat, exp, ...). */
+export function commandBody (vin: string, cmd: string, over: Record<string, unknown> = {}): { jti: string } & Record<string, unknown> {
+  const now = Date.now()
+  return { v: 1, vin, cmd, args: {}, jti: randomUUID(), iat: now, exp: now + 30_000, ...over }
 }
 
 /** A signer (cert chain dir with cert.pem + key.pem) that builds JWS with node:crypto alone. */

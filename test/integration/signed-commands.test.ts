@@ -4,7 +4,6 @@
 // node:crypto alone, so the contract, not src/commands, decides what is
 // accepted; every refusal is asserted on the car's signed result AND its JSON line.
 import { expect } from 'chai'
-import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
 import { testPki, type TestPki } from '../harness/pki.js'
@@ -13,13 +12,8 @@ import { credentials, connect, collect, end } from '../harness/mqtt.js'
 import { runCli } from '../harness/cli.js'
 import { loadCaFiles, issueLeaf } from '../../src/pki/index.js'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { CarProcess, ResultInbox, rawSigner, resultVerifier, sign, type RawSigner } from './signed-commands-support.js'
+import { CarProcess, ResultInbox, commandBody, rawSigner, resultVerifier, sign, type RawSigner } from './signed-commands-support.js'
 import { tamper } from '../unit/commands/raw-jws.js'
-
-const body = (vin: string, cmd: string, args: object = {}, over: Record<string, unknown> = {}) => {
-  const now = Date.now()
-  return { v: 1, vin, cmd, args, jti: randomUUID(), iat: now, exp: now + 30_000, ...over }
-}
 
 describe('signed commands: backend -> broker -> car -> signed result (edge check off)', function () {
   this.timeout(60_000)
@@ -74,7 +68,7 @@ describe('signed commands: backend -> broker -> car -> signed result (edge check
   }
 
   it('executes a command signed with node:crypto alone and answers with a signed result (interop)', async () => {
-    const b = body(vin, 'unlock')
+    const b = commandBody(vin, 'unlock')
     const { result, line } = await send(sign(signers.backend, b), b.jti)
     expect(result).to.deep.include({ v: 1, vin, jti: b.jti, status: 'executed' })
     expect(result).to.not.have.property('reason')
@@ -83,51 +77,51 @@ describe('signed commands: backend -> broker -> car -> signed result (edge check
 
   describe('each rejection reason, through the broker to the real car', () => {
     it('malformed: alg none (unsigned)', async () => {
-      const b = body(vin, 'unlock')
+      const b = commandBody(vin, 'unlock')
       const h = Buffer.from(JSON.stringify({ alg: 'none', x5c: signers.backend.x5c })).toString('base64url')
       await expectRejected(`${h}.${Buffer.from(JSON.stringify(b)).toString('base64url')}.`, b.jti, 'malformed')
     })
     it('malformed: alg HS256 header', async () => {
-      const b = body(vin, 'unlock')
+      const b = commandBody(vin, 'unlock')
       await expectRejected(sign(signers.backend, b, { alg: 'HS256' }), b.jti, 'malformed')
     })
     it('untrusted_signer: x5c from the rogue CA', async () => {
-      const b = body(vin, 'unlock')
+      const b = commandBody(vin, 'unlock')
       await expectRejected(sign(signers.rogue, b), b.jti, 'untrusted_signer')
     })
     it('untrusted_signer: x5c through the manufacturing CA', async () => {
-      const b = body(vin, 'unlock')
+      const b = commandBody(vin, 'unlock')
       await expectRejected(sign(signers.factory, b), b.jti, 'untrusted_signer')
     })
     it('bad_signature: tampered payload (the edge is off, so it reaches the car)', async () => {
-      const b = body(vin, 'lock')
+      const b = commandBody(vin, 'lock')
       await expectRejected(tamper(sign(signers.backend, b)), b.jti, 'bad_signature')
     })
     it('insufficient_privileges: signed by the fleet monitor', async () => {
-      const b = body(vin, 'unlock')
+      const b = commandBody(vin, 'unlock')
       await expectRejected(sign(signers.monitor, b), b.jti, 'insufficient_privileges')
     })
     it('wrong_vin: another car\'s command published on this car\'s topic', async () => {
-      const b = body(pki.vins[1]!, 'unlock')
+      const b = commandBody(pki.vins[1]!, 'unlock')
       await expectRejected(sign(signers.backend, b), b.jti, 'wrong_vin')
     })
     it('ttl_too_long, not_yet_valid, expired', async () => {
       const now = Date.now()
-      const long = body(vin, 'unlock', {}, { iat: now, exp: now + 120_000 })
+      const long = commandBody(vin, 'unlock', { iat: now, exp: now + 120_000 })
       await expectRejected(sign(signers.backend, long), long.jti, 'ttl_too_long')
-      const future = body(vin, 'unlock', {}, { iat: now + 120_000, exp: now + 150_000 })
+      const future = commandBody(vin, 'unlock', { iat: now + 120_000, exp: now + 150_000 })
       await expectRejected(sign(signers.backend, future), future.jti, 'not_yet_valid')
-      const old = body(vin, 'unlock', {}, { iat: now - 120_000, exp: now - 90_000 })
+      const old = commandBody(vin, 'unlock', { iat: now - 120_000, exp: now - 90_000 })
       await expectRejected(sign(signers.backend, old), old.jti, 'expired')
     })
     it('unknown_command, bad_args', async () => {
-      const u = body(vin, 'self_destruct')
+      const u = commandBody(vin, 'self_destruct')
       await expectRejected(sign(signers.backend, u), u.jti, 'unknown_command')
-      const a = body(vin, 'set_charge_limit', { percent: 20 })
+      const a = commandBody(vin, 'set_charge_limit', { args: { percent: 20 } })
       await expectRejected(sign(signers.backend, a), a.jti, 'bad_args')
     })
     it('replayed: the same signed command twice (QoS 1, retained refused by the broker anyway)', async () => {
-      const b = body(vin, 'honk')
+      const b = commandBody(vin, 'honk')
       const jws = sign(signers.backend, b)
       const first = await send(jws, b.jti)
       expect(first.result.status).to.equal('executed')
@@ -147,7 +141,7 @@ describe('signed commands: backend -> broker -> car -> signed result (edge check
       await backend.publishAsync(`vehicles/${vin}/commands`, p, { qos: 1 })
     }
     await car.waitFor((l) => l.evt === 'command' && l.reason === 'malformed' && l.answered === false)
-    const b = body(vin, 'flash_lights')
+    const b = commandBody(vin, 'flash_lights')
     const { result } = await send(sign(signers.backend, b), b.jti)
     expect(result.status).to.equal('executed')
     expect(inbox.raw.length - before).to.equal(1)
@@ -232,7 +226,7 @@ describe('sim car: reconnects with backoff when the broker goes away', function 
     try {
       await backend.subscribeAsync(`vehicles/${vin}/command-results`, { qos: 1 })
       const inbox = new ResultInbox(backend, resultVerifier(pki.dir))
-      const b = body(vin, 'lock')
+      const b = commandBody(vin, 'lock')
       await backend.publishAsync(`vehicles/${vin}/commands`, sign(rawSigner(pki.backend), b), { qos: 1 })
       expect((await inbox.waitFor(vin, b.jti)).status).to.equal('executed')
     } finally { await end(backend) }

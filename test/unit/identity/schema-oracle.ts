@@ -6,7 +6,7 @@ import {
   Certificate, type Name, ExtendedKeyUsage, SubjectAlternativeName, CertificatePolicies,
   id_ce_extKeyUsage, id_ce_subjectAltName, id_ce_certificatePolicies,
 } from '@peculiar/asn1-x509'
-import type { NameAttributes } from '../../../src/identity/index.js'
+import type { NameAttributes, ParsedCertificate } from '../../../src/identity/index.js'
 
 function sha256Hex (der: Uint8Array): string { return createHash('sha256').update(der).digest('hex') }
 function serialHex (bytes: ArrayBuffer | Uint8Array): string {
@@ -44,19 +44,6 @@ function ipText (raw: ArrayBuffer): string {
   if (b.length === 4) return [...b].join('.')
   if (b.length === 16) return b.toString('hex').replace(/(.{4})(?!$)/g, '$1:')
   return b.toString('hex')
-}
-
-interface ParsedCertificate {
-  readonly fingerprint: string
-  readonly serial: string
-  readonly subject: NameAttributes
-  readonly issuer: NameAttributes
-  readonly notBefore: Date
-  readonly notAfter: Date
-  readonly eku: readonly string[] | null
-  readonly policies: readonly string[]
-  readonly san: { dns: readonly string[]; uri: readonly string[]; ip: readonly string[]; email: readonly string[] }
-  readonly selfIssued: boolean
 }
 
 export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate {

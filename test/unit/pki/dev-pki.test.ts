@@ -7,16 +7,7 @@ import {
   devPkiPaths, hasValidCheckDigit, initDevPki, issueCertificates, issueLeaf, loadCa, loadCaFiles, loadPki, readPemCertificates,
   readPrivateKey, type DevPkiManifest, type DevPkiPaths,
 } from '../../../src/pki/index.js'
-import { openssl, tempDir } from './helpers.js'
-
-async function rejects (p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a rejection')
-}
+import { openssl, rejects, tempDir } from './helpers.js'
 
 function mode (path: string): number {
   return statSync(path).mode & 0o777

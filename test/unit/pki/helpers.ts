@@ -1,4 +1,4 @@
-// Shared helpers of the PKI unit tests: temp dirs and openssl.
+// Shared helpers of the PKI unit tests: temp dirs, openssl, and the error a promise rejects with.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,4 +15,14 @@ export function openssl (args: readonly string[], input?: string): RunResult {
 export function tempDir (label: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `fleetgate-pki-${label}-`))
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** the error `p` rejects with; fails the test if it resolves */
+export async function rejects (p: Promise<unknown>): Promise<Error> {
+  try {
+    await p
+  } catch (err) {
+    return err as Error
+  }
+  throw new Error('expected a rejection')
 }

@@ -11,7 +11,7 @@ import {
   CA_COMMON_NAMES, DAY_MS, EKU_OIDS, MINUTE_MS, PKI_ROLES, YEAR_MS, caFromPem, createIntermediateCa, createRogueCa, createRootCa,
   issueFromCsr, issueLeaf, randomVin, type CaMaterial,
 } from '../../../src/pki/index.js'
-import { openssl, tempDir } from './helpers.js'
+import { openssl, rejects, tempDir } from './helpers.js'
 
 const ATTR: Record<string, string> = { '2.5.4.3': 'CN', '2.5.4.11': 'OU', '2.5.4.10': 'O' }
 
@@ -31,15 +31,6 @@ function text (pem: string): string {
   const r = openssl(['x509', '-noout', '-text'], pem)
   expect(r.status, r.stderr).to.equal(0)
   return r.stdout
-}
-
-async function rejects (p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a rejection')
 }
 
 describe('pki/profiles', function () {
