@@ -5,6 +5,7 @@
 // The replay lookup and the rate count are one script: one round trip.
 import { Redis } from 'ioredis'
 import { fgError } from '../errors.js'
+import { redisRetryDelay } from '../revocation/index.js'
 import type { IssuedResponse } from './messages.js'
 import { NONCE_TTL_MS, type Admission, type ProvisionerState, type Retirement } from './state.js'
 
@@ -32,7 +33,7 @@ export class RedisProvisionerState implements ProvisionerState {
       lazyConnect: true,
       commandTimeout: timeoutMs,
       maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(50 * times, 1000),
+      retryStrategy: redisRetryDelay,
       connectionName: 'fleetgate-provisioner',
     })
     redis.on('error', () => {}) // reconnects on its own; each command reports its own failure

@@ -39,7 +39,8 @@ return 1`
 
 interface ScriptCommands { fgMarkActive (registryKey: string, channel: string, fingerprint: string, event: string): Promise<number> }
 
-function retry (times: number): number { return Math.min(50 * times, 1000) }
+/** ioredis retryStrategy of every fleetgate Redis link: 50 ms more per attempt, at most 1 s */
+export function redisRetryDelay (times: number): number { return Math.min(50 * times, 1000) }
 
 export class RedisRevocationStore implements RevocationStore {
   readonly kind = 'redis' as const
@@ -66,7 +67,7 @@ export class RedisRevocationStore implements RevocationStore {
       enableOfflineQueue: false,
       commandTimeout: opts.timeoutMs,
       maxRetriesPerRequest: 0,
-      retryStrategy: retry,
+      retryStrategy: redisRetryDelay,
       connectTimeout: Math.max(opts.timeoutMs, 2000),
       connectionName: 'fleetgate-revocation',
     })
@@ -202,7 +203,7 @@ export class RedisRevocationStore implements RevocationStore {
   /** Subscribe to revocations and registry events; `resync` after every reconnect. */
   async watch (onEvent: (event: StoreEvent) => void): Promise<void> {
     if (this.#sub) throw new Error('watch() called twice')
-    const sub = new Redis(this.#opts.url, { lazyConnect: true, retryStrategy: retry, autoResubscribe: true, maxRetriesPerRequest: null, connectionName: 'fleetgate-revocation-sub' })
+    const sub = new Redis(this.#opts.url, { lazyConnect: true, retryStrategy: redisRetryDelay, autoResubscribe: true, maxRetriesPerRequest: null, connectionName: 'fleetgate-revocation-sub' })
     this.#sub = sub
     sub.on('error', (err: Error) => this.#onError('subscriber', err))
     sub.on('message', (channel: string, message: string) => {
