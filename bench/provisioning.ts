@@ -5,9 +5,10 @@
 //     one sign per certificate. Target >= 0.5x.
 // (b) a provisioning storm: N cars end to end (birth-certificate connect,
 //     CSR, issue, reconnect with the new certificate) through `fleetgate serve`
-//     + `fleetgate provisioner` + redis-server, against 2N full mTLS connects
-//     to bare Aedes (same TLS options and certificates) in the same run.
-//     Target <= 1.5x. Cars run in this process with a lean raw-MQTT client.
+//     + `fleetgate provisioner`, once on the embedded store and once on Redis,
+//     against 2N full mTLS connects to bare Aedes (same TLS options and
+//     certificates), alternating in rounds. Target <= 1.5x. Cars run in this
+//     process with a lean raw-MQTT client; CPU per process per car is reported.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, generateKeyPairSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto'
 import { mkdtempSync, readFileSync } from 'node:fs'
