@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import { newCommand, ExitCode } from './program.js'
 import { fgError } from '../errors.js'
 import { parseDuration } from '../config/index.js'
+import { isSafeIdentityValue } from '../identity/index.js'
 import { isFleetgateError } from '../errors.js'
 import { simAttackCommand } from './sim-attack.js'
 import { simFleetCommand } from './sim-fleet.js'
@@ -92,8 +93,7 @@ export function simBackendCommand (): Command {
     .option('--json', 'print the outcome as one JSON line')
     .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; vin?: string; cmd?: string; args: string; ttl: string; timeout: string; json?: boolean }) => {
       required(opts, ['url', 'ca', 'cert', 'key', 'vin', 'cmd'])
-      // eslint-disable-next-line no-control-regex
-      if (/[+#/\u0000-\u001f\u007f]/.test(opts.vin!)) throw fgError('FG_ERR_CONFIG_INVALID', `--vin ${JSON.stringify(opts.vin)}: holds + # / or a control character`)
+      if (!isSafeIdentityValue(opts.vin!)) throw fgError('FG_ERR_CONFIG_INVALID', `--vin ${JSON.stringify(opts.vin)}: holds + # / or a control character`)
       let args: unknown
       try { args = JSON.parse(opts.args) } catch { throw fgError('FG_ERR_CONFIG_INVALID', `--args: not valid JSON`) }
       if (typeof args !== 'object' || args === null || Array.isArray(args)) throw fgError('FG_ERR_CONFIG_INVALID', '--args: must be a JSON object')

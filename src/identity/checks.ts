@@ -2,15 +2,24 @@
 import type { Identity } from './identity.js'
 
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
-export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 
-// `+` and `#` are MQTT wildcards, `/` a level separator: any of them in a value
-// that fills a topic template would widen a client's ACL (wildcard injection).
-// eslint-disable-next-line no-control-regex
-const UNSAFE = /[+#/\u0000-\u001f\u007f]/
+/**
+ * A certificate value (or a client-chosen clientId) that may fill a topic
+ * template must not change the topic's shape: `+` and `#` are MQTT wildcards,
+ * `/` a level separator (wildcard injection would widen a client's ACL); no
+ * C0 or C1 control character or DEL either (also keeps audit lines one line).
+ */
+export function isSafeIdentityValue (s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    // C0 controls incl. NUL, DEL, C1 controls; '#' 35, '+' 43, '/' 47
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 35 || c === 43 || c === 47) return false
+  }
+  return true
+}
 
-export function isSafeValue (value: string): boolean {
-  return value.length > 0 && !UNSAFE.test(value)
+function isSafeValue (value: string): boolean {
+  return value.length > 0 && isSafeIdentityValue(value)
 }
 
 export type IdentityCheck = { ok: true } | { ok: false; reason: 'no_client_auth' | 'identity_injection'; detail: string }

@@ -2,5 +2,5 @@
 export { parsePolicy } from './parse.js'
 export { loadPolicyFile, defaultPolicyPath } from './load.js'
 export { isVin } from './vin.js'
-export { isSafeIdentityValue } from './safe-value.js'
+export { isSafeIdentityValue } from '../identity/index.js'
 export type { Policy, Grant, PolicyDecision, PolicyRefusal } from './types.js'

@@ -3,7 +3,7 @@
 // refusal, never a fall-through to a later, perhaps wider, role.
 import type { Identity, NameAttributes } from '../identity/identity.js'
 import { grantOf, type RoleRules, type Rule, type RuleLevel } from './grant.js'
-import { isSafeIdentityValue } from './safe-value.js'
+import { isSafeIdentityValue } from '../identity/index.js'
 import type { MatchSpec, RoleSpec } from './schema.js'
 import { fill, type Part, type Placeholder } from './template.js'
 import { startsWithDollar } from './topic.js'

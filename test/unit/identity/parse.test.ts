@@ -60,6 +60,15 @@ describe('identity: parse (known answers from openssl)', () => {
     expect(checkIdentity(identityFromChain([c], (x) => caInfoOf(x, null)))).to.deep.equal({ ok: true })
   })
 
+  it('refuses C1 control characters and DEL as the policy does (one definition: isSafeIdentityValue)', () => {
+    const d = mkdtempSync(join(tmpdir(), 'fg-id-'))
+    const clean = identityFromChain([openssl(d, '/OU=vehicle/CN=1HGCM82633A004352', '4', 'extendedKeyUsage=clientAuth')], (x) => caInfoOf(x, null))
+    for (const cn of ['AB\u0085C', 'AB\u009fC', 'AB\u007fC']) {
+      const id = { ...clean, subject: { ...clean.subject, CN: [cn] } }
+      expect(checkIdentity(id), JSON.stringify(cn)).to.deep.include({ ok: false, reason: 'identity_injection' })
+    }
+  })
+
   it('normalises every serial spelling to the stored form', () => {
     expect(normaliseSerial('0A:BC')).to.equal('abc')
     expect(normaliseSerial('0x0ABC')).to.equal('abc')
