@@ -10,7 +10,7 @@ import { readPemCertificates } from '../pki/pem.js'
 import {
   REVOCATION_REASONS, normaliseFingerprint, openRevocationStore, redactUrl, type RevocationStore, type RevocationTarget,
 } from '../revocation/index.js'
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../identity/index.js'
 
 type StoreFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'>
 
@@ -40,8 +40,6 @@ export function checkReason (reason: string): string {
 
 interface RevokeFlags extends StoreFlags { cert?: string; fingerprint?: string; issuer?: string; serial?: string; reason: string }
 
-function fingerprintOf (der: Buffer): string { return createHash('sha256').update(der).digest('hex') }
-
 /** The targets named by the flags, and a description of each for the report. */
 export function revokeTargets (flags: RevokeFlags): Array<{ target: RevocationTarget; what: string }> {
   const modes = [flags.cert !== undefined, flags.fingerprint !== undefined, flags.issuer !== undefined || flags.serial !== undefined].filter(Boolean).length
@@ -49,12 +47,12 @@ export function revokeTargets (flags: RevokeFlags): Array<{ target: RevocationTa
   if (flags.cert !== undefined) {
     const ders = readPemCertificates(flags.cert)
     const leaf = new X509Certificate(ders[0]!)
-    const fp = fingerprintOf(ders[0]!)
+    const fp = sha256Hex(ders[0]!)
     const out = [{ target: { fingerprint: fp } as RevocationTarget, what: `certificate ${leaf.subject.replace(/\n/g, ', ')} serial ${normaliseSerial(leaf.serialNumber)} fingerprint ${fp}` }]
     // The file's next certificate, when it issued the leaf, lets us revoke by issuer + serial too.
     const issuer = ders[1] ? new X509Certificate(ders[1]) : null
     if (issuer && leaf.checkIssued(issuer)) {
-      out.push({ target: { issuer: fingerprintOf(ders[1]!), serial: normaliseSerial(leaf.serialNumber)! }, what: `serial ${normaliseSerial(leaf.serialNumber)} of issuer ${issuer.subject.replace(/\n/g, ', ')}` })
+      out.push({ target: { issuer: sha256Hex(ders[1]!), serial: normaliseSerial(leaf.serialNumber)! }, what: `serial ${normaliseSerial(leaf.serialNumber)} of issuer ${issuer.subject.replace(/\n/g, ', ')}` })
     }
     return out
   }
@@ -68,7 +66,7 @@ export function revokeTargets (flags: RevokeFlags): Array<{ target: RevocationTa
   if (!serial) throw fgError('FG_ERR_CONFIG_INVALID', `--serial ${flags.serial}: expected a hex serial (e.g. 0A:BC, 0x0abc, 0ABC)`)
   const ders = readPemCertificates(flags.issuer)
   const issuer = new X509Certificate(ders[0]!)
-  const issuerFp = fingerprintOf(ders[0]!)
+  const issuerFp = sha256Hex(ders[0]!)
   return [{ target: { issuer: issuerFp, serial }, what: `serial ${serial} of issuer ${issuer.subject.replace(/\n/g, ', ')} (${issuerFp})` }]
 }
 

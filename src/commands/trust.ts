@@ -3,7 +3,8 @@
 // (X509Certificate.verify + checkIssued), dates against the injected clock;
 // verified chains are cached by leaf DER fingerprint, so a backend that signs
 // thousands of commands with one certificate is parsed once. Pure: takes DER.
-import { X509Certificate, createHash, webcrypto, type KeyObject } from 'node:crypto'
+import { X509Certificate, webcrypto, type KeyObject } from 'node:crypto'
+import { sha256Hex } from '../identity/index.js'
 
 /** What the verifier trusts: the fleet root(s) and the fleet issuing CA(s) under them. */
 export interface CommandTrust {
@@ -38,7 +39,7 @@ interface CachedChain {
 
 export type ChainResult = { ok: true; signer: Signer } | { ok: false; detail: string }
 
-const fp = (der: Uint8Array) => createHash('sha256').update(der).digest('hex')
+const fp = sha256Hex
 
 function isSelfSigned (c: X509Certificate): boolean {
   return c.checkIssued(c) && c.verify(c.publicKey)

@@ -3,14 +3,9 @@
 // chain, second certificate), as a car uses its own. Only when --cert holds no
 // CA certificate, the CA certificates of the --ca bundle that a root signed. Pure.
 import { commandTrust, type CommandTrust } from '../commands/index.js'
-
-const PEM_CERT = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g
-
-export function pemDers (pem: string): Buffer[] {
-  return [...pem.matchAll(PEM_CERT)].map((m) => Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'))
-}
+import { parsePemCertificates } from '../pki/pem.js'
 
 export function edgeCommandTrust (caBundleDer: readonly Uint8Array[], serverChainPem: string): CommandTrust {
-  const own = pemDers(serverChainPem).slice(1)
+  const own = parsePemCertificates(serverChainPem, '--cert').slice(1)
   return commandTrust(caBundleDer, own.length > 0 ? own : caBundleDer)
 }

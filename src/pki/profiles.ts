@@ -13,6 +13,7 @@ import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
 import { x509 } from './x509.js'
 import { fgError } from '../errors.js'
 import { derToPem, parsePemCsr, privateKeyToPem } from './pem.js'
+import { sha256Hex } from '../identity/index.js'
 
 export type PkiRole = 'vehicle' | 'fleet-backend' | 'fleet-monitor' | 'provisioner' | 'factory' | 'server'
 export const PKI_ROLES: readonly PkiRole[] = ['vehicle', 'fleet-backend', 'fleet-monitor', 'provisioner', 'factory', 'server']
@@ -280,9 +281,6 @@ export function keyIdentifier (spki: Uint8Array): string {
   return createHash('sha1').update(point).digest('hex')
 }
 
-function sha256Hex (der: Uint8Array): string {
-  return createHash('sha256').update(der).digest('hex')
-}
 
 function serialText (hex: string): string {
   const s = hex.toLowerCase().replace(/^0+/, '')

@@ -4,7 +4,7 @@
 // @peculiar/x509's milliseconds). Pure apart from the signature.
 import { createPublicKey, sign, type KeyObject } from 'node:crypto'
 import { TAG, derTlv } from './der.js'
-import { pem } from './issuer.js'
+import { derToPem } from '../pki/pem.js'
 
 const OIDS: Readonly<Record<string, string>> = { CN: '550403', OU: '55040b', O: '55040a', C: '550406' }
 const ECDSA_SHA256 = Buffer.from('300a06082a8648ce3d040302', 'hex')
@@ -24,5 +24,5 @@ export function buildCsr (key: KeyObject, subject: ReadonlyArray<readonly [strin
     Buffer.from('a000', 'hex'), // [0] no attributes
   ])
   const signature = sign('sha256', info, { key, dsaEncoding: 'der' })
-  return pem(derTlv(TAG.SEQUENCE, [info, ECDSA_SHA256, derTlv(TAG.BIT_STRING, [Buffer.from([0]), signature])]), 'CERTIFICATE REQUEST')
+  return derToPem(derTlv(TAG.SEQUENCE, [info, ECDSA_SHA256, derTlv(TAG.BIT_STRING, [Buffer.from([0]), signature])]), 'CERTIFICATE REQUEST')
 }

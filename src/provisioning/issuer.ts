@@ -14,8 +14,10 @@ import {
   id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509'
 import { fgError } from '../errors.js'
+import { derToPem } from '../pki/pem.js'
 import type { CertificateTemplate } from './template.js'
 import { TAG, bytesOf, children, contentOf, derTime, derTlv, readTlv, type Tlv } from './der.js'
+import { sha256Hex } from '../identity/index.js'
 
 const OID_O = Buffer.from('06035504' + '0a', 'hex')
 const OID_OU = Buffer.from('06035504' + '0b', 'hex')
@@ -58,11 +60,6 @@ export interface FastIssuer {
   readonly organization: string | null
   /** certify `key` under `template`; `serial`: 16 bytes for tests, random otherwise */
   issue (key: SubjectKey, template: Readonly<CertificateTemplate>, now?: Date, serial?: Buffer): IssuedLeaf
-}
-
-export function pem (der: Uint8Array, label: string): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64')
-  return `-----BEGIN ${label}-----\n${b64.replace(/.{64}(?!$)/g, '$&\n')}\n-----END ${label}-----\n`
 }
 
 function encodeExtension (oid: string, critical: boolean, value: unknown): Buffer {
@@ -171,8 +168,8 @@ export function createFastIssuer (caCertDer: Uint8Array, caKey: KeyObject, sourc
   }
 
   return {
-    caPem: pem(node.raw, 'CERTIFICATE'),
-    caFingerprint: createHash('sha256').update(node.raw).digest('hex'),
+    caPem: derToPem(node.raw, 'CERTIFICATE'),
+    caFingerprint: sha256Hex(node.raw),
     organization: organizationOf(node.raw, ca.subjectTlv),
     issue (key, t, now = new Date(), serial = randomSerial()) {
       if (t.commonName === null || t.commonName === '') throw new Error('certificate template without a CN')
@@ -197,9 +194,9 @@ export function createFastIssuer (caCertDer: Uint8Array, caKey: KeyObject, sourc
       const der = derTlv(TAG.SEQUENCE, [tbs, signatureAlgorithm, derTlv(TAG.BIT_STRING, [Buffer.from([0]), signature])])
       return {
         der,
-        pem: pem(der, 'CERTIFICATE'),
+        pem: derToPem(der, 'CERTIFICATE'),
         serial: serialText(serial),
-        fingerprint: createHash('sha256').update(der).digest('hex'),
+        fingerprint: sha256Hex(der),
         notBefore,
         notAfter,
       }

@@ -1,9 +1,9 @@
 // Read everything a reload changes, all or nothing: a bad file leaves the
 // running configuration as it was.
-import { createHash } from 'node:crypto'
 import { loadTlsMaterial, type LoadedTlsMaterial } from '../tls/index.js'
 import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { fgError, isFleetgateError, type FleetgateError } from '../errors.js'
+import { sha256Hex } from '../identity/index.js'
 
 export interface Reloadable {
   readonly material: LoadedTlsMaterial
@@ -15,7 +15,7 @@ export interface Reloadable {
 export type LoadResult = { ok: true; value: Reloadable } | { ok: false; error: FleetgateError }
 
 export function trustedFingerprints (material: LoadedTlsMaterial): ReadonlySet<string> {
-  return new Set(material.caDer.map((der) => createHash('sha256').update(der).digest('hex')))
+  return new Set(material.caDer.map((der) => sha256Hex(der)))
 }
 
 export function loadReloadable (paths: { ca: string; cert: string; key: string }, policyPath: string): LoadResult {

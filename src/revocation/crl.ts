@@ -1,12 +1,13 @@
 // CRL -> revocation targets, after the CRL's signature is verified against the
 // issuer certificate's public key (nothing is loaded from an unverified CRL).
 // Pure apart from node:crypto: takes bytes, returns values or throws FG_ERR_CRL_*.
-import { X509Certificate, createHash, verify as verifySignature } from 'node:crypto'
+import { X509Certificate, verify as verifySignature } from 'node:crypto'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { AlgorithmIdentifier, CRLReason, Certificate, Name, RevokedCertificate, Time, id_ce_cRLReasons } from '@peculiar/asn1-x509'
 import { fgError } from '../errors.js'
 import { serialHex } from '../identity/index.js'
 import type { RevocationEntry } from './types.js'
+import { sha256Hex } from '../identity/index.js'
 
 export interface CrlEntry extends RevocationEntry {
   /** lowercase hex, no leading zeros */
@@ -137,7 +138,7 @@ export function parseCrl (data: Buffer, issuerPem: string, source = 'CRL', issue
     entries.push({ serial: serialHex(rc.userCertificate), reason, revokedAt: rc.revocationDate.getTime().toISOString() })
   }
   return {
-    issuerFingerprint: createHash('sha256').update(issuer.raw).digest('hex'),
+    issuerFingerprint: sha256Hex(issuer.raw),
     thisUpdate: crl.thisUpdate.toISOString(),
     entries,
   }

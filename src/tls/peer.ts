@@ -9,8 +9,8 @@
 // while the reported chain holds the decoy, and issuer + serial and CA revocation
 // lookups would miss. Here a link counts only if its signature holds; links are
 // verified once and remembered.
-import { X509Certificate, createHash, verify, type KeyObject } from 'node:crypto'
-import { signedParts } from '../identity/index.js'
+import { X509Certificate, verify, type KeyObject } from 'node:crypto'
+import { sha256Hex, signedParts } from '../identity/index.js'
 import type { TLSSocket } from 'node:tls'
 
 const MAX_DEPTH = 8
@@ -79,7 +79,7 @@ export class PeerChainVerifier {
   fingerprint (cert: X509Certificate): string {
     let fp = this.#fps.get(cert)
     if (fp === undefined) {
-      fp = createHash('sha256').update(cert.raw).digest('hex')
+      fp = sha256Hex(cert.raw)
       this.#fps.set(cert, fp)
     }
     return fp
