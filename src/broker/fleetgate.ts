@@ -9,6 +9,7 @@ import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOpt
 import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo, type Session } from './session.js'
+import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
 import { admitConnection, ConnectionLimiter, type AdmitOptions } from '../guard/index.js'
@@ -217,6 +218,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       // fleetgate's limits apply to a broker the user built: Aedes reads both per client.
       Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels })
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
+      storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
       revocationGuard.start()
       broker.on('connectionError', (client: Client, err: Error) => {
         if (/connect did not arrive in time/.test(err.message)) {

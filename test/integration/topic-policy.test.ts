@@ -163,5 +163,24 @@ describe('topic policy (DESIGN steps 6-7)', function () {
       expect(payloads).to.include('for-A')
       expect(payloads.filter((p) => p !== 'for-A')).to.deep.equal([])
     })
+
+    it('stores only the granted filters of a persistent session: nothing of another car is even queued for it', async () => {
+      // Unchecked, Aedes stores the refused vehicles/# too: every QoS 1 message of the fleet
+      // piles up in the offline car's queue (in Redis, in a cluster).
+      const a1 = await vehicle(2, { clean: false })
+      const C = pki.vins[2]!
+      expect(await subackCodes(a1, [{ topic: `vehicles/${C}/commands`, qos: 1 }, { topic: 'vehicles/#', qos: 1 }])).to.deep.equal([1, 128])
+      await a1.endAsync()
+      const persistence = (broker.broker as unknown as { persistence: unknown }).persistence as {
+        subscriptionsByClient (c: { id: string }): Promise<Array<{ topic: string }>>
+        outgoingStream (c: { id: string }): AsyncIterable<{ topic: string }>
+      }
+      expect((await persistence.subscriptionsByClient({ id: C })).map((x) => x.topic)).to.deep.equal([`vehicles/${C}/commands`])
+      const b = await vehicle(1)
+      for (let i = 0; i < 5; i++) await b.publishAsync(`vehicles/${B}/telemetry/speed`, String(i), { qos: 1 })
+      const queued: string[] = []
+      for await (const packet of persistence.outgoingStream({ id: C })) queued.push(packet.topic)
+      expect(queued).to.deep.equal([])
+    })
   })
 })

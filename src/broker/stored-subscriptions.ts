@@ -1,0 +1,26 @@
+// What a persistent session keeps. Aedes 1.2 stores a SUBSCRIBE by handing the
+// persistence the packet's whole filter list, refused filters included, as soon
+// as one filter is granted (lib/handlers/subscribe.js storeSubscriptions).
+// authorizeForward already stops delivery on a refused filter, but the stored
+// filter still matched: every QoS 1 message of the fleet was queued for an
+// offline car that had asked for `vehicles/#` beside its own topic (in Redis,
+// in a cluster), and written twice more at its reconnect. Only filters the
+// session's grant covers are stored.
+import type { Client } from 'aedes'
+import type { SessionRegistry } from './session.js'
+
+interface SubscriptionStore {
+  addSubscriptions (client: Client, subs: ReadonlyArray<{ topic: string; qos: number }>): Promise<unknown>
+}
+
+export function storeGrantedSubscriptionsOnly (persistence: object, sessions: SessionRegistry): void {
+  const store = persistence as SubscriptionStore
+  const add = store.addSubscriptions.bind(store)
+  store.addSubscriptions = function addGrantedSubscriptions (client, subs) {
+    const grant = sessions.get(client)?.grant
+    // no session: nothing of this client may be stored (fail closed)
+    const granted = grant === undefined ? [] : subs.filter((s) => grant.canSubscribe(s.topic))
+    if (granted.length === 0) return Promise.resolve()
+    return add(client, granted.length === subs.length ? subs : granted)
+  }
+}
