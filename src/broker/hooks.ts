@@ -112,6 +112,35 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     callback(new Error(reason))
   }
 
+  /**
+   * The extra publish checks in order. A check that answers at once is not
+   * awaited (the edge command check answers at once for every topic but a
+   * command topic: telemetry pays no promise). An awaited check may finish after
+   * fleetgate ended the session (revoked meanwhile): nothing is published then.
+   */
+  function runPublishChecks (client: Client, session: Session, packet: PublishPacket, callback: (error?: Error | null) => void, from: number): void {
+    for (let i = from; i < deps.publishChecks.length; i++) {
+      let r: ReturnType<PublishCheck>
+      try { r = deps.publishChecks[i]!(session, packet) } catch (err) { return publishCheckFailed(session, callback, err) }
+      if (typeof (r as Promise<unknown>).then === 'function') {
+        ;(r as Promise<CheckResult<PublishReason>>).then((res) => {
+          if (!res.ok) return refusePublish(session, packet, callback, res.reason, res.detail, res.audit)
+          if (session.endedFor !== undefined || client.closed) return callback(new Error('session ended'))
+          runPublishChecks(client, session, packet, callback, i + 1)
+        }, (err: unknown) => publishCheckFailed(session, callback, err))
+        return
+      }
+      const res = r as CheckResult<PublishReason>
+      if (!res.ok) return refusePublish(session, packet, callback, res.reason, res.detail, res.audit)
+    }
+    callback(null)
+  }
+
+  function publishCheckFailed (session: Session, callback: (error?: Error | null) => void, err: unknown): void {
+    session.log.error({ evt: 'publish.error', err: String(err) }, 'publish check failed')
+    callback(new Error('publish check failed'))
+  }
+
   return {
     preConnect: function fleetgatePreConnect (client, packet, callback) {
       // Aedes' authenticate does not see the CONNECT packet: keep the Will here.
@@ -137,7 +166,10 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         if (!decision.ok) return { ok: false, reason: decision.reason, detail: decision.detail }
         const session = new LiveSession(log, identity, decision.grant, info.remote, client.id)
         const will = wills.get(client)
-        if (will && !checkPublishTopic(session, will.topic, will.retain).ok) {
+        // A Will on a command topic is refused whoever may publish there: it would reach
+        // a car's command channel later, past the signed-command check (a dead cluster
+        // node's Will has no client and skips the publish checks) and long expired.
+        if (will && (!checkPublishTopic(session, will.topic, will.retain).ok || commandTopicVin(will.topic) !== null)) {
           return { ok: false, reason: 'will_denied', detail: clip(will.topic) }
         }
         return { ok: true, session }
@@ -175,16 +207,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       const topicCheck = checkPublishTopic(session, packet.topic, !!packet.retain)
       if (!topicCheck.ok) return refusePublish(session, packet, callback, topicCheck.reason)
       if (deps.publishChecks.length === 0) return callback(null)
-      void (async () => {
-        for (const check of deps.publishChecks) {
-          const r = await check(session, packet)
-          if (!r.ok) return refusePublish(session, packet, callback, r.reason, r.detail, r.audit)
-        }
-        callback(null)
-      })().catch((err: unknown) => {
-        session.log.error({ evt: 'publish.error', err: String(err) }, 'publish check failed')
-        callback(new Error('publish check failed'))
-      })
+      runPublishChecks(client, session, packet, callback, 0)
     },
 
     authorizeSubscribe: function fleetgateAuthorizeSubscribe (client, sub, callback) {

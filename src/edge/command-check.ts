@@ -29,12 +29,19 @@ function rejected (commandReason: CommandReason, extra: Record<string, string> =
   return { ok: false, reason: 'command_rejected', detail: commandReason, audit: { commandReason, ...extra } }
 }
 
+const NOT_A_COMMAND: CheckResult<PublishReason> = Object.freeze({ ok: true })
+
 export function commandEdgeCheck (opts: CommandEdgeOptions): PublishCheck {
   const chains = new ChainVerifier(opts.trust)
   const now = opts.now ?? Date.now
-  return async function signedCommandEdgeCheck (_session: Session, packet: PublishPacket): Promise<CheckResult<PublishReason>> {
+  // Not async: every topic but a command topic is answered at once, with no promise per message.
+  return function signedCommandEdgeCheck (_session: Session, packet: PublishPacket): CheckResult<PublishReason> | Promise<CheckResult<PublishReason>> {
     const vin = commandTopicVin(packet.topic)
-    if (vin === null) return { ok: true }
+    if (vin === null) return NOT_A_COMMAND
+    return checkCommand(packet, vin)
+  }
+
+  async function checkCommand (packet: PublishPacket, vin: string): Promise<CheckResult<PublishReason>> {
     const raw = packet.payload
     const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
     if (size > MAX_JWS_BYTES) return rejected('malformed')

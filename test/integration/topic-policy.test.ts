@@ -3,7 +3,7 @@ import { expect } from 'chai'
 import type { MqttClient } from 'mqtt'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
-import { credentials, connect, closed, collect, end, subackCodes, connectCollecting } from '../harness/mqtt.js'
+import { credentials, connect, closed, collect, end, subackCodes, connectCollecting, tryConnect } from '../harness/mqtt.js'
 
 describe('topic policy (DESIGN steps 6-7)', function () {
   let pki: TestPki
@@ -111,6 +111,15 @@ describe('topic policy (DESIGN steps 6-7)', function () {
       ;(car as unknown as { stream: { destroy(): void } }).stream.destroy()
       const msgs = await got
       expect(msgs.map((m) => `${m.topic}=${m.payload.toString()}`)).to.deep.equal([`vehicles/${A}/status=offline`])
+    })
+
+    it('refuses a backend\'s Will on a car\'s command topic (it would skip the signed-command check): will_denied', async () => {
+      const r = await tryConnect(broker.port, credentials(pki.dir, pki.backend), {
+        clientId: 'fleet-backend-will', will: { topic: `vehicles/${A}/commands`, payload: Buffer.from('{"cmd":"unlock"}'), qos: 1, retain: false },
+      })
+      expect(r.ok).to.equal(false)
+      if (!r.ok) expect(r.returnCode).to.equal(5)
+      await broker.audit.waitFor('connect.deny', { reason: 'will_denied' })
     })
 
     it('accepts a Will that Aedes replays with no client (left by a dead cluster node)', async () => {
