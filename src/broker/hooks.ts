@@ -180,6 +180,14 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         // A reload changed the trust bundle while we waited: decide again under it.
         if (deps.isCurrent && !deps.isCurrent(info)) return fleetgateAuthenticate(client, _username, _password, done)
         if (!r.ok) return deny(client, info, r.reason, r.detail, done)
+        // Taking over a live session needs the same subject CN (a car reconnecting, or
+        // back with its rotated certificate). A clientId template's '-suffix' would
+        // otherwise let CN "ops" connect as "ops-eu-1", the session of CN "ops-eu".
+        const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id]
+        const held = holder !== undefined && holder !== client ? sessions.get(holder) : undefined
+        if (held !== undefined && held.identity.subject.CN?.[0] !== identity.subject.CN?.[0]) {
+          return deny(client, info, 'client_id_mismatch', 'clientId held by a session of another certificate subject', done)
+        }
         sessions.set(client, r.session!)
         forgetOnClose(sessions, client)
         deps.decided?.(client)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { testPki, subject, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
-import { credentials, tryConnect, end, connect } from '../harness/mqtt.js'
+import { credentials, tryConnect, end, connect, closed } from '../harness/mqtt.js'
 
 describe('mTLS connect (DESIGN steps 1-5)', function () {
   let pki: TestPki
@@ -121,6 +121,24 @@ describe('mTLS connect (DESIGN steps 1-5)', function () {
     await refusedAtConnect(pki.backend, vin, 'client_id_mismatch')
     broker.audit.clear()
     await refusedAtConnect(pki.backend, 'fleet-backendX', 'client_id_mismatch') // a prefix alone is not enough
+  })
+
+  it('refuses a takeover by another subject whose template also yields the clientId (CN ops as ops-eu-1): client_id_mismatch', async () => {
+    const victimDir = await pki.extra('ops-eu', 'fleet-backend', 'ops-eu')
+    const attackerDir = await pki.extra('ops', 'fleet-backend', 'ops')
+    const victim = await connect(broker.port, credentials(pki.dir, victimDir), { clientId: 'ops-eu-1' })
+    let victimClosed = false
+    victim.on('close', () => { victimClosed = true })
+    broker.audit.clear()
+    await refusedAtConnect(attackerDir, 'ops-eu-1', 'client_id_mismatch')
+    await new Promise((r) => setTimeout(r, 200))
+    expect(victimClosed).to.equal(false)
+    await end(victim)
+    // the same subject may take its own session over (a car back after a dropped link)
+    const again = await connect(broker.port, credentials(pki.dir, victimDir), { clientId: 'ops-eu-1' })
+    const next = await connect(broker.port, credentials(pki.dir, victimDir), { clientId: 'ops-eu-1' })
+    await closed(again, 3000)
+    await end(next)
   })
 
   it('refuses a Will on another car\'s topic: will_denied', async () => {
