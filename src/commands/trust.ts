@@ -20,6 +20,9 @@ export interface Signer {
   readonly issuerFingerprint: string
   /** lowercase hex, no leading zeros */
   readonly serial: string
+  /** the issuing CA's serial, and the fingerprint of the root that issued it (revocation of the CA by the root) */
+  readonly issuerSerial: string
+  readonly rootFingerprint: string
   readonly cn: string | undefined
   /** the signer role (first OU) */
   readonly ou: string | undefined
@@ -142,6 +145,8 @@ export class ChainVerifier {
       fingerprint: fp(ders[0]!),
       issuerFingerprint: fp(issuer.raw),
       serial: serialOf(leaf),
+      issuerSerial: serialOf(issuer),
+      rootFingerprint: fp(root.raw),
       cn: subjectValue(leaf, 'CN'),
       ou: subjectValue(leaf, 'OU'),
       publicKey: key,

@@ -14,8 +14,12 @@ import { commandTopicVin } from '../broker/topics.js'
 import type { CommandReason, PublishReason } from '../reasons.js'
 import { ChainVerifier, MAX_JWS_BYTES, verifyCommand, type CommandPolicy, type CommandTrust } from '../commands/index.js'
 
-/** true when the signer (leaf fingerprint, or issuing CA fingerprint + serial) is revoked; rejects when the store cannot answer */
-export type SignerRevocationLookup = (leafFingerprint: string, issuerFingerprint: string, serial: string) => Promise<boolean>
+/**
+ * true when the signer is revoked: its leaf (fingerprint, or issuing CA + serial) or its
+ * issuing CA (fingerprint, or root + the CA's serial), as at CONNECT. Rejects when the store cannot answer.
+ */
+export type SignerRevocationLookup = (leafFingerprint: string, issuerFingerprint: string, serial: string,
+  issuingCa?: { readonly serial: string; readonly rootFingerprint: string }) => Promise<boolean>
 
 export interface CommandEdgeOptions extends CommandPolicy {
   readonly trust: CommandTrust
@@ -51,7 +55,7 @@ export function commandEdgeCheck (opts: CommandEdgeOptions): PublishCheck {
     if (opts.isRevoked) {
       let revoked: boolean
       try {
-        revoked = await opts.isRevoked(d.signer.fingerprint, d.signer.issuerFingerprint, d.signer.serial)
+        revoked = await opts.isRevoked(d.signer.fingerprint, d.signer.issuerFingerprint, d.signer.serial, { serial: d.signer.issuerSerial, rootFingerprint: d.signer.rootFingerprint })
       } catch {
         if (opts.revocationFailOpen === true) return { ok: true }
         return rejected('untrusted_signer', { jti: d.command.jti, signer: d.signer.fingerprint.slice(0, 16), revocation: 'unavailable' })

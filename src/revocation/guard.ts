@@ -120,8 +120,12 @@ export class RevocationGuard {
   }
 
   /** The edge command check's lookup: is this signer (or its issuing CA) revoked? Rejects when the store cannot answer. */
-  readonly signerRevoked = async (leafFingerprint: string, issuerFingerprint: string, serial: string): Promise<boolean> => {
-    const st = await this.#o.store.status({ targets: [{ fingerprint: leafFingerprint }, { issuer: issuerFingerprint, serial }, { fingerprint: issuerFingerprint }], fresh: true })
+  readonly signerRevoked = async (leafFingerprint: string, issuerFingerprint: string, serial: string,
+    issuingCa?: { readonly serial: string; readonly rootFingerprint: string }): Promise<boolean> => {
+    // the same targets as a CONNECT of that certificate (targetsOf): leaf, issuing CA, root
+    const targets: RevocationTarget[] = [{ fingerprint: leafFingerprint }, { issuer: issuerFingerprint, serial }, { fingerprint: issuerFingerprint }]
+    if (issuingCa) targets.push({ issuer: issuingCa.rootFingerprint, serial: issuingCa.serial }, { fingerprint: issuingCa.rootFingerprint })
+    const st = await this.#o.store.status({ targets, fresh: true })
     return st.revoked !== null
   }
 

@@ -21,7 +21,7 @@ describe('signed commands: broker edge check (--enforce-signed-commands)', funct
   let vin: string
   let revokedDir: string
   const revoked = new Set<string>()
-  const lookups: Array<[string, string, string]> = []
+  const lookups: Array<[string, string, string, { serial: string; rootFingerprint: string } | undefined]> = []
 
   before(async () => {
     pki = await testPki()
@@ -29,7 +29,7 @@ describe('signed commands: broker edge check (--enforce-signed-commands)', funct
     revokedDir = await pki.extra('revoked-backend', 'fleet-backend', 'fleet-backend')
     revoked.add(new X509Certificate(readFileSync(join(revokedDir, 'cert.pem'))).fingerprint256.replace(/:/g, '').toLowerCase())
     broker = await startTestBroker(pki.dir, { enforceSignedCommands: true }, {
-      parts: { isSignerRevoked: async (fp, issuer, serial) => { lookups.push([fp, issuer, serial]); return revoked.has(fp) } },
+      parts: { isSignerRevoked: async (fp, issuer, serial, issuingCa) => { lookups.push([fp, issuer, serial, issuingCa]); return revoked.has(fp) } },
     })
     car = await CarProcess.start(broker.port, pki.dir, pki.vehicle(2), vin)
   })
@@ -68,6 +68,9 @@ describe('signed commands: broker edge check (--enforce-signed-commands)', funct
       await client.publishAsync(`vehicles/${vin}/commands`, sign(rawSigner(pki.backend), b), { qos: 1 })
       expect((await inbox.waitFor(vin, b.jti)).status).to.equal('executed')
       expect(lookups.length).to.be.greaterThan(0) // the signer was checked against revocation
+      // and its issuing CA under the root, as at CONNECT
+      const rootFp = new X509Certificate(readFileSync(join(pki.dir, 'root-ca.pem'))).fingerprint256.replace(/:/g, '').toLowerCase()
+      expect(lookups.at(-1)![3]?.rootFingerprint).to.equal(rootFp)
     } finally { await end(client) }
   })
 
