@@ -11,6 +11,7 @@ import type { ConnectReason } from '../reasons.js'
 import { fgError } from '../errors.js'
 import { CleanCache } from './clean-cache.js'
 import { queryOf, targetsOf } from './query.js'
+import { targetKey } from './schema.js'
 import type { RevocationStore, RevocationTarget, StoreEvent } from './types.js'
 
 export interface RevocationGuardOptions {
@@ -35,7 +36,7 @@ function describe (t: RevocationTarget): string {
 
 /** keys of every target an identity answers to (leaf and CAs) */
 function keysOf (identity: Identity): string[] {
-  return targetsOf(identity).map((t) => 'fingerprint' in t ? t.fingerprint : `${t.issuer}:${t.serial}`)
+  return targetsOf(identity).map(targetKey)
 }
 
 export class RevocationGuard {
@@ -157,12 +158,11 @@ export class RevocationGuard {
     this.#flushScheduled = false
     const targets = this.#queue
     this.#queue = []
-    const keys = new Set(targets.map((t) => 'fingerprint' in t ? t.fingerprint : `${t.issuer}:${t.serial}`))
-    const byKey = new Map(targets.map((t) => ['fingerprint' in t ? t.fingerprint : `${t.issuer}:${t.serial}`, t]))
+    const byKey = new Map(targets.map((t) => [targetKey(t), t]))
     for (const client of this.#o.sessions.live()) {
       const session = this.#o.sessions.get(client)
       if (!session || session.endedFor !== undefined) continue
-      const hit = keysOf(session.identity).find((k) => keys.has(k))
+      const hit = keysOf(session.identity).find((k) => byKey.has(k))
       if (hit !== undefined) this.#kick(client, session, 'event', byKey.get(hit)!)
     }
   }
