@@ -43,3 +43,16 @@ export function reportError (err: unknown): number {
   process.stderr.write(`internal error: ${(err as Error)?.stack ?? String(err)}\n`)
   return 1
 }
+
+/** resolve with the signal's name on SIGINT/SIGTERM, or 'duration' after ms (if given); the listeners are removed afterwards */
+export function untilStopped (ms: number | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined
+    const done = (why: string) => { clearTimeout(timer); process.off('SIGINT', onInt); process.off('SIGTERM', onTerm); resolve(why) }
+    const onInt = () => done('SIGINT')
+    const onTerm = () => done('SIGTERM')
+    process.once('SIGINT', onInt)
+    process.once('SIGTERM', onTerm)
+    if (ms !== undefined) timer = setTimeout(() => done('duration'), ms)
+  })
+}

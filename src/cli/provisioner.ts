@@ -1,6 +1,6 @@
 // `fleetgate provisioner`: the provisioning service (DESIGN "Command line").
 import { Option } from 'commander'
-import { newCommand } from './program.js'
+import { newCommand, untilStopped } from './program.js'
 import { parseDuration, formatDuration } from '../config/index.js'
 import { createAuditLogger } from '../audit/index.js'
 import { fgError } from '../errors.js'
@@ -50,14 +50,9 @@ export function provisionerCommand () {
       })
       process.stderr.write(`fleetgate provisioner: ${running.clientId} on ${opts.url} (${opts.redis ? 'redis' : `embedded store in ${opts.dataDir}`}; ` +
         `lifetime ${formatDuration(lifetimeMs)}, grace ${formatDuration(graceMs)}, ${rateLimit.count} per VIN per ${formatDuration(rateLimit.windowMs)})\n`)
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          process.stderr.write(`fleetgate provisioner: ${signal}, closing\n`)
-          running.close().then(resolve, resolve)
-        }
-        process.once('SIGINT', () => stop('SIGINT'))
-        process.once('SIGTERM', () => stop('SIGTERM'))
-      })
+      const signal = await untilStopped(undefined)
+      process.stderr.write(`fleetgate provisioner: ${signal}, closing\n`)
+      await running.close().catch(() => {})
     })
   return cmd
 }

@@ -1,5 +1,5 @@
 // `fleetgate serve`: the ready broker.
-import { newCommand, addOptions } from './program.js'
+import { newCommand, addOptions, untilStopped } from './program.js'
 import { SERVE_OPTIONS, resolveConfig, type ConfigInput, type ServeOptionName } from '../config/index.js'
 import { startBroker } from '../broker/index.js'
 import { onReloadSignal } from '../reload/index.js'
@@ -18,15 +18,10 @@ export function serveCommand () {
         ? `fleetgate: reloaded (roles: ${r.roles.join(', ')}; ${r.kept} sessions kept, ${r.closed} closed: policy_changed)\n`
         : `fleetgate: reload failed, old configuration kept: ${r.error.toLine()}\n`)
     })
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        stopReload()
-        process.stderr.write(`fleetgate: ${signal}, closing\n`)
-        running.close().then(resolve, resolve)
-      }
-      process.once('SIGINT', () => stop('SIGINT'))
-      process.once('SIGTERM', () => stop('SIGTERM'))
-    })
+    const signal = await untilStopped(undefined)
+    stopReload()
+    process.stderr.write(`fleetgate: ${signal}, closing\n`)
+    await running.close().catch(() => {})
   })
   return cmd
 }

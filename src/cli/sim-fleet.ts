@@ -3,7 +3,7 @@
 // summary at the end. N may not exceed the PKI's vehicles: make a PKI with
 // more (`fleetgate pki init --vehicles N`) rather than certificates on the fly.
 import type { Command } from 'commander'
-import { newCommand } from './program.js'
+import { newCommand, untilStopped } from './program.js'
 import { progressPrinter } from './progress.js'
 import { parseDuration } from '../config/index.js'
 import { fgError } from '../errors.js'
@@ -14,19 +14,6 @@ import { fleetProvisioning } from '../../simulator/provisioning-car.js'
 import { join } from 'node:path'
 
 interface FleetFlags { url?: string; pki?: string; vehicles?: string; json?: boolean; duration?: string; telemetryInterval: string; concurrency: string; verbose?: boolean; provision?: boolean; stateDir?: string }
-
-/** resolve on SIGINT/SIGTERM or after ms (if given), removing the listeners afterwards */
-function untilStopped (ms: number | undefined): Promise<string> {
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined
-    const done = (why: string) => { clearTimeout(timer); process.off('SIGINT', onInt); process.off('SIGTERM', onTerm); resolve(why) }
-    const onInt = () => done('SIGINT')
-    const onTerm = () => done('SIGTERM')
-    process.once('SIGINT', onInt)
-    process.once('SIGTERM', onTerm)
-    if (ms !== undefined) timer = setTimeout(() => done('duration'), ms)
-  })
-}
 
 function intFlag (flag: string, text: string, max: number): number {
   const n = Number(text)

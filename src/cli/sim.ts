@@ -1,7 +1,7 @@
 // `fleetgate sim`: the bundled simulator. One subcommand per file or builder;
 // SIM_SUBCOMMANDS is the list (fleet and attack are added beside car and backend).
 import type { Command } from 'commander'
-import { newCommand, ExitCode } from './program.js'
+import { newCommand, ExitCode, untilStopped } from './program.js'
 import { fgError } from '../errors.js'
 import { parseDuration } from '../config/index.js'
 import { isSafeIdentityValue } from '../identity/index.js'
@@ -18,17 +18,6 @@ function required (opts: Record<string, unknown>, names: readonly string[]): voi
   for (const n of names) {
     if (typeof opts[n] !== 'string' || opts[n] === '') throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
   }
-}
-
-/** resolve on SIGINT/SIGTERM (removing the listeners afterwards) */
-function untilSignal (): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => { process.off('SIGINT', onInt); process.off('SIGTERM', onTerm); resolve(sig) }
-    const onInt = () => on('SIGINT')
-    const onTerm = () => on('SIGTERM')
-    process.once('SIGINT', onInt)
-    process.once('SIGTERM', onTerm)
-  })
 }
 
 export function simCarCommand (): Command {
@@ -53,7 +42,7 @@ export function simCarCommand (): Command {
         ? (e: CarEvent) => process.stdout.write(jsonLine(e) + '\n')
         : (e: CarEvent) => process.stdout.write(formatCarEvent(e) + '\n')
       const car = await startCar({ url: opts.url!, credentials: async () => creds, telemetryIntervalMs: interval, onEvent: print })
-      await untilSignal()
+      await untilStopped(undefined)
       await car.stop()
     })
 }
@@ -74,7 +63,7 @@ async function runProvisionedCar (opts: { url?: string; ca?: string; birthCert?:
     onEvent: (e: CarEvent) => line(e, formatCarEvent(e)),
   })
   const stopRotation = keepRotated(car, files, current!)
-  await untilSignal()
+  await untilStopped(undefined)
   stopRotation()
   await car.stop()
 }
