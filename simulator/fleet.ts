@@ -64,7 +64,6 @@ export interface RunningFleet {
 
 interface Counters {
   onlineOnce: Set<string>
-  online: Set<string>
   telemetry: number
   executed: number
   rejected: Partial<Record<CommandReason, number>>
@@ -75,7 +74,7 @@ interface Counters {
 export function startFleet (opts: FleetOptions): RunningFleet {
   const t0 = Date.now()
   const total = opts.vehicles.length
-  const c: Counters = { onlineOnce: new Set(), online: new Set(), telemetry: 0, executed: 0, rejected: {}, reconnects: 0, errors: 0 }
+  const c: Counters = { onlineOnce: new Set(), telemetry: 0, executed: 0, rejected: {}, reconnects: 0, errors: 0 }
   const cars: RunningCar[] = []
   const waiters = new Map<string, () => void>()
   let stopping = false
@@ -85,10 +84,8 @@ export function startFleet (opts: FleetOptions): RunningFleet {
       case 'online':
         if (c.onlineOnce.has(e.vin)) c.reconnects++
         else { c.onlineOnce.add(e.vin); opts.onProgress?.(c.onlineOnce.size, total) }
-        c.online.add(e.vin)
         waiters.get(e.vin)?.()
         break
-      case 'offline': c.online.delete(e.vin); break
       case 'telemetry': c.telemetry += 3; break
       case 'command':
         if (e.status === 'executed') c.executed++

@@ -23,12 +23,8 @@ export class IdentityCache {
   /** chainDer: leaf first, then each CA up to the root, every link verified; `leafFingerprint` if the caller has it. */
   fromChain (chainDer: readonly Buffer[], leafFingerprint?: string): CachedIdentity {
     const fp = leafFingerprint ?? sha256Hex(chainDer[0]!)
-    const hit = this.#leaves.get(fp)
-    if (hit) {
-      // refresh LRU position
-      this.#leaves.delete(fp); this.#leaves.set(fp, hit)
-      return hit
-    }
+    const hit = this.get(fp)
+    if (hit) return hit
     const identity = identityFromChain(chainDer, (der) => this.#ca(der, chainDer), fp)
     const entry = Object.freeze({ identity, check: checkIdentity(identity) })
     this.#leaves.set(fp, entry)
