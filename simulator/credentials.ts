@@ -1,8 +1,8 @@
 // A simulated client's certificate material: read once from PEM files, checked,
 // and turned into what MQTT.js (TLS) and the command signer/verifier need.
 // A provisioning step may produce the same shape (CredentialsProvider).
-import { readFileSync } from 'node:fs'
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
+import { X509Certificate } from 'node:crypto'
+import { parsePemCertificates, parsePrivateKey, readFlagFile } from '../src/pki/pem.js'
 import { fgError, commandTrust, ChainVerifier, type SigningKey, type CommandTrust } from '../src/index.js'
 
 export interface ClientCredentials {
@@ -24,25 +24,6 @@ export type CredentialsProvider = () => Promise<ClientCredentials>
 
 export interface CredentialFiles { readonly ca: string; readonly cert: string; readonly key: string }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g
-
-function readText (path: string, flag: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (err) {
-    throw fgError('FG_ERR_FILE_UNREADABLE', `${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'cannot be read'}`)
-  }
-}
-
-function ders (pem: string, flag: string, path: string): Buffer[] {
-  const out = [...pem.matchAll(PEM_CERT)].map((m) => Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'))
-  if (out.length === 0) throw fgError('FG_ERR_PEM_INVALID', `${flag} ${path}: no PEM certificate found`)
-  for (const [i, d] of out.entries()) {
-    try { new X509Certificate(d) } catch { throw fgError('FG_ERR_PEM_INVALID', `${flag} ${path}: certificate #${i + 1} cannot be parsed`) } // eslint-disable-line no-new
-  }
-  return out
-}
-
 /** subject attribute from node's one-per-line subject text (our own certificate: no escaping games) */
 export function subjectAttr (cert: X509Certificate, attr: string): string | undefined {
   for (const line of cert.subject.split('\n')) {
@@ -54,14 +35,9 @@ export function subjectAttr (cert: X509Certificate, attr: string): string | unde
 
 /** Credentials from PEM texts (`source` names them in errors). */
 export function credentialsFromPem (caPem: string, certPem: string, keyPem: string, source: CredentialFiles): ClientCredentials {
-  const caDers = ders(caPem, '--ca', source.ca)
-  const chain = ders(certPem, '--cert', source.cert)
-  let key: KeyObject
-  try {
-    key = createPrivateKey(keyPem)
-  } catch {
-    throw fgError('FG_ERR_PEM_INVALID', `--key ${source.key}: not a PEM private key`)
-  }
+  const caDers = parsePemCertificates(caPem, `--ca ${source.ca}`)
+  const chain = parsePemCertificates(certPem, `--cert ${source.cert}`)
+  const key = parsePrivateKey(keyPem, `--key ${source.key}`)
   const leaf = new X509Certificate(chain[0]!)
   if (!leaf.checkPrivateKey(key)) throw fgError('FG_ERR_KEY_MISMATCH', `--key ${source.key} does not match the certificate in --cert ${source.cert}`)
   if (chain.length < 2) throw fgError('FG_ERR_PKI_INVALID', `--cert ${source.cert}: must hold the leaf and the issuing CA`)
@@ -81,5 +57,5 @@ export function credentialsFromPem (caPem: string, certPem: string, keyPem: stri
 }
 
 export function credentialsFromFiles (files: CredentialFiles): ClientCredentials {
-  return credentialsFromPem(readText(files.ca, '--ca'), readText(files.cert, '--cert'), readText(files.key, '--key'), files)
+  return credentialsFromPem(readFlagFile(files.ca, '--ca'), readFlagFile(files.cert, '--cert'), readFlagFile(files.key, '--key'), files)
 }

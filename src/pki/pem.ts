@@ -50,6 +50,15 @@ export function readTextFile (path: string): string {
   }
 }
 
+/** readTextFile, its error naming the flag as well: `--ca <path>: no such file` */
+export function readFlagFile (path: string, flag: string): string {
+  try {
+    return readTextFile(path)
+  } catch (err) {
+    throw fgError('FG_ERR_FILE_UNREADABLE', `${flag} ${(err as Error).message}`, err)
+  }
+}
+
 /** every CERTIFICATE block of a PEM text, as DER, in file order; `source` names the text in errors */
 export function parsePemCertificates (text: string, source: string): Buffer[] {
   const out: Buffer[] = []

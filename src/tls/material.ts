@@ -1,29 +1,19 @@
 // Read and check the listener's PEM files once; a bad file is one line naming
 // the flag and the file (the PEM reading itself is pki/pem.ts's).
 import { X509Certificate, type KeyObject } from 'node:crypto'
-import { fgError, FleetgateError } from '../errors.js'
-import { certificatesToPem, parsePemCertificates, parsePrivateKey, readTextFile } from '../pki/pem.js'
+import { fgError } from '../errors.js'
+import { certificatesToPem, parsePemCertificates, parsePrivateKey, readFlagFile } from '../pki/pem.js'
 import type { TlsMaterial } from './options.js'
 
-/** the same error, its message prefixed with the flag that named the file */
-function underFlag<T> (flag: string, read: () => T): T {
-  try {
-    return read()
-  } catch (err) {
-    if (err instanceof FleetgateError) throw fgError(err.code, `${flag} ${err.message}`, err)
-    throw err
-  }
-}
-
 export function readCertificates (path: string, flag: string): { pem: string; certs: X509Certificate[] } {
-  const ders = underFlag(flag, () => parsePemCertificates(readTextFile(path), path))
+  const ders = parsePemCertificates(readFlagFile(path, flag), `${flag} ${path}`)
   // Node's TLS gets the certificates re-encoded from what was parsed, nothing else of the file
   return { pem: certificatesToPem(ders), certs: ders.map((d) => new X509Certificate(d)) }
 }
 
 export function readPrivateKey (path: string, flag: string): { pem: string; key: KeyObject } {
-  const pem = underFlag(flag, () => readTextFile(path))
-  return { pem, key: underFlag(flag, () => parsePrivateKey(pem, path)) }
+  const pem = readFlagFile(path, flag)
+  return { pem, key: parsePrivateKey(pem, `${flag} ${path}`) }
 }
 
 export interface LoadedTlsMaterial extends TlsMaterial {
