@@ -49,12 +49,10 @@ export function resolve (roles: readonly RoleSpec[], id: Identity, clientId: str
   const refuse = (reason: 'client_id_mismatch' | 'bad_vin' | 'identity_injection', detail: string): PolicyDecision =>
     ({ ok: false, reason, role: role.name, detail })
   const value = lookup(id, clientId)
-  const rules = [...role.publish, ...role.subscribe]
+  const compiled = roleRules(role)
 
   // certificate values first: they must not reshape a topic (wildcard injection)
-  const used = [...role.clientId.placeholders, ...rules.flatMap(t => t.placeholders)]
-  for (const p of used) {
-    if (p.kind === 'clientId') continue
+  for (const p of compiled.certificatePlaceholders) {
     const v = value(p)
     if (v !== undefined && !isSafeIdentityValue(v)) return refuse('identity_injection', `value of ${p.text} has a forbidden character`)
   }
@@ -72,11 +70,10 @@ export function resolve (roles: readonly RoleSpec[], id: Identity, clientId: str
   const ok = clientId !== '' && (clientId === want || (role.clientId.prefix && clientId.startsWith(want + '-')))
   if (!ok) return refuse('client_id_mismatch', role.clientId.prefix ? `clientId must be "${want}" or "${want}-<suffix>"` : `clientId must be "${want}"`)
   // the clientId is the client's own choice: it gets the certificate values' check when it fills a topic
-  if (rules.some(t => t.placeholders.some(p => p.kind === 'clientId')) && !isSafeIdentityValue(clientId)) {
+  if (compiled.clientIdInTopics && !isSafeIdentityValue(clientId)) {
     return refuse('identity_injection', 'clientId has a forbidden character')
   }
 
-  const compiled = roleRules(role)
   const slots = compiled.slots.map((parts) => fill(parts, value))
   // a value must not turn a usable rule into a `$` rule (e.g. CN "$SYS" in "${subject.CN}/#")
   for (const [kind, i] of compiled.leading) {
@@ -94,6 +91,10 @@ interface CompiledRole {
   readonly rules: RoleRules
   /** rules whose first level is a slot: [kind, index] */
   readonly leading: ReadonlyArray<readonly ['publish' | 'subscribe', number]>
+  /** the certificate placeholders of the clientId template and the rules, checked at every connect */
+  readonly certificatePlaceholders: readonly Placeholder[]
+  /** does a rule use ${clientId} (then the client's choice must be a safe value too)? */
+  readonly clientIdInTopics: boolean
 }
 
 const compiledRoles = new WeakMap<RoleSpec, CompiledRole>()
@@ -116,7 +117,12 @@ function roleRules (role: RoleSpec): CompiledRole {
     if (t.leadingPlaceholder) leading.push([kind, ti])
     return Object.freeze(rule)
   })
-  c = { slots, rules: Object.freeze({ publish: Object.freeze(compile('publish')), subscribe: Object.freeze(compile('subscribe')) }), leading }
+  const topics = [...role.publish, ...role.subscribe]
+  c = {
+    slots, rules: Object.freeze({ publish: Object.freeze(compile('publish')), subscribe: Object.freeze(compile('subscribe')) }), leading,
+    certificatePlaceholders: [...role.clientId.placeholders, ...topics.flatMap((t) => t.placeholders)].filter((p) => p.kind !== 'clientId'),
+    clientIdInTopics: topics.some((t) => t.placeholders.some((p) => p.kind === 'clientId')),
+  }
   compiledRoles.set(role, c)
   return c
 }
