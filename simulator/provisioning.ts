@@ -11,7 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import {
   buildCsr, parseResponseBody, requestTopic, responseTopic, type Channel, type ProvisioningResponse,
 } from '../src/provisioning/index.js'
-import { parseCertificate } from '../src/identity/index.js'
+import { normaliseSerial, parseCertificate, sha256Hex } from '../src/identity/index.js'
 import { parseBrokerUrl } from './broker-url.js'
 
 export type ProvisioningEvent =
@@ -108,7 +108,7 @@ export function loadOperational (stateDir: string, rootPem: string, vin: string,
     const leafPem = leaf.toString()
     const chainPem = rest.map((c) => c.toString()).join('')
     if (checkIssuedCertificate(leafPem, chainPem, { rootPem, vin, key, now }) !== null) return null
-    return { certPem, keyPem, notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo), fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase() }
+    return { certPem, keyPem, notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo), fingerprint: sha256Hex(leaf.raw) }
   } catch {
     return null
   }
@@ -198,9 +198,9 @@ async function obtain (channel: Channel, vin: string, opts: ProvisionOptions, co
           const leaf = new X509Certificate(r.certificate)
           const creds: OperationalCredentials = {
             certPem: chainPem, keyPem, notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo),
-            fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
+            fingerprint: sha256Hex(leaf.raw),
           }
-          emit({ evt: 'provisioned', vin, channel, serial: leaf.serialNumber.toLowerCase().replace(/^0+/, ''), notAfter: creds.notAfter.toISOString(), fingerprint: creds.fingerprint })
+          emit({ evt: 'provisioned', vin, channel, serial: normaliseSerial(leaf.serialNumber) ?? leaf.serialNumber, notAfter: creds.notAfter.toISOString(), fingerprint: creds.fingerprint })
           return creds
         }
         problem = { message: `returned certificate refused: ${bad}` }
