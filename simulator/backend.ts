@@ -10,6 +10,7 @@ import { parseBrokerUrl } from './broker-url.js'
 import type { ClientCredentials } from './credentials.js'
 import { vehicleTopics } from './topics.js'
 import { noDelay } from './no-delay.js'
+import { mqttsOptions } from './mqtt-options.js'
 
 export type CommandOutcome =
   | { kind: 'result'; result: ResultPayload; rttMs: number; ignored: number }
@@ -32,11 +33,9 @@ interface Waiter { vin: string; jti: string; onResult: (r: ResultPayload) => voi
 export async function connectBackend (url: string, creds: ClientCredentials, opts: { connectTimeoutMs?: number } = {}): Promise<Backend> {
   const addr = parseBrokerUrl(url)
   const clientId = `${creds.cn}-${randomBytes(4).toString('hex')}`
-  const client = mqtt.connect({
-    protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
-    ca: creds.caPem, cert: creds.certPem, key: creds.keyPem,
-    clientId, protocolVersion: 4, clean: true, reconnectPeriod: 0, connectTimeout: opts.connectTimeoutMs ?? 10_000,
-  })
+  const client = mqtt.connect(mqttsOptions(addr, { ca: creds.caPem, cert: creds.certPem, key: creds.keyPem }, {
+    clientId, connectTimeout: opts.connectTimeoutMs ?? 10_000,
+  }))
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => { noDelay(client); resolve() })
     client.once('error', (err) => { client.end(true); reject(err) })

@@ -14,6 +14,7 @@ import type { ClientCredentials, CredentialsProvider } from './credentials.js'
 import { apply, initialState, tick, type CarState } from './car-state.js'
 import { vehicleTopics } from './topics.js'
 import { noDelay } from './no-delay.js'
+import { mqttsOptions } from './mqtt-options.js'
 
 export type CarEvent =
   | { evt: 'connecting'; vin: string; url: string }
@@ -72,13 +73,10 @@ export async function startCar (opts: CarOptions): Promise<RunningCar> {
   let stopping = false
 
   emit({ evt: 'connecting', vin, url: opts.url })
-  const client = mqtt.connect({
-    protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
-    ca: creds.caPem, cert: creds.certPem, key: creds.keyPem,
-    clientId: vin, protocolVersion: 4, clean: true, keepalive: 30,
-    reconnectPeriod: minMs, connectTimeout: 10_000,
+  const client = mqtt.connect(mqttsOptions(addr, { ca: creds.caPem, cert: creds.certPem, key: creds.keyPem }, {
+    clientId: vin, keepalive: 30, reconnectPeriod: minMs, connectTimeout: 10_000,
     will: { topic: topics.status, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
-  })
+  }))
 
   let firstOnline: () => void = () => {}
   const online = new Promise<void>((resolve) => { firstOnline = resolve })

@@ -13,6 +13,7 @@ import {
 } from '../src/provisioning/index.js'
 import { normaliseSerial, parseCertificate, sha256Hex } from '../src/identity/index.js'
 import { parseBrokerUrl } from './broker-url.js'
+import { mqttsOptions } from './mqtt-options.js'
 
 export type ProvisioningEvent =
   | { evt: 'provisioning'; vin: string; channel: Channel; attempt: number }
@@ -224,11 +225,7 @@ async function obtain (channel: Channel, vin: string, opts: ProvisionOptions, co
 /** connect once with the given TLS material (clientId = VIN), no automatic reconnects */
 export async function connectOnce (url: string, rootPem: string, certPem: string, keyPem: string, clientId: string, timeoutMs = 10_000): Promise<MqttClient> {
   const addr = parseBrokerUrl(url)
-  const client = mqtt.connect({
-    protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
-    ca: rootPem, cert: certPem, key: keyPem, clientId, protocolVersion: 4, clean: true,
-    reconnectPeriod: 0, connectTimeout: timeoutMs, keepalive: 30,
-  })
+  const client = mqtt.connect(mqttsOptions(addr, { ca: rootPem, cert: certPem, key: keyPem }, { clientId, connectTimeout: timeoutMs, keepalive: 30 }))
   return await new Promise<MqttClient>((resolve, reject) => {
     const fail = (err: Error) => { client.end(true); reject(err) }
     client.once('connect', () => { client.off('error', fail); resolve(client) })

@@ -4,9 +4,7 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt'
 import type { BrokerAddress } from '../broker-url.js'
-
-/** PEM texts for one TLS client; cert/key absent: no client certificate */
-export interface TlsMaterial { readonly ca: string; readonly cert?: string; readonly key?: string }
+import { mqttsOptions, type TlsMaterial } from '../mqtt-options.js'
 
 /** Everything an attack opened; closed by the runner when the attack ends. */
 export class Scope {
@@ -52,12 +50,7 @@ function shortError (err: Error & { code?: unknown }): string {
 /** One MQTT 3.1.1 CONNECT attempt, no reconnects. */
 export async function attempt (scope: Scope, addr: BrokerAddress, tls: TlsMaterial, opts: IClientOptions & { clientId: string }, timeoutMs = 5000): Promise<ConnectOutcome> {
   return await new Promise((resolve) => {
-    const client = scope.client(mqtt.connect({
-      protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
-      ca: tls.ca, cert: tls.cert, key: tls.key,
-      reconnectPeriod: 0, connectTimeout: timeoutMs, protocolVersion: 4, clean: true, keepalive: 30,
-      ...opts,
-    }))
+    const client = scope.client(mqtt.connect(mqttsOptions(addr, tls, { connectTimeout: timeoutMs, keepalive: 30, ...opts })))
     let settled = false
     let lastError: (Error & { code?: unknown }) | undefined
     const finish = (o: ConnectOutcome) => { if (settled) return; settled = true; clearTimeout(timer); resolve(o) }

@@ -10,7 +10,8 @@ import type { BrokerAddress } from '../broker-url.js'
 import type { CarEvent, RunningCar } from '../car.js'
 import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
 import { Inconclusive } from './types.js'
-import { Scope, sleep, type TlsMaterial } from './client.js'
+import type { TlsMaterial } from '../mqtt-options.js'
+import { Scope, sleep } from './client.js'
 
 export interface VictimCar {
   readonly car: RunningCar
