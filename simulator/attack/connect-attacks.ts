@@ -1,7 +1,7 @@
 // Attacks on the way in: certificates the broker must not accept, and a
 // legitimate car that tries to become another car at CONNECT.
 import type { CertKeyPaths } from '../../src/pki/index.js'
-import type { AttackContext } from './context.js'
+import { attackerPair, type AttackContext } from './context.js'
 import { attempt, describeOutcome, sleep } from './client.js'
 import { TLS_REFUSED, type Attack, type ExpectedReason, type Observation } from './types.js'
 import { vehicleTopics } from '../topics.js'
@@ -49,7 +49,7 @@ export const clientIdTakeover: Attack = {
   means: 'A genuine car connects with another car\'s VIN as its MQTT clientId. A plain broker would drop the victim\'s session and hand its persistent state to the attacker.',
   async run (ctx) {
     await ctx.victimOnline()
-    const o = await attempt(ctx.scope, ctx.addr, ctx.tls(ctx.pki.vehicles.find((v) => v.vin === ctx.attackerVin)!), { clientId: ctx.victimVin })
+    const o = await attempt(ctx.scope, ctx.addr, ctx.tls(attackerPair(ctx)), { clientId: ctx.victimVin })
     if (o.kind !== 'connected') return { blocked: true, observed: describeOutcome(o) }
     // A plain broker: the victim car was kicked; let it come back before the next attack.
     await o.client.endAsync(true).catch(() => {})
@@ -69,7 +69,7 @@ export const willOnCommands: Attack = {
   means: 'A genuine car registers a Last Will on the victim\'s command topic, so that its own disconnect delivers a message to the victim car. The Will is checked like a publish at CONNECT.',
   async run (ctx) {
     const topic = vehicleTopics(ctx.victimVin).commands
-    const o = await attempt(ctx.scope, ctx.addr, ctx.tls(ctx.pki.vehicles.find((v) => v.vin === ctx.attackerVin)!), {
+    const o = await attempt(ctx.scope, ctx.addr, ctx.tls(attackerPair(ctx)), {
       clientId: ctx.attackerVin,
       will: { topic, payload: Buffer.from('{"will":"attacker"}'), qos: 1, retain: false },
     })

@@ -76,6 +76,13 @@ export function signerFromFiles (pair: CertKeyPaths): SigningKey {
   return { key: createPrivateKey(readFileSync(pair.key)), chain }
 }
 
+/** The attacker's own genuine vehicle certificate (the car whose key it stole). */
+export function attackerPair (ctx: AttackContext): CertKeyPaths {
+  const v = ctx.pki.vehicles.find((x) => x.vin === ctx.attackerVin)
+  if (!v) throw new Inconclusive(`no certificate for the attacker vehicle ${ctx.attackerVin}`)
+  return v
+}
+
 /** Shared state of one run: the victim certificate and whether it has been revoked. */
 export interface RunState { victimCert: CertKeyPaths; revoked: Promise<void> | null }
 

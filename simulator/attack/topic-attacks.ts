@@ -6,18 +6,12 @@
 import { randomUUID } from 'node:crypto'
 import type { MqttClient } from 'mqtt'
 import { signCommand } from '../../src/index.js'
-import type { AttackContext } from './context.js'
+import { attackerPair, type AttackContext } from './context.js'
 import { attempt, describeOutcome, hexCodes, publishOutcome, record, sleep, subscribeCodes, type Received } from './client.js'
 import { Inconclusive, type Attack } from './types.js'
 import { vehicleTopics } from '../topics.js'
 
 const REFUSED = 0x80
-
-function attackerPair (ctx: AttackContext) {
-  const v = ctx.pki.vehicles.find((x) => x.vin === ctx.attackerVin)
-  if (!v) throw new Inconclusive(`no certificate for the attacker vehicle ${ctx.attackerVin}`)
-  return v
-}
 
 async function attackerClient (ctx: AttackContext, opts: { clean?: boolean } = {}): Promise<MqttClient> {
   const o = await attempt(ctx.scope, ctx.addr, ctx.tls(attackerPair(ctx)), { clientId: ctx.attackerVin, clean: opts.clean ?? true })

@@ -6,6 +6,7 @@ import type { Attack } from './types.js'
 import { attempt, publishOutcome, rawTls, type ConnectOutcome } from './client.js'
 import { Inconclusive } from './types.js'
 import { vehicleTopics } from '../topics.js'
+import { attackerPair } from './context.js'
 
 /** larger than any sane MQTT limit for this channel (fleetgate's default is 128 KiB) */
 export const OVERSIZED_BYTES = 1024 * 1024
@@ -21,7 +22,7 @@ export const oversizedPacket: Attack = {
   expects: 'packet_too_large',
   means: 'A genuine car sends a 1 MiB PUBLISH on its own topic. Without a size limit one client can make the broker buffer and parse arbitrarily large packets (memory exhaustion).',
   async run (ctx) {
-    const pair = ctx.pki.vehicles.find((v) => v.vin === ctx.attackerVin)!
+    const pair = attackerPair(ctx)
     const o = await attempt(ctx.scope, ctx.addr, ctx.tls(pair), { clientId: ctx.attackerVin })
     if (o.kind !== 'connected') throw new Inconclusive(`the attacker's genuine certificate was refused (${o.kind})`)
     const p = await publishOutcome(o.client, vehicleTopics(ctx.attackerVin).telemetry('speed'), Buffer.alloc(OVERSIZED_BYTES, 0x41), {}, 10_000)
@@ -39,7 +40,7 @@ export const neverConnect: Attack = {
   means: 'A client finishes the TLS handshake and then stays silent. Without a connect timeout a few thousand such sockets tie up the broker.',
   timeoutMs: (ctx) => ctx.connectTimeoutHintMs + 10_000,
   async run (ctx) {
-    const pair = ctx.pki.vehicles.find((v) => v.vin === ctx.attackerVin)!
+    const pair = attackerPair(ctx)
     const limit = ctx.connectTimeoutHintMs + Math.max(2000, ctx.connectTimeoutHintMs / 2)
     const r = await rawTls(ctx.scope, ctx.addr, ctx.tls(pair), 5000)
     if ('error' in r) throw new Inconclusive(`TLS handshake failed: ${r.error}`)
