@@ -4,6 +4,7 @@
 // for it (src/commands verifyCommand), answering each with a result signed by
 // its own key. Everything from the network is bounded and caught: no payload
 // can stop it.
+import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
   MAX_JWS_BYTES, ReplayCache, verifyCommand, signResult,
@@ -165,7 +166,7 @@ export async function startCar (opts: CarOptions): Promise<RunningCar> {
           // the car says offline itself (a clean DISCONNECT discards the Will)
           await Promise.race([
             client.publishAsync(topics.status, OFFLINE, { qos: 1, retain: true }).catch(() => {}),
-            new Promise((resolve) => setTimeout(resolve, 2000)),
+            sleep(2000),
           ])
         }
         await client.endAsync(false).catch(() => {})

@@ -7,6 +7,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
   buildCsr, parseResponseBody, requestTopic, responseTopic, type Channel, type ProvisioningResponse,
@@ -170,8 +171,6 @@ function vinOfBirth (birthCertPem: string): string {
   if (cn?.length !== 1) throw new Error('the birth certificate has no single CN')
   return cn[0]!
 }
-
-async function sleep (ms: number): Promise<void> { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /**
  * Request, check and save a certificate over `connect()` (a fresh connection

@@ -130,8 +130,6 @@ export function record (client: MqttClient): { readonly got: Received[]; stop ()
   return { got, stop () { client.off('message', on); return got } }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** Open a TLS connection (handshake only) and report when the broker closes it. */
 export async function rawTls (scope: Scope, addr: BrokerAddress, tls: TlsMaterial, timeoutMs: number): Promise<{ socket: TLSSocket } | { error: string }> {
   return await new Promise((resolve) => {

@@ -1,8 +1,9 @@
 // Attacks on the way in: certificates the broker must not accept, and a
 // legitimate car that tries to become another car at CONNECT.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { CertKeyPaths } from '../../src/pki/index.js'
 import { attackerPair, type AttackContext } from './context.js'
-import { attempt, describeOutcome, sleep } from './client.js'
+import { attempt, describeOutcome } from './client.js'
 import { TLS_REFUSED, type Attack, type ExpectedReason, type Observation } from './types.js'
 import { vehicleTopics } from '../topics.js'
 

@@ -3,6 +3,7 @@
 // started it), the revocation hook, and a per-attack Scope for cleanup.
 import { readFileSync } from 'node:fs'
 import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { SigningKey } from '../../src/index.js'
 import type { DevPkiPaths, CertKeyPaths } from '../../src/pki/index.js'
 import { connectBackend, type Backend, type CommandOutcome } from '../backend.js'
@@ -11,7 +12,7 @@ import type { CarEvent, RunningCar } from '../car.js'
 import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
 import { Inconclusive } from './types.js'
 import type { TlsMaterial } from '../mqtt-options.js'
-import { Scope, sleep } from './client.js'
+import { Scope } from './client.js'
 
 export interface VictimCar {
   readonly car: RunningCar

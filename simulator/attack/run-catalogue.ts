@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fgError } from '../../src/index.js'
 import { loadPki, loadCa, issueLeaf, type CertKeyPaths } from '../../src/pki/index.js'
 import { parseBrokerUrl } from '../broker-url.js'
@@ -115,7 +116,7 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
   const finished = Date.now()
   if (opts.auditLog !== undefined) {
     // the broker writes its log asynchronously: give the last lines a moment
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await sleep(500)
     results = withAuditReasons(results, readAuditLog(opts.auditLog), finished + 500)
   }
   results = withObservedReasons(results)

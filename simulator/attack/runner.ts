@@ -2,9 +2,10 @@
 // its own Scope (every client it opened is closed afterwards), and turns
 // observations into verdicts: PASS iff blocked, SKIPPED with a reason (never
 // PASS), ERROR when the attack could not be judged.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AttackContext, RunSettings } from './context.js'
 import { attackContext, newRunState } from './context.js'
-import { Scope, sleep } from './client.js'
+import { Scope } from './client.js'
 import { describeDecision, reasonInWindow, type AuditDecision } from './audit-log.js'
 import { Inconclusive, SkipAttack, type Attack, type AttackResult, type CatalogueReport, type Observation, type Verdict } from './types.js'
 

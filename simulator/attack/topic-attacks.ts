@@ -4,10 +4,11 @@
 // harmless flash_lights command and the car's signed answer), so these
 // attacks also work with --no-cars.
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { MqttClient } from 'mqtt'
 import { signCommand } from '../../src/index.js'
 import { attackerPair, type AttackContext } from './context.js'
-import { attempt, describeOutcome, hexCodes, publishOutcome, record, sleep, subscribeCodes, type Received } from './client.js'
+import { attempt, describeOutcome, hexCodes, publishOutcome, record, subscribeCodes, type Received } from './client.js'
 import { Inconclusive, type Attack } from './types.js'
 import { vehicleTopics } from '../topics.js'
 
