@@ -5,12 +5,12 @@
 // it is written (atomically) and used. A rejection is reported with its reason
 // and retried with backoff.
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
-import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { existsSync, readFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
-  buildCsr, parseResponseBody, requestTopic, responseTopic, type Channel, type ProvisioningResponse,
+  buildCsr, parseResponseBody, requestTopic, responseTopic, writeFileAtomic, type Channel, type ProvisioningResponse,
 } from '../src/provisioning/index.js'
 import { normaliseSerial, parseCertificate, sha256Hex } from '../src/identity/index.js'
 import { parseBrokerUrl } from './broker-url.js'
@@ -77,23 +77,11 @@ export function checkIssuedCertificate (certPem: string, chainPem: string, opts:
   return null
 }
 
-function writeAtomic (path: string, text: string, mode: number): void {
-  const tmp = `${path}.tmp`
-  const fd = openSync(tmp, 'w', mode)
-  try {
-    writeFileSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, path)
-}
-
 /** write key (0600) and chain; a crash between the two renames leaves a mismatch that loadOperational refuses */
 export function saveOperational (stateDir: string, keyPem: string, chainPem: string): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
-  writeAtomic(join(stateDir, STATE_KEY), keyPem, 0o600)
-  writeAtomic(join(stateDir, STATE_CERT), chainPem, 0o644)
+  writeFileAtomic(join(stateDir, STATE_KEY), keyPem, 0o600)
+  writeFileAtomic(join(stateDir, STATE_CERT), chainPem, 0o644)
 }
 
 /** the operational credentials in `stateDir` if present, matching, issued for `vin` and not expired; else null */

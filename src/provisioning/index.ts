@@ -15,6 +15,7 @@ export {
   type Channel, type RequestTopic, type ProvisioningRequest, type ProvisioningResponse, type IssuedResponse, type RejectedResponse,
 } from './messages.js'
 export { buildCsr } from './csr-build.js'
+export { writeFileAtomic } from './atomic-file.js'
 export { ProvisioningService, RETIRE_REASON, type ServiceOptions, type RateLimit, type Outcome } from './service.js'
 export { FileProvisionerState, NONCE_TTL_MS, STATE_FILE, type ProvisionerState, type Admission, type Retirement } from './state.js'
 export { RedisProvisionerState } from './redis-state.js'

@@ -11,10 +11,11 @@
 // on the event loop, made the provisioner the bottleneck of a provisioning
 // storm: its cost grew with every certificate issued.) It is compacted when
 // loaded.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { IssuedResponse } from './messages.js'
+import { writeFileAtomic } from './atomic-file.js'
 
 /** how long an answered nonce is remembered */
 export const NONCE_TTL_MS = 24 * 3_600_000
@@ -86,15 +87,7 @@ export class FileProvisionerState implements ProvisionerState {
     const lines: string[] = []
     for (const [vin, m] of this.#nonces) for (const [nonce, [exp, response]] of m) lines.push(JSON.stringify({ t: 'nonce', vin, nonce, exp, response }))
     for (const [key, due] of this.#retirements) lines.push(JSON.stringify({ t: 'retire', key, due }))
-    const tmp = `${this.#path}.${process.pid}.tmp`
-    const fd = openSync(tmp, 'w', 0o600)
-    try {
-      if (lines.length > 0) writeSync(fd, lines.join('\n') + '\n')
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, this.#path)
+    writeFileAtomic(this.#path, lines.length > 0 ? lines.join('\n') + '\n' : '', 0o600, `${this.#path}.${process.pid}.tmp`)
   }
 
   /** append records; resolves once they are on disk (one write + fsync for everything queued meanwhile) */
