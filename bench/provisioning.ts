@@ -25,7 +25,7 @@ import { startBrokerProc, type BrokerProc } from './lib/broker-proc.js'
 import { mqttConnect } from './lib/mqtt-raw.js'
 import { round } from './lib/stats.js'
 import { cpuMeter } from './lib/cpu.js'
-import { randomVins, readPrivateKey } from '../src/pki/index.js'
+import { parsePemCsr, randomVins, readPrivateKey } from '../src/pki/index.js'
 import { freePort } from '../test/harness/ports.js'
 import { startRedis } from '../test/harness/redis.js'
 import {
@@ -37,10 +37,6 @@ const BIN = fileURLToPath(new URL('../../bin/fleetgate.js', import.meta.url))
 const log = (line: string) => process.stderr.write(line + '\n')
 
 function p256 (): KeyObject { return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey }
-
-function derOf (pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64')
-}
 
 function issuerFrom (dir: string, kind: 'issuing' | 'manufacturing'): FastIssuer {
   return createFastIssuer(new X509Certificate(readFileSync(join(dir, `${kind}-ca.pem`))).raw, readPrivateKey(join(dir, `${kind}-ca.key`)))
@@ -287,7 +283,7 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   log(`bench: provisioner rate on one core (${P.iterations} certificates x ${P.rounds} rounds)`)
   const issuer = issuerFrom(dir, 'issuing')
   const caKey = readPrivateKey(join(dir, 'issuing-ca.key'))
-  const csrs = randomVins(200).map((vin) => ({ vin, der: derOf(buildCsr(p256(), [['O', 'ignored'], ['OU', 'fleet-backend'], ['CN', vin]])) }))
+  const csrs = randomVins(200).map((vin) => ({ vin, der: parsePemCsr(buildCsr(p256(), [['O', 'ignored'], ['OU', 'fleet-backend'], ['CN', vin]]), 'bench CSR') }))
   issuanceRate(issuer, caKey, csrs, 200, 1) // warm-up
   const a = issuanceRate(issuer, caKey, csrs, P.iterations, P.rounds)
   rows.push({

@@ -19,6 +19,7 @@ import { percentile, round } from './lib/stats.js'
 import { createFleetgate, composeHooks } from '../src/broker/index.js'
 import { createAuditLogger } from '../src/audit/index.js'
 import { RedisRevocationStore } from '../src/revocation/index.js'
+import { parsePemCertificates } from '../src/pki/index.js'
 import { startRedis } from '../test/harness/redis.js'
 
 const log = (line: string) => process.stderr.write(line + '\n')
@@ -71,7 +72,8 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
     const latencies: number[] = []
     let missed = 0
     for (const [i, sock] of live.entries()) {
-      const fingerprint = createHash('sha256').update(derOf(certs.vehicles[i]!.cert)).digest('hex')
+      const [leaf] = parsePemCertificates(certs.vehicles[i]!.cert.toString('utf8'), `bench vehicle ${certs.vehicles[i]!.vin}`)
+      const fingerprint = createHash('sha256').update(leaf!).digest('hex')
       const gone = new Promise<number>((resolve) => {
         const t = setTimeout(() => resolve(-1), 3000)
         sock.once('close', () => { clearTimeout(t); resolve(performance.now()) })
@@ -104,11 +106,6 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
     await cached.close()
     await redis.stop()
   }
-}
-
-function derOf (chainPem: Buffer): Buffer {
-  const m = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(chainPem.toString('utf8'))
-  return Buffer.from(m![1]!.replace(/\s+/g, ''), 'base64')
 }
 
 // `node dist/bench/revocation.js [--quick]`

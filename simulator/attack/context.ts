@@ -2,10 +2,9 @@
 // the victim and attacker VINs, timing bounds, the victim car (when this run
 // started it), the revocation hook, and a per-attack Scope for cleanup.
 import { readFileSync } from 'node:fs'
-import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { SigningKey } from '../../src/index.js'
-import type { DevPkiPaths, CertKeyPaths } from '../../src/pki/index.js'
+import { readPemCertificates, readPrivateKey, type DevPkiPaths, type CertKeyPaths } from '../../src/pki/index.js'
 import { connectBackend, type Backend, type CommandOutcome } from '../backend.js'
 import type { BrokerAddress } from '../broker-url.js'
 import type { CarEvent, RunningCar } from '../car.js'
@@ -69,12 +68,8 @@ function once<T> (key: string, make: () => T): T {
   return cache.get(key) as T
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g
-
 export function signerFromFiles (pair: CertKeyPaths): SigningKey {
-  const pem = readFileSync(pair.cert, 'utf8')
-  const chain = [...pem.matchAll(PEM_CERT)].map((m) => new Uint8Array(new X509Certificate(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')).raw))
-  return { key: createPrivateKey(readFileSync(pair.key)), chain }
+  return { key: readPrivateKey(pair.key), chain: readPemCertificates(pair.cert) }
 }
 
 /** The attacker's own genuine vehicle certificate (the car whose key it stole). */
