@@ -9,7 +9,7 @@ import type { MqttClient } from 'mqtt'
 import { signCommand } from '../../src/index.js'
 import { attackerPair, type AttackContext } from './context.js'
 import { attempt, describeOutcome, hexCodes, publishOutcome, record, subscribeCodes, type Received } from './client.js'
-import { Inconclusive, type Attack } from './types.js'
+import { Inconclusive, type Attack, type Observation } from './types.js'
 import { vehicleTopics } from '../topics.js'
 
 const REFUSED = 0x80
@@ -34,10 +34,33 @@ async function victimTraffic (ctx: AttackContext): Promise<void> {
   } catch { /* the traffic is best effort; the SUBACK codes still count */ }
 }
 
-function summarise (ctx: AttackContext, got: readonly Received[]): { leaked: Received[]; text: string } {
+/** what the attacker received that it must not have, and how the report puts it */
+interface Leaks { readonly leaked: readonly Received[]; readonly text: string }
+
+function summarise (ctx: AttackContext, got: readonly Received[]): Leaks {
   const leaked = got.filter((m) => foreign(ctx, m.topic))
   const topics = [...new Set(leaked.map((m) => m.topic))].slice(0, 3)
   return { leaked, text: leaked.length === 0 ? 'no message from another vehicle' : `received ${leaked.length} message(s) of another vehicle (${topics.join(', ')})` }
+}
+
+function summariseSys (got: readonly Received[]): Leaks {
+  const sys = got.filter((m) => m.topic.startsWith('$SYS'))
+  return { leaked: sys, text: sys.length === 0 ? 'no $SYS message' : `received ${sys.length} $SYS message(s) (${sys[0]!.topic})` }
+}
+
+/**
+ * The attacker subscribes to `filters` and listens while the victim has
+ * traffic: blocked when every filter got SUBACK 0x80 and nothing leaked.
+ */
+async function subscribeWhileVictimTalks (ctx: AttackContext, filters: readonly string[], leaks: (got: readonly Received[]) => Leaks): Promise<Observation> {
+  const c = await attackerClient(ctx)
+  const rec = record(c)
+  const codes = await subscribeCodes(c, filters, 5000)
+  // the backend's new connection is also what a broker with $SYS announces
+  await Promise.all([victimTraffic(ctx), sleep(ctx.windowMs)])
+  const s = leaks(rec.stop())
+  const refused = codes !== null && codes.every((x) => x === REFUSED)
+  return { blocked: refused && s.leaked.length === 0, observed: `${hexCodes(codes)}; ${s.text}` }
 }
 
 export const wildcardOnline: Attack = {
@@ -47,15 +70,7 @@ export const wildcardOnline: Attack = {
   decider: 'broker',
   expects: 'filter_denied',
   means: 'A genuine car subscribes to vehicles/#, vehicles/+/telemetry/+ and vehicles/+/commands to read every other car\'s telemetry and commands. Each such filter must get SUBACK 0x80 and nothing may arrive.',
-  async run (ctx) {
-    const c = await attackerClient(ctx)
-    const rec = record(c)
-    const codes = await subscribeCodes(c, ['vehicles/#', 'vehicles/+/telemetry/+', 'vehicles/+/commands', '#'], 5000)
-    await Promise.all([victimTraffic(ctx), sleep(ctx.windowMs)])
-    const s = summarise(ctx, rec.stop())
-    const refused = codes !== null && codes.every((x) => x === REFUSED)
-    return { blocked: refused && s.leaked.length === 0, observed: `${hexCodes(codes)}; ${s.text}` }
-  },
+  run: (ctx) => subscribeWhileVictimTalks(ctx, ['vehicles/#', 'vehicles/+/telemetry/+', 'vehicles/+/commands', '#'], (got) => summarise(ctx, got)),
 }
 
 export const wildcardPersistent: Attack = {
@@ -90,19 +105,7 @@ export const sysDiscovery: Attack = {
   decider: 'broker',
   expects: 'filter_denied',
   means: 'A genuine car subscribes to $SYS/# to learn the broker\'s version, uptime and every client that connects: reconnaissance for further attacks.',
-  async run (ctx) {
-    const c = await attackerClient(ctx)
-    const rec = record(c)
-    const codes = await subscribeCodes(c, ['$SYS/#'], 5000)
-    // a new connection makes a broker with $SYS announce it
-    await Promise.all([victimTraffic(ctx), sleep(ctx.windowMs)])
-    const sys = rec.stop().filter((m) => m.topic.startsWith('$SYS'))
-    const refused = codes !== null && codes.every((x) => x === REFUSED)
-    return {
-      blocked: refused && sys.length === 0,
-      observed: `${hexCodes(codes)}; ${sys.length === 0 ? 'no $SYS message' : `received ${sys.length} $SYS message(s) (${sys[0]!.topic})`}`,
-    }
-  },
+  run: (ctx) => subscribeWhileVictimTalks(ctx, ['$SYS/#'], summariseSys),
 }
 
 export const publishForeign: Attack = {
