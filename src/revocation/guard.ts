@@ -6,6 +6,7 @@ import type { Identity } from '../identity/index.js'
 import type { AuditLogger } from '../audit/index.js'
 import { identityFields } from '../audit/index.js'
 import type { Session, SessionRegistry } from '../broker/session.js'
+import { endSession } from '../broker/end-session.js'
 import type { CheckResult, DecisionCounter } from '../broker/hooks.js'
 import type { ConnectReason } from '../reasons.js'
 import { fgError } from '../errors.js'
@@ -168,12 +169,9 @@ export class RevocationGuard {
   }
 
   #kick (client: Client, session: Session, via: 'event' | 'recheck', target: RevocationTarget): void {
-    if (session.endedFor !== undefined || client.closed) return
-    // endedFor first: hooks.ts then drops the Will instead of publishing it.
-    session.endedFor = 'revoked'
-    session.log.warn({ evt: 'revocation.kick', reason: 'revoked', via, target: describe(target), cert: identityFields(session.identity) }, 'revoked certificate: session closed')
-    this.#o.decisions?.inc('revocation.kick', 'revoked')
-    client.close()
+    endSession(client, session, {
+      evt: 'revocation.kick', reason: 'revoked', audit: { via, target: describe(target), cert: identityFields(session.identity) }, message: 'revoked certificate: session closed',
+    }, this.#o.decisions)
   }
 
   /** A connect that raced a stream of events: re-check its session once it is registered. */
