@@ -147,7 +147,7 @@ export class RevocationGuard {
       void this.recheckAll('resync')
       return
     }
-    // Batch the events of one tick (a CRL import sends thousands): one scan of the live sessions.
+    // Batch the events of one tick (a CRL import sends thousands): one pass over the sessions they name.
     this.#queue.push(e.target)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
@@ -160,7 +160,8 @@ export class RevocationGuard {
     const targets = this.#queue
     this.#queue = []
     const byKey = new Map(targets.map((t) => [targetKey(t), t]))
-    for (const client of this.#o.sessions.live()) {
+    // The registry's index names the sessions these targets can end; each is checked against all its own keys.
+    for (const client of this.#o.sessions.candidatesFor(byKey.values())) {
       const session = this.#o.sessions.get(client)
       if (!session || session.endedFor !== undefined) continue
       const hit = keysOf(session.identity).find((k) => byKey.has(k))
