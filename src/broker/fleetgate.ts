@@ -10,6 +10,7 @@ import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo, type Session } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
+import { endSession } from './end-session.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
 import { admitConnection, ConnectionLimiter, type AdmitOptions } from '../guard/index.js'
@@ -165,11 +166,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       if (!session || client.closed) continue
       const verdict = reconsider(session.identity, client.id, policy, loaded.value.trusted)
       if (verdict.keep) { session.grant = verdict.grant; kept++; continue }
-      session.endedFor = verdict.reason
-      session.log.warn({ evt: 'policy.kick', reason: verdict.reason, detail: verdict.detail }, 'session closed by reload')
-      decisions.inc('policy.kick', verdict.reason)
-      client.close()
-      closed++
+      if (endSession(client, session, { evt: 'policy.kick', reason: verdict.reason, audit: { detail: verdict.detail }, message: 'session closed by reload' }, decisions)) closed++
     }
     log.info({ evt: 'reload.ok', roles: policy.roles, kept, closed }, 'configuration reloaded')
     return { ok: true, kept, closed, roles: policy.roles }

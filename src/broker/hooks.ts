@@ -10,6 +10,7 @@ import { identityFields, clip } from '../audit/index.js'
 import type { ConnectReason, PublishReason, Reason } from '../reasons.js'
 import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
 import { commandTopicVin } from './topics.js'
+import { willOfEndedSession } from './end-session.js'
 
 /** audit: extra fields for the audit line (e.g. the edge's commandReason, jti); never a payload */
 type Refusal<R extends Reason> = { ok: false; reason: R; detail?: string; audit?: Readonly<Record<string, string>> }
@@ -207,10 +208,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       const session = sessions.get(client)
       if (!session) return callback(new Error('no session'))
       // A session fleetgate ended itself (revoked, policy_changed) loses its Will.
-      if (session.endedFor !== undefined && client.closed) {
-        session.log.info({ evt: 'will.drop', reason: session.endedFor }, 'will dropped')
-        return callback(new Error('will dropped'))
-      }
+      if (willOfEndedSession(client, session)) return callback(new Error('will dropped'))
       // The allowed path allocates nothing: it runs for every PUBLISH.
       const topicCheck = checkPublishTopic(session, packet.topic, !!packet.retain)
       if (!topicCheck.ok) return refusePublish(session, packet, callback, topicCheck.reason)

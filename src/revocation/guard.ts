@@ -6,6 +6,7 @@ import type { Identity } from '../identity/index.js'
 import type { AuditLogger } from '../audit/index.js'
 import { identityFields } from '../audit/index.js'
 import type { Session, SessionRegistry } from '../broker/session.js'
+import { endSession } from '../broker/end-session.js'
 import type { CheckResult, DecisionCounter } from '../broker/hooks.js'
 import type { ConnectReason } from '../reasons.js'
 import { fgError } from '../errors.js'
@@ -146,7 +147,7 @@ export class RevocationGuard {
       void this.recheckAll('resync')
       return
     }
-    // Batch the events of one tick (a CRL import sends thousands): one scan of the live sessions.
+    // Batch the events of one tick (a CRL import sends thousands): one pass over the sessions they name.
     this.#queue.push(e.target)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
@@ -159,7 +160,8 @@ export class RevocationGuard {
     const targets = this.#queue
     this.#queue = []
     const byKey = new Map(targets.map((t) => [targetKey(t), t]))
-    for (const client of this.#o.sessions.live()) {
+    // The registry's index names the sessions these targets can end; each is checked against all its own keys.
+    for (const client of this.#o.sessions.candidatesFor(byKey.values())) {
       const session = this.#o.sessions.get(client)
       if (!session || session.endedFor !== undefined) continue
       const hit = keysOf(session.identity).find((k) => byKey.has(k))
@@ -168,12 +170,9 @@ export class RevocationGuard {
   }
 
   #kick (client: Client, session: Session, via: 'event' | 'recheck', target: RevocationTarget): void {
-    if (session.endedFor !== undefined || client.closed) return
-    // endedFor first: hooks.ts then drops the Will instead of publishing it.
-    session.endedFor = 'revoked'
-    session.log.warn({ evt: 'revocation.kick', reason: 'revoked', via, target: describe(target), cert: identityFields(session.identity) }, 'revoked certificate: session closed')
-    this.#o.decisions?.inc('revocation.kick', 'revoked')
-    client.close()
+    endSession(client, session, {
+      evt: 'revocation.kick', reason: 'revoked', audit: { via, target: describe(target), cert: identityFields(session.identity) }, message: 'revoked certificate: session closed',
+    }, this.#o.decisions)
   }
 
   /** A connect that raced a stream of events: re-check its session once it is registered. */

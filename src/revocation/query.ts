@@ -7,7 +7,13 @@ import type { CertificateQuery, RevocationTarget } from './types.js'
 export function targetsOf (identity: Identity): RevocationTarget[] {
   const targets: RevocationTarget[] = [{ fingerprint: identity.fingerprint }]
   if (identity.issuerFingerprint) targets.push({ issuer: identity.issuerFingerprint, serial: identity.serial })
-  for (const ca of identity.chain) {
+  return targets.concat(caTargetsOf(identity.chain))
+}
+
+/** The CA part of targetsOf: each CA above the leaf by fingerprint, then by issuer + serial (not a self-signed root). */
+export function caTargetsOf (chain: Identity['chain']): RevocationTarget[] {
+  const targets: RevocationTarget[] = []
+  for (const ca of chain) {
     targets.push({ fingerprint: ca.fingerprint })
     if (ca.issuerFingerprint) targets.push({ issuer: ca.issuerFingerprint, serial: ca.serial })
   }
