@@ -2,12 +2,13 @@
 // a contract: the broker, the simulator and the attack catalogue read it.
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fgError, isFleetgateError } from '../errors.js'
+import { fgError } from '../errors.js'
 import {
-  DAY_MS, caFromPem, createIntermediateCa, createRogueCa, createRootCa, issueLeaf,
+  DAY_MS, caFromKeyPair, createIntermediateCa, createRogueCa, createRootCa, issueLeaf,
   type CaKind, type CaMaterial, type IssuedCertificate,
 } from './profiles.js'
-import { PRIVATE_DIR_MODE, ensureDir, readPrivateKey, readTextFile, writeCertificates, writePrivateKey, writeTextFile } from './pem.js'
+import { PRIVATE_DIR_MODE, ensureDir, readTextFile, writeCertificates, writePrivateKey, writeTextFile } from './pem.js'
+import { readCaKeyPair } from './ca-key.js'
 import { isVin, randomVins } from './vin.js'
 
 export interface DevPkiManifest {
@@ -302,16 +303,6 @@ export async function loadCa (dir: string, kind: CaKind): Promise<CaMaterial> {
 
 /** A CA from any certificate and key files (e.g. the provisioner's --issuer-cert/--issuer-key; SEC1 or PKCS#8 key) */
 export async function loadCaFiles (certPath: string, keyPath: string): Promise<CaMaterial> {
-  const certPem = readTextFile(certPath)
-  if (!/-----BEGIN CERTIFICATE-----/.test(certPem)) throw fgError('FG_ERR_PEM_INVALID', `${certPath}: no certificate found`)
-  const key = readPrivateKey(keyPath)
-  try {
-    return await caFromPem(certPem, key, certPath)
-  } catch (err) {
-    if (isFleetgateError(err) && err.code === 'FG_ERR_KEY_MISMATCH') {
-      throw fgError('FG_ERR_KEY_MISMATCH', `${keyPath}: does not match ${certPath}`, err)
-    }
-    throw err
-  }
+  return await caFromKeyPair(readCaKeyPair(certPath, keyPath))
 }
 
