@@ -1,8 +1,9 @@
 // A CA certificate and its private key, checked once: what the dev PKI
 // (profiles.ts caFromPem, dev-pki.ts loadCaFiles) and the provisioner's fast
-// issuer (provisioning/issuer.ts) both load. node:crypto only: no
-// @peculiar/x509 (the provisioner never loads it).
-import { X509Certificate, type KeyObject } from 'node:crypto'
+// issuer (provisioning/issuer.ts) both load. Also the serial a CA stamps on
+// what it issues. node:crypto only: no @peculiar/x509 (the provisioner never
+// loads it).
+import { X509Certificate, randomBytes, type KeyObject } from 'node:crypto'
 import { fgError, isFleetgateError } from '../errors.js'
 import { readPrivateKey, readTextFile, parsePemCertificates } from './pem.js'
 
@@ -77,4 +78,11 @@ export function readCaKeyPair (certPath: string, keyPath: string, flags?: { read
     }
     throw err
   }
+}
+
+/** 16 random bytes, top bit cleared and first byte non-zero: a positive, minimally encoded INTEGER (RFC 5280 4.1.2.2) */
+export function randomSerial (): Buffer {
+  const serial = randomBytes(16)
+  serial[0] = (serial[0]! & 0x7f) || 0x01
+  return serial
 }

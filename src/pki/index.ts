@@ -6,7 +6,7 @@ export {
   type CaKind, type RoleProfile, type SubjectAttribute, type SubjectSpec, type CaMaterial, type IssuedCertificate,
   type ValidityOptions, type CaOptions, type LeafOptions, type CsrLeafOptions, type ParsedCsr,
   createRootCa, createRogueCa, createIntermediateCa, caFromPem, issueLeaf, issueFromCsr, parseCsr,
-  defaultSubject, buildName, generateKey, randomSerialHex,
+  defaultSubject, buildName, generateKey,
 } from './profiles.js'
 export { keyIdentifier } from './key-id.js'
 export {

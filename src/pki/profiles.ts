@@ -3,14 +3,14 @@
 // root -> manufacturing CA -> factory (birth) certificates. ECDSA P-256 keys
 // (node:crypto), certificates built with @peculiar/x509. Dev/test tooling: not
 // a hot path.
-import { createPublicKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto'
+import { createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
 import { x509 } from './x509.js'
 import { fgError } from '../errors.js'
 import { derToPem, parsePemCsr, privateKeyToPem } from './pem.js'
-import { caCurveOf, checkCaKeyPair, type CaKeyPair } from './ca-key.js'
+import { caCurveOf, checkCaKeyPair, randomSerial, type CaKeyPair } from './ca-key.js'
 import { keyIdentifier } from './key-id.js'
-import { sha256Hex } from '../identity/index.js'
+import { serialHex, sha256Hex } from '../identity/index.js'
 
 export type PkiRole = 'vehicle' | 'fleet-backend' | 'fleet-monitor' | 'provisioner' | 'factory' | 'server'
 export const PKI_ROLES: readonly PkiRole[] = ['vehicle', 'fleet-backend', 'fleet-monitor', 'provisioner', 'factory', 'server']
@@ -169,14 +169,6 @@ export interface LeafOptions extends ValidityOptions {
 
 function now (): number { return Date.now() }
 
-/** 16 random bytes with the top bit cleared (a positive INTEGER) and a non-zero first byte, hex */
-export function randomSerialHex (): string {
-  const b = randomBytes(16)
-  b[0] = (b[0] as number) & 0x7f
-  if (b[0] === 0) b[0] = 0x01
-  return b.toString('hex')
-}
-
 function resolveValidity (opts: ValidityOptions, defaultLifetimeMs: number): { notBefore: Date; notAfter: Date } {
   const lifetime = opts.lifetimeMs ?? defaultLifetimeMs
   if (!Number.isFinite(lifetime) || lifetime <= 0) throw fgError('FG_ERR_CONFIG_INVALID', `lifetime ${String(opts.lifetimeMs)} ms: must be a positive number`)
@@ -267,11 +259,6 @@ function spkiOf (key: KeyObject): Buffer {
   return pub.export({ type: 'spki', format: 'der' })
 }
 
-function serialText (hex: string): string {
-  const s = hex.toLowerCase().replace(/^0+/, '')
-  return s === '' ? '0' : s
-}
-
 /** generate an ECDSA P-256 key pair (node:crypto) */
 export function generateKey (): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
@@ -299,9 +286,9 @@ interface SignParams {
 }
 
 async function sign (p: SignParams): Promise<{ der: Buffer; serial: string }> {
-  const serialNumber = randomSerialHex()
+  const serial = randomSerial()
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber,
+    serialNumber: serial.toString('hex'),
     subject: p.subject,
     issuer: p.issuer ?? p.subject,
     notBefore: p.notBefore,
@@ -311,7 +298,7 @@ async function sign (p: SignParams): Promise<{ der: Buffer; serial: string }> {
     signingAlgorithm: { name: 'ECDSA', hash: p.signer.hash } as EcdsaParams,
     extensions: p.extensions,
   })
-  return { der: Buffer.from(cert.rawData), serial: serialText(serialNumber) }
+  return { der: Buffer.from(cert.rawData), serial: serialHex(serial) }
 }
 
 const signerHash = new WeakMap<CaMaterial, string>()

@@ -6,7 +6,7 @@
 // subject, SPKI and SKI are written (der.ts) and spliced in. A unit test checks
 // the result byte for byte against a full schema encoding.
 // Pure apart from the key it is given: no I/O.
-import { randomBytes, sign, type KeyObject } from 'node:crypto'
+import { sign, type KeyObject } from 'node:crypto'
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import {
   AlgorithmIdentifier, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, Extension, KeyIdentifier, KeyUsage,
@@ -15,11 +15,11 @@ import {
 } from '@peculiar/asn1-x509'
 import { fgError } from '../errors.js'
 import { derToPem } from '../pki/pem.js'
-import { checkCaKeyPair, type CaKeyPair } from '../pki/ca-key.js'
+import { checkCaKeyPair, randomSerial, type CaKeyPair } from '../pki/ca-key.js'
 import { keyIdentifierOfBits, subjectPublicKeyBits } from '../pki/key-id.js'
 import type { CertificateTemplate } from './template.js'
 import { TAG, bytesOf, children, contentOf, derTime, derTlv, readTlv, type Tlv } from './der.js'
-import { sha256Hex } from '../identity/index.js'
+import { serialHex, sha256Hex } from '../identity/index.js'
 
 const OID_O = Buffer.from('06035504' + '0a', 'hex')
 const OID_OU = Buffer.from('06035504' + '0b', 'hex')
@@ -110,19 +110,6 @@ function organizationOf (der: Buffer, name: Tlv): string | null {
   return null
 }
 
-/** the serial as the revocation schema spells it: lowercase hex, no leading zeros */
-function serialText (serial: Buffer): string {
-  const hex = serial.toString('hex').replace(/^0+/, '')
-  return hex === '' ? '0' : hex
-}
-
-/** 16 random bytes, top bit cleared and first byte non-zero: a positive, minimally encoded INTEGER (RFC 5280 4.1.2.2) */
-export function randomSerial (): Buffer {
-  const serial = randomBytes(16)
-  serial[0] = (serial[0]! & 0x7f) || 0x01
-  return serial
-}
-
 /**
  * A fast issuer for the CA certificate `caCertDer` and its private key
  * (a node:crypto KeyObject: PKCS#8 or SEC1 read once, e.g. with readPrivateKey).
@@ -184,7 +171,7 @@ export function fastIssuerFor (pair: CaKeyPair): FastIssuer {
       return {
         der,
         pem: derToPem(der, 'CERTIFICATE'),
-        serial: serialText(serial),
+        serial: serialHex(serial),
         fingerprint: sha256Hex(der),
         notBefore,
         notAfter,
