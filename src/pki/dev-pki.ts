@@ -165,7 +165,7 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
   }
   if (opts.force === true && existsSync(old.manifest)) {
     // drop the previous sample vehicles so no stale certificate from the old root survives
-    for (const vin of readManifestVins(old.manifest)) rmSync(join(outDir, 'vehicles', vin), { recursive: true, force: true })
+    for (const v of devPkiPaths(outDir, readManifestVins(old.manifest)).vehicles) rmSync(v.dir, { recursive: true, force: true })
     rmSync(old.manifest, { force: true })
   }
 
@@ -276,7 +276,7 @@ export function parseManifest (text: string, source: string): DevPkiManifest {
  * which must exist (FG_ERR_PKI_INVALID naming the first one missing).
  */
 export function loadPki (dir: string): LoadedPki {
-  const manifestPath = join(dir, 'manifest.json')
+  const manifestPath = devPkiPaths(dir, []).manifest
   if (!existsSync(manifestPath)) invalid(dir, 'not a fleetgate PKI directory (no manifest.json; create one with `fleetgate pki init --out <dir>`)')
   const manifest = parseManifest(readTextFile(manifestPath), manifestPath)
   const paths = devPkiPaths(dir, manifest.vins)
@@ -298,7 +298,8 @@ export function loadPki (dir: string): LoadedPki {
  * matches the certificate.
  */
 export async function loadCa (dir: string, kind: CaKind): Promise<CaMaterial> {
-  return await loadCaFiles(join(dir, `${kind}-ca.pem`), join(dir, `${kind}-ca.key`))
+  const files = devPkiPaths(dir, [])[kind]
+  return await loadCaFiles(files.cert, files.key)
 }
 
 /** A CA from any certificate and key files (e.g. the provisioner's --issuer-cert/--issuer-key; SEC1 or PKCS#8 key) */
