@@ -10,7 +10,7 @@ export {
 } from './schema.js'
 export { queryOf, targetsOf, identityMatches } from './query.js'
 export { CleanCache } from './clean-cache.js'
-export { RedisRevocationStore, redactUrl, redisRetryDelay, type RedisStoreOptions } from './redis-store.js'
+export { RedisRevocationStore, openRedisLink, redactUrl, redisRetryDelay, type RedisStoreOptions } from './redis-store.js'
 export { FileRevocationStore, STORE_FILE, type FileStoreOptions } from './file-store.js'
 export { openRevocationStore, type StoreChoice } from './open.js'
 export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
