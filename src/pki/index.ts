@@ -5,8 +5,7 @@ export {
   MINUTE_MS, DAY_MS, YEAR_MS, BACKDATE_MS,
   type CaKind, type RoleProfile, type SubjectAttribute, type SubjectSpec, type CaMaterial, type IssuedCertificate,
   type ValidityOptions, type CaOptions, type LeafOptions, type CsrLeafOptions, type ParsedCsr,
-  createRootCa, createRogueCa, createIntermediateCa, caFromPem, issueLeaf, issueFromCsr, parseCsr,
-  defaultSubject, buildName, generateKey,
+  createRootCa, createRogueCa, createIntermediateCa, caFromPem, issueLeaf, issueFromCsr, generateKey,
 } from './profiles.js'
 export { keyIdentifier } from './key-id.js'
 export {

@@ -1,7 +1,7 @@
 // Provisioning and rotation (DESIGN "Provisioning and rotation"): the CSR
 // checks, the fast issuer, step-ca style sign options, the service's decisions,
 // its state (nonces, rate limit, retirements) and the MQTT process.
-export { parseRequest, isP256Key, commonNames, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'
+export { parseRequest, isP256Key, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'
 export { createFastIssuer, subjectName, type FastIssuer, type IssuedLeaf, type SubjectKey } from './issuer.js'
 export { EKU_CLIENT_AUTH, BACKDATE_MS, emptyTemplate, type CertificateTemplate } from './template.js'
 export {

@@ -14,5 +14,4 @@ export { RedisRevocationStore, openRedisLink, redactUrl, redisRetryDelay, type R
 export { FileRevocationStore, STORE_FILE, type FileStoreOptions } from './file-store.js'
 export { openRevocationStore, type StoreChoice } from './open.js'
 export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
-export { StoreTimeoutError } from './bounded.js'
-export { parseCrl, crlDer, type ParsedCrl, type CrlEntry } from './crl.js'
+export { parseCrl, type ParsedCrl, type CrlEntry } from './crl.js'
