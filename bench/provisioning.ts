@@ -10,7 +10,7 @@
 //     certificates), alternating in rounds. Target <= 1.5x. Cars run in this
 //     process with a lean raw-MQTT client; CPU per process per car is reported.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createPublicKey, generateKeyPairSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto'
+import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,11 +25,11 @@ import { startBrokerProc, type BrokerProc } from './lib/broker-proc.js'
 import { mqttConnect } from './lib/mqtt-raw.js'
 import { round } from './lib/stats.js'
 import { cpuMeter } from './lib/cpu.js'
-import { parsePemCsr, randomVins, readPrivateKey } from '../src/pki/index.js'
+import { devPkiPaths, parsePemCsr, randomVins, readPrivateKey } from '../src/pki/index.js'
 import { freePort } from '../test/harness/ports.js'
 import { startRedis } from '../test/harness/redis.js'
 import {
-  authorize, buildCsr, createFastIssuer, emptyTemplate, parseRequest, signRequest, EKU_CLIENT_AUTH, type FastIssuer,
+  authorize, buildCsr, emptyTemplate, loadIssuer, parseRequest, signRequest, EKU_CLIENT_AUTH, type FastIssuer,
 } from '../src/provisioning/index.js'
 import { progressPrinter } from '../src/cli/progress.js'
 
@@ -37,10 +37,6 @@ const BIN = fileURLToPath(new URL('../../bin/fleetgate.js', import.meta.url))
 const log = (line: string) => process.stderr.write(line + '\n')
 
 function p256 (): KeyObject { return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey }
-
-function issuerFrom (dir: string, kind: 'issuing' | 'manufacturing'): FastIssuer {
-  return createFastIssuer(new X509Certificate(readFileSync(join(dir, `${kind}-ca.pem`))).raw, readPrivateKey(join(dir, `${kind}-ca.key`)))
-}
 
 // ---- (a) one core ----
 
@@ -82,15 +78,16 @@ interface Car {
 
 /** birth certificates from the manufacturing CA, made with the fast issuer (pki issue --role factory would take ~5 ms each) */
 function makeCars (dir: string, n: number): Car[] {
-  const factory = issuerFrom(dir, 'manufacturing')
-  const manufacturingPem = readFileSync(join(dir, 'manufacturing-ca.pem'), 'utf8')
-  const ca = readFileSync(join(dir, 'root-ca.pem'))
+  const pki = devPkiPaths(dir, [])
+  const factory = loadIssuer(pki.manufacturing.cert, pki.manufacturing.key)
+  const manufacturingPem = readFileSync(pki.manufacturing.cert, 'utf8')
+  const ca = readFileSync(pki.root.cert)
   const t = emptyTemplate()
   t.organization = factory.organization; t.organizationalUnit = 'factory'; t.extKeyUsage = [EKU_CLIENT_AUTH]; t.lifetimeMs = 10 * 365 * 86_400_000
   return randomVins(n).map((vin) => {
     const birthKey = p256()
     const spkiDer = createPublicKey(birthKey).export({ type: 'spki', format: 'der' })
-    const leaf = factory.issue({ spkiDer, publicKeyBits: spkiDer.subarray(27) }, { ...t, commonName: vin })
+    const leaf = factory.issue({ spkiDer, publicKeyBits: spkiDer.subarray(26) }, { ...t, commonName: vin })
     const key = p256()
     return {
       vin,
@@ -224,7 +221,8 @@ function addCpu (into: Record<string, number>, add: Record<string, number>): voi
  * shared) falls on both sides alike.
  */
 async function storm (store: Store, dir: string, cars: Car[], rounds: number, concurrency: number, bare: BrokerProc): Promise<StormResult> {
-  const rootCa = readFileSync(join(dir, 'root-ca.pem'))
+  const pki = devPkiPaths(dir, [])
+  const rootCa = readFileSync(pki.root.cert)
   const redis = store === 'redis' ? await startRedis() : undefined
   let serve: ChildProcess | undefined
   let prov: ChildProcess | undefined
@@ -232,12 +230,12 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
   try {
     const port = await freePort()
     const where = redis ? ['--redis', redis.url] : ['--data-dir', mkdtempSync(join(tmpdir(), 'fg-bench-storm-'))]
-    serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', join(dir, 'root-ca.pem'),
-      '--cert', join(dir, 'broker', 'cert.pem'), '--key', join(dir, 'broker', 'key.pem'), ...where,
+    serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', pki.root.cert,
+      '--cert', pki.broker.cert, '--key', pki.broker.key, ...where,
       '--max-connections-per-ip', '100000'], /mTLS MQTT on/)
-    prov = await startChild(['provisioner', '--url', `mqtts://127.0.0.1:${port}`, '--ca', join(dir, 'root-ca.pem'),
-      '--cert', join(dir, 'provisioner', 'cert.pem'), '--key', join(dir, 'provisioner', 'key.pem'),
-      '--issuer-cert', join(dir, 'issuing-ca.pem'), '--issuer-key', join(dir, 'issuing-ca.key'),
+    prov = await startChild(['provisioner', '--url', `mqtts://127.0.0.1:${port}`, '--ca', pki.root.cert,
+      '--cert', pki.provisioner.cert, '--key', pki.provisioner.key,
+      '--issuer-cert', pki.issuing.cert, '--issuer-key', pki.issuing.key,
       ...where, '--rate-limit', '100/h'], /fleetgate provisioner: /)
     const warm = makeCars(dir, 10)
     await inFlight(warm, 5, (c) => provisionCar(port, c, rootCa), () => {})
@@ -281,8 +279,9 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
 
   // (a)
   log(`bench: provisioner rate on one core (${P.iterations} certificates x ${P.rounds} rounds)`)
-  const issuer = issuerFrom(dir, 'issuing')
-  const caKey = readPrivateKey(join(dir, 'issuing-ca.key'))
+  const pki = devPkiPaths(dir, [])
+  const issuer = loadIssuer(pki.issuing.cert, pki.issuing.key)
+  const caKey = readPrivateKey(pki.issuing.key)
   const csrs = randomVins(200).map((vin) => ({ vin, der: parsePemCsr(buildCsr(p256(), [['O', 'ignored'], ['OU', 'fleet-backend'], ['CN', vin]]), 'bench CSR') }))
   issuanceRate(issuer, caKey, csrs, 200, 1) // warm-up
   const a = issuanceRate(issuer, caKey, csrs, P.iterations, P.rounds)

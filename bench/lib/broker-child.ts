@@ -11,9 +11,11 @@ import { Aedes } from 'aedes'
 import { loadTlsMaterial, tlsServerOptions } from '../../src/tls/index.js'
 import { startBroker } from '../../src/broker/index.js'
 import { guardReads } from '../../src/guard/index.js'
+import { devPkiPaths } from '../../src/pki/index.js'
 
 const [mode, pkiDir] = process.argv.slice(2) as ['bare' | 'fleetgate' | 'bare-guard', string]
-const paths = { ca: join(pkiDir, 'root-ca.pem'), cert: join(pkiDir, 'broker', 'cert.pem'), key: join(pkiDir, 'broker', 'key.pem') }
+const pki = devPkiPaths(pkiDir, [])
+const paths = { ca: pki.root.cert, cert: pki.broker.cert, key: pki.broker.key }
 const gc = (globalThis as { gc?: () => void }).gc
 
 async function start (): Promise<number> {

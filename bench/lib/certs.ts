@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { initDevPki, loadCa, issueLeaf, randomVins } from '../../src/pki/index.js'
+import { devPkiPaths, initDevPki, loadCa, issueLeaf, randomVins } from '../../src/pki/index.js'
 
 export interface BenchVehicle { readonly vin: string; readonly cert: Buffer; readonly key: Buffer }
 export interface BenchCerts {
@@ -15,7 +15,8 @@ export interface BenchCerts {
 
 export async function benchCerts (count: number, log: (line: string) => void = () => {}): Promise<BenchCerts> {
   const dir = join(tmpdir(), 'fleetgate-bench-pki')
-  if (!existsSync(join(dir, 'manifest.json'))) {
+  const pki = devPkiPaths(dir, [])
+  if (!existsSync(pki.manifest)) {
     log(`bench: making a PKI in ${dir}`)
     await initDevPki(dir, { vehicles: 1, force: true })
   }
@@ -39,8 +40,8 @@ export async function benchCerts (count: number, log: (line: string) => void = (
   }
   return {
     dir,
-    ca: readFileSync(join(dir, 'root-ca.pem')),
+    ca: readFileSync(pki.root.cert),
     vehicles: vins.slice(0, count).map((vin) => ({ vin, cert: readFileSync(join(fleetDir, vin + '.pem')), key: readFileSync(join(fleetDir, vin + '.key')) })),
-    backend: { cert: readFileSync(join(dir, 'backend', 'cert.pem')), key: readFileSync(join(dir, 'backend', 'key.pem')) },
+    backend: { cert: readFileSync(pki.backend.cert), key: readFileSync(pki.backend.key) },
   }
 }

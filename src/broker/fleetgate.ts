@@ -1,7 +1,6 @@
 // createFleetgate: the plugin. Validated config, loaded TLS material and policy,
 // the Aedes hooks, the TLS server options and the connection handler.
 import type { TLSSocket, TlsOptions } from 'node:tls'
-import { join } from 'node:path'
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
@@ -17,6 +16,7 @@ import { admitConnection, ConnectionLimiter, type AdmitOptions } from '../guard/
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
 import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
+import { devPkiPaths } from '../pki/dev-pki.js'
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -52,7 +52,8 @@ export interface Fleetgate {
 
 export function tlsPaths (config: Config): { ca: string; cert: string; key: string } {
   if (config.ca && config.cert && config.key) return { ca: config.ca, cert: config.cert, key: config.key }
-  return { ca: join(config.devPki, 'root-ca.pem'), cert: join(config.devPki, 'broker', 'cert.pem'), key: join(config.devPki, 'broker', 'key.pem') }
+  const dev = devPkiPaths(config.devPki, [])
+  return { ca: dev.root.cert, cert: dev.broker.cert, key: dev.broker.key }
 }
 
 export interface FleetgateParts {

@@ -1,6 +1,6 @@
 export { createFleetgate, tlsPaths, type Fleetgate, type FleetgateOptions, type FleetgateParts } from './fleetgate.js'
 export { composeHooks, type HookSet } from './compose.js'
-export { createHooks, checkPublishTopic, RefusalError, type FleetgateHooks, type ConnectCheck, type PublishCheck, type CheckResult, type DecisionCounter } from './hooks.js'
-export { startBroker, ensureDevPki, clientsOf, type RunningBroker, type StartOptions } from './server.js'
+export { createHooks, RefusalError, type FleetgateHooks, type ConnectCheck, type PublishCheck, type CheckResult, type DecisionCounter } from './hooks.js'
+export { startBroker, clientsOf, type RunningBroker, type StartOptions } from './server.js'
 export { SessionRegistry, type Session, type ConnectionInfo } from './session.js'
 export { commandTopicVin } from './topics.js'

@@ -1,15 +1,12 @@
 // `fleetgate pki init|issue`: the dev PKI and bulk issuance.
 import { Option } from 'commander'
-import { newCommand } from './program.js'
+import { countFlag, durationFlag, newCommand } from './program.js'
 import { progressPrinter } from './progress.js'
 import { initDevPki, issueCertificates, PKI_ROLES } from '../pki/index.js'
-import { parseDuration } from '../config/index.js'
 import { fgError } from '../errors.js'
 
-function positiveInt (flag: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw fgError('FG_ERR_CONFIG_INVALID', `${flag} ${text}: expected a whole number from 1 to ${max}`)
-  return Number(text)
+function wholeNumber (flag: string, text: string, max: number): number {
+  return countFlag(flag, text, max, `expected a whole number from 1 to ${max}`, true)
 }
 
 export function pkiCommand () {
@@ -21,7 +18,7 @@ export function pkiCommand () {
     .option('--broker-name <names...>', 'extra SAN entries for the broker certificate (beside localhost, 127.0.0.1, ::1)')
     .option('--force', 'replace an existing PKI in --out')
     .action(async (opts: { out: string; vehicles: string; brokerName?: string[]; force?: boolean }) => {
-      const vehicles = positiveInt('--vehicles', opts.vehicles, 10_000)!
+      const vehicles = wholeNumber('--vehicles', opts.vehicles, 10_000)
       const print = progressPrinter('pki init')
       const manifest = await initDevPki(opts.out, { vehicles, force: !!opts.force, brokerNames: opts.brokerName, onProgress: (d, t) => print(d, t) })
       process.stdout.write(`dev PKI in ${opts.out}: root, issuing and manufacturing CAs; broker; vehicles ${manifest.vins.join(', ')}; ` +
@@ -38,14 +35,9 @@ export function pkiCommand () {
     .option('--lifetime <duration>', 'certificate lifetime (e.g. 30d, 12h); default: the role\'s')
     .action(async (opts: { role: string; cn?: string; count?: string; csr?: string; out: string; pki: string; lifetime?: string }) => {
       if ((opts.cn === undefined) === (opts.count === undefined)) throw fgError('FG_ERR_USAGE', 'give exactly one of --cn <name> or --count <n>')
-      const count = positiveInt('--count', opts.count, 1_000_000)
+      const count = opts.count === undefined ? undefined : wholeNumber('--count', opts.count, 1_000_000)
       if (opts.csr && count !== undefined && count > 1) throw fgError('FG_ERR_USAGE', '--csr certifies one key: use it with --cn, or --count 1')
-      let lifetimeMs: number | undefined
-      if (opts.lifetime !== undefined) {
-        const ms = parseDuration(opts.lifetime)
-        if (ms === null || ms <= 0) throw fgError('FG_ERR_CONFIG_INVALID', `--lifetime ${opts.lifetime}: expected a duration like 30d or 12h`)
-        lifetimeMs = ms
-      }
+      const lifetimeMs = opts.lifetime === undefined ? undefined : durationFlag('--lifetime', opts.lifetime, 'expected a duration like 30d or 12h', (ms) => ms > 0)
       const print = progressPrinter('pki issue')
       const result = await issueCertificates({ pkiDir: opts.pki, role: opts.role, cn: opts.cn, count, csrPath: opts.csr, outDir: opts.out, lifetimeMs, onProgress: print })
       if (result.issued.length === 1) {

@@ -1,7 +1,8 @@
-// Shared CLI plumbing: one-line errors, exit codes, the serve option table as flags.
+// Shared CLI plumbing: one-line errors, exit codes, the serve option table as
+// flags, and the flag checks of more than one command.
 import { Command, CommanderError, Option } from 'commander'
-import { isFleetgateError } from '../errors.js'
-import { SERVE_OPTIONS, flagOf, envOf, defaultText, type ServeOptionName, type OptionSpec } from '../config/index.js'
+import { fgError, isFleetgateError } from '../errors.js'
+import { SERVE_OPTIONS, flagOf, envOf, defaultText, parseDuration, type ServeOptionName, type OptionSpec } from '../config/index.js'
 
 /** Thrown by a command to end with this exit code after it printed what it had to. */
 export class ExitCode extends Error { constructor (readonly code: number) { super(`exit ${code}`) } }
@@ -55,4 +56,41 @@ export function untilStopped (ms: number | undefined): Promise<string> {
     process.once('SIGTERM', onTerm)
     if (ms !== undefined) timer = setTimeout(() => done('duration'), ms)
   })
+}
+
+/**
+ * FG_ERR_CONFIG_MISSING `--<name> is required` for the first of `names` (the
+ * option keys, as commander names them) that is absent or empty.
+ */
+export function requireFlags (flags: object, names: readonly string[]): void {
+  for (const n of names) {
+    const value = (flags as Record<string, unknown>)[n]
+    if (typeof value !== 'string' || value === '') throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
+  }
+}
+
+/**
+ * A duration flag in ms; FG_ERR_CONFIG_INVALID `<flag> <text>: <expected>`
+ * when the text is not a duration or `accept` refuses it.
+ */
+export function durationFlag (flag: string, text: string, expected: string, accept: (ms: number) => boolean = () => true): number {
+  const ms = parseDuration(text)
+  if (ms === null || !accept(ms)) throw fgError('FG_ERR_CONFIG_INVALID', `${flag} ${text}: ${expected}`)
+  return ms
+}
+
+/** --telemetry-interval of sim car and sim fleet: 0 (none) up to a day */
+export function telemetryIntervalFlag (text: string): number {
+  return durationFlag('--telemetry-interval', text, 'not a duration (e.g. 5s, 500ms, 0)', (ms) => ms <= 86_400_000)
+}
+
+/**
+ * A count flag from 1 to max; FG_ERR_CONFIG_INVALID `<flag> <text>: <expected>`
+ * otherwise. The text is read as Number() reads it (`1e3` and `0x10` pass),
+ * or with `digitsOnly` as plain digits (what pki's flags have always taken).
+ */
+export function countFlag (flag: string, text: string, max: number, expected: string, digitsOnly = false): number {
+  const n = Number(text)
+  if ((digitsOnly && !/^\d+$/.test(text)) || !Number.isInteger(n) || n < 1 || n > max) throw fgError('FG_ERR_CONFIG_INVALID', `${flag} ${text}: ${expected}`)
+  return n
 }

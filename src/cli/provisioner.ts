@@ -1,6 +1,6 @@
 // `fleetgate provisioner`: the provisioning service (DESIGN "Command line").
 import { Option } from 'commander'
-import { newCommand, untilStopped } from './program.js'
+import { durationFlag, newCommand, untilStopped } from './program.js'
 import { parseDuration, formatDuration } from '../config/index.js'
 import { createAuditLogger } from '../audit/index.js'
 import { fgError } from '../errors.js'
@@ -15,9 +15,7 @@ interface ProvisionerFlags {
 }
 
 function duration (flag: string, text: string, minMs: number): number {
-  const ms = parseDuration(text)
-  if (ms === null || ms < minMs) throw fgError('FG_ERR_CONFIG_INVALID', `${flag} ${text}: expected a duration of at least ${formatDuration(minMs)} (e.g. 30d, 24h, 90s)`)
-  return ms
+  return durationFlag(flag, text, `expected a duration of at least ${formatDuration(minMs)} (e.g. 30d, 24h, 90s)`, (ms) => ms >= minMs)
 }
 
 export function provisionerCommand () {

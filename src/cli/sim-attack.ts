@@ -5,9 +5,9 @@
 // some could not be judged; 2: a usage or file mistake.
 import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { newCommand, ExitCode } from './program.js'
+import { countFlag, durationFlag, newCommand, ExitCode, requireFlags } from './program.js'
 import { addStoreOptions, openCliStore, revokeTargets } from './revoke.js'
-import { envOf, parseDuration } from '../config/index.js'
+import { envOf } from '../config/index.js'
 import { fgError } from '../errors.js'
 import type { RevocationStore } from '../revocation/index.js'
 import {
@@ -54,11 +54,9 @@ export function simAttackCommand (): Command {
       for (const a of CATALOGUE) process.stdout.write(`${a.id.padEnd(28)} ${a.family.padEnd(10)} expects ${a.expects.padEnd(24)} ${a.title}\n`)
       return
     }
-    for (const n of ['url', 'pki'] as const) if (!flags[n]) throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
-    const hint = parseDuration(flags.connectTimeoutHint)
-    if (hint === null || hint < 100 || hint > 600_000) throw fgError('FG_ERR_CONFIG_INVALID', `--connect-timeout-hint ${flags.connectTimeoutHint}: a duration from 100ms to 10m`)
-    const cap = Number(flags.maxConnectionsHint)
-    if (!Number.isInteger(cap) || cap < 1 || cap > 1990) throw fgError('FG_ERR_CONFIG_INVALID', `--max-connections-hint ${flags.maxConnectionsHint}: an integer from 1 to 1990`)
+    requireFlags(flags, ['url', 'pki'])
+    const hint = durationFlag('--connect-timeout-hint', flags.connectTimeoutHint, 'a duration from 100ms to 10m', (ms) => ms >= 100 && ms <= 600_000)
+    const cap = countFlag('--max-connections-hint', flags.maxConnectionsHint, 1990, 'an integer from 1 to 1990')
     const { attacks, unknown } = selectAttacks(flags.only?.split(',').map((s) => s.trim()).filter((s) => s !== ''))
     if (unknown.length > 0) throw fgError('FG_ERR_CONFIG_INVALID', `--only: unknown attack ${unknown.map((u) => JSON.stringify(u)).join(', ')} (see --list)`)
 

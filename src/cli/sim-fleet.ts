@@ -3,9 +3,8 @@
 // summary at the end. N may not exceed the PKI's vehicles: make a PKI with
 // more (`fleetgate pki init --vehicles N`) rather than certificates on the fly.
 import type { Command } from 'commander'
-import { newCommand, untilStopped } from './program.js'
+import { countFlag, durationFlag, newCommand, requireFlags, telemetryIntervalFlag, untilStopped } from './program.js'
 import { progressPrinter } from './progress.js'
-import { parseDuration } from '../config/index.js'
 import { fgError } from '../errors.js'
 import { loadPki, MAX_DEV_VEHICLES } from '../pki/index.js'
 import { formatFleetSummary, startFleet, type FleetVehicle } from '../../simulator/fleet.js'
@@ -14,12 +13,6 @@ import { fleetProvisioning } from '../../simulator/provisioning-car.js'
 import { join } from 'node:path'
 
 interface FleetFlags { url?: string; pki?: string; vehicles?: string; json?: boolean; duration?: string; telemetryInterval: string; concurrency: string; verbose?: boolean; provision?: boolean; stateDir?: string }
-
-function intFlag (flag: string, text: string, max: number): number {
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1 || n > max) throw fgError('FG_ERR_CONFIG_INVALID', `${flag} ${text}: an integer from 1 to ${max}`)
-  return n
-}
 
 export function simFleetCommand (): Command {
   return newCommand('fleet', 'N simulated cars from a PKI directory until stopped; a summary at the end')
@@ -34,17 +27,11 @@ export function simFleetCommand (): Command {
     .option('--state-dir <dir>', 'with --provision: where each car keeps its key and certificate (<dir>/<VIN>; default <pki>/fleet-state)')
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: FleetFlags) => {
-      for (const n of ['url', 'pki', 'vehicles'] as const) if (!flags[n]) throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
-      const n = intFlag('--vehicles', flags.vehicles!, MAX_DEV_VEHICLES)
-      const concurrency = intFlag('--concurrency', flags.concurrency, 1000)
-      const interval = parseDuration(flags.telemetryInterval)
-      if (interval === null || interval > 86_400_000) throw fgError('FG_ERR_CONFIG_INVALID', `--telemetry-interval ${flags.telemetryInterval}: not a duration (e.g. 5s, 500ms, 0)`)
-      let duration: number | undefined
-      if (flags.duration !== undefined) {
-        const d = parseDuration(flags.duration)
-        if (d === null || d <= 0) throw fgError('FG_ERR_CONFIG_INVALID', `--duration ${flags.duration}: not a positive duration`)
-        duration = d
-      }
+      requireFlags(flags, ['url', 'pki', 'vehicles'])
+      const n = countFlag('--vehicles', flags.vehicles!, MAX_DEV_VEHICLES, `an integer from 1 to ${MAX_DEV_VEHICLES}`)
+      const concurrency = countFlag('--concurrency', flags.concurrency, 1000, 'an integer from 1 to 1000')
+      const interval = telemetryIntervalFlag(flags.telemetryInterval)
+      const duration = flags.duration === undefined ? undefined : durationFlag('--duration', flags.duration, 'not a positive duration', (ms) => ms > 0)
       const pki = loadPki(flags.pki!)
       const have = pki.paths.vehicles.length
       if (n > have) throw fgError('FG_ERR_CONFIG_INVALID', `--vehicles ${n}: the PKI in ${flags.pki} holds ${have} vehicles; make one with more: fleetgate pki init --vehicles ${n} --out <dir>`)

@@ -1,9 +1,8 @@
 // `fleetgate sim`: the bundled simulator. One subcommand per file or builder;
 // SIM_SUBCOMMANDS is the list (fleet and attack are added beside car and backend).
 import type { Command } from 'commander'
-import { newCommand, ExitCode, untilStopped } from './program.js'
+import { durationFlag, newCommand, ExitCode, requireFlags, telemetryIntervalFlag, untilStopped } from './program.js'
 import { fgError } from '../errors.js'
-import { parseDuration } from '../config/index.js'
 import { isSafeIdentityValue } from '../identity/index.js'
 import { isFleetgateError } from '../errors.js'
 import { simAttackCommand } from './sim-attack.js'
@@ -13,12 +12,6 @@ import {
 } from '../../simulator/index.js'
 import { formatProvisioningEvent, type OperationalCredentials, type ProvisioningEvent } from '../../simulator/provisioning.js'
 import { keepRotated, provisionedCredentials } from '../../simulator/provisioning-car.js'
-
-function required (opts: Record<string, unknown>, names: readonly string[]): void {
-  for (const n of names) {
-    if (typeof opts[n] !== 'string' || opts[n] === '') throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
-  }
-}
 
 export function simCarCommand (): Command {
   return newCommand('car', 'one simulated car (identity from its certificate) until stopped')
@@ -33,9 +26,8 @@ export function simCarCommand (): Command {
     .option('--telemetry-interval <duration>', 'telemetry period (0: none)', '5s')
     .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; birthCert?: string; birthKey?: string; stateDir?: string; json?: boolean; telemetryInterval: string }) => {
       if (opts.birthCert !== undefined) return await runProvisionedCar(opts)
-      required(opts, ['url', 'ca', 'cert', 'key'])
-      const interval = parseDuration(opts.telemetryInterval)
-      if (interval === null || interval > 86_400_000) throw fgError('FG_ERR_CONFIG_INVALID', `--telemetry-interval ${opts.telemetryInterval}: not a duration (e.g. 5s, 500ms, 0)`)
+      requireFlags(opts, ['url', 'ca', 'cert', 'key'])
+      const interval = telemetryIntervalFlag(opts.telemetryInterval)
       const creds = credentialsFromFiles({ ca: opts.ca!, cert: opts.cert!, key: opts.key! })
       if (creds.ou !== 'vehicle') throw fgError('FG_ERR_PKI_INVALID', `--cert ${opts.cert}: not a vehicle certificate (OU=${creds.ou ?? 'none'})`)
       const print = opts.json === true
@@ -49,9 +41,8 @@ export function simCarCommand (): Command {
 
 /** `sim car --birth-cert --birth-key --state-dir`: provision first, rotate when due (simulator/provisioning-car.ts) */
 async function runProvisionedCar (opts: { url?: string; ca?: string; birthCert?: string; birthKey?: string; stateDir?: string; json?: boolean; telemetryInterval: string }): Promise<void> {
-  required(opts, ['url', 'ca', 'birthCert', 'birthKey', 'stateDir'])
-  const interval = parseDuration(opts.telemetryInterval)
-  if (interval === null || interval > 86_400_000) throw fgError('FG_ERR_CONFIG_INVALID', `--telemetry-interval ${opts.telemetryInterval}: not a duration (e.g. 5s, 500ms, 0)`)
+  requireFlags(opts, ['url', 'ca', 'birthCert', 'birthKey', 'stateDir'])
+  const interval = telemetryIntervalFlag(opts.telemetryInterval)
   const line = (e: object, text: string) => process.stdout.write((opts.json === true ? jsonLine(e) : text) + '\n')
   const files = {
     url: opts.url!, ca: opts.ca!, birthCert: opts.birthCert!, birthKey: opts.birthKey!, stateDir: opts.stateDir!,
@@ -81,15 +72,13 @@ export function simBackendCommand (): Command {
     .option('--timeout <duration>', 'how long to wait for the result', '10s')
     .option('--json', 'print the outcome as one JSON line')
     .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; vin?: string; cmd?: string; args: string; ttl: string; timeout: string; json?: boolean }) => {
-      required(opts, ['url', 'ca', 'cert', 'key', 'vin', 'cmd'])
+      requireFlags(opts, ['url', 'ca', 'cert', 'key', 'vin', 'cmd'])
       if (!isSafeIdentityValue(opts.vin!)) throw fgError('FG_ERR_CONFIG_INVALID', `--vin ${JSON.stringify(opts.vin)}: holds + # / or a control character`)
       let args: unknown
       try { args = JSON.parse(opts.args) } catch { throw fgError('FG_ERR_CONFIG_INVALID', `--args: not valid JSON`) }
       if (typeof args !== 'object' || args === null || Array.isArray(args)) throw fgError('FG_ERR_CONFIG_INVALID', '--args: must be a JSON object')
-      const ttl = parseDuration(opts.ttl)
-      if (ttl === null) throw fgError('FG_ERR_CONFIG_INVALID', `--ttl ${opts.ttl}: not a duration`)
-      const timeout = parseDuration(opts.timeout)
-      if (timeout === null || timeout <= 0) throw fgError('FG_ERR_CONFIG_INVALID', `--timeout ${opts.timeout}: not a positive duration`)
+      const ttl = durationFlag('--ttl', opts.ttl, 'not a duration')
+      const timeout = durationFlag('--timeout', opts.timeout, 'not a positive duration', (ms) => ms > 0)
       const creds = credentialsFromFiles({ ca: opts.ca!, cert: opts.cert!, key: opts.key! })
       let backend
       try {

@@ -1,11 +1,11 @@
 // Signed commands (DESIGN "Signed command"): pure sign/verify, the allowlist,
 // x5c chain trust and the replay set. No I/O.
 export {
-  COMMAND_NAMES, type CommandName, isCommandName, argsValid, CHARGE_LIMIT_MIN, CHARGE_LIMIT_MAX,
+  COMMAND_NAMES, type CommandName, isCommandName, argsValid,
   type CommandRoles, DEFAULT_COMMAND_ROLES, roleMaySend,
 } from './catalogue.js'
 export {
-  MAX_JWS_BYTES, MAX_X5C, type CommandPayload, type ResultPayload, type ResultStatus, type JwsHeader, type ParsedJws,
+  MAX_JWS_BYTES, type CommandPayload, type ResultPayload, type ResultStatus, type JwsHeader, type ParsedJws,
   type ShapeResult, isUuid, parseCommandJws, parseResultJws,
 } from './envelope.js'
 export { type CommandTrust, type Signer, type ChainResult, commandTrust, ChainVerifier } from './trust.js'
@@ -14,5 +14,5 @@ export {
   verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS,
   type CommandPolicy, type VerifyContext, type VerifiedCommand, type CommandDecision,
 } from './verify.js'
-export { type SigningKey, type CommandInput, signJws, commandPayload, signCommand, resultPayload, signResult } from './sign.js'
-export { verifyResult, VEHICLE_OU, type ResultContext, type ResultDecision } from './result.js'
+export { type SigningKey, type CommandInput, signJws, commandPayload, signCommand, signResult } from './sign.js'
+export { verifyResult, type ResultContext, type ResultDecision } from './result.js'

@@ -4,7 +4,7 @@
 // verified chains are cached by leaf DER fingerprint, so a backend that signs
 // thousands of commands with one certificate is parsed once. Pure: takes DER.
 import { X509Certificate, webcrypto, type KeyObject } from 'node:crypto'
-import { sha256Hex } from '../identity/index.js'
+import { normaliseSerial, sha256Hex } from '../identity/index.js'
 
 /** What the verifier trusts: the fleet root(s) and the fleet issuing CA(s) under them. */
 export interface CommandTrust {
@@ -73,10 +73,12 @@ export function subjectValue (cert: X509Certificate, attr: string): string | und
   return undefined
 }
 
-/** serial as lowercase hex without leading zeros (DESIGN Redis schema) */
+/**
+ * serial as the revocation schema spells it (normaliseSerial of node's upper-case hex); node prints a
+ * negative serial (RFC 5280 forbids them) as "-0A", which stays "-0a" as before rather than null
+ */
 function serialOf (cert: X509Certificate): string {
-  const hex = cert.serialNumber.toLowerCase().replace(/^0+/, '')
-  return hex === '' ? '0' : hex
+  return normaliseSerial(cert.serialNumber) ?? cert.serialNumber.toLowerCase()
 }
 
 const within = (c: X509Certificate, now: number) => Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo)

@@ -2,12 +2,13 @@
 // a contract: the broker, the simulator and the attack catalogue read it.
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fgError, isFleetgateError } from '../errors.js'
+import { fgError } from '../errors.js'
 import {
-  DAY_MS, caFromPem, createIntermediateCa, createRogueCa, createRootCa, issueLeaf,
+  DAY_MS, caFromKeyPair, createIntermediateCa, createRogueCa, createRootCa, issueLeaf,
   type CaKind, type CaMaterial, type IssuedCertificate,
 } from './profiles.js'
-import { PRIVATE_DIR_MODE, ensureDir, readPrivateKey, readTextFile, writeCertificates, writePrivateKey, writeTextFile } from './pem.js'
+import { PRIVATE_DIR_MODE, ensureDir, readTextFile, writeCertificates, writePrivateKey, writeTextFile } from './pem.js'
+import { readCaKeyPair } from './ca-key.js'
 import { isVin, randomVins } from './vin.js'
 
 export interface DevPkiManifest {
@@ -164,7 +165,7 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
   }
   if (opts.force === true && existsSync(old.manifest)) {
     // drop the previous sample vehicles so no stale certificate from the old root survives
-    for (const vin of readManifestVins(old.manifest)) rmSync(join(outDir, 'vehicles', vin), { recursive: true, force: true })
+    for (const v of devPkiPaths(outDir, readManifestVins(old.manifest)).vehicles) rmSync(v.dir, { recursive: true, force: true })
     rmSync(old.manifest, { force: true })
   }
 
@@ -275,7 +276,7 @@ export function parseManifest (text: string, source: string): DevPkiManifest {
  * which must exist (FG_ERR_PKI_INVALID naming the first one missing).
  */
 export function loadPki (dir: string): LoadedPki {
-  const manifestPath = join(dir, 'manifest.json')
+  const manifestPath = devPkiPaths(dir, []).manifest
   if (!existsSync(manifestPath)) invalid(dir, 'not a fleetgate PKI directory (no manifest.json; create one with `fleetgate pki init --out <dir>`)')
   const manifest = parseManifest(readTextFile(manifestPath), manifestPath)
   const paths = devPkiPaths(dir, manifest.vins)
@@ -297,21 +298,12 @@ export function loadPki (dir: string): LoadedPki {
  * matches the certificate.
  */
 export async function loadCa (dir: string, kind: CaKind): Promise<CaMaterial> {
-  return await loadCaFiles(join(dir, `${kind}-ca.pem`), join(dir, `${kind}-ca.key`))
+  const files = devPkiPaths(dir, [])[kind]
+  return await loadCaFiles(files.cert, files.key)
 }
 
 /** A CA from any certificate and key files (e.g. the provisioner's --issuer-cert/--issuer-key; SEC1 or PKCS#8 key) */
 export async function loadCaFiles (certPath: string, keyPath: string): Promise<CaMaterial> {
-  const certPem = readTextFile(certPath)
-  if (!/-----BEGIN CERTIFICATE-----/.test(certPem)) throw fgError('FG_ERR_PEM_INVALID', `${certPath}: no certificate found`)
-  const key = readPrivateKey(keyPath)
-  try {
-    return await caFromPem(certPem, key, certPath)
-  } catch (err) {
-    if (isFleetgateError(err) && err.code === 'FG_ERR_KEY_MISMATCH') {
-      throw fgError('FG_ERR_KEY_MISMATCH', `${keyPath}: does not match ${certPath}`, err)
-    }
-    throw err
-  }
+  return await caFromKeyPair(readCaKeyPair(certPath, keyPath))
 }
 

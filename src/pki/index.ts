@@ -5,9 +5,9 @@ export {
   MINUTE_MS, DAY_MS, YEAR_MS, BACKDATE_MS,
   type CaKind, type RoleProfile, type SubjectAttribute, type SubjectSpec, type CaMaterial, type IssuedCertificate,
   type ValidityOptions, type CaOptions, type LeafOptions, type CsrLeafOptions, type ParsedCsr,
-  createRootCa, createRogueCa, createIntermediateCa, caFromPem, issueLeaf, issueFromCsr, parseCsr,
-  defaultSubject, buildName, generateKey, keyIdentifier, randomSerialHex,
+  createRootCa, createRogueCa, createIntermediateCa, caFromPem, issueLeaf, issueFromCsr, generateKey,
 } from './profiles.js'
+export { keyIdentifier } from './key-id.js'
 export {
   KEY_FILE_MODE, PRIVATE_DIR_MODE, derToPem, certificatesToPem, privateKeyToPem, parsePemCertificates, readPemCertificates,
   parsePrivateKey, readPrivateKey, parsePemCsr, readTextFile, ensureDir, writePrivateKey, writeCertificates, writeTextFile,

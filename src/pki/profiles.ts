@@ -3,17 +3,14 @@
 // root -> manufacturing CA -> factory (birth) certificates. ECDSA P-256 keys
 // (node:crypto), certificates built with @peculiar/x509. Dev/test tooling: not
 // a hot path.
-import {
-  X509Certificate as NodeX509Certificate, createHash, createPublicKey, generateKeyPairSync,
-  randomBytes, webcrypto, type KeyObject,
-} from 'node:crypto'
+import { createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
-import { AsnConvert } from '@peculiar/asn1-schema'
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
 import { x509 } from './x509.js'
 import { fgError } from '../errors.js'
 import { derToPem, parsePemCsr, privateKeyToPem } from './pem.js'
-import { sha256Hex } from '../identity/index.js'
+import { caCurveOf, checkCaKeyPair, randomSerial, type CaKeyPair } from './ca-key.js'
+import { keyIdentifier } from './key-id.js'
+import { serialHex, sha256Hex } from '../identity/index.js'
 
 export type PkiRole = 'vehicle' | 'fleet-backend' | 'fleet-monitor' | 'provisioner' | 'factory' | 'server'
 export const PKI_ROLES: readonly PkiRole[] = ['vehicle', 'fleet-backend', 'fleet-monitor', 'provisioner', 'factory', 'server']
@@ -172,14 +169,6 @@ export interface LeafOptions extends ValidityOptions {
 
 function now (): number { return Date.now() }
 
-/** 16 random bytes with the top bit cleared (a positive INTEGER) and a non-zero first byte, hex */
-export function randomSerialHex (): string {
-  const b = randomBytes(16)
-  b[0] = (b[0] as number) & 0x7f
-  if (b[0] === 0) b[0] = 0x01
-  return b.toString('hex')
-}
-
 function resolveValidity (opts: ValidityOptions, defaultLifetimeMs: number): { notBefore: Date; notAfter: Date } {
   const lifetime = opts.lifetimeMs ?? defaultLifetimeMs
   if (!Number.isFinite(lifetime) || lifetime <= 0) throw fgError('FG_ERR_CONFIG_INVALID', `lifetime ${String(opts.lifetimeMs)} ms: must be a positive number`)
@@ -270,43 +259,17 @@ function spkiOf (key: KeyObject): Buffer {
   return pub.export({ type: 'spki', format: 'der' })
 }
 
-const P256_SPKI_HEADER = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
-
-/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING value */
-export function keyIdentifier (spki: Uint8Array): string {
-  // fast path: a P-256 SPKI is a fixed 26-byte header, then the 65-byte point
-  const point = spki.length === P256_SPKI_HEADER.length + 65 && Buffer.from(spki.buffer, spki.byteOffset, P256_SPKI_HEADER.length).equals(P256_SPKI_HEADER)
-    ? spki.subarray(P256_SPKI_HEADER.length)
-    : new Uint8Array(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey)
-  return createHash('sha1').update(point).digest('hex')
-}
-
-
-function serialText (hex: string): string {
-  const s = hex.toLowerCase().replace(/^0+/, '')
-  return s === '' ? '0' : s
-}
-
 /** generate an ECDSA P-256 key pair (node:crypto) */
 export function generateKey (): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
 }
 
-const CURVES: Readonly<Record<string, { namedCurve: string; hash: string }>> = {
-  prime256v1: { namedCurve: 'P-256', hash: 'SHA-256' },
-  secp384r1: { namedCurve: 'P-384', hash: 'SHA-384' },
-  secp521r1: { namedCurve: 'P-521', hash: 'SHA-512' },
-}
-
-function curveOf (key: KeyObject, source: string): { namedCurve: string; hash: string } {
-  const curve = key.asymmetricKeyType === 'ec' ? CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''] : undefined
-  if (curve === undefined) throw fgError('FG_ERR_PEM_INVALID', `${source}: a CA key must be ECDSA P-256, P-384 or P-521`)
-  return curve
-}
-
 async function toSigningKey (key: KeyObject, source: string): Promise<CryptoKey> {
   if (key.type !== 'private') throw fgError('FG_ERR_PEM_INVALID', `${source}: not a private key`)
-  const { namedCurve } = curveOf(key, source)
+  return await importSigningKey(key, caCurveOf(key, source).namedCurve)
+}
+
+async function importSigningKey (key: KeyObject, namedCurve: string): Promise<CryptoKey> {
   const pkcs8 = key.export({ type: 'pkcs8', format: 'der' })
   return await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']) as unknown as CryptoKey
 }
@@ -323,9 +286,9 @@ interface SignParams {
 }
 
 async function sign (p: SignParams): Promise<{ der: Buffer; serial: string }> {
-  const serialNumber = randomSerialHex()
+  const serial = randomSerial()
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber,
+    serialNumber: serial.toString('hex'),
     subject: p.subject,
     issuer: p.issuer ?? p.subject,
     notBefore: p.notBefore,
@@ -335,13 +298,13 @@ async function sign (p: SignParams): Promise<{ der: Buffer; serial: string }> {
     signingAlgorithm: { name: 'ECDSA', hash: p.signer.hash } as EcdsaParams,
     extensions: p.extensions,
   })
-  return { der: Buffer.from(cert.rawData), serial: serialText(serialNumber) }
+  return { der: Buffer.from(cert.rawData), serial: serialHex(serial) }
 }
 
 const signerHash = new WeakMap<CaMaterial, string>()
 
 function signerOf (ca: CaMaterial): { signingKey: CryptoKey; hash: string } {
-  return { signingKey: ca.signingKey, hash: signerHash.get(ca) ?? curveOf(ca.key, ca.commonName).hash }
+  return { signingKey: ca.signingKey, hash: signerHash.get(ca) ?? caCurveOf(ca.key, ca.commonName).hash }
 }
 
 const issuerNames = new WeakMap<CaMaterial, x509.Name>()
@@ -373,7 +336,7 @@ async function makeCa (
     subject: name,
     ...(parent === null ? {} : { issuer: issuerNameOf(parent) }),
     spki,
-    signer: parent === null ? { signingKey, hash: curveOf(key, 'CA key').hash } : signerOf(parent),
+    signer: parent === null ? { signingKey, hash: caCurveOf(key, 'CA key').hash } : signerOf(parent),
     ...validity,
     extensions,
   })
@@ -386,7 +349,7 @@ async function makeCa (
     keyId,
     fingerprint: sha256Hex(der),
   }
-  signerHash.set(ca, curveOf(key, 'CA key').hash)
+  signerHash.set(ca, caCurveOf(key, 'CA key').hash)
   return ca
 }
 
@@ -416,18 +379,13 @@ export async function createIntermediateCa (parent: CaMaterial, kind: 'issuing' 
  * that the key is its own. `source` names them in errors.
  */
 export async function caFromPem (cert: string | Uint8Array, key: KeyObject, source = 'CA'): Promise<CaMaterial> {
-  let der: Buffer
-  let node: NodeX509Certificate
-  try {
-    node = new NodeX509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert))
-    der = node.raw
-  } catch (err) {
-    throw fgError('FG_ERR_PEM_INVALID', `${source}: the CA certificate cannot be parsed`, err)
-  }
-  if (!node.ca) throw fgError('FG_ERR_PKI_INVALID', `${source}: not a CA certificate (basicConstraints CA:false or absent)`)
-  if (key.type !== 'private') throw fgError('FG_ERR_PEM_INVALID', `${source}: the CA key is not a private key`)
-  if (!node.checkPrivateKey(key)) throw fgError('FG_ERR_KEY_MISMATCH', `${source}: the private key does not match the CA certificate`)
-  const signingKey = await toSigningKey(key, source)
+  return await caFromKeyPair(checkCaKeyPair(cert, key, source))
+}
+
+/** CaMaterial of a checked CA certificate and key (caFromPem, loadCaFiles) */
+export async function caFromKeyPair (pair: CaKeyPair): Promise<CaMaterial> {
+  const { der, key } = pair
+  const signingKey = await importSigningKey(key, pair.curve.namedCurve)
   const parsed = new x509.X509Certificate(new Uint8Array(der))
   const ski = parsed.getExtension(x509.SubjectKeyIdentifierExtension)
   const ca: CaMaterial = {
@@ -439,7 +397,7 @@ export async function caFromPem (cert: string | Uint8Array, key: KeyObject, sour
     keyId: ski?.keyId ?? keyIdentifier(spkiOf(key)),
     fingerprint: sha256Hex(der),
   }
-  signerHash.set(ca, curveOf(key, source).hash)
+  signerHash.set(ca, pair.curve.hash)
   return ca
 }
 

@@ -5,12 +5,8 @@
 // The requested attributes (extensions) are never parsed: they are ignored.
 // Pure: no I/O.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { P256_KEY_ALGORITHM } from '../pki/key-id.js'
 import { TAG, bytesOf, children, contentOf, readTlv, type Tlv } from './der.js'
-
-/** AlgorithmIdentifier { id-ecPublicKey, prime256v1 }, DER */
-export const P256_KEY_ALGORITHM = Buffer.from('301306072a8648ce3d020106082a8648ce3d030107', 'hex')
-/** a P-256 SPKI with an uncompressed point is this fixed header, then the 65-byte point */
-export const P256_SPKI_HEADER = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
 
 /** CSR signature algorithms accepted for a P-256 key (ECDSA: no parameters, RFC 5758), by DER */
 const ECDSA_SIGNATURE_HASH = new Map<string, string>([

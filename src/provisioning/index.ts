@@ -1,8 +1,8 @@
 // Provisioning and rotation (DESIGN "Provisioning and rotation"): the CSR
 // checks, the fast issuer, step-ca style sign options, the service's decisions,
 // its state (nonces, rate limit, retirements) and the MQTT process.
-export { parseRequest, isP256Key, commonNames, requestCommonName, verifyProofOfPossession, P256_KEY_ALGORITHM, type ParsedRequest } from './csr.js'
-export { createFastIssuer, randomSerial, subjectName, type FastIssuer, type IssuedLeaf, type SubjectKey } from './issuer.js'
+export { parseRequest, isP256Key, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'
+export { createFastIssuer, subjectName, type FastIssuer, type IssuedLeaf, type SubjectKey } from './issuer.js'
 export { EKU_CLIENT_AUTH, BACKDATE_MS, emptyTemplate, type CertificateTemplate } from './template.js'
 export {
   authorize, signRequest, SignOptionError, p256KeyValidator, commonNameValidator, proofOfPossessionValidator, forceVehicleSubject,

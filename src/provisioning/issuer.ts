@@ -6,7 +6,7 @@
 // subject, SPKI and SKI are written (der.ts) and spliced in. A unit test checks
 // the result byte for byte against a full schema encoding.
 // Pure apart from the key it is given: no I/O.
-import { X509Certificate, createHash, randomBytes, sign, type KeyObject } from 'node:crypto'
+import { sign, type KeyObject } from 'node:crypto'
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import {
   AlgorithmIdentifier, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, Extension, KeyIdentifier, KeyUsage,
@@ -15,9 +15,11 @@ import {
 } from '@peculiar/asn1-x509'
 import { fgError } from '../errors.js'
 import { derToPem } from '../pki/pem.js'
+import { checkCaKeyPair, randomSerial, type CaKeyPair } from '../pki/ca-key.js'
+import { keyIdentifierOfBits, subjectPublicKeyBits } from '../pki/key-id.js'
 import type { CertificateTemplate } from './template.js'
 import { TAG, bytesOf, children, contentOf, derTime, derTlv, readTlv, type Tlv } from './der.js'
-import { sha256Hex } from '../identity/index.js'
+import { serialHex, sha256Hex } from '../identity/index.js'
 
 const OID_O = Buffer.from('06035504' + '0a', 'hex')
 const OID_OU = Buffer.from('06035504' + '0b', 'hex')
@@ -25,13 +27,6 @@ const OID_CN = Buffer.from('06035504' + '03', 'hex')
 const OID_SKI = Buffer.from('551d0e', 'hex')
 /** [0] EXPLICIT Version v3 */
 const VERSION_V3 = Buffer.from('a003020102', 'hex')
-
-/** signature algorithm of the CA by its curve */
-const CA_SIGNATURE: Readonly<Record<string, { oid: string; hash: string }>> = {
-  prime256v1: { oid: '1.2.840.10045.4.3.2', hash: 'sha256' },
-  secp384r1: { oid: '1.2.840.10045.4.3.3', hash: 'sha384' },
-  secp521r1: { oid: '1.2.840.10045.4.3.4', hash: 'sha512' },
-}
 
 export interface IssuedLeaf {
   /** the certificate, DER */
@@ -115,41 +110,22 @@ function organizationOf (der: Buffer, name: Tlv): string | null {
   return null
 }
 
-/** the serial as the revocation schema spells it: lowercase hex, no leading zeros */
-function serialText (serial: Buffer): string {
-  const hex = serial.toString('hex').replace(/^0+/, '')
-  return hex === '' ? '0' : hex
-}
-
-/** 16 random bytes, top bit cleared and first byte non-zero: a positive, minimally encoded INTEGER (RFC 5280 4.1.2.2) */
-export function randomSerial (): Buffer {
-  const serial = randomBytes(16)
-  serial[0] = (serial[0]! & 0x7f) || 0x01
-  return serial
-}
-
 /**
  * A fast issuer for the CA certificate `caCertDer` and its private key
  * (a node:crypto KeyObject: PKCS#8 or SEC1 read once, e.g. with readPrivateKey).
  * Throws FG_ERR_KEY_MISMATCH / FG_ERR_PKI_INVALID for a wrong key or a non-CA.
  */
 export function createFastIssuer (caCertDer: Uint8Array, caKey: KeyObject, source = 'issuing CA'): FastIssuer {
-  let node: X509Certificate
-  try {
-    node = new X509Certificate(Buffer.from(caCertDer))
-  } catch (err) {
-    throw fgError('FG_ERR_PEM_INVALID', `${source}: the CA certificate cannot be parsed`, err)
-  }
-  if (!node.ca) throw fgError('FG_ERR_PKI_INVALID', `${source}: not a CA certificate (basicConstraints CA:false or absent)`)
-  if (caKey.type !== 'private') throw fgError('FG_ERR_PEM_INVALID', `${source}: the key is not a private key`)
-  const alg = caKey.asymmetricKeyType === 'ec' ? CA_SIGNATURE[caKey.asymmetricKeyDetails?.namedCurve ?? ''] : undefined
-  if (alg === undefined) throw fgError('FG_ERR_PEM_INVALID', `${source}: the CA key must be ECDSA P-256, P-384 or P-521`)
-  if (!node.checkPrivateKey(caKey)) throw fgError('FG_ERR_KEY_MISMATCH', `${source}: the private key does not match the CA certificate`)
+  return fastIssuerFor(checkCaKeyPair(caCertDer, caKey, source))
+}
 
-  const ca = readCa(node.raw)
+/** the fast issuer of a CA certificate and key already checked (checkCaKeyPair, readCaKeyPair) */
+export function fastIssuerFor (pair: CaKeyPair): FastIssuer {
+  const { der: caDer, key: caKey, curve } = pair
+  const ca = readCa(caDer)
   // AKI = the CA's SKI when it has one, else computed as RFC 5280 method 1
-  const caKeyId = ca.ski ?? createHash('sha1').update(contentOf(ca.spki, (children(ca.spki, readTlv(ca.spki, 0)!) ?? [])[1]!).subarray(1)).digest()
-  const signatureAlgorithm = Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: alg.oid })))
+  const caKeyId = ca.ski ?? keyIdentifierOfBits(subjectPublicKeyBits(ca.spki))
+  const signatureAlgorithm = Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: curve.signatureOid })))
   const basicConstraints = encodeExtension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false }))
   const keyUsage = encodeExtension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature))
   const aki = encodeExtension(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(caKeyId) }))
@@ -168,9 +144,9 @@ export function createFastIssuer (caCertDer: Uint8Array, caKey: KeyObject, sourc
   }
 
   return {
-    caPem: derToPem(node.raw, 'CERTIFICATE'),
-    caFingerprint: sha256Hex(node.raw),
-    organization: organizationOf(node.raw, ca.subjectTlv),
+    caPem: derToPem(caDer, 'CERTIFICATE'),
+    caFingerprint: sha256Hex(caDer),
+    organization: organizationOf(caDer, ca.subjectTlv),
     issue (key, t, now = new Date(), serial = randomSerial()) {
       if (t.commonName === null || t.commonName === '') throw new Error('certificate template without a CN')
       if (t.extKeyUsage.length === 0) throw new Error('certificate template without an EKU')
@@ -178,7 +154,7 @@ export function createFastIssuer (caCertDer: Uint8Array, caKey: KeyObject, sourc
       if (serial.length !== 16 || (serial[0]! & 0x80) !== 0 || serial[0] === 0) throw new Error('serial must be 16 bytes, positive, minimal')
       const notBefore = new Date(Math.floor((now.getTime() - t.backdateMs) / 1000) * 1000)
       const notAfter = new Date(Math.floor((now.getTime() + t.lifetimeMs) / 1000) * 1000)
-      const ski = createHash('sha1').update(key.publicKeyBits).digest()
+      const ski = keyIdentifierOfBits(key.publicKeyBits)
       const tbs = derTlv(TAG.SEQUENCE, [
         VERSION_V3,
         derTlv(TAG.INTEGER, [serial]),
@@ -189,13 +165,13 @@ export function createFastIssuer (caCertDer: Uint8Array, caKey: KeyObject, sourc
         key.spkiDer,
         derTlv(TAG.CONTEXT_3, [derTlv(TAG.SEQUENCE, [basicConstraints, keyUsage, ekuOf(t.extKeyUsage), skiPrefix, ski, aki])]),
       ])
-      const signature = sign(alg.hash, tbs, { key: caKey, dsaEncoding: 'der' })
+      const signature = sign(curve.digest, tbs, { key: caKey, dsaEncoding: 'der' })
       // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
       const der = derTlv(TAG.SEQUENCE, [tbs, signatureAlgorithm, derTlv(TAG.BIT_STRING, [Buffer.from([0]), signature])])
       return {
         der,
         pem: derToPem(der, 'CERTIFICATE'),
-        serial: serialText(serial),
+        serial: serialHex(serial),
         fingerprint: sha256Hex(der),
         notBefore,
         notAfter,

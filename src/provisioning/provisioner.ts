@@ -13,7 +13,8 @@ import { fgError } from '../errors.js'
 import { openRevocationStore } from '../revocation/open.js'
 import type { RevocationStore, StoreEvent } from '../revocation/types.js'
 import { readPrivateKey, readTextFile, parsePemCertificates } from '../pki/pem.js'
-import { createFastIssuer, type FastIssuer } from './issuer.js'
+import { readCaKeyPair } from '../pki/ca-key.js'
+import { fastIssuerFor, type FastIssuer } from './issuer.js'
 import { REQUEST_FILTERS } from './messages.js'
 import { ProvisioningService, type RateLimit } from './service.js'
 import { FileProvisionerState, type ProvisionerState } from './state.js'
@@ -61,13 +62,7 @@ function commonNameOf (certPem: string, source: string): string {
 
 /** load the issuing CA once (the key never leaves this process and is never logged) */
 export function loadIssuer (certPath: string, keyPath: string): FastIssuer {
-  const der = parsePemCertificates(readTextFile(certPath), certPath)[0]!
-  try {
-    return createFastIssuer(der, readPrivateKey(keyPath), certPath)
-  } catch (err) {
-    if ((err as { code?: string }).code === 'FG_ERR_KEY_MISMATCH') throw fgError('FG_ERR_KEY_MISMATCH', `--issuer-key ${keyPath}: does not match --issuer-cert ${certPath}`, err)
-    throw err
-  }
+  return fastIssuerFor(readCaKeyPair(certPath, keyPath, { cert: '--issuer-cert', key: '--issuer-key' }))
 }
 
 export async function startProvisioner (cfg: ProvisionerConfig): Promise<RunningProvisioner> {

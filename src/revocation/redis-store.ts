@@ -2,7 +2,7 @@
 // write it with plain HSET + PUBLISH. One pipelined round trip per connect;
 // every call bounded; commands fail at once while disconnected (no offline
 // queue), so the caller can fail closed instead of waiting.
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import { fgError } from '../errors.js'
 import type { AuditLogger } from '../audit/index.js'
 import { bounded } from './bounded.js'
@@ -42,6 +42,25 @@ interface ScriptCommands { fgMarkActive (registryKey: string, channel: string, f
 /** ioredis retryStrategy of every fleetgate Redis link: 50 ms more per attempt, at most 1 s */
 export function redisRetryDelay (times: number): number { return Math.min(50 * times, 1000) }
 
+/**
+ * Open a fleetgate Redis link (the revocation store, the provisioner's state):
+ * lazyConnect and the shared retry strategy, then `options`. `setup` runs
+ * before the connect (listeners, scripts). The connect is bounded by `boundMs`
+ * when given; a failure drops the link and is FG_ERR_REDIS_UNAVAILABLE
+ * `<label>: <why>`.
+ */
+export async function openRedisLink (url: string, options: RedisOptions, label: string, setup: (redis: Redis) => void, boundMs?: number): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, retryStrategy: redisRetryDelay, ...options })
+  setup(redis)
+  try {
+    await (boundMs === undefined ? redis.connect() : bounded(redis.connect(), boundMs, 'redis connect'))
+  } catch (err) {
+    redis.disconnect()
+    throw fgError('FG_ERR_REDIS_UNAVAILABLE', `${label}: ${(err as Error).message}`, err)
+  }
+  return redis
+}
+
 export class RedisRevocationStore implements RevocationStore {
   readonly kind = 'redis' as const
   readonly keys: Keys
@@ -62,26 +81,21 @@ export class RedisRevocationStore implements RevocationStore {
 
   /** Connect (bounded); an unreachable server is the operator's FG_ERR_REDIS_UNAVAILABLE. */
   static async open (opts: RedisStoreOptions): Promise<RedisRevocationStore> {
-    const cmd = new Redis(opts.url, {
-      lazyConnect: true,
+    let store: RedisRevocationStore | undefined
+    await openRedisLink(opts.url, {
       enableOfflineQueue: false,
       commandTimeout: opts.timeoutMs,
       maxRetriesPerRequest: 0,
-      retryStrategy: redisRetryDelay,
       connectTimeout: Math.max(opts.timeoutMs, 2000),
       connectionName: 'fleetgate-revocation',
-    })
-    cmd.defineCommand('fgMarkActive', { numberOfKeys: 2, lua: MARK_ACTIVE })
-    const store = new RedisRevocationStore(cmd, opts)
-    cmd.on('error', (err: Error) => store.#onError('command', err))
-    cmd.on('close', () => { if (!store.#closed) store.#cmdLost = true })
-    try {
-      await bounded(cmd.connect(), Math.max(opts.timeoutMs, 5000), 'redis connect')
-    } catch (err) {
-      cmd.disconnect()
-      throw fgError('FG_ERR_REDIS_UNAVAILABLE', `--redis ${redactUrl(opts.url)}: ${(err as Error).message}`, err)
-    }
-    return store
+    }, `--redis ${redactUrl(opts.url)}`, (cmd) => {
+      cmd.defineCommand('fgMarkActive', { numberOfKeys: 2, lua: MARK_ACTIVE })
+      const s = new RedisRevocationStore(cmd, opts)
+      cmd.on('error', (err: Error) => s.#onError('command', err))
+      cmd.on('close', () => { if (!s.#closed) s.#cmdLost = true })
+      store = s
+    }, Math.max(opts.timeoutMs, 5000))
+    return store!
   }
 
   #lastError = 0

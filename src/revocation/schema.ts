@@ -13,6 +13,13 @@ export interface Keys {
   registry (vin: string): string
   readonly revocations: string
   readonly certificates: string
+  // the provisioner's own state, beside the registry (provisioning/redis-state.ts)
+  /** hash nonce -> the issued response JSON */
+  nonces (vin: string): string
+  /** request counter of the VIN's fixed window */
+  rateLimit (vin: string): string
+  /** sorted set "<VIN>|<fingerprint>" scored by the due time (ms) */
+  readonly retire: string
 }
 
 export function keysFor (prefix: string = DEFAULT_PREFIX): Keys {
@@ -23,6 +30,9 @@ export function keysFor (prefix: string = DEFAULT_PREFIX): Keys {
     registry: (vin) => `${prefix}certs:${vin}`,
     revocations: `${prefix}revocations`,
     certificates: `${prefix}certificates`,
+    nonces: (vin) => `${prefix}nonces:${vin}`,
+    rateLimit: (vin) => `${prefix}ratelimit:${vin}`,
+    retire: `${prefix}retire`,
   }
 }
 

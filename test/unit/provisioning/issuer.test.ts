@@ -11,9 +11,12 @@ import {
   id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509'
 import { createHash } from 'node:crypto'
-import { createRootCa, createIntermediateCa, type CaMaterial } from '../../../src/pki/index.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRootCa, createIntermediateCa, keyIdentifier, privateKeyToPem, type CaMaterial } from '../../../src/pki/index.js'
 import {
-  authorize, buildCsr, createFastIssuer, emptyTemplate, parseRequest, requestCommonName, signRequest, isP256Key,
+  authorize, buildCsr, createFastIssuer, loadIssuer, emptyTemplate, parseRequest, requestCommonName, signRequest, isP256Key,
   EKU_CLIENT_AUTH, SignOptionError, p256KeyValidator, commonNameValidator, type FastIssuer, type SignOption,
 } from '../../../src/provisioning/index.js'
 import { readTlv } from '../../../src/provisioning/der.js'
@@ -48,7 +51,7 @@ describe('provisioning: fast issuer and CSR checks', function () {
     const t = { ...emptyTemplate(), organization: 'fleetgate dev', organizationalUnit: 'vehicle', commonName: VIN, extKeyUsage: [EKU_CLIENT_AUTH], lifetimeMs: 86_400_000 }
     const now = new Date('2030-01-02T03:04:05.678Z')
     const serial = Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex')
-    const leaf = issuer.issue({ spkiDer, publicKeyBits: spkiDer.subarray(27) }, t, now, serial)
+    const leaf = issuer.issue({ spkiDer, publicKeyBits: spkiDer.subarray(26) }, t, now, serial)
     // the same certificate through the schemas
     const rdn = (type: string, v: string) => new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: v }) })])
     const ext = (id: string, critical: boolean, v: unknown) => new Extension({ extnID: id, critical, extnValue: new OctetString(AsnConvert.serialize(v)) })
@@ -65,7 +68,7 @@ describe('provisioning: fast issuer and CSR checks', function () {
         ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
         ext(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
         ext(id_ce_extKeyUsage, false, new ExtendedKeyUsage([EKU_CLIENT_AUTH])),
-        ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(createHash('sha1').update(spkiDer.subarray(27)).digest())),
+        ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(createHash('sha1').update(spkiDer.subarray(26)).digest())),
         ext(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(Buffer.from(issuing.keyId, 'hex')) })),
       ]),
     })
@@ -134,6 +137,30 @@ describe('provisioning: fast issuer and CSR checks', function () {
   it('refuses a CA key that does not match its certificate', function () {
     expect(() => createFastIssuer(issuing.cert, root.key)).to.throw(/does not match/)
     expect(() => createFastIssuer(issuing.cert, key())).to.throw(/does not match/)
+  })
+
+  it('loadIssuer: a key that is not the CA\'s names both flags', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-issuer-'))
+    const cert = join(dir, 'issuing-ca.pem')
+    const wrong = join(dir, 'root-ca.key')
+    writeFileSync(cert, issuing.certPem)
+    writeFileSync(wrong, privateKeyToPem(root.key))
+    expect(() => loadIssuer(cert, wrong)).to.throw(`--issuer-key ${wrong}: does not match --issuer-cert ${cert}`)
+  })
+
+  it('a P-384 issuing CA: its key identifier through the general SPKI path, ecdsa-with-SHA384', async function () {
+    const p384 = await createIntermediateCa(root, 'issuing', { key: key('secp384r1') })
+    const spki = createPublicKey(p384.key).export({ type: 'spki', format: 'der' })
+    expect(p384.keyId).to.equal(createHash('sha1').update(new Uint8Array(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey)).digest('hex'))
+    expect(keyIdentifier(spki)).to.equal(p384.keyId)
+    const d = signRequest(createFastIssuer(p384.cert, p384.key), options(), VIN, der(buildCsr(key(), [['CN', VIN]])))
+    if (!d.ok) throw new Error(d.reason)
+    const x = new X509Certificate(d.value.der)
+    expect(x.verify(new X509Certificate(p384.cert).publicKey)).to.equal(true)
+    const cert = AsnConvert.parse(d.value.der, Certificate)
+    expect(cert.signatureAlgorithm.algorithm).to.equal('1.2.840.10045.4.3.3')
+    const aki = cert.tbsCertificate.extensions!.find((e) => e.extnID === id_ce_authorityKeyIdentifier)!
+    expect(Buffer.from(AsnConvert.parse(aki.extnValue.buffer, AuthorityKeyIdentifier).keyIdentifier!.buffer).toString('hex')).to.equal(p384.keyId)
   })
 })
 

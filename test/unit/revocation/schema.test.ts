@@ -9,6 +9,9 @@ describe('revocation schema (DESIGN "Redis revocation schema")', () => {
     expect([k.cert, k.serial(FP), k.registry('VIN'), k.revocations, k.certificates]).to.deep.equal([
       'fleetgate:revoked:cert', `fleetgate:revoked:serial:${FP}`, 'fleetgate:certs:VIN', 'fleetgate:revocations', 'fleetgate:certificates'])
     expect(keysFor('x:').cert).to.equal('x:revoked:cert')
+    // the provisioner's state beside them
+    expect([k.nonces('VIN'), k.rateLimit('VIN'), k.retire]).to.deep.equal(['fleetgate:nonces:VIN', 'fleetgate:ratelimit:VIN', 'fleetgate:retire'])
+    expect(keysFor('x:').retire).to.equal('x:retire')
   })
   it('reads announcements, normalising what external writers send', () => {
     expect(decodeAnnouncement(JSON.stringify({ fingerprint: FP.toUpperCase() }))).to.deep.equal({ fingerprint: FP })
