@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRootCa, createIntermediateCa, keyIdentifier, privateKeyToPem, type CaMaterial } from '../../../src/pki/index.js'
 import {
-  authorize, buildCsr, createFastIssuer, loadIssuer, emptyTemplate, parseRequest, requestCommonName, signRequest, isP256Key,
+  authorize, buildCsr, createFastIssuer, loadIssuer, emptyTemplate, parseRequest, requestCommonName, signRequest, isP256Key, verifyProofOfPossession,
   EKU_CLIENT_AUTH, SignOptionError, p256KeyValidator, commonNameValidator, type FastIssuer, type SignOption,
 } from '../../../src/provisioning/index.js'
 import { readTlv } from '../../../src/provisioning/der.js'
@@ -119,6 +119,20 @@ describe('provisioning: fast issuer and CSR checks', function () {
       expect(signRequest(issuer, options(), VIN, good.subarray(0, cut))).to.deep.include({ ok: false, reason: 'bad_csr' })
     }
     expect(signRequest(issuer, options(), VIN, Buffer.from('not a csr'))).to.deep.include({ ok: false, reason: 'bad_csr' })
+  })
+
+  it('proof of possession: the key taken is the CSR\'s own (coordinates in order), a point off the curve is bad_csr', function () {
+    for (let i = 0; i < 20; i++) {
+      const req = parseRequest(der(buildCsr(key(), [['CN', VIN]])))!
+      const taken = verifyProofOfPossession(req)
+      expect(taken, 'a good CSR verifies').to.not.equal(null)
+      expect(Buffer.from(taken!.export({ type: 'spki', format: 'der' }))).to.deep.equal(req.spkiDer)
+    }
+    const good = der(buildCsr(key(), [['CN', VIN]]))
+    const at = good.indexOf(parseRequest(good)!.publicKeyBits)
+    const offCurve = Buffer.from(good); offCurve[at + 64] ^= 1
+    expect(verifyProofOfPossession(parseRequest(offCurve)!)).to.equal(null)
+    expect(signRequest(issuer, options(), VIN, offCurve)).to.deep.include({ ok: false, reason: 'bad_csr' })
   })
 
   it('runs CSR validators before modifiers, in list order (cheap first), and refuses to sign without proof of possession', function () {
