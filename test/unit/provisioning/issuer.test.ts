@@ -16,7 +16,7 @@ import {
   authorize, buildCsr, createFastIssuer, emptyTemplate, parseRequest, requestCommonName, signRequest, isP256Key,
   EKU_CLIENT_AUTH, SignOptionError, p256KeyValidator, commonNameValidator, type FastIssuer, type SignOption,
 } from '../../../src/provisioning/index.js'
-import { readTlv } from '../../../src/provisioning/der.js'
+import { readTlv } from '../../../src/identity/der.js'
 
 const VIN = '1HGCM82633A004352'
 const OTHER = '2T1BURHE0JC014852'
@@ -70,8 +70,8 @@ describe('provisioning: fast issuer and CSR checks', function () {
       ]),
     })
     const expected = Buffer.from(AsnConvert.serialize(tbs))
-    const outer = readTlv(leaf.der, 0)!
-    const got = readTlv(leaf.der, outer.contentStart)!
+    const outer = readTlv(leaf.der, 0, leaf.der.length, 'der')!
+    const got = readTlv(leaf.der, outer.contentStart, leaf.der.length, 'der')!
     expect(leaf.der.subarray(got.start, got.end).toString('hex')).to.equal(expected.toString('hex'))
     // and it verifies under the issuing CA, serial and fingerprint as the revocation schema spells them
     const x = new X509Certificate(leaf.der)
