@@ -116,6 +116,11 @@ describe('provisioning: fast issuer and CSR checks', function () {
       expect(signRequest(issuer, options(), VIN, good.subarray(0, cut))).to.deep.include({ ok: false, reason: 'bad_csr' })
     }
     expect(signRequest(issuer, options(), VIN, Buffer.from('not a csr'))).to.deep.include({ ok: false, reason: 'bad_csr' })
+    // not DER: the outer length with a leading zero octet (a certificate may have one, a CSR may not)
+    const long = good[1]! & 0x7f
+    expect(good[1]! & 0x80).to.equal(0x80)
+    const nonMinimal = Buffer.concat([Buffer.from([0x30, 0x80 | (long + 1), 0]), good.subarray(2)])
+    expect(signRequest(issuer, options(), VIN, nonMinimal)).to.deep.include({ ok: false, reason: 'bad_csr' })
   })
 
   it('runs CSR validators before modifiers, in list order (cheap first), and refuses to sign without proof of possession', function () {
