@@ -1,48 +1,87 @@
-// A strict, minimal DER reader for the connect path. The @peculiar/asn1-schema
-// parse costs ~440 µs per certificate (asn1js decodes everything): ~15% of an
-// mTLS connect. This reads only the TLVs the Identity needs and throws on
-// anything malformed (indefinite lengths, high tag numbers, overruns), so a bad
-// certificate is refused, never half-read. test/unit/identity/der-oracle.test.ts
-// checks it against the asn1-schema parse.
+// The one DER reader, for both hot paths: a client certificate on CONNECT
+// (parse.ts, signed-parts.ts) and a CSR on the provisioner (provisioning/csr.ts,
+// issuer.ts). asn1js decodes everything: ~440 µs per certificate through
+// @peculiar/asn1-schema (~15% of an mTLS connect), ~100 µs for fromBER alone on
+// a 289-byte CSR (half of what verify + sign cost). This reads only the TLVs
+// asked for: definite lengths, single-byte tags, each TLV bounded by its
+// container; anything else is refused, never half-read. readTlv/children
+// return null (provisioning answers bad_csr), requireTlv/requireChildren throw
+// a DerError (the connect path refuses the certificate): one core, plus one
+// check. It sits in identity, the lower of the two (provisioning imports
+// identity already). Pure. test/unit/identity/der-oracle.test.ts checks it
+// against the asn1-schema parse, der.test.ts the two styles and length rules.
 
 export interface Tlv {
   readonly tag: number
-  /** first byte of the content */
+  /** offset of the first byte of the TLV (its tag) */
   readonly start: number
-  /** one past the last byte of the content */
+  /** offset of the first content byte */
+  readonly contentStart: number
+  /** offset just past the content */
   readonly end: number
 }
 
 export class DerError extends Error {}
 
-export function readTlv (buf: Uint8Array, pos: number, limit: number): Tlv {
-  if (pos + 2 > limit) throw new DerError('truncated TLV')
-  const tag = buf[pos]!
-  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag number')
-  let len = buf[pos + 1]!
-  let start = pos + 2
+/**
+ * How a length may be encoded.
+ * 'der': X.690 10.1, the minimal definite form, at most 3 octets (16 MiB): a CSR, and what we build.
+ * 'openssl': any definite form of at most 4 octets, minimal or not, as OpenSSL reads a certificate:
+ *   a client certificate the TLS handshake verified is never refused for its length encoding.
+ */
+export type LengthRule = 'der' | 'openssl'
+// No argument has a default: V8 calls a function given fewer arguments than it
+// declares measurably slower (~7% on a walk of a CSR), and each read names its rule.
+
+// Why the last read returned null: the throwing forms raise it, so the null
+// form needs no error object and the throwing one no second look at the bytes.
+let problem = ''
+
+/** the TLV at `offset`, which must end within `limit`; null when it is malformed */
+export function readTlv (buf: Uint8Array, offset: number, limit: number, lengths: LengthRule): Tlv | null {
+  if (offset + 2 > limit) { problem = 'truncated TLV'; return null }
+  const tag = buf[offset]!
+  if ((tag & 0x1f) === 0x1f) { problem = 'high tag number'; return null } // multi-byte tags: not used by a certificate or CSR
+  let len = buf[offset + 1]!
+  let p = offset + 2
   if (len & 0x80) {
     const n = len & 0x7f
-    if (n === 0 || n > 4) throw new DerError('bad length')
-    if (start + n > limit) throw new DerError('truncated length')
+    if (n === 0 || n > (lengths === 'der' ? 3 : 4)) { problem = 'bad length'; return null } // indefinite or absurd
+    if (p + n > limit) { problem = 'truncated length'; return null }
+    if (lengths === 'der' && buf[p] === 0) { problem = 'non-minimal length'; return null }
     len = 0
-    for (let i = 0; i < n; i++) len = len * 256 + buf[start + i]!
-    start += n
+    for (let i = 0; i < n; i++) len = len * 256 + buf[p + i]!
+    if (lengths === 'der' && len < 0x80) { problem = 'non-minimal length'; return null }
+    p += n
   }
-  const end = start + len
-  if (end > limit) throw new DerError('content overruns its container')
-  return { tag, start, end }
+  if (p + len > limit) { problem = 'content overruns its container'; return null }
+  return { tag, start: offset, contentStart: p, end: p + len }
 }
 
-/** The TLVs directly inside a constructed TLV. */
-export function children (buf: Uint8Array, parent: Tlv): Tlv[] {
+/** the TLVs directly inside a constructed TLV, in order; null when any is malformed or they do not fill it */
+export function children (buf: Uint8Array, parent: Tlv, lengths: LengthRule): Tlv[] | null {
   const out: Tlv[] = []
-  let pos = parent.start
-  while (pos < parent.end) {
-    const t = readTlv(buf, pos, parent.end)
+  let p = parent.contentStart
+  while (p < parent.end) {
+    const t = readTlv(buf, p, parent.end, lengths)
+    if (t === null) return null
     out.push(t)
-    pos = t.end
+    p = t.end
   }
+  return out
+}
+
+/** readTlv that throws a DerError instead of returning null */
+export function requireTlv (buf: Uint8Array, offset: number, limit: number, lengths: LengthRule): Tlv {
+  const t = readTlv(buf, offset, limit, lengths)
+  if (t === null) throw new DerError(problem)
+  return t
+}
+
+/** children that throws a DerError instead of returning null */
+export function requireChildren (buf: Uint8Array, parent: Tlv, lengths: LengthRule): Tlv[] {
+  const out = children(buf, parent, lengths)
+  if (out === null) throw new DerError(problem)
   return out
 }
 
@@ -51,11 +90,37 @@ export function expectTag (t: Tlv | undefined, tag: number, what: string): Tlv {
   return t
 }
 
+/** the whole TLV (tag, length, content), no copy */
+export function bytesOf (buf: Uint8Array, t: Tlv): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + t.start, t.end - t.start)
+}
+
+/** the content, no copy */
+export function contentOf (buf: Uint8Array, t: Tlv): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + t.contentStart, t.end - t.contentStart)
+}
+
+export const TAG = {
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  OID: 0x06,
+  UTF8_STRING: 0x0c,
+  PRINTABLE_STRING: 0x13,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+  CONTEXT_0: 0xa0,
+  CONTEXT_3: 0xa3,
+} as const
+
 export function decodeOid (buf: Uint8Array, t: Tlv): string {
-  if (t.end <= t.start) throw new DerError('empty OID')
+  if (t.end <= t.contentStart) throw new DerError('empty OID')
   const arcs: number[] = []
   let value = 0
-  for (let i = t.start; i < t.end; i++) {
+  for (let i = t.contentStart; i < t.end; i++) {
     const b = buf[i]!
     value = value * 128 + (b & 0x7f)
     if (value > Number.MAX_SAFE_INTEGER / 128) throw new DerError('OID arc too large')
@@ -75,7 +140,7 @@ const utf16be = new TextDecoder('utf-16be', { fatal: true })
 
 /** A directory string; anything else (or undecodable) becomes '#<hex>', which the identity check refuses. */
 export function decodeString (buf: Uint8Array, t: Tlv): string {
-  const bytes = buf.subarray(t.start, t.end)
+  const bytes = buf.subarray(t.contentStart, t.end)
   try {
     switch (t.tag) {
       case 0x0c: return utf8.decode(bytes) // UTF8String
@@ -97,7 +162,7 @@ export function decodeString (buf: Uint8Array, t: Tlv): string {
 
 /** UTCTime or GeneralizedTime (DER: always UTC, 'Z'). */
 export function decodeTime (buf: Uint8Array, t: Tlv): Date {
-  const s = Buffer.from(buf.subarray(t.start, t.end)).toString('latin1')
+  const s = Buffer.from(buf.subarray(t.contentStart, t.end)).toString('latin1')
   const m = t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : t.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null
   if (!m) throw new DerError('bad time')
   let year = Number(m[1])

@@ -1,9 +1,16 @@
 // DER chain -> Identity. Pure: no sockets, no files. Reads the certificate with
 // the strict minimal DER reader in der.ts (the asn1-schema parse costs ~440 µs
-// per certificate; @peculiar/x509 ~1 ms: DESIGN pitfalls).
+// per certificate; @peculiar/x509 ~1 ms: DESIGN pitfalls), with OpenSSL's
+// length rule: the TLS handshake accepted the certificate as encoded.
 import { createHash } from 'node:crypto'
 import type { CaInfo, Identity, NameAttributes } from './identity.js'
-import { children, decodeOid, decodeString, decodeTime, expectTag, readTlv, DerError, type Tlv } from './der.js'
+import { decodeOid, decodeString, decodeTime, expectTag, requireChildren, requireTlv, DerError, type Tlv } from './der.js'
+
+// throwing, with OpenSSL's length rule (der.ts LengthRule)
+const certTlv = (buf: Uint8Array, offset: number, limit: number): Tlv => requireTlv(buf, offset, limit, 'openssl')
+const certChildren = (buf: Uint8Array, parent: Tlv): Tlv[] => requireChildren(buf, parent, 'openssl')
+/** a GeneralName's dNSName, URI or rfc822Name: an IA5String under a context tag */
+const asIa5 = (t: Tlv): Tlv => ({ tag: 0x16, start: t.start, contentStart: t.contentStart, end: t.end })
 
 const ATTRIBUTE_NAMES: Record<string, string> = {
   '2.5.4.3': 'CN', '2.5.4.11': 'OU', '2.5.4.10': 'O', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST',
@@ -55,10 +62,10 @@ function readName (buf: Uint8Array, name: Tlv): NameAttributes {
   // A plain object (a null prototype would make it a dictionary: larger per
   // connection); keys are attribute names or dotted OIDs, never "__proto__".
   const out: Record<string, string[]> = {}
-  for (const rdn of children(buf, name)) {
+  for (const rdn of certChildren(buf, name)) {
     expectTag(rdn, 0x31, 'RDN SET')
-    for (const atv of children(buf, rdn)) {
-      const [type, value] = children(buf, expectTag(atv, 0x30, 'AttributeTypeAndValue'))
+    for (const atv of certChildren(buf, rdn)) {
+      const [type, value] = certChildren(buf, expectTag(atv, 0x30, 'AttributeTypeAndValue'))
       const oid = decodeOid(buf, expectTag(type, 0x06, 'attribute type'))
       if (!value) throw new DerError('attribute without value')
       const key = ATTRIBUTE_NAMES[oid] ?? oid
@@ -109,15 +116,15 @@ export interface ParsedCertificate {
  * `fingerprint`: the SHA-256 hex of `der` when the caller has it already (one hash, one string per leaf).
  */
 export function parseCertificate (der: Uint8Array, fingerprint?: string): ParsedCertificate {
-  const cert = expectTag(readTlv(der, 0, der.length), 0x30, 'Certificate')
+  const cert = expectTag(certTlv(der, 0, der.length), 0x30, 'Certificate')
   if (cert.end !== der.length) throw new DerError('trailing bytes')
-  const tbsTlv = expectTag(children(der, cert)[0], 0x30, 'TBSCertificate')
-  const tbs = children(der, tbsTlv)
+  const tbsTlv = expectTag(certChildren(der, cert)[0], 0x30, 'TBSCertificate')
+  const tbs = certChildren(der, tbsTlv)
   let i = tbs[0]?.tag === 0xa0 ? 1 : 0 // [0] version
   const serial = expectTag(tbs[i++], 0x02, 'serialNumber')
   expectTag(tbs[i++], 0x30, 'signature algorithm')
   const issuerTlv = expectTag(tbs[i++], 0x30, 'issuer')
-  const validity = children(der, expectTag(tbs[i++], 0x30, 'validity'))
+  const validity = certChildren(der, expectTag(tbs[i++], 0x30, 'validity'))
   const subjectTlv = expectTag(tbs[i++], 0x30, 'subject')
   expectTag(tbs[i++], 0x30, 'subjectPublicKeyInfo')
   let eku: readonly string[] | null = null
@@ -125,36 +132,36 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
   const dns: string[] = []; const uri: string[] = []; const ip: string[] = []; const email: string[] = []
   for (; i < tbs.length; i++) {
     if (tbs[i]!.tag !== 0xa3) continue // [1], [2] unique ids
-    const list = expectTag(children(der, tbs[i]!)[0], 0x30, 'Extensions')
-    for (const ext of children(der, list)) {
-      const parts = children(der, expectTag(ext, 0x30, 'Extension'))
+    const list = expectTag(certChildren(der, tbs[i]!)[0], 0x30, 'Extensions')
+    for (const ext of certChildren(der, list)) {
+      const parts = certChildren(der, expectTag(ext, 0x30, 'Extension'))
       const id = decodeOid(der, expectTag(parts[0], 0x06, 'extnID'))
       const value = expectTag(parts[parts.length - 1], 0x04, 'extnValue')
       if (id === EXT_EKU) {
-        const oids = children(der, expectTag(readTlv(der, value.start, value.end), 0x30, 'ExtKeyUsage')).map((t) => decodeOid(der, expectTag(t, 0x06, 'KeyPurposeId')))
+        const oids = certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'ExtKeyUsage')).map((t) => decodeOid(der, expectTag(t, 0x06, 'KeyPurposeId')))
         eku = intern('eku:' + oids.join(','), () => Object.freeze(oids))
       } else if (id === EXT_POLICIES) {
-        const oids = children(der, expectTag(readTlv(der, value.start, value.end), 0x30, 'CertificatePolicies'))
-          .map((p) => decodeOid(der, expectTag(children(der, expectTag(p, 0x30, 'PolicyInformation'))[0], 0x06, 'policyIdentifier')))
+        const oids = certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'CertificatePolicies'))
+          .map((p) => decodeOid(der, expectTag(certChildren(der, expectTag(p, 0x30, 'PolicyInformation'))[0], 0x06, 'policyIdentifier')))
         policies = intern('pol:' + oids.join(','), () => Object.freeze(oids))
       } else if (id === EXT_SAN) {
-        for (const gn of children(der, expectTag(readTlv(der, value.start, value.end), 0x30, 'GeneralNames'))) {
-          const bytes = der.subarray(gn.start, gn.end)
-          if (gn.tag === 0x82) dns.push(decodeString(der, { tag: 0x16, start: gn.start, end: gn.end }))
-          else if (gn.tag === 0x86) uri.push(decodeString(der, { tag: 0x16, start: gn.start, end: gn.end }))
-          else if (gn.tag === 0x81) email.push(decodeString(der, { tag: 0x16, start: gn.start, end: gn.end }))
+        for (const gn of certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'GeneralNames'))) {
+          const bytes = der.subarray(gn.contentStart, gn.end)
+          if (gn.tag === 0x82) dns.push(decodeString(der, asIa5(gn)))
+          else if (gn.tag === 0x86) uri.push(decodeString(der, asIa5(gn)))
+          else if (gn.tag === 0x81) email.push(decodeString(der, asIa5(gn)))
           else if (gn.tag === 0x87) ip.push(ipText(bytes))
         }
       }
     }
   }
-  const issuerBytes = der.subarray(issuerTlv.start, issuerTlv.end)
+  const issuerBytes = der.subarray(issuerTlv.contentStart, issuerTlv.end)
   const issuerKey = Buffer.from(issuerBytes).toString('base64')
-  const subjectBytes = der.subarray(subjectTlv.start, subjectTlv.end)
+  const subjectBytes = der.subarray(subjectTlv.contentStart, subjectTlv.end)
   const freezeOrNone = (a: string[]): readonly string[] => (a.length === 0 ? NONE : Object.freeze(a))
   return Object.freeze({
     fingerprint: fingerprint ?? sha256Hex(der),
-    serial: serialHex(der.subarray(serial.start, serial.end)),
+    serial: serialHex(der.subarray(serial.contentStart, serial.end)),
     subject: readName(der, subjectTlv),
     issuer: intern('iss:' + issuerKey, () => readName(der, issuerTlv)),
     notBefore: decodeTime(der, validity[0]!),

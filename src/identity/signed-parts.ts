@@ -1,6 +1,9 @@
 // The parts of a certificate needed to check who signed it, read with the DER
 // reader (no X509Certificate object: constructing one costs ~150-200 µs).
-import { children, decodeOid, expectTag, readTlv, DerError } from './der.js'
+import { decodeOid, expectTag, requireChildren, requireTlv, DerError, type Tlv } from './der.js'
+
+// throwing, with OpenSSL's length rule (der.ts LengthRule), as parse.ts reads a certificate
+const certChildren = (buf: Uint8Array, parent: Tlv): Tlv[] => requireChildren(buf, parent, 'openssl')
 
 export interface SignedParts {
   /** the TBSCertificate, as signed */
@@ -28,26 +31,25 @@ const ALGORITHMS: Record<string, { digest: string | null; keyType: SignedParts['
 
 /** null when the signature algorithm is not one of the above (callers take a slower, general path). */
 export function signedParts (der: Buffer): SignedParts | null {
-  const cert = expectTag(readTlv(der, 0, der.length), 0x30, 'Certificate')
-  const [tbs, alg, sig] = children(der, cert)
+  const cert = expectTag(requireTlv(der, 0, der.length, 'openssl'), 0x30, 'Certificate')
+  const [tbs, alg, sig] = certChildren(der, cert)
   expectTag(tbs, 0x30, 'TBSCertificate')
-  const algOid = decodeOid(der, expectTag(children(der, expectTag(alg, 0x30, 'signatureAlgorithm'))[0], 0x06, 'algorithm'))
+  const algOid = decodeOid(der, expectTag(certChildren(der, expectTag(alg, 0x30, 'signatureAlgorithm'))[0], 0x06, 'algorithm'))
   const known = ALGORITHMS[algOid]
   if (!known) return null
   const bits = expectTag(sig, 0x03, 'signature')
-  if (der[bits.start] !== 0) throw new DerError('signature with unused bits')
-  const fields = children(der, tbs!)
+  if (der[bits.contentStart] !== 0) throw new DerError('signature with unused bits')
+  const fields = certChildren(der, tbs!)
   const i = fields[0]?.tag === 0xa0 ? 1 : 0
   const issuer = expectTag(fields[i + 2], 0x30, 'issuer')
   const subject = expectTag(fields[i + 4], 0x30, 'subject')
-  // the whole TLV of each (tag + length + content): Names compare as encoded
-  const tlv = (t: { start: number; end: number }, headerFrom: number) => der.subarray(headerFrom, t.end)
   return {
-    tbs: der.subarray(cert.start, tbs!.end),
+    tbs: der.subarray(tbs!.start, tbs!.end),
     digest: known.digest,
     keyType: known.keyType,
-    signature: der.subarray(bits.start + 1, bits.end),
-    issuerName: tlv(issuer, fields[i + 1]!.end),
-    subjectName: tlv(subject, fields[i + 3]!.end),
+    signature: der.subarray(bits.contentStart + 1, bits.end),
+    // the whole TLV of each (tag + length + content): Names compare as encoded
+    issuerName: der.subarray(issuer.start, issuer.end),
+    subjectName: der.subarray(subject.start, subject.end),
   }
 }

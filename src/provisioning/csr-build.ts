@@ -3,7 +3,8 @@
 // writer and node:crypto (a car, or the bench's 2,000 of them, should not pay
 // @peculiar/x509's milliseconds). Pure apart from the signature.
 import { createPublicKey, sign, type KeyObject } from 'node:crypto'
-import { TAG, derTlv } from './der.js'
+import { TAG } from '../identity/der.js'
+import { derTlv } from './der-writer.js'
 import { derToPem } from '../pki/pem.js'
 
 const OIDS: Readonly<Record<string, string>> = { CN: '550403', OU: '55040b', O: '55040a', C: '550406' }

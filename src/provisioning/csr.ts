@@ -1,12 +1,12 @@
 // The CSR of a provisioning request, read on the hot path: framed with the
-// strict DER reader (der.ts explains why not a full asn1js parse), checked
+// strict DER reader (identity/der.ts explains why not a full asn1js parse), checked
 // cheap first (structure, key algorithm by its AlgorithmIdentifier bytes, CN)
 // before any key is imported, and its self-signature verified with node:crypto.
 // The requested attributes (extensions) are never parsed: they are ignored.
 // Pure: no I/O.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { P256_KEY_ALGORITHM } from '../pki/key-id.js'
-import { TAG, bytesOf, children, contentOf, readTlv, type Tlv } from './der.js'
+import { TAG, bytesOf, children, contentOf, readTlv, type Tlv } from '../identity/der.js'
 
 /** CSR signature algorithms accepted for a P-256 key (ECDSA: no parameters, RFC 5758), by DER */
 const ECDSA_SIGNATURE_HASH = new Map<string, string>([
@@ -43,22 +43,22 @@ function bitStringBytes (buf: Uint8Array, t: Tlv): Buffer | null {
 
 /** frame a DER PKCS#10 CertificationRequest; null when it is not one */
 export function parseRequest (der: Uint8Array): ParsedRequest | null {
-  const outer = readTlv(der, 0)
+  const outer = readTlv(der, 0, der.length, 'der')
   if (outer === null || outer.tag !== TAG.SEQUENCE || outer.end !== der.length) return null
-  const top = children(der, outer)
+  const top = children(der, outer, 'der')
   if (top === null || top.length !== 3) return null
   const [info, sigAlg, sig] = top as [Tlv, Tlv, Tlv]
   if (info.tag !== TAG.SEQUENCE || sigAlg.tag !== TAG.SEQUENCE) return null
   const signature = bitStringBytes(der, sig)
   if (signature === null) return null
-  const fields = children(der, info)
+  const fields = children(der, info, 'der')
   // version, subject, subjectPKInfo, [0] attributes (omitted by some encoders when empty)
   if (fields === null || fields.length < 3 || fields.length > 4) return null
   const [version, subject, spki, attributes] = fields as [Tlv, Tlv, Tlv, Tlv | undefined]
   if (version.tag !== TAG.INTEGER || version.end - version.contentStart !== 1 || der[version.contentStart] !== 0) return null
   if (subject.tag !== TAG.SEQUENCE || spki.tag !== TAG.SEQUENCE) return null
   if (attributes !== undefined && attributes.tag !== TAG.CONTEXT_0) return null
-  const spkiParts = children(der, spki)
+  const spkiParts = children(der, spki, 'der')
   if (spkiParts === null || spkiParts.length !== 2 || spkiParts[0]!.tag !== TAG.SEQUENCE) return null
   const publicKeyBits = bitStringBytes(der, spkiParts[1]!)
   if (publicKeyBits === null) return null
@@ -92,14 +92,14 @@ function attributeText (der: Uint8Array, value: Tlv): string {
 /** every CN value of the CSR's subject; null when the Name is malformed */
 export function commonNames (req: ParsedRequest): string[] | null {
   const out: string[] = []
-  const rdns = children(req.der, req.subject)
+  const rdns = children(req.der, req.subject, 'der')
   if (rdns === null) return null
   for (const rdn of rdns) {
     if (rdn.tag !== TAG.SET) return null
-    const atvs = children(req.der, rdn)
+    const atvs = children(req.der, rdn, 'der')
     if (atvs === null) return null
     for (const atv of atvs) {
-      const parts = atv.tag === TAG.SEQUENCE ? children(req.der, atv) : null
+      const parts = atv.tag === TAG.SEQUENCE ? children(req.der, atv, 'der') : null
       if (parts === null || parts.length !== 2 || parts[0]!.tag !== TAG.OID) return null
       if (contentOf(req.der, parts[0]!).equals(OID_CN)) out.push(attributeText(req.der, parts[1]!))
     }

@@ -3,7 +3,7 @@
 // change between certificates (issuer name, signature algorithm, the constant
 // extensions, the SKI extension's prefix) is encoded once at construction with
 // the @peculiar/asn1-x509 schemas; per certificate only the serial, validity,
-// subject, SPKI and SKI are written (der.ts) and spliced in. A unit test checks
+// subject, SPKI and SKI are written (der-writer.ts) and spliced in. A unit test checks
 // the result byte for byte against a full schema encoding.
 // Pure apart from the key it is given: no I/O.
 import { sign, type KeyObject } from 'node:crypto'
@@ -18,7 +18,8 @@ import { derToPem } from '../pki/pem.js'
 import { checkCaKeyPair, randomSerial, type CaKeyPair } from '../pki/ca-key.js'
 import { keyIdentifierOfBits, subjectPublicKeyBits } from '../pki/key-id.js'
 import type { CertificateTemplate } from './template.js'
-import { TAG, bytesOf, children, contentOf, derTime, derTlv, readTlv, type Tlv } from './der.js'
+import { TAG, bytesOf, children, contentOf, readTlv, type Tlv } from '../identity/der.js'
+import { derTime, derTlv } from './der-writer.js'
 import { serialHex, sha256Hex } from '../identity/index.js'
 
 const OID_O = Buffer.from('06035504' + '0a', 'hex')
@@ -78,21 +79,21 @@ export function subjectName (t: Readonly<CertificateTemplate>): Buffer {
 /** the TBS fields of a CA certificate that the issuer needs: subject (raw), SPKI, SKI, O */
 function readCa (der: Buffer): { subject: Buffer; subjectTlv: Tlv; spki: Buffer; ski: Buffer | null } {
   const bad = (): never => { throw fgError('FG_ERR_PEM_INVALID', 'the CA certificate is not DER X.509') }
-  const cert = readTlv(der, 0) ?? bad()
-  const tbs = (children(der, cert) ?? bad())[0] ?? bad()
-  const f = children(der, tbs) ?? bad()
+  const cert = readTlv(der, 0, der.length, 'der') ?? bad()
+  const tbs = (children(der, cert, 'der') ?? bad())[0] ?? bad()
+  const f = children(der, tbs, 'der') ?? bad()
   const off = f[0]?.tag === TAG.CONTEXT_0 ? 1 : 0 // version present
   const subjectTlv = f[off + 4] ?? bad()
   const spki = f[off + 5] ?? bad()
   let ski: Buffer | null = null
   const extsWrap = f.find((x) => x.tag === TAG.CONTEXT_3)
   if (extsWrap !== undefined) {
-    const seq = (children(der, extsWrap) ?? bad())[0] ?? bad()
-    for (const ext of children(der, seq) ?? bad()) {
-      const parts = children(der, ext) ?? bad()
+    const seq = (children(der, extsWrap, 'der') ?? bad())[0] ?? bad()
+    for (const ext of children(der, seq, 'der') ?? bad()) {
+      const parts = children(der, ext, 'der') ?? bad()
       if (parts[0] !== undefined && contentOf(der, parts[0]).equals(OID_SKI)) {
         const wrapped = contentOf(der, parts[parts.length - 1]!)
-        const inner = readTlv(wrapped, 0) ?? bad()
+        const inner = readTlv(wrapped, 0, wrapped.length, 'der') ?? bad()
         ski = Buffer.from(contentOf(wrapped, inner))
       }
     }
@@ -101,9 +102,9 @@ function readCa (der: Buffer): { subject: Buffer; subjectTlv: Tlv; spki: Buffer;
 }
 
 function organizationOf (der: Buffer, name: Tlv): string | null {
-  for (const set of children(der, name) ?? []) {
-    for (const atv of children(der, set) ?? []) {
-      const parts = children(der, atv)
+  for (const set of children(der, name, 'der') ?? []) {
+    for (const atv of children(der, set, 'der') ?? []) {
+      const parts = children(der, atv, 'der')
       if (parts !== null && parts.length === 2 && bytesOf(der, parts[0]!).equals(OID_O)) return contentOf(der, parts[1]!).toString('utf8')
     }
   }

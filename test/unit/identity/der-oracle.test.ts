@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { X509Certificate, randomInt } from 'node:crypto'
 import { parseCertificate } from '../../../src/identity/index.js'
-import { DerError } from '../../../src/identity/der.js'
+import { DerError, readTlv } from '../../../src/identity/der.js'
 import { parseCertificateWithSchemas } from './schema-oracle.js'
 import { testPki } from '../../harness/pki.js'
 
@@ -29,6 +29,24 @@ function opensslCert (subj: string, ext: string, extra: string[] = [], conf = ''
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'),
     '-subj', subj, '-days', '1', '-extensions', 'e', '-config', join(dir, 'c.cnf'), '-out', join(dir, 'c.pem'), ...extra], { stdio: 'pipe' })
   return new X509Certificate(readFileSync(join(dir, 'c.pem'))).raw
+}
+
+/**
+ * `der` with non-minimal lengths (not DER, but OpenSSL reads them: a CA's
+ * certificate made so passes the TLS handshake): the [0] version's length in
+ * long form, and the outer length with a leading zero octet.
+ */
+function nonMinimalLengths (der: Buffer): Buffer {
+  const derLength = (n: number): Buffer => Buffer.from(n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff])
+  const cert = readTlv(der, 0, der.length, 'der')!
+  const tbs = readTlv(der, cert.contentStart, der.length, 'der')!
+  const version = readTlv(der, tbs.contentStart, der.length, 'der')!
+  expect(version.tag).to.equal(0xa0)
+  const tbsBody = Buffer.concat([Buffer.from([0xa0, 0x81, version.end - version.contentStart]), der.subarray(version.contentStart, tbs.end)])
+  const body = Buffer.concat([Buffer.from([0x30]), derLength(tbsBody.length), tbsBody, der.subarray(tbs.end)])
+  const outer = derLength(body.length)
+  expect(outer[0]).to.be.greaterThan(0x80)
+  return Buffer.concat([Buffer.from([0x30, outer[0]! + 1, 0]), outer.subarray(1), body])
 }
 
 function same (der: Buffer): void {
@@ -61,6 +79,15 @@ describe('identity: DER reader against the asn1-schema oracle', function () {
     expect(utf8.san.ip).to.deep.equal(['::1', '10.0.0.1'])
     expect(parseCertificate(cases[0]!).subject).to.deep.equal({ O: ['Acme, Inc.'], OU: ['vehicle'], CN: ['1HGCM82633A004352'] })
     expect(parseCertificate(cases[4]!).notAfter.getUTCFullYear()).to.be.greaterThan(2049)
+  })
+
+  it('reads a certificate with non-minimal lengths exactly as the oracle (OpenSSL accepts them in the handshake)', async () => {
+    const pki = await testPki()
+    const leaf = certsUnder(pki.vehicle(0))[0]!
+    const odd = nonMinimalLengths(leaf)
+    expect(readTlv(odd, 0, odd.length, 'der')).to.equal(null) // not DER: a CSR like it is refused
+    same(odd)
+    expect(parseCertificate(odd).subject).to.deep.equal(parseCertificate(leaf).subject)
   })
 
   it('refuses truncated and mutated certificates with a DerError, never another exception (bounded fuzz)', async () => {

@@ -19,7 +19,7 @@ import {
   authorize, buildCsr, createFastIssuer, loadIssuer, emptyTemplate, parseRequest, requestCommonName, signRequest, isP256Key, verifyProofOfPossession,
   EKU_CLIENT_AUTH, SignOptionError, p256KeyValidator, commonNameValidator, type FastIssuer, type SignOption,
 } from '../../../src/provisioning/index.js'
-import { readTlv } from '../../../src/provisioning/der.js'
+import { readTlv } from '../../../src/identity/der.js'
 
 const VIN = '1HGCM82633A004352'
 const OTHER = '2T1BURHE0JC014852'
@@ -73,8 +73,8 @@ describe('provisioning: fast issuer and CSR checks', function () {
       ]),
     })
     const expected = Buffer.from(AsnConvert.serialize(tbs))
-    const outer = readTlv(leaf.der, 0)!
-    const got = readTlv(leaf.der, outer.contentStart)!
+    const outer = readTlv(leaf.der, 0, leaf.der.length, 'der')!
+    const got = readTlv(leaf.der, outer.contentStart, leaf.der.length, 'der')!
     expect(leaf.der.subarray(got.start, got.end).toString('hex')).to.equal(expected.toString('hex'))
     // and it verifies under the issuing CA, serial and fingerprint as the revocation schema spells them
     const x = new X509Certificate(leaf.der)
@@ -119,6 +119,11 @@ describe('provisioning: fast issuer and CSR checks', function () {
       expect(signRequest(issuer, options(), VIN, good.subarray(0, cut))).to.deep.include({ ok: false, reason: 'bad_csr' })
     }
     expect(signRequest(issuer, options(), VIN, Buffer.from('not a csr'))).to.deep.include({ ok: false, reason: 'bad_csr' })
+    // not DER: the outer length with a leading zero octet (a certificate may have one, a CSR may not)
+    const long = good[1]! & 0x7f
+    expect(good[1]! & 0x80).to.equal(0x80)
+    const nonMinimal = Buffer.concat([Buffer.from([0x30, 0x80 | (long + 1), 0]), good.subarray(2)])
+    expect(signRequest(issuer, options(), VIN, nonMinimal)).to.deep.include({ ok: false, reason: 'bad_csr' })
   })
 
   it('proof of possession: the key taken is the CSR\'s own (coordinates in order), a point off the curve is bad_csr', function () {
