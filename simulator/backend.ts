@@ -10,7 +10,7 @@ import { parseBrokerUrl } from './broker-url.js'
 import type { ClientCredentials } from './credentials.js'
 import { vehicleTopics } from './topics.js'
 import { noDelay } from './no-delay.js'
-import { mqttsOptions } from './mqtt-options.js'
+import { mqttsOptions } from '../src/client/mqtts-options.js'
 
 export type CommandOutcome =
   | { kind: 'result'; result: ResultPayload; rttMs: number; ignored: number }

@@ -15,7 +15,7 @@ import type { ClientCredentials, CredentialsProvider } from './credentials.js'
 import { apply, initialState, tick, type CarState } from './car-state.js'
 import { vehicleTopics } from './topics.js'
 import { noDelay } from './no-delay.js'
-import { mqttsOptions } from './mqtt-options.js'
+import { mqttsOptions } from '../src/client/mqtts-options.js'
 
 export type CarEvent =
   | { evt: 'connecting'; vin: string; url: string }

@@ -14,7 +14,7 @@ import {
 } from '../src/provisioning/index.js'
 import { normaliseSerial, parseCertificate, sha256Hex } from '../src/identity/index.js'
 import { parseBrokerUrl } from './broker-url.js'
-import { mqttsOptions } from './mqtt-options.js'
+import { mqttsOptions } from '../src/client/mqtts-options.js'
 
 export type ProvisioningEvent =
   | { evt: 'provisioning'; vin: string; channel: Channel; attempt: number }

@@ -10,7 +10,7 @@ import type { BrokerAddress } from '../broker-url.js'
 import type { CarEvent, RunningCar } from '../car.js'
 import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
 import { Inconclusive } from './types.js'
-import type { TlsMaterial } from '../mqtt-options.js'
+import type { TlsMaterial } from '../../src/client/mqtts-options.js'
 import { Scope } from './client.js'
 
 export interface VictimCar {

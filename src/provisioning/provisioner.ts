@@ -6,6 +6,7 @@
 // the broker, not lost (with aedes-persistence-redis this needed the fix in
 // src/cluster/coalesce.ts).
 import { parseBrokerUrl } from '../client/broker-url.js'
+import { mqttsOptions } from '../client/mqtts-options.js'
 import { parseCertificate } from '../identity/index.js'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { AuditLogger } from '../audit/index.js'
@@ -85,13 +86,10 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
     throw err
   }
 
-  const client = mqtt.connect({
-    protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
-    ca: caPem, cert: certPem, key: keyPem,
+  const client = mqtt.connect(mqttsOptions(addr, { ca: caPem, cert: certPem, key: keyPem }, {
     // persistent session: requests published while the provisioner reconnects are queued, not lost
-    clientId, protocolVersion: 4, clean: false, keepalive: 30,
-    reconnectPeriod: 1000, connectTimeout: 10_000,
-  })
+    clientId, clean: false, keepalive: 30, reconnectPeriod: 1000, connectTimeout: 10_000,
+  }))
   const service = new ProvisioningService({
     issuer, store, state, log,
     lifetimeMs: cfg.lifetimeMs,

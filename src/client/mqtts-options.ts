@@ -1,7 +1,8 @@
-// The MQTT.js options every simulated client starts from: MQTT 3.1.1 over
-// mutual TLS to the broker address, a clean session, no automatic reconnect.
-// Each caller passes what is its own (clientId, keepalive, connectTimeout, a
-// reconnect period, a persistent session, a Will), which wins over these.
+// The MQTT.js options fleetgate's own clients (the provisioner and every
+// simulated client) start from: MQTT 3.1.1 over mutual TLS to the broker
+// address, a clean session, no automatic reconnect. Each caller passes what is
+// its own (clientId, keepalive, connectTimeout, a reconnect period, a
+// persistent session, a Will), which wins over these.
 import type { IClientOptions } from 'mqtt'
 import type { BrokerAddress } from './broker-url.js'
 
