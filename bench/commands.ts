@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { verify as cryptoVerify, X509Certificate } from 'node:crypto'
 import type { BenchSection } from './types.js'
 import { percentile, round } from './lib/stats.js'
-import { initDevPki } from '../src/pki/index.js'
+import { devPkiPaths, initDevPki, type DevPkiPaths } from '../src/pki/index.js'
 import { startBroker } from '../src/broker/index.js'
 import { createAuditLogger } from '../src/audit/index.js'
 import { signCommand, verifyCommand, ReplayCache, ChainVerifier, commandTrust } from '../src/commands/index.js'
@@ -16,8 +16,8 @@ import { credentialsFromFiles, startCar, connectBackend } from '../simulator/ind
 
 const log = (line: string) => process.stderr.write(line + '\n')
 
-async function verifyRates (backendDir: string, pkiDir: string, n: number): Promise<{ ours: number; raw: number; cold: number }> {
-  const creds = credentialsFromFiles({ ca: join(pkiDir, 'root-ca.pem'), cert: join(backendDir, 'cert.pem'), key: join(backendDir, 'key.pem') })
+async function verifyRates (pki: DevPkiPaths, n: number): Promise<{ ours: number; raw: number; cold: number }> {
+  const creds = credentialsFromFiles({ ca: pki.root.cert, ...pki.backend })
   const vin = '1FTFW1E50PFA00001'
   const jwss: string[] = []
   for (let i = 0; i < n; i++) jwss.push((await signCommand({ vin, cmd: 'unlock', ttlMs: 60_000 }, creds.signing)).jws)
@@ -54,25 +54,26 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const dir = mkdtempSync(join(tmpdir(), 'fg-bench-cmd-'))
   try {
     const manifest = await initDevPki(dir, { vehicles: 2 })
+    const pki = devPkiPaths(dir, manifest.vins)
     log(`commands: verify rate over ${V} commands`)
-    const rates = await verifyRates(join(dir, 'backend'), dir, V)
+    const rates = await verifyRates(pki, V)
 
     const broker = await startBroker({
-      port: 0, host: '127.0.0.1', ca: join(dir, 'root-ca.pem'), cert: join(dir, 'broker', 'cert.pem'), key: join(dir, 'broker', 'key.pem'),
+      port: 0, host: '127.0.0.1', ca: pki.root.cert, ...pki.broker,
     }, { logger: createAuditLogger({ level: 'silent' }) })
     // FG_BENCH_NODELAY=1: what the round trip becomes once the broker turns Nagle off on accepted sockets
     if (process.env.FG_BENCH_NODELAY === '1') broker.server.on('secureConnection', (s) => s.setNoDelay(true))
     const url = `mqtts://localhost:${broker.port}`
     const vin = manifest.vins[0]!
     const echoVin = manifest.vins[1]!
-    const files = (d: string) => ({ ca: join(dir, 'root-ca.pem'), cert: join(dir, d, 'cert.pem'), key: join(dir, d, 'key.pem') })
-    const car = await startCar({ url, credentials: async () => credentialsFromFiles(files(join('vehicles', vin))), telemetryIntervalMs: 0 })
+    const files = (pair: { cert: string; key: string }) => ({ ca: pki.root.cert, cert: pair.cert, key: pair.key })
+    const car = await startCar({ url, credentials: async () => credentialsFromFiles(files(pki.vehicles[0]!)), telemetryIntervalMs: 0 })
     // the baseline "car": an unsigned echo on the same broker (vehicle certificate, its own topics)
-    const echo = await startCar({ url, credentials: async () => credentialsFromFiles(files(join('vehicles', echoVin))), telemetryIntervalMs: 0 })
+    const echo = await startCar({ url, credentials: async () => credentialsFromFiles(files(pki.vehicles[1]!)), telemetryIntervalMs: 0 })
     await Promise.all([car.online, echo.online])
     echo.client.removeAllListeners('message')
     echo.client.on('message', (_t, payload) => { echo.client.publish(`vehicles/${echoVin}/command-results`, payload, { qos: 1 }) })
-    const backend = await connectBackend(url, credentialsFromFiles(files('backend')))
+    const backend = await connectBackend(url, credentialsFromFiles(files(pki.backend)))
     try {
       log(`commands: ${N} signed round trips and ${N} unsigned echoes`)
       const signed: number[] = []

@@ -9,7 +9,6 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import { Aedes } from 'aedes'
 import type { BenchSection } from './types.js'
 import { benchCerts } from './lib/certs.js'
@@ -19,14 +18,15 @@ import { percentile, round } from './lib/stats.js'
 import { createFleetgate, composeHooks } from '../src/broker/index.js'
 import { createAuditLogger } from '../src/audit/index.js'
 import { RedisRevocationStore } from '../src/revocation/index.js'
-import { parsePemCertificates } from '../src/pki/index.js'
+import { devPkiPaths, parsePemCertificates } from '../src/pki/index.js'
 import { startRedis } from '../test/harness/redis.js'
 
 const log = (line: string) => process.stderr.write(line + '\n')
 
 async function broker (pkiDir: string, redis: string, cacheMs: number) {
+  const pki = devPkiPaths(pkiDir, [])
   const fg = await createFleetgate({
-    port: 0, ca: join(pkiDir, 'root-ca.pem'), cert: join(pkiDir, 'broker', 'cert.pem'), key: join(pkiDir, 'broker', 'key.pem'),
+    port: 0, ca: pki.root.cert, ...pki.broker,
     redis, revocationCache: cacheMs, maxConnectionsPerIp: 1_000_000, revocationRecheck: '1h',
   }, { logger: createAuditLogger({ level: 'silent' }) })
   const aedes = await Aedes.createBroker({ ...composeHooks(fg.hooks) })

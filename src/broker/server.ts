@@ -1,13 +1,12 @@
 // The ready broker: tls.Server + Aedes + fleetgate (what `fleetgate serve` runs).
 import { createServer, type Server } from 'node:tls'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { Aedes, type Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { fgError } from '../errors.js'
-import { initDevPki } from '../pki/index.js'
+import { devPkiPaths, initDevPki } from '../pki/index.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
@@ -45,7 +44,7 @@ export interface StartOptions {
 /** Make the dev PKI on first start when no --ca/--cert/--key are given. */
 export async function ensureDevPki (config: Config, notice: (line: string) => void = () => {}): Promise<void> {
   if (config.ca) return
-  if (existsSync(join(config.devPki, 'manifest.json'))) return
+  if (existsSync(devPkiPaths(config.devPki, []).manifest)) return
   notice(`making the dev PKI in ${config.devPki} (first start)`)
   await initDevPki(config.devPki, {})
 }
