@@ -4,7 +4,7 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt'
 import type { BrokerAddress } from '../broker-url.js'
-import { mqttsOptions, type TlsMaterial } from '../../src/client/mqtts-options.js'
+import { mqttsOptions, type ClientTlsPem } from '../../src/client/mqtts-options.js'
 
 /** Everything an attack opened; closed by the runner when the attack ends. */
 export class Scope {
@@ -48,7 +48,7 @@ function shortError (err: Error & { code?: unknown }): string {
 }
 
 /** One MQTT 3.1.1 CONNECT attempt, no reconnects. */
-export async function attempt (scope: Scope, addr: BrokerAddress, tls: TlsMaterial, opts: IClientOptions & { clientId: string }, timeoutMs = 5000): Promise<ConnectOutcome> {
+export async function attempt (scope: Scope, addr: BrokerAddress, tls: ClientTlsPem, opts: IClientOptions & { clientId: string }, timeoutMs = 5000): Promise<ConnectOutcome> {
   return await new Promise((resolve) => {
     const client = scope.client(mqtt.connect(mqttsOptions(addr, tls, { connectTimeout: timeoutMs, keepalive: 30, ...opts })))
     let settled = false
@@ -131,7 +131,7 @@ export function record (client: MqttClient): { readonly got: Received[]; stop ()
 }
 
 /** Open a TLS connection (handshake only) and report when the broker closes it. */
-export async function rawTls (scope: Scope, addr: BrokerAddress, tls: TlsMaterial, timeoutMs: number): Promise<{ socket: TLSSocket } | { error: string }> {
+export async function rawTls (scope: Scope, addr: BrokerAddress, tls: ClientTlsPem, timeoutMs: number): Promise<{ socket: TLSSocket } | { error: string }> {
   return await new Promise((resolve) => {
     const socket = tlsConnect({ host: addr.host, port: addr.port, servername: addr.servername, ca: tls.ca, cert: tls.cert, key: tls.key })
     scope.add(() => { socket.destroy() })

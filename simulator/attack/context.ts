@@ -10,7 +10,7 @@ import type { BrokerAddress } from '../broker-url.js'
 import type { CarEvent, RunningCar } from '../car.js'
 import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
 import { Inconclusive } from './types.js'
-import type { TlsMaterial } from '../../src/client/mqtts-options.js'
+import type { ClientTlsPem } from '../../src/client/mqtts-options.js'
 import { Scope } from './client.js'
 
 export interface VictimCar {
@@ -45,7 +45,7 @@ export interface RunSettings {
 export interface AttackContext extends RunSettings {
   readonly scope: Scope
   /** TLS material of a cert/key pair, trusting the PKI root */
-  tls (pair: CertKeyPaths | null): TlsMaterial
+  tls (pair: CertKeyPaths | null): ClientTlsPem
   /** the legit fleet backend's credentials (its key signs commands) */
   backendCredentials (): ClientCredentials
   /** a signer from any cert chain + key files (monitor, rogue vehicle) */

@@ -59,13 +59,14 @@ export function untilStopped (ms: number | undefined): Promise<string> {
 }
 
 /**
- * FG_ERR_CONFIG_MISSING `--<name> is required` for the first of `names` (the
- * option keys, as commander names them) that is absent or empty.
+ * FG_ERR_CONFIG_MISSING `--<flag> is required` for the first of `names` (the
+ * option keys, as commander names them: stateDir) that is absent or empty,
+ * named as the user types it (--state-dir).
  */
 export function requireFlags (flags: object, names: readonly string[]): void {
   for (const n of names) {
     const value = (flags as Record<string, unknown>)[n]
-    if (typeof value !== 'string' || value === '') throw fgError('FG_ERR_CONFIG_MISSING', `--${n} is required`)
+    if (typeof value !== 'string' || value === '') throw fgError('FG_ERR_CONFIG_MISSING', `--${n.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is required`)
   }
 }
 

@@ -7,9 +7,9 @@ import type { IClientOptions } from 'mqtt'
 import type { BrokerAddress } from './broker-url.js'
 
 /** PEM texts for one TLS client; cert/key absent: no client certificate */
-export interface TlsMaterial { readonly ca: string; readonly cert?: string; readonly key?: string }
+export interface ClientTlsPem { readonly ca: string; readonly cert?: string; readonly key?: string }
 
-export function mqttsOptions (addr: BrokerAddress, tls: TlsMaterial, own: IClientOptions & { clientId: string }): IClientOptions {
+export function mqttsOptions (addr: BrokerAddress, tls: ClientTlsPem, own: IClientOptions & { clientId: string }): IClientOptions {
   return {
     protocol: 'mqtts', host: addr.host, port: addr.port, servername: addr.servername,
     ca: tls.ca, cert: tls.cert, key: tls.key,

@@ -26,8 +26,9 @@ export class DerError extends Error {}
 /**
  * How a length may be encoded.
  * 'der': X.690 10.1, the minimal definite form, at most 3 octets (16 MiB): a CSR, and what we build.
- * 'openssl': any definite form of at most 4 octets, minimal or not, as OpenSSL reads a certificate:
- *   a client certificate the TLS handshake verified is never refused for its length encoding.
+ * 'openssl': any definite form of at most 4 octets, minimal or not: a certificate (or CRL) from
+ *   another encoder that OpenSSL accepted with a non-minimal length is read, not refused. Narrower
+ *   than OpenSSL (which skips leading zero octets beyond 4): such a length is refused, never misread.
  */
 export type LengthRule = 'der' | 'openssl'
 // No argument has a default: V8 calls a function given fewer arguments than it
@@ -84,6 +85,10 @@ export function requireChildren (buf: Uint8Array, parent: Tlv, lengths: LengthRu
   if (out === null) throw new DerError(problem)
   return out
 }
+
+/** requireTlv / requireChildren with the rule for certificates and CRLs ('openssl') */
+export const certTlv = (buf: Uint8Array, offset: number, limit: number): Tlv => requireTlv(buf, offset, limit, 'openssl')
+export const certChildren = (buf: Uint8Array, parent: Tlv): Tlv[] => requireChildren(buf, parent, 'openssl')
 
 export function expectTag (t: Tlv | undefined, tag: number, what: string): Tlv {
   if (!t || t.tag !== tag) throw new DerError(`expected ${what}`)

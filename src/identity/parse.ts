@@ -1,14 +1,12 @@
 // DER chain -> Identity. Pure: no sockets, no files. Reads the certificate with
-// the strict minimal DER reader in der.ts (the asn1-schema parse costs ~440 µs
+// the strict DER reader in der.ts (the asn1-schema parse costs ~440 µs
 // per certificate; @peculiar/x509 ~1 ms: DESIGN pitfalls), with OpenSSL's
 // length rule: the TLS handshake accepted the certificate as encoded.
 import { createHash } from 'node:crypto'
 import type { CaInfo, Identity, NameAttributes } from './identity.js'
-import { decodeOid, decodeString, decodeTime, expectTag, requireChildren, requireTlv, DerError, type Tlv } from './der.js'
+import { certChildren, certTlv, decodeOid, decodeString, decodeTime, expectTag, DerError, type Tlv } from './der.js'
 
 // throwing, with OpenSSL's length rule (der.ts LengthRule)
-const certTlv = (buf: Uint8Array, offset: number, limit: number): Tlv => requireTlv(buf, offset, limit, 'openssl')
-const certChildren = (buf: Uint8Array, parent: Tlv): Tlv[] => requireChildren(buf, parent, 'openssl')
 /** a GeneralName's dNSName, URI or rfc822Name: an IA5String under a context tag */
 const asIa5 = (t: Tlv): Tlv => ({ tag: 0x16, start: t.start, contentStart: t.contentStart, end: t.end })
 

@@ -1,9 +1,8 @@
 // The parts of a certificate needed to check who signed it, read with the DER
 // reader (no X509Certificate object: constructing one costs ~150-200 µs).
-import { decodeOid, expectTag, requireChildren, requireTlv, DerError, type Tlv } from './der.js'
+import { certChildren, certTlv, decodeOid, expectTag, DerError } from './der.js'
 
 // throwing, with OpenSSL's length rule (der.ts LengthRule), as parse.ts reads a certificate
-const certChildren = (buf: Uint8Array, parent: Tlv): Tlv[] => requireChildren(buf, parent, 'openssl')
 
 export interface SignedParts {
   /** the TBSCertificate, as signed */
@@ -31,7 +30,7 @@ const ALGORITHMS: Record<string, { digest: string | null; keyType: SignedParts['
 
 /** null when the signature algorithm is not one of the above (callers take a slower, general path). */
 export function signedParts (der: Buffer): SignedParts | null {
-  const cert = expectTag(requireTlv(der, 0, der.length, 'openssl'), 0x30, 'Certificate')
+  const cert = expectTag(certTlv(der, 0, der.length), 0x30, 'Certificate')
   const [tbs, alg, sig] = certChildren(der, cert)
   expectTag(tbs, 0x30, 'TBSCertificate')
   const algOid = decodeOid(der, expectTag(certChildren(der, expectTag(alg, 0x30, 'signatureAlgorithm'))[0], 0x06, 'algorithm'))

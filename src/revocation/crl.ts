@@ -6,6 +6,7 @@ import { AsnConvert } from '@peculiar/asn1-schema'
 import { AlgorithmIdentifier, CRLReason, Certificate, Name, RevokedCertificate, Time, id_ce_cRLReasons } from '@peculiar/asn1-x509'
 import { fgError } from '../errors.js'
 import { serialHex } from '../identity/index.js'
+import { requireChildren, requireTlv } from '../identity/der.js'
 import type { RevocationEntry } from './types.js'
 import { sha256Hex } from '../identity/index.js'
 
@@ -42,33 +43,6 @@ export function crlDer (data: Buffer, source: string): Buffer {
   return data
 }
 
-/** [start, end) of the TLV at `at` in a DER buffer */
-function tlv (der: Buffer, at: number): { start: number; contentStart: number; end: number } {
-  let i = at + 1
-  const first = der[i++]
-  if (first === undefined) throw new Error('truncated')
-  let len = first
-  if (first & 0x80) {
-    const n = first & 0x7f
-    if (n === 0 || n > 4) throw new Error('bad length')
-    len = 0
-    for (let k = 0; k < n; k++) len = len * 256 + (der[i++] ?? NaN)
-  }
-  if (!Number.isFinite(len) || i + len > der.length) throw new Error('truncated')
-  return { start: at, contentStart: i, end: i + len }
-}
-
-function children (der: Buffer, start: number, end: number): Array<{ tag: number; start: number; contentStart: number; end: number }> {
-  const out = []
-  for (let at = start; at < end;) {
-    const t = tlv(der, at)
-    if (t.end > end) throw new Error('truncated')
-    out.push({ tag: der[at]!, ...t })
-    at = t.end
-  }
-  return out
-}
-
 interface CrlParts { tbs: Buffer; algorithm: string; signature: Buffer; issuer: Buffer; thisUpdate: Date; revoked: Buffer[] }
 
 /**
@@ -77,10 +51,10 @@ interface CrlParts { tbs: Buffer; algorithm: string; signature: Buffer; issuer: 
  * signed bytes are the original tbsCertList, never a re-encoding.
  */
 function splitCrl (der: Buffer): CrlParts {
-  const outer = tlv(der, 0)
-  const [tbs, alg, sig] = children(der, outer.contentStart, outer.end)
+  const outer = requireTlv(der, 0, der.length, 'openssl')
+  const [tbs, alg, sig] = requireChildren(der, outer, 'openssl')
   if (!tbs || !alg || !sig || sig.tag !== 0x03) throw new Error('not a CertificateList')
-  const k = children(der, tbs.contentStart, tbs.end)
+  const k = requireChildren(der, tbs, 'openssl')
   let i = k[0]?.tag === 0x02 ? 1 : 0 // version
   i++ // signature AlgorithmIdentifier
   const issuer = k[i++]
@@ -95,7 +69,7 @@ function splitCrl (der: Buffer): CrlParts {
     signature: der.subarray(sig.contentStart + 1, sig.end), // skip the unused-bits byte
     issuer: slice(issuer),
     thisUpdate: AsnConvert.parse(slice(thisUpdate), Time).getTime(),
-    revoked: list ? children(der, list.contentStart, list.end).map(slice) : [],
+    revoked: list ? requireChildren(der, list, 'openssl').map(slice) : [],
   }
 }
 

@@ -9,9 +9,9 @@ function line (fn: () => unknown): string {
 }
 
 describe('cli: shared flag checks', () => {
-  it('requireFlags names the first absent or empty flag by its option key', () => {
+  it('requireFlags names the first absent or empty flag as it is typed (--state-dir, not the option key stateDir)', () => {
     expect(line(() => requireFlags({ url: 'u', ca: '' }, ['url', 'ca']))).to.equal('FG_ERR_CONFIG_MISSING: --ca is required')
-    expect(line(() => requireFlags({ url: 'u' }, ['url', 'stateDir']))).to.equal('FG_ERR_CONFIG_MISSING: --stateDir is required')
+    expect(line(() => requireFlags({ url: 'u' }, ['url', 'stateDir']))).to.equal('FG_ERR_CONFIG_MISSING: --state-dir is required')
     expect(line(() => requireFlags({ url: 'u' }, ['url']))).to.equal('no error')
   })
 
