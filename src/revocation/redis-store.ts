@@ -70,6 +70,7 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #bulkMs: number
   #closed = false
   #subReadyOnce = false
+  #watching = false
   #cmdLost = false
 
   private constructor (cmd: Redis, opts: RedisStoreOptions) {
@@ -214,30 +215,44 @@ export class RedisRevocationStore implements RevocationStore {
     return changed === 1
   }
 
-  /** Subscribe to revocations and registry events; `resync` after every reconnect. */
+  /**
+   * Subscribe to revocations and registry events; `resync` after every reconnect.
+   * A subscriber link that cannot connect or subscribe is dropped at once (no
+   * link left retrying behind a failed start) and is FG_ERR_REDIS_UNAVAILABLE.
+   */
   async watch (onEvent: (event: StoreEvent) => void): Promise<void> {
-    if (this.#sub) throw new Error('watch() called twice')
-    const sub = new Redis(this.#opts.url, { lazyConnect: true, retryStrategy: redisRetryDelay, autoResubscribe: true, maxRetriesPerRequest: null, connectionName: 'fleetgate-revocation-sub' })
+    if (this.#watching) throw new Error('watch() called twice')
+    this.#watching = true
+    const boundMs = Math.max(this.#opts.timeoutMs, 5000)
+    const label = `--redis ${redactUrl(this.#opts.url)}, subscriber link`
+    const sub = await openRedisLink(this.#opts.url, { autoResubscribe: true, maxRetriesPerRequest: null, connectionName: 'fleetgate-revocation-sub' }, label, (sub) => {
+      sub.on('error', (err: Error) => this.#onError('subscriber', err))
+      sub.on('message', (channel: string, message: string) => {
+        if (channel === this.keys.revocations) {
+          const target = decodeAnnouncement(message)
+          // An announcement we cannot read still says "something was revoked": re-check everything.
+          onEvent(target ? { kind: 'revoked', target } : { kind: 'resync' })
+        } else if (channel === this.keys.certificates) {
+          const fc = decodeFirstConnect(message)
+          if (fc) onEvent({ kind: 'first_connect', vin: fc.vin, fingerprint: fc.fingerprint })
+        }
+      })
+      sub.on('ready', () => {
+        if (this.#subReadyOnce) onEvent({ kind: 'resync' })
+        this.#subReadyOnce = true
+      })
+    }, boundMs)
+    try {
+      await bounded(sub.subscribe(this.keys.revocations, this.keys.certificates), boundMs, 'redis subscribe')
+    } catch (err) {
+      sub.disconnect()
+      throw fgError('FG_ERR_REDIS_UNAVAILABLE', `${label}: ${(err as Error).message}`, err)
+    }
+    // closed while connecting: close() did not see this link
+    if (this.#closed) { sub.disconnect(); return }
     this.#sub = sub
-    sub.on('error', (err: Error) => this.#onError('subscriber', err))
-    sub.on('message', (channel: string, message: string) => {
-      if (channel === this.keys.revocations) {
-        const target = decodeAnnouncement(message)
-        // An announcement we cannot read still says "something was revoked": re-check everything.
-        onEvent(target ? { kind: 'revoked', target } : { kind: 'resync' })
-      } else if (channel === this.keys.certificates) {
-        const fc = decodeFirstConnect(message)
-        if (fc) onEvent({ kind: 'first_connect', vin: fc.vin, fingerprint: fc.fingerprint })
-      }
-    })
-    sub.on('ready', () => {
-      if (this.#subReadyOnce) onEvent({ kind: 'resync' })
-      this.#subReadyOnce = true
-    })
     // The command link alone may drop too (a write made then was missed by no one, but re-check anyway).
     this.#cmd.on('ready', () => { if (this.#cmdLost) { this.#cmdLost = false; onEvent({ kind: 'resync' }) } })
-    await bounded(sub.connect(), Math.max(this.#opts.timeoutMs, 5000), 'redis subscribe')
-    await bounded(sub.subscribe(this.keys.revocations, this.keys.certificates), Math.max(this.#opts.timeoutMs, 5000), 'redis subscribe')
   }
 
   async close (): Promise<void> {

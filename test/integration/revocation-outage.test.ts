@@ -9,7 +9,9 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
 import type { MqttClient } from 'mqtt'
+import { Redis } from 'ioredis'
 import { createFleetgate, composeHooks, type Fleetgate } from '../../src/broker/index.js'
+import { RedisRevocationStore } from '../../src/revocation/index.js'
 import type { ConfigInput } from '../../src/config/index.js'
 import { randomVin } from '../../src/pki/index.js'
 import { startRedis, type TestRedis } from '../harness/redis.js'
@@ -145,6 +147,30 @@ describe('revocation when Redis is unreachable', function () {
     clients.push(c)
     const line = await b.audit.waitFor('revocation.fail_open')
     expect(line.level).to.equal('error')
+  })
+
+  it('a subscriber link that cannot connect fails the watch (FG_ERR_REDIS_UNAVAILABLE) and is dropped, not left retrying', async () => {
+    // Redis refuses the third client: this checker and the store's command link get in, its subscriber link does not
+    const checker = new Redis(redis.url)
+    const rejected = async () => Number(/rejected_connections:(\d+)/.exec(await checker.info('stats'))![1])
+    await checker.config('SET', 'maxclients', '2')
+    const store = await RedisRevocationStore.open({ url: redis.url, timeoutMs: 500 })
+    try {
+      const before = await rejected()
+      let err: (Error & { code?: string }) | undefined
+      try { await store.watch(() => {}) } catch (e) { err = e as Error & { code?: string } }
+      expect(err?.code).to.equal('FG_ERR_REDIS_UNAVAILABLE')
+      expect(err?.message).to.match(/^--redis redis:\/\/127\.0\.0\.1:\d+\/?, subscriber link: /)
+      const afterFailure = await rejected()
+      expect(afterFailure).to.be.above(before)
+      // a link left retrying (50 ms more per attempt) would be refused again within this wait
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect(await rejected()).to.equal(afterFailure)
+    } finally {
+      await store.close()
+      await checker.config('SET', 'maxclients', '10000')
+      checker.disconnect()
+    }
   })
 
   it('Redis killed mid-run: refused while down, served again after it restarts', async () => {
