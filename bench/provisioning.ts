@@ -25,7 +25,7 @@ import { Redis } from 'ioredis'
 import type { BenchSection } from './types.js'
 import { benchCerts } from './lib/certs.js'
 import { startBrokerProc, type BrokerProc } from './lib/broker-proc.js'
-import { mqttConnect } from './lib/mqtt-raw.js'
+import { mqttConnect, pubackPacket, subscribePacket } from './lib/mqtt-raw.js'
 import { round } from './lib/stats.js'
 import { cpuMeter } from './lib/cpu.js'
 import { devPkiPaths, parsePemCsr, randomVins, readPrivateKey } from '../src/pki/index.js'
@@ -35,6 +35,7 @@ import {
   authorize, buildCsr, emptyTemplate, loadIssuer, parseRequest, signRequest, EKU_CLIENT_AUTH, type FastIssuer,
 } from '../src/provisioning/index.js'
 import { progressPrinter } from '../src/cli/progress.js'
+import { P256_SPKI_HEADER } from '../src/pki/key-id.js'
 
 const BIN = fileURLToPath(new URL('../../bin/fleetgate.js', import.meta.url))
 const log = (line: string) => process.stderr.write(line + '\n')
@@ -74,7 +75,6 @@ function issuanceRate (issuer: FastIssuer, caKey: KeyObject, csrs: ReadonlyArray
 interface Car {
   readonly vin: string
   readonly birth: SecureContext
-  readonly key: KeyObject
   readonly keyPem: string
   readonly csr: string
 }
@@ -90,12 +90,11 @@ function makeCars (dir: string, n: number): Car[] {
   return randomVins(n).map((vin) => {
     const birthKey = p256()
     const spkiDer = createPublicKey(birthKey).export({ type: 'spki', format: 'der' })
-    const leaf = factory.issue({ spkiDer, publicKeyBits: spkiDer.subarray(26) }, { ...t, commonName: vin })
+    const leaf = factory.issue({ spkiDer, publicKeyBits: spkiDer.subarray(P256_SPKI_HEADER.length) }, { ...t, commonName: vin })
     const key = p256()
     return {
       vin,
       birth: createSecureContext({ ca, cert: leaf.pem + manufacturingPem, key: birthKey.export({ type: 'pkcs8', format: 'pem' }) }),
-      key,
       keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
       csr: buildCsr(key, [['CN', vin]]),
     }
@@ -132,13 +131,13 @@ async function provisionCar (port: number, car: Car, rootCa: Buffer, phases: Pha
       return false
     }
     if (p.cmd === 'publish' && p.topic === resTopic) {
-      if (p.qos === 1) s.write(Buffer.from([0x40, 0x02, (p.messageId! >> 8) & 0xff, p.messageId! & 0xff]))
+      if (p.qos === 1) s.write(pubackPacket(p.messageId!))
       response = JSON.parse(p.payload.toString()) as typeof response
       return true
     }
     return false
   }, 30_000)
-  s.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: resTopic, qos: 1 }] } as mqttPacket.ISubscribePacket))
+  s.write(subscribePacket(resTopic, 1))
   await got
   phases.response += performance.now() - t; t = performance.now()
   s.destroy()
