@@ -34,9 +34,9 @@ export class FileRevocationStore implements RevocationStore {
   readonly kind = 'file' as const
   readonly path: string
   readonly #opts: FileStoreOptions
-  readonly #byFingerprint = new Map<string, RevokedRecord>()
-  readonly #bySerial = new Map<string, RevokedRecord>()
-  readonly #registry = new Map<string, Map<string, RegistryRecord>>()
+  #byFingerprint = new Map<string, RevokedRecord>()
+  #bySerial = new Map<string, RevokedRecord>()
+  #registry = new Map<string, Map<string, RegistryRecord>>()
   #offset = 0
   #refreshing: Promise<void> | null = null
   #appending: Promise<unknown> = Promise.resolve()
@@ -144,10 +144,23 @@ export class FileRevocationStore implements RevocationStore {
     if (size < this.#offset || (this.#reader !== null && this.#reader.ino !== st.ino)) {
       // truncated, or replaced by another file (an editor's save, a restored
       // backup): offsets mean nothing any more; start over and re-check everything
-      this.#byFingerprint.clear(); this.#bySerial.clear(); this.#registry.clear()
+      // The new file is loaded into empty maps, swapped in only once it loaded:
+      // an unreadable replacement must not leave the store empty, answering
+      // every revoked certificate "clean" until the next read.
+      const known = { byFingerprint: this.#byFingerprint, bySerial: this.#bySerial, registry: this.#registry }
+      this.#byFingerprint = new Map(); this.#bySerial = new Map(); this.#registry = new Map()
       this.#offset = 0
       await this.#closeReader()
-      await this.#load()
+      try {
+        await this.#load()
+      } catch (err) {
+        // keep what was known; the next read takes the file from its start, on top of it
+        ;({ byFingerprint: this.#byFingerprint, bySerial: this.#bySerial, registry: this.#registry } = known)
+        this.#offset = 0
+        this.#opts.log?.error({ evt: 'revocation.store_corrupt', path: this.path, problem: (err as Error).message }, 'the replaced store file cannot be loaded: keeping what was known')
+        this.#emit({ kind: 'resync' })
+        throw err
+      }
       this.#emit({ kind: 'resync' })
       return
     }

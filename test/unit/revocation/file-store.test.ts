@@ -119,6 +119,25 @@ describe('embedded store: group commit and tailing', () => {
     expect((await reader.status({ targets: [{ fingerprint: fp(2) }] })).revoked).to.include({ fingerprint: fp(2) })
     expect((await reader.registryGet('VIN'))[fp(3)]?.state).to.equal('issued')
   })
+  it('a replacement file that cannot be loaded leaves what was known in place: a revoked certificate never turns clean', async () => {
+    const writer = await store()
+    await writer.revoke([{ fingerprint: fp(4) }], { reason: 'keyCompromise', revokedAt: '2026-01-01T00:00:00.000Z' })
+    const reader = await store()
+    const events: StoreEvent[] = []
+    await reader.watch((e) => events.push(e))
+    const path = join(dir, STORE_FILE)
+    writeFileSync(path + '.new', 'this is not a fleetgate store\n')
+    renameSync(path + '.new', path)
+    const deadline = Date.now() + 3000
+    while (!events.some((e) => e.kind === 'resync') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(events.map((e) => e.kind)).to.include('resync')
+    // any answer but "clean": revoked, or a refusal to answer
+    let revoked: unknown
+    try { revoked = (await reader.status({ targets: [{ fingerprint: fp(4) }] })).revoked } catch { revoked = 'refused' }
+    expect(revoked).to.not.equal(null)
+    revoked = (await reader.status({ targets: [{ fingerprint: fp(4) }] }).catch(() => ({ revoked: 'refused' }))).revoked
+    expect(revoked).to.not.equal(null)
+  })
 })
 
 describe('revocation guard: the edge signer lookup', () => {
