@@ -23,6 +23,9 @@ export type { Identity, CaInfo, NameAttributes } from './identity/index.js'
 export { subjectValue } from './identity/index.js'
 export { loadPolicyFile, parsePolicy, defaultPolicyPath, isVin, type Policy, type Grant, type PolicyDecision, type PolicyRefusal } from './policy/index.js'
 
+// Sessions: who owns each clientId, cluster-wide
+export { MemoryClientIdOwners, RedisClientIdOwners, ownerKey, type ClientIdOwnerStore, type OwnerRecord, type ClaimResult, type RedisOwnersOptions } from './sessions/index.js'
+
 // Hardening, reload, metrics
 export { guardReads, PacketScanner, ConnectionLimiter, type Oversize } from './guard/index.js'
 export type { ReloadResult } from './reload/index.js'

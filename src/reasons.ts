@@ -4,12 +4,12 @@
 
 export const CONNECT_REASONS = [
   'no_client_auth', 'identity_injection', 'bad_vin', 'revoked', 'revocation_unavailable',
-  'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections',
+  'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections', 'session_store_unavailable',
 ] as const
 export const STREAM_REASONS = ['packet_too_large', 'connect_timeout'] as const
 export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected'] as const
 export const SUBSCRIBE_REASONS = ['filter_denied'] as const
-export const LIVE_REASONS = ['revoked', 'policy_changed'] as const
+export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over'] as const
 export const COMMAND_REASONS = [
   'malformed', 'untrusted_signer', 'bad_signature', 'insufficient_privileges', 'wrong_vin',
   'ttl_too_long', 'not_yet_valid', 'expired', 'unknown_command', 'bad_args', 'replayed',

@@ -17,6 +17,8 @@ import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
 import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
 import { devPkiPaths } from '../pki/dev-pki.js'
+import { MemoryClientIdOwners, type ClientIdOwnerStore } from '../sessions/index.js'
+import { auditRemoteTakeovers } from './takeover.js'
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -45,6 +47,8 @@ export interface Fleetgate {
   readonly revocations: RevocationStore
   /** connect check + live enforcement of revocations */
   readonly revocationGuard: RevocationGuard
+  /** who owns each clientId (Redis with config.redis, else in memory beside Aedes' sessions) */
+  readonly owners: ClientIdOwnerStore
   /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
   reload (): ReloadResult
   close (): Promise<void>
@@ -61,6 +65,12 @@ export interface FleetgateParts {
   publishChecks?: PublishCheck[]
   /** the edge command check's signer revocation lookup (--enforce-signed-commands) */
   isSignerRevoked?: SignerRevocationLookup
+  /**
+   * Who owns each clientId. It must live where Aedes keeps the sessions: the default
+   * (in memory) fits Aedes' default persistence; several nodes sharing sessions in
+   * Redis need RedisClientIdOwners (startBroker does this with --redis). Closed by close().
+   */
+  owners?: ClientIdOwnerStore
 }
 
 export async function createFleetgate (input: ConfigInput | Config = {}, options: FleetgateOptions = {}, parts: FleetgateParts = {}): Promise<Fleetgate> {
@@ -82,6 +92,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     recheckMs: config.revocationRecheck, cacheMs: config.revocationCache, failOpen: config.revocationFailOpen,
   })
   try { await revocationGuard.listen() } catch (err) { await revocations.close(); throw err }
+  // clientId owners live beside the sessions: the caller who chose Aedes' persistence says where (parts.owners).
+  const owners: ClientIdOwnerStore = parts.owners ?? new MemoryClientIdOwners()
 
   let chains = new PeerChainVerifier(material.caDer)
 
@@ -144,6 +156,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     ],
     keepaliveMaxSeconds: Math.floor(config.keepaliveMax / 1000),
     decisions,
+    owners,
   })
   metrics.track({ sessions: () => sessions.size, connections: () => handed })
 
@@ -182,6 +195,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     metrics,
     revocations,
     revocationGuard,
+    owners,
     reload,
     tlsOptions: () => tlsServerOptions(material, config.handshakeTimeout),
     connectionHandler (broker: Aedes) {
@@ -218,6 +232,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
       storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
       revocationGuard.start()
+      auditRemoteTakeovers(broker, sessions, decisions)
       broker.on('connectionError', (client: Client, err: Error) => {
         if (/connect did not arrive in time/.test(err.message)) {
           log.warn({ evt: 'stream.deny', reason: 'connect_timeout', remote: connections.get(client.conn as object)?.remote }, 'no CONNECT in time')
@@ -229,6 +244,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       identities.clear()
       await revocationGuard.stop()
       await revocations.close()
+      await owners.close()
     },
   }
 }

@@ -11,6 +11,7 @@ import type { ConnectReason, PublishReason, Reason } from '../reasons.js'
 import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
 import { commandTopicVin } from './topics.js'
 import { willOfEndedSession } from './end-session.js'
+import { ownerRecord, type ClientIdOwnerStore, type OwnerRecord } from '../sessions/index.js'
 
 /** audit: extra fields for the audit line (e.g. the edge's commandReason, jti); never a payload */
 type Refusal<R extends Reason> = { ok: false; reason: R; detail?: string; audit?: Readonly<Record<string, string>> }
@@ -36,6 +37,8 @@ export interface HookDeps {
   /** the connection is decided: what the TLS layer learnt of it is no longer needed */
   readonly decided?: (client: Client) => void
   readonly decisions?: DecisionCounter
+  /** who owns each clientId, cluster-wide (live and offline sessions) */
+  readonly owners: ClientIdOwnerStore
 }
 
 export interface FleetgateHooks {
@@ -73,6 +76,7 @@ export function checkPublishTopic (session: Session, topic: string, retain: bool
 class LiveSession implements Session {
   #child: AuditLogger | undefined
   endedFor?: Session['endedFor']
+  ownerToken?: string
   constructor (
     readonly parentLog: AuditLogger,
     readonly identity: Identity,
@@ -87,8 +91,24 @@ class LiveSession implements Session {
 }
 
 /** Top level: the listener must not hold the authenticate scope. */
-function forgetOnClose (sessions: SessionRegistry, client: Client): void {
-  client.conn.on('close', () => sessions.delete(client)) // fires once; no once-wrapper per session
+function forgetOnClose (sessions: SessionRegistry, owners: ClientIdOwnerStore, log: AuditLogger, client: Client, token: string): void {
+  client.conn.on('close', () => { // fires once; no once-wrapper per session
+    sessions.delete(client)
+    // A clean session's clientId is free again; a persistent one stays owned while it is stored.
+    owners.release(client.id, token, client.clean === false).catch((err: unknown) => {
+      log.warn({ evt: 'owners.release_error', clientId: clip(client.id), err: String(err) }, 'clientId owner record not released')
+    })
+  })
+}
+
+/** Aedes keeps its connected clients by id on the broker; its types do not declare the map. */
+function localHolder (client: Client): Client | undefined {
+  const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id]
+  return holder !== client ? holder : undefined
+}
+
+function holderText (holder: OwnerRecord): string {
+  return `clientId owned by another identity (role ${holder.role}, since ${new Date(holder.at).toISOString()})`
 }
 
 export function createHooks (deps: HookDeps): FleetgateHooks {
@@ -181,20 +201,32 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         // A reload changed the trust bundle while we waited: decide again under it.
         if (deps.isCurrent && !deps.isCurrent(info)) return fleetgateAuthenticate(client, _username, _password, done)
         if (!r.ok) return deny(client, info, r.reason, r.detail, done)
-        // Taking over a live session needs the same subject CN (a car reconnecting, or
-        // back with its rotated certificate). A clientId template's '-suffix' would
-        // otherwise let CN "ops" connect as "ops-eu-1", the session of CN "ops-eu".
-        const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id]
-        const held = holder !== undefined && holder !== client ? sessions.get(holder) : undefined
-        if (held !== undefined && held.identity.subject.CN?.[0] !== identity.subject.CN?.[0]) {
-          return deny(client, info, 'client_id_mismatch', 'clientId held by a session of another certificate subject', done)
-        }
-        sessions.set(client, r.session!)
-        forgetOnClose(sessions, client)
-        deps.decided?.(client)
-        log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: r.session!.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
-        count('connect.allow', 'ok')
-        done(null, true)
+        const session = r.session!
+        // The clientId is claimed last, once every other check passed: a refused
+        // client never writes a record. Another identity's record (a live session
+        // on any node, or an offline persistent one) refuses this CONNECT before
+        // Aedes restores or takes over anything. Same identity: a takeover, as ever.
+        const record = ownerRecord(identity, session.grant.role, (client as unknown as { broker: { id: string } }).broker.id)
+        deps.owners.claim(client.id, record).then((claim) => {
+          if (client.closed) { void deps.owners.release(client.id, record.token, client.clean === false).catch(() => {}); return }
+          if (!claim.ok) return deny(client, info, 'client_id_mismatch', holderText(claim.holder), done)
+          session.ownerToken = record.token
+          const held = localHolder(client)
+          const heldSession = held !== undefined ? sessions.get(held) : undefined
+          if (heldSession !== undefined) {
+            heldSession.log.info({ evt: 'session.takeover', reason: 'client_id_taken_over', by: { fp: identity.fingerprint.slice(0, 16), remote: info.remote } }, 'session taken over by a new connection of its identity')
+            count('session.takeover', 'client_id_taken_over')
+          }
+          sessions.set(client, session)
+          forgetOnClose(sessions, deps.owners, log, client, record.token)
+          deps.decided?.(client)
+          log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: session.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
+          count('connect.allow', 'ok')
+          done(null, true)
+        }, (err: unknown) => {
+          log.error({ evt: 'connect.error', err: String(err) }, 'clientId owner store failed')
+          if (!client.closed) deny(client, info, 'session_store_unavailable', 'clientId owner store unreachable', done)
+        })
       }, (err: unknown) => {
         log.error({ evt: 'connect.error', err: String(err) }, 'connect check failed')
         if (!client.closed) deny(client, info, 'revocation_unavailable', 'internal error', done)

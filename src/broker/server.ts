@@ -12,6 +12,7 @@ import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
+import { RedisClientIdOwners } from '../sessions/index.js'
 
 /** Aedes keeps its connected clients by id; its types do not declare the map. */
 export function clientsOf (broker: Aedes): Record<string, Client> {
@@ -53,7 +54,12 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const config = resolveConfig(input, opts.env ?? {})
   const log = opts.logger ?? createAuditLogger({ level: config.logLevel })
   await ensureDevPki(config, opts.onNotice)
-  const fleetgate = await createFleetgate(config, { logger: log }, opts.parts)
+  // With Redis the sessions are shared by every node, and so is who owns each clientId.
+  const owners = opts.parts?.owners ?? (config.redis ? await RedisClientIdOwners.open({ url: config.redis, prefix: config.redisPrefix, timeoutMs: config.revocationTimeout, log }) : undefined)
+  let fleetgate: Fleetgate
+  try {
+    fleetgate = await createFleetgate(config, { logger: log }, { ...opts.parts, owners })
+  } catch (err) { await owners?.close(); throw err }
   // Cluster mode: sessions and pub/sub in Redis, shared by every node.
   const cluster = config.redis ? clusterParts(config.redis, log) : undefined
   const broker = await Aedes.createBroker({

@@ -15,6 +15,8 @@ export interface Session {
   readonly remote: string | undefined
   /** set when fleetgate closes the session itself (revoked, policy_changed): its Will is dropped */
   endedFor?: Reason
+  /** the token of this connection's clientId owner record (src/sessions) */
+  ownerToken?: string
 }
 
 /** What the TLS layer learnt about a connection, keyed by the stream handed to broker.handle. */
@@ -73,6 +75,8 @@ function caKeysOf (chain: Identity['chain']): readonly string[] {
 export class SessionRegistry {
   readonly #byClient = new WeakMap<Client, Session>()
   readonly #live = new Set<Client>()
+  /** clientId -> the live client holding it on this node (the newest, during a takeover) */
+  readonly #byClientId = new Map<string, Client>()
   /** leaf fingerprint -> sessions */
   readonly #byFingerprint = new Map<string, Held>()
   /** issuing CA fingerprint -> leaf serial -> sessions: keys are the identity's own strings, none made per session */
@@ -89,6 +93,7 @@ export class SessionRegistry {
     if (before !== undefined && this.#live.has(client)) this.#unindex(client, before)
     this.#byClient.set(client, session)
     this.#live.add(client)
+    if (client.id) this.#byClientId.set(client.id, client)
     const identity = session.identity
     const issuer = identity.issuerFingerprint ?? NO_ISSUER
     hold(this.#byFingerprint, identity.fingerprint, client)
@@ -109,6 +114,7 @@ export class SessionRegistry {
   /** The connection closed (whatever ended the session). get still finds the session: hooks may run for a closing client. */
   delete (client: Client): void {
     if (!this.#live.delete(client)) return
+    if (this.#byClientId.get(client.id) === client) this.#byClientId.delete(client.id)
     const session = this.#byClient.get(client)
     if (session) this.#unindex(client, session)
   }
@@ -130,6 +136,9 @@ export class SessionRegistry {
       else if (issuers.delete(issuer) && issuers.size === 0) this.#issuersByCaKey.delete(key)
     }
   }
+
+  /** the live client holding `clientId` on this node */
+  byClientId (clientId: string): Client | undefined { return this.#byClientId.get(clientId) }
 
   byFingerprint (fp: string): readonly Client[] {
     const held = this.#byFingerprint.get(fp)

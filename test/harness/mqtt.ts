@@ -15,7 +15,7 @@ export function credentials (pkiDir: string, certDir: string, certFile = 'cert.p
 }
 
 export type ConnectOutcome =
-  | { ok: true; client: MqttClient }
+  | { ok: true; client: MqttClient; sessionPresent: boolean }
   | { ok: false; returnCode?: number; error: string }
 
 /** Connect once, no reconnects; resolves with the client or with how it was refused. */
@@ -29,7 +29,7 @@ export async function tryConnect (port: number, creds: Partial<Credentials> & { 
     })
     let settled = false
     const finish = (o: ConnectOutcome) => { if (!settled) { settled = true; resolve(o) } }
-    client.once('connect', () => finish({ ok: true, client }))
+    client.once('connect', (connack) => finish({ ok: true, client, sessionPresent: !!connack.sessionPresent }))
     client.once('error', (err: Error & { code?: number }) => {
       client.end(true)
       finish({ ok: false, returnCode: typeof err.code === 'number' ? err.code : undefined, error: err.message })
@@ -42,6 +42,13 @@ export async function connect (port: number, creds: Credentials, opts: IClientOp
   const o = await tryConnect(port, creds, opts)
   if (!o.ok) throw new Error(`connect refused: ${o.error} rc=${o.returnCode}`)
   return o.client
+}
+
+/** connect, and say whether the broker resumed a stored session (CONNACK sessionPresent) */
+export async function connectSession (port: number, creds: Credentials, opts: IClientOptions = {}): Promise<{ client: MqttClient; sessionPresent: boolean }> {
+  const o = await tryConnect(port, creds, opts)
+  if (!o.ok) throw new Error(`connect refused: ${o.error} rc=${o.returnCode}`)
+  return { client: o.client, sessionPresent: o.sessionPresent }
 }
 
 /** Resolve when the client's connection closes (a denied QoS 1 publish never settles: DESIGN pitfalls). */

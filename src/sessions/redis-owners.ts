@@ -1,0 +1,98 @@
+// clientId ownership in Redis, beside aedes-persistence-redis' sessions:
+//   <prefix>owner:<clientId>   JSON OwnerRecord; no expiry while the session is
+//                              live, PEXPIRE --session-expiry once a persistent
+//                              session goes offline, deleted when a clean one ends.
+// Claim and release are scripts: check-and-set in one atomic step, so two nodes
+// admitting two identities at once cannot both win.
+import type { Redis } from 'ioredis'
+import { openRedisLink, redactUrl } from '../revocation/index.js'
+import type { AuditLogger } from '../audit/index.js'
+import type { ClaimResult, ClientIdOwnerStore, OwnerRecord } from './owners.js'
+
+const CLAIM = `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, r = pcall(cjson.decode, v)
+  if ok and type(r) == 'table' and r.name ~= ARGV[1] then return v end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return false`
+
+const RELEASE = `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local ok, r = pcall(cjson.decode, v)
+if not ok or type(r) ~= 'table' or r.token ~= ARGV[1] then return 0 end
+if ARGV[2] == '1' then
+  if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  return 1
+end
+redis.call('DEL', KEYS[1])
+return 2`
+
+interface OwnerScripts {
+  fgOwnerClaim (key: string, name: string, record: string): Promise<string | null>
+  fgOwnerRelease (key: string, token: string, persistent: string, ttlMs: string): Promise<number>
+}
+
+export interface RedisOwnersOptions {
+  readonly url: string
+  readonly prefix: string
+  /** bound on every call (--revocation-timeout: the same connect-path budget) */
+  readonly timeoutMs: number
+  /** how long a persistent session's record outlives its connection (--session-expiry); 0: until the session is forgotten */
+  readonly offlineTtlMs?: number
+  readonly log?: AuditLogger
+}
+
+export function ownerKey (prefix: string, clientId: string): string { return `${prefix}owner:${clientId}` }
+
+export class RedisClientIdOwners implements ClientIdOwnerStore {
+  readonly kind = 'redis'
+  readonly #redis: Redis
+  readonly #opts: RedisOwnersOptions
+
+  private constructor (redis: Redis, opts: RedisOwnersOptions) { this.#redis = redis; this.#opts = opts }
+
+  static async open (opts: RedisOwnersOptions): Promise<RedisClientIdOwners> {
+    let lastError = 0
+    const redis = await openRedisLink(opts.url, {
+      // fail at once while disconnected: the caller refuses the CONNECT (fail closed)
+      enableOfflineQueue: false,
+      commandTimeout: opts.timeoutMs,
+      maxRetriesPerRequest: 0,
+      connectTimeout: Math.max(opts.timeoutMs, 2000),
+      connectionName: 'fleetgate-owners',
+    }, `--redis ${redactUrl(opts.url)}, clientId owners`, (r) => {
+      r.defineCommand('fgOwnerClaim', { numberOfKeys: 1, lua: CLAIM })
+      r.defineCommand('fgOwnerRelease', { numberOfKeys: 1, lua: RELEASE })
+      r.on('error', (err: Error) => {
+        const now = Date.now()
+        if (now - lastError < 1000) return
+        lastError = now
+        opts.log?.warn({ evt: 'owners.store_error', err: err.message }, 'clientId owner store unreachable')
+      })
+    }, Math.max(opts.timeoutMs, 5000))
+    return new RedisClientIdOwners(redis, opts)
+  }
+
+  get #scripts (): OwnerScripts { return this.#redis as unknown as OwnerScripts }
+
+  async claim (clientId: string, record: OwnerRecord): Promise<ClaimResult> {
+    const held = await this.#scripts.fgOwnerClaim(ownerKey(this.#opts.prefix, clientId), record.name, JSON.stringify(record))
+    return held === null ? { ok: true } : { ok: false, holder: JSON.parse(held) as OwnerRecord }
+  }
+
+  async release (clientId: string, token: string, persistent: boolean): Promise<void> {
+    await this.#scripts.fgOwnerRelease(ownerKey(this.#opts.prefix, clientId), token, persistent ? '1' : '0', String(this.#opts.offlineTtlMs ?? 0))
+  }
+
+  async forget (clientId: string): Promise<void> { await this.#redis.del(ownerKey(this.#opts.prefix, clientId)) }
+
+  async holder (clientId: string): Promise<OwnerRecord | null> {
+    const v = await this.#redis.get(ownerKey(this.#opts.prefix, clientId))
+    return v === null ? null : JSON.parse(v) as OwnerRecord
+  }
+
+  async close (): Promise<void> { await this.#redis.quit().catch(() => this.#redis.disconnect()) }
+}
