@@ -67,6 +67,15 @@ describe('fleetgate CLI', function () {
     oneLine(r, 'FG_ERR_POLICY_UNKNOWN_KEY', /policy\.yaml:5: .*"publsh"/)
   })
 
+  it('refuses a role whose clientId template has a wildcard and whose topics use ${clientId}, naming the role', async () => {
+    // CN "ops" with "${subject.CN}*" may use clientId "ops-eu": "svc/${clientId}/inbox" would then be the inbox of CN "ops-eu"
+    const dir = mkdtempSync(join(tmpdir(), 'fg-pol-'))
+    const file = join(dir, 'policy.yaml')
+    writeFileSync(file, 'roles:\n  svc:\n    match: { subject: { OU: fleet-backend } }\n    clientId: "${subject.CN}*"\n    subscribe: ["svc/${clientId}/inbox"]\n')
+    const r = await runCli(['serve', '--port', '0', '--policy', file, '--ca', join(pki.dir, 'root-ca.pem'), '--cert', join(pki.dir, 'broker', 'cert.pem'), '--key', join(pki.dir, 'broker', 'key.pem')])
+    oneLine(r, 'FG_ERR_POLICY_INVALID', /policy\.yaml:2: role "svc": \$\{clientId\} in a topic rule needs an exact clientId template/)
+  })
+
   it('makes the dev PKI on first start and serves mTLS with it (npm start)', async function () {
     this.timeout(30_000)
     const cwd = mkdtempSync(join(tmpdir(), 'fg-start-'))

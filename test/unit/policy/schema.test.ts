@@ -145,4 +145,15 @@ describe('policy: file validation', () => {
       }
     })
   })
+
+  it('refuses ${clientId} in the topics of a role whose clientId template has a trailing *, either direction', () => {
+    for (const rule of ['    publish: ["svc/${clientId}/outbox"]', '    subscribe: ["svc/${clientId}/inbox"]']) {
+      const e = problem(lines('roles:', '  svc:', '    match: { subject: { OU: svc } }', '    clientId: "${subject.CN}*"', rule))
+      expect(e.code).to.equal('FG_ERR_POLICY_INVALID')
+      expect(e.message).to.match(/^policy\.yaml:2: role "svc": \$\{clientId\} in a topic rule needs an exact clientId template/)
+    }
+    // an exact template may use ${clientId}; a wildcard template may use certificate values
+    expect(parsePolicy(lines('roles:', '  svc:', '    match: { subject: { OU: svc } }', '    clientId: "${subject.CN}"', '    subscribe: ["svc/${clientId}/inbox"]'), 'p.yaml').roles).to.deep.equal(['svc'])
+    expect(parsePolicy(lines('roles:', '  svc:', '    match: { subject: { OU: svc } }', '    clientId: "${subject.CN}*"', '    subscribe: ["svc/${subject.CN}/inbox"]'), 'p.yaml').roles).to.deep.equal(['svc'])
+  })
 })
