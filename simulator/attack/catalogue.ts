@@ -5,6 +5,7 @@ import { clientIdTakeover, expiredCertificate, noCertificate, noClientAuth, rogu
 import { publishForeign, retainedCommand, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
 import {
   algNone, badArgs, expiredCommand, forgedSignature, noPrivilege, payloadTampering, replay, unknownCommand, untrustedSigner, wrongVin,
+  signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
 } from './command-attacks.js'
 import { connectionFlood, neverConnect, oversizedPacket } from './transport-attacks.js'
 import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
@@ -14,6 +15,7 @@ export const CATALOGUE: readonly Attack[] = [
   clientIdTakeover, willOnCommands,
   wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand,
   forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
+  signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
   oversizedPacket, neverConnect, connectionFlood,
   revokedLiveSession, revokedCertificate,
 ]

@@ -6,7 +6,8 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { commandPayload, signCommand, signJws, type CommandInput, type SigningKey } from '../../src/index.js'
 import type { AttackContext } from './context.js'
 import type { CommandOutcome } from '../backend.js'
-import { Inconclusive, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { existsSync } from 'node:fs'
+import { Inconclusive, SkipAttack, type Attack, type ExpectedReason, type Observation } from './types.js'
 
 function observe (out: CommandOutcome, ctx: AttackContext): Observation {
   switch (out.kind) {
@@ -153,3 +154,26 @@ export const replay: Attack = {
     return { ...o, observed: `original executed; copy: ${o.observed}` }
   },
 }
+
+type SignerCase = keyof AttackContext['pki']['attack']['signers']
+
+/** A genuine fleet certificate of the backend role, made for something else than signing commands (security review 8). */
+function misusedSigner (id: string, title: string, which: SignerCase, means: string): Attack {
+  return commandAttack({
+    id, title, expects: 'untrusted_signer', means,
+    build (ctx) {
+      const pair = ctx.pki.attack.signers[which]
+      if (!existsSync(pair.cert)) throw new SkipAttack(`${pair.cert} is missing: this dev PKI predates it (re-make it with \`fleetgate pki init --force\`)`)
+      return legit(ctx, { cmd: 'unlock' }, ctx.signer(pair))
+    },
+  })
+}
+
+export const signerServerEku = misusedSigner('signer-server-eku', 'Signer certificate for TLS servers', 'serverEku',
+  'An unlock signed with a fleet-issued OU=fleet-backend certificate whose EKU is serverAuth only (a web server\'s certificate, say): it was never meant to speak for a client.')
+export const signerNoEku = misusedSigner('signer-no-eku', 'Signer certificate without EKU', 'noEku',
+  'An unlock signed with a fleet-issued OU=fleet-backend certificate that has no extendedKeyUsage at all (OpenSSL would take it for anything).')
+export const signerKeyEncipherment = misusedSigner('signer-key-encipherment', 'Signer key not for signatures', 'keyEncipherment',
+  'An unlock signed with a fleet-issued OU=fleet-backend certificate whose keyUsage is keyEncipherment alone: its key may not sign.')
+export const signerTwoOus = misusedSigner('signer-two-ous', 'Signer with two roles', 'twoOus',
+  'An unlock signed by a certificate with OU=fleet-backend and OU=fleet-monitor: the broker refuses such a certificate (no_role), and the car must not pick one of its roles.')

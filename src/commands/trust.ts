@@ -4,7 +4,25 @@
 // verified chains are cached by leaf DER fingerprint, so a backend that signs
 // thousands of commands with one certificate is parsed once. Pure: takes DER.
 import { X509Certificate, webcrypto, type KeyObject } from 'node:crypto'
-import { normaliseSerial, sha256Hex } from '../identity/index.js'
+import { normaliseSerial, parseCertificate, sha256Hex, EKU_CLIENT_AUTH } from '../identity/index.js'
+
+/** RFC 9336 id-kp-documentSigning: a certificate made for signing commands only, accepted beside clientAuth */
+export const EKU_DOCUMENT_SIGNING = '1.3.6.1.5.5.7.3.36'
+
+/**
+ * What a signer's leaf must say of itself, as the broker asks of a client: a
+ * signing key (keyUsage digitalSignature), made for clients (EKU clientAuth, or
+ * documentSigning), and exactly one role (one OU). Pure; null when it holds.
+ */
+export function signerProfileProblem (leafDer: Uint8Array): string | null {
+  const leaf = parseCertificate(leafDer)
+  if (leaf.digitalSignature !== true) return leaf.digitalSignature === null ? 'the signer certificate has no keyUsage extension' : 'the signer certificate\'s keyUsage lacks digitalSignature'
+  if (leaf.eku === null) return 'the signer certificate has no extendedKeyUsage extension'
+  if (!leaf.eku.includes(EKU_CLIENT_AUTH) && !leaf.eku.includes(EKU_DOCUMENT_SIGNING)) return 'the signer certificate\'s extendedKeyUsage has neither clientAuth nor documentSigning'
+  const ous = leaf.subject.OU?.length ?? 0
+  if (ous !== 1) return `the signer certificate has ${ous} OU values (its role must be exactly one)`
+  return null
+}
 
 /** What the verifier trusts: the fleet root(s) and the fleet issuing CA(s) under them. */
 export interface CommandTrust {
@@ -138,6 +156,8 @@ export class ChainVerifier {
     if (!root) return 'the issuing CA does not chain to the pinned root'
     if (ders.length === 3 && !this.#rootFp.includes(fp(ders[2]!))) return 'x5c[2] is not the pinned root'
     for (const c of [leaf, issuer, root]) if (!within(c, now)) return 'a certificate of the chain is outside its validity'
+    const profile = signerProfileProblem(ders[0]!)
+    if (profile !== null) return profile
     const key = leaf.publicKey
     const details = key.asymmetricKeyDetails
     if (key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') return 'the signer key is not ECDSA P-256'

@@ -17,6 +17,7 @@ const ATTRIBUTE_NAMES: Record<string, string> = {
 }
 const EXT_EKU = '2.5.29.37'
 const EXT_SAN = '2.5.29.17'
+const EXT_KEY_USAGE = '2.5.29.15'
 const EXT_POLICIES = '2.5.29.32'
 
 const NONE: readonly string[] = Object.freeze([])
@@ -104,6 +105,8 @@ export interface ParsedCertificate {
   readonly notBefore: Date
   readonly notAfter: Date
   readonly eku: readonly string[] | null
+  /** keyUsage digitalSignature (bit 0); null when the leaf has no keyUsage extension */
+  readonly digitalSignature: boolean | null
   readonly policies: readonly string[]
   readonly san: Identity['san']
   readonly selfIssued: boolean
@@ -126,6 +129,7 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
   const subjectTlv = expectTag(tbs[i++], 0x30, 'subject')
   expectTag(tbs[i++], 0x30, 'subjectPublicKeyInfo')
   let eku: readonly string[] | null = null
+  let digitalSignature: boolean | null = null
   let policies: readonly string[] = NONE
   const dns: string[] = []; const uri: string[] = []; const ip: string[] = []; const email: string[] = []
   for (; i < tbs.length; i++) {
@@ -138,6 +142,10 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
       if (id === EXT_EKU) {
         const oids = certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'ExtKeyUsage')).map((t) => decodeOid(der, expectTag(t, 0x06, 'KeyPurposeId')))
         eku = intern('eku:' + oids.join(','), () => Object.freeze(oids))
+      } else if (id === EXT_KEY_USAGE) {
+        // BIT STRING: unused-bits byte, then bit 0 (digitalSignature) is the first byte's top bit
+        const bits = expectTag(certTlv(der, value.contentStart, value.end), 0x03, 'KeyUsage')
+        digitalSignature = bits.end - bits.contentStart > 1 && (der[bits.contentStart + 1]! & 0x80) !== 0
       } else if (id === EXT_POLICIES) {
         const oids = certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'CertificatePolicies'))
           .map((p) => decodeOid(der, expectTag(certChildren(der, expectTag(p, 0x30, 'PolicyInformation'))[0], 0x06, 'policyIdentifier')))
@@ -165,6 +173,7 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
     notBefore: decodeTime(der, validity[0]!),
     notAfter: decodeTime(der, validity[1]!),
     eku,
+    digitalSignature,
     policies,
     // most client certificates have no SAN: they share one empty record
     san: dns.length + uri.length + ip.length + email.length === 0 ? NO_SAN : Object.freeze({ dns: freezeOrNone(dns), uri: freezeOrNone(uri), ip: freezeOrNone(ip), email: freezeOrNone(email) }),

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fgError } from '../errors.js'
 import {
-  DAY_MS, caFromKeyPair, createIntermediateCa, createRogueCa, createRootCa, issueLeaf,
+  DAY_MS, DEV_ORGANIZATION, caFromKeyPair, createIntermediateCa, createRogueCa, createRootCa, issueLeaf,
   type CaKind, type CaMaterial, type IssuedCertificate,
 } from './profiles.js'
 import { PRIVATE_DIR_MODE, ensureDir, readTextFile, writeCertificates, writePrivateKey, writeTextFile } from './pem.js'
@@ -69,6 +69,17 @@ export interface DevPkiPaths {
     readonly serverEku: CertKeyPaths
     /** a separate vehicle certificate for vins[0], to be revoked by attack runs */
     readonly victim: CertKeyPaths
+    /**
+     * fleet-backend certificates a car must not take as command signers: EKU serverAuth only, no EKU,
+     * keyUsage keyEncipherment alone, two OUs (fleet-monitor first). Made since 0.2: a PKI made
+     * earlier lacks them (loadPki does not require them; the attacks then say to re-make it).
+     */
+    readonly signers: {
+      readonly serverEku: CertKeyPaths
+      readonly noEku: CertKeyPaths
+      readonly keyEncipherment: CertKeyPaths
+      readonly twoOus: CertKeyPaths
+    }
   }
 }
 
@@ -111,6 +122,12 @@ export function devPkiPaths (dir: string, vins: readonly string[]): DevPkiPaths 
       noEku: pair(join(dir, 'attack', 'no-eku')),
       serverEku: pair(join(dir, 'attack', 'server-eku')),
       victim: pair(join(dir, 'attack', 'victim')),
+      signers: {
+        serverEku: pair(join(dir, 'attack', 'signer-server-eku')),
+        noEku: pair(join(dir, 'attack', 'signer-no-eku')),
+        keyEncipherment: pair(join(dir, 'attack', 'signer-key-encipherment')),
+        twoOus: pair(join(dir, 'attack', 'signer-two-ous')),
+      },
     },
   }
 }
@@ -171,13 +188,14 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
 
   const vins = randomVins(count)
   const p = devPkiPaths(outDir, vins)
-  const total = 4 + 1 + 2 * count + 3 + 1 + 4
+  const total = 4 + 1 + 2 * count + 3 + 1 + 4 + 4
   let done = 0
   const step = (what: string): void => { done++; opts.onProgress?.(done, total, what) }
 
   ensureDir(outDir, PRIVATE_DIR_MODE)
   for (const d of [p.broker.cert, p.backend.cert, p.monitor.cert, p.provisioner.cert, p.rogue.vehicle.cert,
     p.attack.expired.cert, p.attack.noEku.cert, p.attack.serverEku.cert, p.attack.victim.cert,
+    ...Object.values(p.attack.signers).map((s) => s.cert),
     ...p.vehicles.map((v) => v.cert)]) {
     ensureDir(join(d, '..'), PRIVATE_DIR_MODE)
   }
@@ -226,6 +244,17 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
   step('attack: serverAuth EKU')
   writeLeafFiles(p.attack.victim, await issueLeaf(issuing, 'vehicle', first))
   step('attack: victim')
+  const signers = p.attack.signers
+  writeLeafFiles(signers.serverEku, await issueLeaf(issuing, 'fleet-backend', 'signer-server-eku', { eku: ['serverAuth'] }))
+  step('attack: signer with serverAuth EKU')
+  writeLeafFiles(signers.noEku, await issueLeaf(issuing, 'fleet-backend', 'signer-no-eku', { eku: null }))
+  step('attack: signer without EKU')
+  writeLeafFiles(signers.keyEncipherment, await issueLeaf(issuing, 'fleet-backend', 'signer-key-encipherment', { keyUsage: ['keyEncipherment'] }))
+  step('attack: signer with keyUsage keyEncipherment')
+  writeLeafFiles(signers.twoOus, await issueLeaf(issuing, 'fleet-backend', 'signer-two-ous', {
+    subject: [['O', DEV_ORGANIZATION], ['OU', 'fleet-backend'], ['OU', 'fleet-monitor'], ['CN', 'signer-two-ous']],
+  }))
+  step('attack: signer with two OUs')
 
   const manifest: DevPkiManifest = {
     version: 1,
@@ -286,7 +315,7 @@ export function loadPki (dir: string): LoadedPki {
     ...paths.vehicles.flatMap((v) => [v.cert, v.key, v.birthCert, v.birthKey]),
     paths.backend.cert, paths.backend.key, paths.monitor.cert, paths.monitor.key, paths.provisioner.cert, paths.provisioner.key,
     paths.rogue.ca.cert, paths.rogue.ca.key, paths.rogue.vehicle.cert, paths.rogue.vehicle.key,
-    ...Object.values(paths.attack).flatMap((a) => [a.cert, a.key]),
+    ...[paths.attack.expired, paths.attack.noEku, paths.attack.serverEku, paths.attack.victim].flatMap((a) => [a.cert, a.key]),
   ]
   for (const f of files) if (!existsSync(f)) invalid(f, 'missing (the PKI directory is incomplete)')
   return { dir, manifest, paths }

@@ -156,6 +156,8 @@ export interface LeafOptions extends ValidityOptions {
    * role's; `null`: no EKU extension at all
    */
   readonly eku?: readonly string[] | null
+  /** keyUsage bits replacing digitalSignature (test material); `null`: no keyUsage extension */
+  readonly keyUsage?: ReadonlyArray<'digitalSignature' | 'keyEncipherment' | 'keyAgreement' | 'nonRepudiation'> | null
   /**
    * extra subjectAltName entries: IP addresses, `scheme://` URIs, `email:x@y`,
    * otherwise DNS names. Servers always get localhost, 127.0.0.1 and ::1 too.
@@ -435,7 +437,9 @@ export async function issueLeaf (ca: CaMaterial, role: PkiRole, commonName: stri
   const profile = ROLE_PROFILES[role]
   const key = opts.publicKey === undefined ? generateKey() : null
   const spki = spkiOf(opts.publicKey ?? (key as KeyObject))
-  const extensions: x509.Extension[] = [LEAF_BASIC_CONSTRAINTS, LEAF_KEY_USAGE]
+  const extensions: x509.Extension[] = [LEAF_BASIC_CONSTRAINTS]
+  if (opts.keyUsage === undefined) extensions.push(LEAF_KEY_USAGE)
+  else if (opts.keyUsage !== null) extensions.push(new x509.KeyUsagesExtension(opts.keyUsage.reduce((bits, u) => bits | x509.KeyUsageFlags[u], 0), true))
   const eku = opts.eku === undefined ? [profile.eku] : opts.eku
   if (eku !== null) {
     if (eku.length === 0) throw fgError('FG_ERR_CONFIG_INVALID', 'eku: an empty list is not encodable (use null for no EKU extension)')

@@ -7,6 +7,7 @@ import {
 } from '../../../src/commands/index.js'
 import { fixtures, signingKey, VIN, OTHER_VIN, type Fixtures } from './fixtures.js'
 import { rawJws, x5cOf, commandBody, tamper } from './raw-jws.js'
+import { issueLeaf, type IssuedCertificate } from '../../../src/pki/index.js'
 
 describe('commands/verifyCommand (DESIGN "Signed command")', function () {
   this.timeout(20_000)
@@ -184,5 +185,29 @@ describe('commands/verifyCommand (DESIGN "Signed command")', function () {
     const stale = backendJws(commandBody(VIN, 'nope', {}, { iat: now - 90_000, exp: now - 80_000 }))
     expect(reason(await verifyCommand(stale, { chains: f.chains(), vin: VIN, now, scope: 'authenticity' }))).to.equal('executed')
     expect(reason(await verifyCommand(tamper(stale), { chains: f.chains(), vin: VIN, now, scope: 'authenticity' }))).to.equal('bad_signature')
+  })
+
+  describe('the signer certificate is checked like a client\'s (security review 8): untrusted_signer', () => {
+    const signedBy = (leaf: IssuedCertificate) =>
+      rawJws({ alg: 'ES256', x5c: x5cOf(leaf.chainPem) }, commandBody(VIN, 'unlock'), leaf.key!)
+    const cases: Array<[string, Parameters<typeof issueLeaf>[3], RegExp]> = [
+      ['serverAuth EKU only', { eku: ['serverAuth'] }, /neither clientAuth nor documentSigning/],
+      ['no EKU extension', { eku: null }, /no extendedKeyUsage/],
+      ['keyUsage keyEncipherment alone', { keyUsage: ['keyEncipherment'] }, /lacks digitalSignature/],
+      ['no keyUsage extension', { keyUsage: null }, /no keyUsage extension/],
+      ['two OUs (fleet-monitor, then fleet-backend)', { subject: [['O', 'fleetgate dev'], ['OU', 'fleet-backend'], ['OU', 'fleet-monitor'], ['CN', 'two-ous']] }, /2 OU values/],
+    ]
+    for (const [name, opts, detail] of cases) {
+      it(name, async () => {
+        const leaf = await issueLeaf(f.issuing, 'fleet-backend', 'odd-signer', opts)
+        const d = await verifyCommand(signedBy(leaf), ctx())
+        expect(reason(d)).to.equal('untrusted_signer')
+        expect(d.ok ? '' : d.detail).to.match(detail)
+      })
+    }
+    it('accepts documentSigning (RFC 9336) in place of clientAuth', async () => {
+      const leaf = await issueLeaf(f.issuing, 'fleet-backend', 'doc-signer', { eku: ['1.3.6.1.5.5.7.3.36'] })
+      expect(reason(await verifyCommand(signedBy(leaf), ctx()))).to.equal('executed')
+    })
   })
 })

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import {
-  Certificate, type Name, ExtendedKeyUsage, SubjectAlternativeName, CertificatePolicies,
-  id_ce_extKeyUsage, id_ce_subjectAltName, id_ce_certificatePolicies,
+  Certificate, type Name, ExtendedKeyUsage, SubjectAlternativeName, CertificatePolicies, KeyUsage, KeyUsageFlags,
+  id_ce_extKeyUsage, id_ce_subjectAltName, id_ce_certificatePolicies, id_ce_keyUsage,
 } from '@peculiar/asn1-x509'
 import type { NameAttributes, ParsedCertificate } from '../../../src/identity/index.js'
 
@@ -51,11 +51,14 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
   const tbs = cert.tbsCertificate
   let eku: string[] | null = null
   let policies: string[] = []
+  let digitalSignature: boolean | null = null
   const san = { dns: [] as string[], uri: [] as string[], ip: [] as string[], email: [] as string[] }
   for (const ext of tbs.extensions ?? []) {
     const value = ext.extnValue.buffer
     if (ext.extnID === id_ce_extKeyUsage) {
       eku = [...AsnConvert.parse(value, ExtendedKeyUsage)]
+    } else if (ext.extnID === id_ce_keyUsage) {
+      digitalSignature = (AsnConvert.parse(value, KeyUsage).toNumber() & KeyUsageFlags.digitalSignature) !== 0
     } else if (ext.extnID === id_ce_certificatePolicies) {
       policies = AsnConvert.parse(value, CertificatePolicies).map((p) => p.policyIdentifier)
     } else if (ext.extnID === id_ce_subjectAltName) {
@@ -77,6 +80,7 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
     notBefore: tbs.validity.notBefore.getTime(),
     notAfter: tbs.validity.notAfter.getTime(),
     eku: eku ? Object.freeze(eku) : null,
+    digitalSignature,
     policies: Object.freeze(policies),
     san: Object.freeze({ dns: Object.freeze(san.dns), uri: Object.freeze(san.uri), ip: Object.freeze(san.ip), email: Object.freeze(san.email) }),
     selfIssued: subjectDer.equals(issuerDer),

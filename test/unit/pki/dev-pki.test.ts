@@ -64,7 +64,7 @@ describe('pki/dev-pki', function () {
       expect(readdirSync(join(t.dir, d)).sort(), d).to.deep.equal(['cert.pem', 'key.pem'])
     }
     expect(readdirSync(join(t.dir, 'rogue')).sort()).to.deep.equal(['ca.key', 'ca.pem', 'vehicle'])
-    expect(readdirSync(join(t.dir, 'attack')).sort()).to.deep.equal(['expired', 'no-eku', 'server-eku', 'victim'])
+    expect(readdirSync(join(t.dir, 'attack')).sort()).to.deep.equal(['expired', 'no-eku', 'server-eku', 'signer-key-encipherment', 'signer-no-eku', 'signer-server-eku', 'signer-two-ous', 'victim'])
   })
 
   it('makes valid ISO 3779 VINs with correct check digits', () => {
@@ -77,6 +77,7 @@ describe('pki/dev-pki', function () {
   it('creates every private key 0600 and key-holding directories 0700', () => {
     const keys = [p.root.key, p.issuing.key, p.manufacturing.key, p.broker.key, p.backend.key, p.monitor.key, p.provisioner.key,
       p.rogue.ca.key, p.rogue.vehicle.key, p.attack.expired.key, p.attack.noEku.key, p.attack.serverEku.key, p.attack.victim.key,
+      ...Object.values(p.attack.signers).map((x) => x.key),
       ...p.vehicles.flatMap((v) => [v.key, v.birthKey])]
     for (const k of keys) {
       expect(mode(k), k).to.equal(0o600)
@@ -173,6 +174,14 @@ describe('pki/dev-pki', function () {
     const serverEku = openssl(['x509', '-noout', '-text', '-in', p.attack.serverEku.cert]).stdout
     expect(serverEku).to.match(/Extended Key Usage: \s*\n\s+TLS Web Server Authentication\n/)
     expect(verify(p.attack.serverEku.cert, p.issuing.cert, 'sslclient').ok).to.equal(false)
+
+    // command signers a car must refuse (security review 8), each chaining to the issuing CA
+    const signers = p.attack.signers
+    expect(openssl(['x509', '-noout', '-text', '-in', signers.serverEku.cert]).stdout).to.match(/Extended Key Usage: \s*\n\s+TLS Web Server Authentication\n/)
+    expect(openssl(['x509', '-noout', '-text', '-in', signers.noEku.cert]).stdout).to.not.contain('Extended Key Usage')
+    expect(openssl(['x509', '-noout', '-text', '-in', signers.keyEncipherment.cert]).stdout).to.match(/Key Usage: critical\s*\n\s+Key Encipherment\n/)
+    expect(subject(signers.twoOus.cert)).to.equal('CN=signer-two-ous,OU=fleet-monitor,OU=fleet-backend,O=fleetgate dev')
+    for (const s of Object.values(signers)) expect(verify(s.cert, p.issuing.cert).ok, s.cert).to.equal(true)
 
     expect(subject(p.attack.victim.cert)).to.equal(subject(p.vehicles[0]!.cert))
     expect(verify(p.attack.victim.cert, p.issuing.cert, 'sslclient').ok).to.equal(true)
