@@ -2,7 +2,7 @@
 // certificate for good.
 import type { Attack } from './types.js'
 import { clientIdTakeover, expiredCertificate, noCertificate, noClientAuth, rogueCa, serverEku, willOnCommands } from './connect-attacks.js'
-import { publishForeign, retainedCommand, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
+import { publishForeign, retainedCommand, subscribeDenyFlood, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
 import {
   algNone, badArgs, expiredCommand, forgedSignature, noPrivilege, payloadTampering, replay, unknownCommand, untrustedSigner, wrongVin,
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
@@ -13,7 +13,7 @@ import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
 export const CATALOGUE: readonly Attack[] = [
   noCertificate, rogueCa, expiredCertificate, noClientAuth, serverEku,
   clientIdTakeover, willOnCommands,
-  wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand,
+  wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand, subscribeDenyFlood,
   forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
   oversizedPacket, neverConnect, connectionFlood,

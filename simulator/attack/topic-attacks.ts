@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { MqttClient } from 'mqtt'
 import { signCommand } from '../../src/index.js'
 import { attackerPair, type AttackContext } from './context.js'
-import { attempt, describeOutcome, hexCodes, publishOutcome, record, subscribeCodes, type Received } from './client.js'
+import { attempt, closedWithin, describeOutcome, hexCodes, publishOutcome, record, subscribeCodes, type Received } from './client.js'
 import { Inconclusive, type Attack, type Observation } from './types.js'
 import { vehicleTopics } from '../topics.js'
 
@@ -153,5 +153,30 @@ export const retainedCommand: Attack = {
       return { blocked: false, observed: 'PUBACK: the broker stored a retained command (cleared again)' }
     }
     return { blocked: true, observed: p.outcome === 'closed' ? `connection closed after ${Math.round(p.ms)} ms, no PUBACK` : 'no PUBACK' }
+  },
+}
+
+export const subscribeDenyFlood: Attack = {
+  id: 'subscribe-deny-flood',
+  title: 'Audit log flood with denied subscriptions',
+  family: 'topic',
+  decider: 'broker',
+  expects: 'too_many_denials',
+  means: 'A genuine car sends SUBSCRIBE packets full of filters it may not have (other cars\' telemetry), to make the broker write an audit line per denied filter: 1 MB of filters became ~10 MB of log. One line per packet, and the connection closed after 100 denied filters.',
+  async run (ctx) {
+    const c = await attackerClient(ctx)
+    const gone = closedWithin(c, 5000)
+    let sent = 0
+    // at most 10 packets of 40 filters (~2 KB each): bounded, and 4x past the documented limit
+    for (let p = 0; p < 10 && c.connected; p++) {
+      c.subscribe(Array.from({ length: 40 }, (_, i) => `vehicles/${ctx.victimVin}/telemetry/probe-${p}-${i}`), { qos: 0 }, () => {})
+      sent++
+      await sleep(50)
+    }
+    const ms = await gone
+    return {
+      blocked: ms !== null,
+      observed: ms !== null ? `connection closed after ${sent} SUBSCRIBE packet(s) (${sent * 40} filters)` : `all ${sent * 40} filters sent, connection still open`,
+    }
   },
 }

@@ -136,7 +136,31 @@ describe('topic policy (DESIGN steps 6-7)', function () {
       const filters = [`vehicles/${A}/commands`, 'vehicles/#', 'vehicles/+/commands', '#', '$SYS/#', `vehicles/${B}/commands`]
       const codes = await subackCodes(car, filters.map((topic) => ({ topic, qos: 1 as const })))
       expect(codes).to.deep.equal([1, 128, 128, 128, 128, 128])
-      expect(broker.audit.find('subscribe.deny', { reason: 'filter_denied' }).map((l) => l.filter)).to.have.members(filters.slice(1))
+      // one audit line for the packet: how many filters were denied, and a sample of them (security review 9)
+      const lines = broker.audit.find('subscribe.deny', { reason: 'filter_denied' })
+      expect(lines).to.have.length(1)
+      expect(lines[0]!.filters).to.equal(5)
+      expect(lines[0]!.sample).to.have.length(3)
+      expect(filters.slice(1)).to.include.members(lines[0]!.sample as string[])
+    })
+
+    it('does not amplify denied filters into the audit log: one line per packet, closed past 100 denials', async () => {
+      const car = await vehicle(0)
+      broker.audit.clear()
+      const closedNow = closed(car, 5000)
+      // ten SUBSCRIBE packets of 40 denied filters each (~1,000 bytes of filters per packet)
+      for (let p = 0; p < 10 && car.connected; p++) {
+        car.subscribe(Array.from({ length: 40 }, (_, i) => `vehicles/${B}/telemetry/x${p}-${i}-${'y'.repeat(8)}`), { qos: 0 }, () => {})
+        await new Promise((resolve) => setTimeout(resolve, 30))
+      }
+      await closedNow
+      const kick = await broker.audit.waitFor('subscribe.kick', { reason: 'too_many_denials' })
+      expect(kick.total).to.be.above(100)
+      const denied = broker.audit.find('subscribe.deny')
+      expect(denied.length).to.be.at.most(4) // 3 packets reach 120 denials, then the connection is gone
+      expect(denied.reduce((n, l) => n + (l.filters as number), 0)).to.equal(kick.total)
+      const bytes = broker.audit.raw.filter((l) => l.includes('"subscribe.')).reduce((n, l) => n + l.length, 0)
+      expect(bytes).to.be.below(4000)
     })
 
     it('lets a backend read telemetry of every car but not commands', async () => {
