@@ -7,7 +7,7 @@ export const CONNECT_REASONS = [
   'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections', 'session_store_unavailable',
 ] as const
 export const STREAM_REASONS = ['packet_too_large', 'connect_timeout'] as const
-export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected'] as const
+export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected', 'too_many_unreleased', 'retain_denied'] as const
 export const SUBSCRIBE_REASONS = ['filter_denied', 'too_many_denials'] as const
 export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over'] as const
 export const COMMAND_REASONS = [

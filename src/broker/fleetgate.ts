@@ -17,7 +17,7 @@ import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
 import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
 import { devPkiPaths } from '../pki/dev-pki.js'
-import { MemoryClientIdOwners, type ClientIdOwnerStore } from '../sessions/index.js'
+import { MemoryClientIdOwners, boundUnreleasedQos2, type ClientIdOwnerStore, type UnreleasedCount } from '../sessions/index.js'
 import { auditRemoteTakeovers } from './takeover.js'
 
 export interface FleetgateOptions {
@@ -71,6 +71,8 @@ export interface FleetgateParts {
    * Redis need RedisClientIdOwners (startBroker does this with --redis). Closed by close().
    */
   owners?: ClientIdOwnerStore
+  /** how many unreleased QoS 2 packets Aedes' persistence holds for a clientId (shared stores; default: counted in this process) */
+  countUnreleasedQos2?: UnreleasedCount
 }
 
 export async function createFleetgate (input: ConfigInput | Config = {}, options: FleetgateOptions = {}, parts: FleetgateParts = {}): Promise<Fleetgate> {
@@ -157,6 +159,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     keepaliveMaxSeconds: Math.floor(config.keepaliveMax / 1000),
     decisions,
     owners,
+    maxRetainedSize: config.maxRetainedSize,
   })
   metrics.track({ sessions: () => sessions.size, connections: () => handed })
 
@@ -228,9 +231,14 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     },
     attach (broker: Aedes) {
       // fleetgate's limits apply to a broker the user built: Aedes reads both per client.
-      Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels })
+      Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels, maxInflightInbound: config.maxInflightQos2 })
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
       storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
+      boundUnreleasedQos2((broker as unknown as { persistence: object }).persistence, config.maxInflightQos2, (client, held) => {
+        const session = sessions.get(client)
+        ;(session?.log ?? log).warn({ evt: 'publish.deny', reason: 'too_many_unreleased', held, max: config.maxInflightQos2 }, 'QoS 2 publish refused: too many unreleased')
+        decisions.inc('publish.deny', 'too_many_unreleased')
+      }, parts.countUnreleasedQos2)
       revocationGuard.start()
       auditRemoteTakeovers(broker, sessions, decisions)
       broker.on('connectionError', (client: Client, err: Error) => {

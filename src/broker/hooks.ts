@@ -39,6 +39,8 @@ export interface HookDeps {
   readonly decisions?: DecisionCounter
   /** who owns each clientId, cluster-wide (live and offline sessions) */
   readonly owners: ClientIdOwnerStore
+  /** largest retained payload (--max-retained-size) */
+  readonly maxRetainedSize: number
 }
 
 export interface FleetgateHooks {
@@ -49,7 +51,7 @@ export interface FleetgateHooks {
   authorizeForward (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null
 }
 
-interface PendingWill { topic: string; retain: boolean; qos: number }
+interface PendingWill { topic: string; retain: boolean; qos: number; size: number }
 
 export class RefusalError extends Error {
   readonly returnCode = 5
@@ -60,11 +62,17 @@ export class RefusalError extends Error {
 const ALLOWED: CheckResult<never> = Object.freeze({ ok: true })
 const TOPIC_DENIED: CheckResult<PublishReason> = Object.freeze({ ok: false, reason: 'topic_denied' })
 const RETAINED_COMMAND: CheckResult<PublishReason> = Object.freeze({ ok: false, reason: 'retained_command' })
+const RETAIN_DENIED: CheckResult<PublishReason> = Object.freeze({ ok: false, reason: 'retain_denied', detail: 'not a retain topic of this role' })
 
-export function checkPublishTopic (session: Session, topic: string, retain: boolean): CheckResult<PublishReason> {
+export function checkPublishTopic (session: Session, topic: string, retain: boolean, size: number, maxRetainedSize: number): CheckResult<PublishReason> {
   if (!session.grant.canPublish(topic)) return TOPIC_DENIED
+  if (!retain) return ALLOWED
   // A retained command would be replayed to the car at every subscribe.
-  if (retain && commandTopicVin(topic) !== null) return RETAINED_COMMAND
+  if (commandTopicVin(topic) !== null) return RETAINED_COMMAND
+  // Retained messages outlive the client and go to every new subscriber: only the
+  // role's exact retain topics, each bounded in size (security review 6).
+  if (!session.grant.canRetain(topic)) return RETAIN_DENIED
+  if (size > maxRetainedSize) return { ok: false, reason: 'retain_denied', detail: `retained payload of ${size} bytes, limit ${maxRetainedSize}` }
   return ALLOWED
 }
 
@@ -201,7 +209,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
   return {
     preConnect: function fleetgatePreConnect (client, packet, callback) {
       // Aedes' authenticate does not see the CONNECT packet: keep the Will here.
-      if (packet.will) wills.set(client, { topic: packet.will.topic, retain: !!packet.will.retain, qos: packet.will.qos ?? 0 })
+      if (packet.will) wills.set(client, { topic: packet.will.topic, retain: !!packet.will.retain, qos: packet.will.qos ?? 0, size: packet.will.payload?.length ?? 0 })
       // Keepalive bound [MQTT-3.1.2-24]: 0 (none) or above the maximum is clamped,
       // so a silent client is dropped after 1.5 x the bound.
       if (!packet.keepalive || packet.keepalive > deps.keepaliveMaxSeconds) packet.keepalive = deps.keepaliveMaxSeconds
@@ -226,8 +234,9 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         // A Will on a command topic is refused whoever may publish there: it would reach
         // a car's command channel later, past the signed-command check (a dead cluster
         // node's Will has no client and skips the publish checks) and long expired.
-        if (will && (!checkPublishTopic(session, will.topic, will.retain).ok || commandTopicVin(will.topic) !== null)) {
-          return { ok: false, reason: 'will_denied', detail: clip(will.topic) }
+        if (will) {
+          const willCheck = commandTopicVin(will.topic) !== null ? null : checkPublishTopic(session, will.topic, will.retain, will.size, deps.maxRetainedSize)
+          if (willCheck === null || !willCheck.ok) return { ok: false, reason: 'will_denied', detail: `${clip(will.topic)}${willCheck && !willCheck.ok ? ': ' + willCheck.reason : ''}` }
         }
         return { ok: true, session }
       }
@@ -278,8 +287,8 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       // A session fleetgate ended itself (revoked, policy_changed) loses its Will.
       if (willOfEndedSession(client, session)) return callback(new Error('will dropped'))
       // The allowed path allocates nothing: it runs for every PUBLISH.
-      const topicCheck = checkPublishTopic(session, packet.topic, !!packet.retain)
-      if (!topicCheck.ok) return refusePublish(session, packet, callback, topicCheck.reason)
+      const topicCheck = checkPublishTopic(session, packet.topic, !!packet.retain, packet.retain ? packet.payload.length : 0, deps.maxRetainedSize)
+      if (!topicCheck.ok) return refusePublish(session, packet, callback, topicCheck.reason, topicCheck.detail)
       if (deps.publishChecks.length === 0) return callback(null)
       runPublishChecks(client, session, packet, callback, 0)
     },

@@ -56,17 +56,18 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   await ensureDevPki(config, opts.onNotice)
   // With Redis the sessions are shared by every node, and so is who owns each clientId.
   const owners = opts.parts?.owners ?? (config.redis ? await RedisClientIdOwners.open({ url: config.redis, prefix: config.redisPrefix, timeoutMs: config.revocationTimeout, log }) : undefined)
-  let fleetgate: Fleetgate
-  try {
-    fleetgate = await createFleetgate(config, { logger: log }, { ...opts.parts, owners })
-  } catch (err) { await owners?.close(); throw err }
   // Cluster mode: sessions and pub/sub in Redis, shared by every node.
   const cluster = config.redis ? clusterParts(config.redis, log) : undefined
+  let fleetgate: Fleetgate
+  try {
+    fleetgate = await createFleetgate(config, { logger: log }, { countUnreleasedQos2: cluster?.countUnreleasedQos2, ...opts.parts, owners })
+  } catch (err) { await owners?.close(); cluster?.disconnect(); throw err }
   const broker = await Aedes.createBroker({
     ...composeHooks(fleetgate.hooks, opts.hooks),
     ...(cluster ? { persistence: cluster.persistence, mq: cluster.mq } : {}),
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,
+    maxInflightInbound: config.maxInflightQos2,
   })
   fleetgate.attach(broker)
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))

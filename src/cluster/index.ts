@@ -30,6 +30,8 @@ export interface ClusterParts {
   readonly mq: unknown
   /** drop the Redis links without waiting (after broker.close, or when Redis is gone) */
   disconnect (): void
+  /** unreleased QoS 2 packets stored for a clientId: aedes-persistence-redis 12's `incoming:<clientId>` hash */
+  countUnreleasedQos2 (clientId: string): Promise<number>
 }
 
 /**
@@ -80,6 +82,7 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   return {
     persistence,
     mq,
+    countUnreleasedQos2: async (clientId) => await conn.hlen(`incoming:${encodeURIComponent(clientId)}`),
     disconnect () {
       for (const c of [conn, mq.subConn, mq.pubConn]) c.disconnect()
     },

@@ -31,6 +31,8 @@ export const SERVE_OPTIONS = {
   maxConnectionsPerIp: { kind: 'int', default: 50, min: 1, max: 1_000_000, help: 'concurrent connections from one client address (too_many_connections)' },
   keepaliveMax: { kind: 'duration', default: 1_200_000, min: 1000, max: 65_535_000, help: 'largest MQTT keepalive honoured; 0 or larger is clamped to this' },
   maxTopicLevels: { kind: 'int', default: 16, min: 1, max: 100, help: 'deepest topic or filter accepted' },
+  maxRetainedSize: { kind: 'size', default: 8 * 1024, min: 16, max: 256 * 1024 * 1024, help: 'largest retained payload (a retained PUBLISH or Will on one of the role\'s retain topics); larger: retain_denied' },
+  maxInflightQos2: { kind: 'int', default: 1000, min: 1, max: 65_535, help: 'unreleased QoS 2 PUBLISHes (no PUBREL yet) stored per clientId, across reconnects and nodes; one more closes the connection' },
   revocationRecheck: { kind: 'duration', default: 30_000, min: 1000, max: 86_400_000, help: 'period of the re-check of every live session against the revocation store' },
   revocationCache: { kind: 'duration', default: 60_000, min: 0, max: 86_400_000, help: 'how long a clean revocation answer may stand in for the store when it is unreachable' },
   revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },

@@ -11,6 +11,8 @@ export type { Rule, RuleLevel } from './topic.js'
 export interface RoleRules {
   readonly publish: readonly Rule[]
   readonly subscribe: readonly Rule[]
+  /** exact topics (slots, no wildcard) that may be published with retain */
+  readonly retain: readonly Rule[]
 }
 
 /** A slot with no value (a missing placeholder value) makes its rule unusable: deny, never a wildcard. */
@@ -68,6 +70,10 @@ class CompiledGrant implements Grant {
     return false
   }
 
+  canRetain (topic: string): boolean {
+    return anyMatch(this.#rules.retain, this.#slots, topic)
+  }
+
   canReceive (topic: string): boolean {
     if (topic === this.#lastReceive) return this.#lastReceiveOk
     const ok = isValidTopicName(topic) && anyMatch(this.#rules.subscribe, this.#slots, topic)
@@ -82,6 +88,6 @@ export function grantOf (role: string, rules: RoleRules, slots: readonly (string
 }
 
 /** A grant from literal, pre-split rules (no slots): for tests and tools. */
-export function makeGrant (role: string, publish: readonly (readonly string[])[], subscribe: readonly (readonly string[])[]): Grant {
-  return new CompiledGrant(role, { publish, subscribe }, [])
+export function makeGrant (role: string, publish: readonly (readonly string[])[], subscribe: readonly (readonly string[])[], retain: readonly (readonly string[])[] = []): Grant {
+  return new CompiledGrant(role, { publish, subscribe, retain }, [])
 }

@@ -106,7 +106,7 @@ function roleRules (role: RoleSpec): CompiledRole {
   const slots: (readonly Part[])[] = []
   const slotOf = new Map<string, number>()
   const leading: Array<readonly ['publish' | 'subscribe', number]> = []
-  const compile = (kind: 'publish' | 'subscribe'): Rule[] => role[kind].map((t, ti) => {
+  const compile = (kind: 'publish' | 'subscribe' | 'retain'): Rule[] => role[kind].map((t, ti) => {
     const rule = t.levels.map((parts): RuleLevel => {
       if (parts.every((p) => typeof p === 'string')) return parts.join('')
       const key = JSON.stringify(parts)
@@ -114,12 +114,12 @@ function roleRules (role: RoleSpec): CompiledRole {
       if (i === undefined) { i = slots.length; slots.push(parts); slotOf.set(key, i) }
       return i
     })
-    if (t.leadingPlaceholder) leading.push([kind, ti])
+    if (t.leadingPlaceholder && kind !== 'retain') leading.push([kind, ti])
     return Object.freeze(rule)
   })
-  const topics = [...role.publish, ...role.subscribe]
+  const topics = [...role.publish, ...role.subscribe, ...role.retain]
   c = {
-    slots, rules: Object.freeze({ publish: Object.freeze(compile('publish')), subscribe: Object.freeze(compile('subscribe')) }), leading,
+    slots, rules: Object.freeze({ publish: Object.freeze(compile('publish')), subscribe: Object.freeze(compile('subscribe')), retain: Object.freeze(compile('retain')) }), leading,
     certificatePlaceholders: [...role.clientId.placeholders, ...topics.flatMap((t) => t.placeholders)].filter((p) => p.kind !== 'clientId'),
     clientIdInTopics: topics.some((t) => t.placeholders.some((p) => p.kind === 'clientId')),
   }

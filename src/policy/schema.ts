@@ -20,9 +20,11 @@ export interface RoleSpec {
   readonly clientId: ClientIdTemplate
   readonly publish: readonly TopicTemplate[]
   readonly subscribe: readonly TopicTemplate[]
+  /** exact topics (no wildcard) this role may publish with retain: a bounded number per identity */
+  readonly retain: readonly TopicTemplate[]
 }
 
-const ROLE_KEYS = ['match', 'cnFormat', 'clientId', 'publish', 'subscribe']
+const ROLE_KEYS = ['match', 'cnFormat', 'clientId', 'publish', 'subscribe', 'retain']
 const MATCH_KEYS = ['subject', 'issuer', 'san', 'policy']
 const SAN_KEYS = ['dns', 'uri']
 const ATTR = /^[A-Za-z][A-Za-z0-9]*$/
@@ -124,6 +126,7 @@ function readRole (r: Reader, name: string, nameNode: Node, node: AnyNode): Role
   let clientId: ClientIdTemplate | undefined
   let publish: TopicTemplate[] = []
   let subscribe: TopicTemplate[] = []
+  let retain: TopicTemplate[] = []
   for (const { key, keyNode, value } of r.entries(node, where, nameNode)) {
     switch (key) {
       case 'match': match = readMatch(r, where, keyNode, value); break
@@ -137,11 +140,18 @@ function readRole (r: Reader, name: string, nameNode: Node, node: AnyNode): Role
         break
       }
       case 'publish':
-      case 'subscribe': {
+      case 'subscribe':
+      case 'retain': {
         const rules = r.strings(value, `${where}: ${key}`, keyNode).map(({ text, node: n }, k) =>
-          template(r, n, keyNode, `${where}: ${key}[${k}]`, () => parseTopicTemplate(text, key)))
+          template(r, n, keyNode, `${where}: ${key}[${k}]`, () => parseTopicTemplate(text, key === 'subscribe' ? 'subscribe' : 'publish')))
         if (key === 'publish') publish = rules
-        else subscribe = rules
+        else if (key === 'subscribe') subscribe = rules
+        else {
+          // one retained message per rule and identity: a wildcard would let one car pin any number
+          const wild = rules.findIndex((t) => t.levels.some((l) => l.length === 1 && (l[0] === '+' || l[0] === '#')))
+          if (wild >= 0) r.invalid(value, `${where}: retain[${wild}] "${rules[wild]!.text}" must be an exact topic (no + or #): each identity may retain one message per rule`, keyNode)
+          retain = rules
+        }
         break
       }
       default: r.unknownKey(keyNode, key, `in ${where}`, ROLE_KEYS)
@@ -154,7 +164,7 @@ function readRole (r: Reader, name: string, nameNode: Node, node: AnyNode): Role
   if (clientId.prefix && [...publish, ...subscribe].some((t) => t.placeholders.some((p) => p.kind === 'clientId'))) {
     return r.invalid(nameNode, `${where}: \${clientId} in a topic rule needs an exact clientId template ("${clientId.text}" lets one certificate use another's clientId, and so its topics)`)
   }
-  return { name, match, ...(cnFormat !== undefined ? { cnFormat } : {}), clientId, publish, subscribe }
+  return { name, match, ...(cnFormat !== undefined ? { cnFormat } : {}), clientId, publish, subscribe, retain }
 }
 
 function template<T> (r: Reader, node: AnyNode, fallback: Node, what: string, parse: () => T): T {

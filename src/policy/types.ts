@@ -12,6 +12,8 @@ export interface Grant {
   readonly subscribeRules: readonly string[]
   /** PUBLISH (and the Will): a valid topic name, not `$...`, matched by a publish rule */
   canPublish (topic: string): boolean
+  /** a retained PUBLISH (or Will) on this topic: one of the role's `retain` topics */
+  canRetain (topic: string): boolean
   /** SUBSCRIBE: a valid, non-shared filter every topic of which a subscribe rule matches */
   canSubscribe (filter: string): boolean
   /** per delivery (authorizeForward): the topic is matched by a subscribe rule */

@@ -85,6 +85,33 @@ describe('topic policy (DESIGN steps 6-7)', function () {
       expect(await got).to.have.length(0)
     })
 
+    it('retains only on the role\'s retain topics (a car\'s status), bounded in size: retain_denied otherwise, nothing stored', async () => {
+      // security review 6: a car retaining on every telemetry topic pinned 117 MiB in the broker (and Redis)
+      const car = await vehicle(0)
+      await car.publishAsync(`vehicles/${A}/status`, '{"v":1,"state":"online"}', { qos: 1, retain: true })
+      car.publish(`vehicles/${A}/telemetry/speed`, 'pinned', { qos: 1, retain: true })
+      await closed(car)
+      let line = await broker.audit.waitFor('publish.deny', { reason: 'retain_denied' })
+      expect(line.topic).to.equal(`vehicles/${A}/telemetry/speed`)
+      const big = await vehicle(0)
+      big.publish(`vehicles/${A}/status`, Buffer.alloc(8 * 1024 + 1, 0x61), { qos: 1, retain: true })
+      await closed(big)
+      line = (await broker.audit.waitFor('publish.deny', { reason: 'retain_denied' }), broker.audit.find('publish.deny', { reason: 'retain_denied' })[1]!)
+      expect(String(line.detail)).to.match(/8193 bytes, limit 8192/)
+      // a new subscriber gets the status retained, and nothing else
+      const be = await backend()
+      const got = collect(be, 600)
+      await be.subscribeAsync([`vehicles/${A}/status`, `vehicles/${A}/telemetry/+`], { qos: 1 })
+      expect((await got).map((m) => [m.topic, m.payload.length, m.retain])).to.deep.equal([[`vehicles/${A}/status`, 24, true]])
+    })
+
+    it('refuses a Will retained on a telemetry topic at CONNECT: will_denied', async () => {
+      const o = await tryConnect(broker.port, credentials(pki.dir, pki.vehicle(1)), { clientId: B, will: { topic: `vehicles/${B}/telemetry/speed`, payload: Buffer.from('x'), qos: 1, retain: true } })
+      expect(o.ok).to.equal(false)
+      const line = await broker.audit.waitFor('connect.deny', { reason: 'will_denied' })
+      expect(String(line.detail)).to.match(/retain_denied$/)
+    })
+
     it('delivers a backend\'s (non-retained) command to that car only', async () => {
       const a = await vehicle(0); const b = await vehicle(1)
       await a.subscribeAsync(`vehicles/${A}/commands`, { qos: 1 })

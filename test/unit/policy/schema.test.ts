@@ -37,7 +37,7 @@ describe('policy: file validation', () => {
     const e = problem(lines('roles:', '  vehicle:', '    match: { subject: { OU: vehicle } }', '    clientId: "${subject.CN}"',
       '    publish: []', '    subscribe: []', '    publsh: ["a"]'))
     expect(e.code).to.equal('FG_ERR_POLICY_UNKNOWN_KEY')
-    expect(e.message).to.equal('policy.yaml:7: unknown key "publsh" in role "vehicle" (expected one of match, cnFormat, clientId, publish, subscribe)')
+    expect(e.message).to.equal('policy.yaml:7: unknown key "publsh" in role "vehicle" (expected one of match, cnFormat, clientId, publish, subscribe, retain)')
   })
 
   it('refuses unknown keys at the top level, in match and in match.san', () => {
@@ -155,5 +155,15 @@ describe('policy: file validation', () => {
     // an exact template may use ${clientId}; a wildcard template may use certificate values
     expect(parsePolicy(lines('roles:', '  svc:', '    match: { subject: { OU: svc } }', '    clientId: "${subject.CN}"', '    subscribe: ["svc/${clientId}/inbox"]'), 'p.yaml').roles).to.deep.equal(['svc'])
     expect(parsePolicy(lines('roles:', '  svc:', '    match: { subject: { OU: svc } }', '    clientId: "${subject.CN}*"', '    subscribe: ["svc/${subject.CN}/inbox"]'), 'p.yaml').roles).to.deep.equal(['svc'])
+  })
+
+  it('retain: exact topics only (one retained message per rule and identity)', () => {
+    const ok = parsePolicy(lines('roles:', ...OK_ROLE, '    publish: ["s/${subject.CN}/status"]', '    retain: ["s/${subject.CN}/status"]'), 'p.yaml')
+    expect(ok.roles).to.deep.equal(['r'])
+    for (const rule of ['s/+/status', 's/${subject.CN}/#']) {
+      const e = problem(lines('roles:', ...OK_ROLE, `    retain: ["${rule}"]`))
+      expect(e.code).to.equal('FG_ERR_POLICY_INVALID')
+      expect(e.message).to.match(/retain\[0\] .* must be an exact topic/)
+    }
   })
 })
