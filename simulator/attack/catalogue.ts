@@ -1,8 +1,8 @@
 // The attack catalogue, in run order. Revocation comes last: it revokes a
 // certificate for good.
 import type { Attack } from './types.js'
-import { clientIdTakeover, expiredCertificate, noCertificate, noClientAuth, rogueCa, serverEku, willOnCommands } from './connect-attacks.js'
-import { publishForeign, retainedCommand, subscribeDenyFlood, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
+import { clientIdTakeover, expiredCertificate, noCertificate, noClientAuth, prefixSessionTheft, rogueCa, serverEku, willOnCommands } from './connect-attacks.js'
+import { publishForeign, retainedCommand, retainedFlood, subscribeDenyFlood, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
 import {
   algNone, badArgs, expiredCommand, forgedSignature, noPrivilege, payloadTampering, replay, unknownCommand, untrustedSigner, wrongVin,
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
@@ -12,8 +12,8 @@ import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
 
 export const CATALOGUE: readonly Attack[] = [
   noCertificate, rogueCa, expiredCertificate, noClientAuth, serverEku,
-  clientIdTakeover, willOnCommands,
-  wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand, subscribeDenyFlood,
+  clientIdTakeover, prefixSessionTheft, willOnCommands,
+  wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand, retainedFlood, subscribeDenyFlood,
   forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
   oversizedPacket, neverConnect, connectionFlood,

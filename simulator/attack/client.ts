@@ -18,7 +18,7 @@ export class Scope {
 }
 
 export type ConnectOutcome =
-  | { readonly kind: 'connected'; readonly client: MqttClient }
+  | { readonly kind: 'connected'; readonly client: MqttClient; readonly sessionPresent?: boolean }
   | { readonly kind: 'connack'; readonly code: number }
   | { readonly kind: 'tls'; readonly message: string }
   | { readonly kind: 'closed'; readonly message: string }
@@ -55,7 +55,7 @@ export async function attempt (scope: Scope, addr: BrokerAddress, tls: ClientTls
     let lastError: (Error & { code?: unknown }) | undefined
     const finish = (o: ConnectOutcome) => { if (settled) return; settled = true; clearTimeout(timer); resolve(o) }
     const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs + 500)
-    client.once('connect', () => finish({ kind: 'connected', client }))
+    client.once('connect', (connack) => finish({ kind: 'connected', client, sessionPresent: !!connack.sessionPresent }))
     client.on('error', (err: Error & { code?: unknown }) => {
       lastError = err
       if (typeof err.code === 'number') finish({ kind: 'connack', code: err.code })

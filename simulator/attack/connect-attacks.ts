@@ -1,10 +1,11 @@
 // Attacks on the way in: certificates the broker must not accept, and a
 // legitimate car that tries to become another car at CONNECT.
+import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CertKeyPaths } from '../../src/pki/index.js'
 import { attackerPair, type AttackContext } from './context.js'
 import { attempt, describeOutcome } from './client.js'
-import { TLS_REFUSED, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { Inconclusive, SkipAttack, TLS_REFUSED, type Attack, type ExpectedReason, type Observation } from './types.js'
 import { vehicleTopics } from '../topics.js'
 
 /** Connect with these credentials and this clientId: blocked unless CONNACK 0. */
@@ -81,5 +82,29 @@ export const willOnCommands: Attack = {
     await sleep(ctx.windowMs)
     const delivered = ctx.victimCar?.events.slice(seenBefore).some((e) => e.evt === 'command') === true
     return { blocked: false, observed: `CONNACK 0 with a Will on ${topic}${delivered ? '; the victim car received the Will as a command' : ''}` }
+  },
+}
+
+export const prefixSessionTheft: Attack = {
+  id: 'prefix-client-id-session-theft',
+  title: 'Another identity\'s session through a clientId prefix',
+  family: 'connect',
+  decider: 'broker',
+  expects: 'client_id_mismatch',
+  means: 'The backend certificate (CN fleet-backend) may use clientIds fleet-backend-<suffix>, which covers fleet-backend-eu, the clientId of another certificate. ' +
+    'That owner makes a persistent session and goes offline; the attacker resumes it to inherit its subscriptions and queue, on any node.',
+  async run (ctx) {
+    const victim = ctx.pki.attack.prefixVictim
+    if (!existsSync(victim.cert)) throw new SkipAttack(`${victim.cert} is missing: this dev PKI predates it (re-make it with \`fleetgate pki init --force\`)`)
+    const clientId = 'fleet-backend-eu'
+    const owner = await attempt(ctx.scope, ctx.addr, ctx.tls(victim), { clientId, clean: false })
+    if (owner.kind !== 'connected') throw new Inconclusive(`the owner could not connect: ${describeOutcome(owner)}`)
+    await owner.client.subscribeAsync(vehicleTopics(ctx.victimVin).status, { qos: 1 }).catch(() => {})
+    await owner.client.endAsync(false).catch(() => {})
+    const thief = await attempt(ctx.scope, ctx.addr, ctx.tls(ctx.pki.backend), { clientId, clean: false })
+    if (thief.kind !== 'connected') return { blocked: true, observed: describeOutcome(thief) }
+    const present = thief.sessionPresent
+    await thief.client.endAsync(false).catch(() => {})
+    return { blocked: false, observed: `CONNACK 0 as ${clientId}${present ? ', sessionPresent=1: the owner\'s subscriptions and queue taken' : ''}` }
   },
 }

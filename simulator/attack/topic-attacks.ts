@@ -180,3 +180,41 @@ export const subscribeDenyFlood: Attack = {
     }
   },
 }
+
+export const retainedFlood: Attack = {
+  id: 'retained-flood',
+  title: 'Pinning broker memory with retained messages',
+  family: 'topic',
+  decider: 'broker',
+  expects: 'retain_denied',
+  means: 'A genuine car publishes large retained messages on its own telemetry topics. They would stay in the broker (and Redis) after it leaves, ' +
+    'and every new telemetry subscriber would receive them all at once: 1,000 of 120 KiB raised a broker from 96 to 244 MiB. Only the role\'s retain topics may be retained.',
+  async run (ctx) {
+    const topics = Array.from({ length: 5 }, (_, i) => `vehicles/${ctx.attackerVin}/telemetry/pin${i}`)
+    const c = await attackerClient(ctx)
+    const payload = Buffer.alloc(64 * 1024, 0x70)
+    const outcomes = []
+    for (const topic of topics) {
+      if (!c.connected) break
+      outcomes.push((await publishOutcome(c, topic, payload, { retain: true }, 3000)).outcome)
+    }
+    // what a new subscriber of those topics gets
+    const b = await ctx.backend()
+    const rec = record(b.client)
+    await subscribeCodes(b.client, topics, 5000)
+    await sleep(Math.min(ctx.windowMs, 1000))
+    const pinned = rec.stop().filter((m) => m.retain)
+    if (pinned.length > 0) {
+      // it got through: clear them so later runs and subscribers are not burdened
+      const clean = await attackerClient(ctx)
+      for (const t of new Set(pinned.map((m) => m.topic))) await publishOutcome(clean, t, '', { retain: true }, 3000)
+    }
+    const acked = outcomes.filter((o) => o === 'acked').length
+    return {
+      blocked: pinned.length === 0,
+      observed: pinned.length === 0
+        ? `${acked === 0 ? 'connection closed at the first retained publish' : `${acked} PUBACK(s)`}; a new subscriber got no retained message`
+        : `${pinned.length} retained message(s) of 64 KiB stored and served to a new subscriber (cleared again)`,
+    }
+  },
+}

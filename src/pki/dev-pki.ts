@@ -74,6 +74,11 @@ export interface DevPkiPaths {
      * keyUsage keyEncipherment alone, two OUs (fleet-monitor first). Made since 0.2: a PKI made
      * earlier lacks them (loadPki does not require them; the attacks then say to re-make it).
      */
+    /**
+     * OU=fleet-backend, CN=<backend CN>-eu: its clientId is covered by the dev backend's `${subject.CN}*`
+     * template, so the backend may try to take its session (optional like `signers`)
+     */
+    readonly prefixVictim: CertKeyPaths
     readonly signers: {
       readonly serverEku: CertKeyPaths
       readonly noEku: CertKeyPaths
@@ -122,6 +127,7 @@ export function devPkiPaths (dir: string, vins: readonly string[]): DevPkiPaths 
       noEku: pair(join(dir, 'attack', 'no-eku')),
       serverEku: pair(join(dir, 'attack', 'server-eku')),
       victim: pair(join(dir, 'attack', 'victim')),
+      prefixVictim: pair(join(dir, 'attack', 'prefix-victim')),
       signers: {
         serverEku: pair(join(dir, 'attack', 'signer-server-eku')),
         noEku: pair(join(dir, 'attack', 'signer-no-eku')),
@@ -188,14 +194,14 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
 
   const vins = randomVins(count)
   const p = devPkiPaths(outDir, vins)
-  const total = 4 + 1 + 2 * count + 3 + 1 + 4 + 4
+  const total = 4 + 1 + 2 * count + 3 + 1 + 4 + 4 + 1
   let done = 0
   const step = (what: string): void => { done++; opts.onProgress?.(done, total, what) }
 
   ensureDir(outDir, PRIVATE_DIR_MODE)
   for (const d of [p.broker.cert, p.backend.cert, p.monitor.cert, p.provisioner.cert, p.rogue.vehicle.cert,
     p.attack.expired.cert, p.attack.noEku.cert, p.attack.serverEku.cert, p.attack.victim.cert,
-    ...Object.values(p.attack.signers).map((s) => s.cert),
+    ...Object.values(p.attack.signers).map((s) => s.cert), p.attack.prefixVictim.cert,
     ...p.vehicles.map((v) => v.cert)]) {
     ensureDir(join(d, '..'), PRIVATE_DIR_MODE)
   }
@@ -255,6 +261,8 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
     subject: [['O', DEV_ORGANIZATION], ['OU', 'fleet-backend'], ['OU', 'fleet-monitor'], ['CN', 'signer-two-ous']],
   }))
   step('attack: signer with two OUs')
+  writeLeafFiles(p.attack.prefixVictim, await issueLeaf(issuing, 'fleet-backend', `${DEV_BACKEND_CN}-eu`))
+  step('attack: prefix victim')
 
   const manifest: DevPkiManifest = {
     version: 1,

@@ -64,7 +64,7 @@ describe('pki/dev-pki', function () {
       expect(readdirSync(join(t.dir, d)).sort(), d).to.deep.equal(['cert.pem', 'key.pem'])
     }
     expect(readdirSync(join(t.dir, 'rogue')).sort()).to.deep.equal(['ca.key', 'ca.pem', 'vehicle'])
-    expect(readdirSync(join(t.dir, 'attack')).sort()).to.deep.equal(['expired', 'no-eku', 'server-eku', 'signer-key-encipherment', 'signer-no-eku', 'signer-server-eku', 'signer-two-ous', 'victim'])
+    expect(readdirSync(join(t.dir, 'attack')).sort()).to.deep.equal(['expired', 'no-eku', 'prefix-victim', 'server-eku', 'signer-key-encipherment', 'signer-no-eku', 'signer-server-eku', 'signer-two-ous', 'victim'])
   })
 
   it('makes valid ISO 3779 VINs with correct check digits', () => {
@@ -77,7 +77,7 @@ describe('pki/dev-pki', function () {
   it('creates every private key 0600 and key-holding directories 0700', () => {
     const keys = [p.root.key, p.issuing.key, p.manufacturing.key, p.broker.key, p.backend.key, p.monitor.key, p.provisioner.key,
       p.rogue.ca.key, p.rogue.vehicle.key, p.attack.expired.key, p.attack.noEku.key, p.attack.serverEku.key, p.attack.victim.key,
-      ...Object.values(p.attack.signers).map((x) => x.key),
+      ...Object.values(p.attack.signers).map((x) => x.key), p.attack.prefixVictim.key,
       ...p.vehicles.flatMap((v) => [v.key, v.birthKey])]
     for (const k of keys) {
       expect(mode(k), k).to.equal(0o600)
