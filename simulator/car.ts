@@ -7,12 +7,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
-  MAX_JWS_BYTES, ReplayCache, verifyCommand, signResult,
+  MAX_JWS_BYTES, verifyCommand, signResult,
   type CommandPolicy, type CommandReason, type CommandDecision,
 } from '../src/index.js'
 import { parseBrokerUrl } from './broker-url.js'
 import type { ClientCredentials, CredentialsProvider } from './credentials.js'
 import { apply, initialState, tick, type CarState } from './car-state.js'
+import { openReplayMemory } from './replay-memory.js'
 import { vehicleTopics } from './topics.js'
 import { noDelay } from './no-delay.js'
 import { mqttsOptions } from '../src/client/mqtts-options.js'
@@ -37,6 +38,8 @@ export interface CarOptions {
   /** skew, maximum lifetime, the signer role table */
   readonly policy?: CommandPolicy
   readonly replayCapacity?: number
+  /** where the car keeps its replay memory across restarts (replay.json); absent: it refuses commands issued before it started */
+  readonly stateDir?: string
   readonly now?: () => number
   readonly onEvent?: (event: CarEvent) => void
   /** reconnect backoff: first wait and cap, ms (default 500 ms .. 30 s) */
@@ -67,7 +70,8 @@ export async function startCar (opts: CarOptions): Promise<RunningCar> {
   const addr = parseBrokerUrl(opts.url)
   const now = opts.now ?? Date.now
   const emit = (e: CarEvent) => { try { opts.onEvent?.(e) } catch { /* a printer must not stop the car */ } }
-  const replay = new ReplayCache(opts.replayCapacity)
+  const memory = openReplayMemory(opts.stateDir, now(), opts.replayCapacity)
+  const replay = memory.cache
   const state = initialState()
   const minMs = opts.reconnectMinMs ?? 500
   const maxMs = opts.reconnectMaxMs ?? 30_000
@@ -111,9 +115,11 @@ export async function startCar (opts: CarOptions): Promise<RunningCar> {
       decision = { ok: false, reason: 'malformed', detail: 'larger than 8 KiB' }
     } else {
       // latin1 keeps every byte: a non-ASCII byte can never pass the base64url check
-      decision = await verifyCommand(payload.toString('latin1'), { chains: creds.chains, vin, topicVin: vin, now: now(), replay }, opts.policy)
+      decision = await verifyCommand(payload.toString('latin1'), { chains: creds.chains, vin, topicVin: vin, now: now(), replay, replayFloor: memory.floor }, opts.policy)
     }
     if (decision.ok) {
+      // remembered before it acts: a crash in between loses the command, never replays it
+      memory.save(now())
       const effect = apply(state, decision.command)
       emit({ evt: 'command', vin, jti: decision.command.jti, cmd: decision.command.cmd, status: 'executed', effect, signer: decision.signer.cn, answered: true })
       await answer(decision.command.jti, 'executed', undefined)

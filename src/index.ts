@@ -41,5 +41,8 @@ export {
 } from './commands/index.js'
 export { commandEdgeCheck, edgeCommandTrust, type CommandEdgeOptions, type SignerRevocationLookup } from './edge/index.js'
 
+// A file replaced in one step (temporary file, fsync, rename): the simulated car's state
+export { writeFileAtomic } from './provisioning/atomic-file.js'
+
 // fleetgate's own MQTT clients (simulator, provisioner)
 export { parseBrokerUrl, type BrokerAddress } from './client/broker-url.js'

@@ -1,5 +1,6 @@
 // `fleetgate sim`: the bundled simulator. One subcommand per file or builder;
 // SIM_SUBCOMMANDS is the list (fleet and attack are added beside car and backend).
+import { mkdirSync } from 'node:fs'
 import type { Command } from 'commander'
 import { durationFlag, newCommand, ExitCode, requireFlags, telemetryIntervalFlag, untilStopped } from './program.js'
 import { fgError } from '../errors.js'
@@ -21,7 +22,7 @@ export function simCarCommand (): Command {
     .option('--key <file>', 'PEM private key of the car')
     .option('--birth-cert <file>', 'PEM chain: the car\'s birth certificate + manufacturing CA (provisions itself when --state-dir holds no operational certificate)')
     .option('--birth-key <file>', 'PEM private key of the birth certificate')
-    .option('--state-dir <dir>', 'where the car keeps its own key and operational certificate (with --birth-cert)')
+    .option('--state-dir <dir>', 'where the car keeps its replay memory across restarts, and with --birth-cert its own key and operational certificate (without it: commands issued before the car started are refused as replayed)')
     .option('--json', 'one JSON line per event')
     .option('--telemetry-interval <duration>', 'telemetry period (0: none)', '5s')
     .action(async (opts: { url?: string; ca?: string; cert?: string; key?: string; birthCert?: string; birthKey?: string; stateDir?: string; json?: boolean; telemetryInterval: string }) => {
@@ -33,7 +34,8 @@ export function simCarCommand (): Command {
       const print = opts.json === true
         ? (e: CarEvent) => process.stdout.write(jsonLine(e) + '\n')
         : (e: CarEvent) => process.stdout.write(formatCarEvent(e) + '\n')
-      const car = await startCar({ url: opts.url!, credentials: async () => creds, telemetryIntervalMs: interval, onEvent: print })
+      if (opts.stateDir !== undefined) mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 })
+      const car = await startCar({ url: opts.url!, credentials: async () => creds, telemetryIntervalMs: interval, onEvent: print, stateDir: opts.stateDir })
       await untilStopped(undefined)
       await car.stop()
     })
@@ -51,7 +53,7 @@ async function runProvisionedCar (opts: { url?: string; ca?: string; birthCert?:
   let current: OperationalCredentials | undefined
   const car = await startCar({
     url: opts.url!, credentials: provisionedCredentials(files, (op) => { current = op }), telemetryIntervalMs: interval,
-    onEvent: (e: CarEvent) => line(e, formatCarEvent(e)),
+    onEvent: (e: CarEvent) => line(e, formatCarEvent(e)), stateDir: opts.stateDir,
   })
   const stopRotation = keepRotated(car, files, current!)
   await untilStopped(undefined)

@@ -21,6 +21,22 @@ export class ReplayCache {
 
   get size (): number { return this.#seen.size }
 
+  /** the live entries, oldest first: what a car keeps across a restart */
+  entries (now: number): Array<[jti: string, until: number]> {
+    const out: Array<[string, number]> = []
+    for (const [jti, until] of this.#seen) if (until >= now) out.push([jti, until])
+    return out
+  }
+
+  /** a cache holding `entries` (from entries()); expired and malformed ones are dropped */
+  static from (entries: ReadonlyArray<readonly [string, number]>, now: number, capacity = DEFAULT_REPLAY_CAPACITY): ReplayCache {
+    const c = new ReplayCache(capacity)
+    for (const e of entries) {
+      if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number' && e[1] >= now) c.checkAndAdd(e[0], e[1], now)
+    }
+    return c
+  }
+
   has (jti: string, now: number): boolean {
     const until = this.#seen.get(jti)
     return until !== undefined && until >= now

@@ -34,6 +34,12 @@ export interface VerifyContext {
   /** the seen-jti set; absent: no replay check (the broker edge) */
   readonly replay?: ReplayCache
   /**
+   * ms: a command issued (iat) before this is refused `replayed`. A car whose
+   * replay set did not survive a restart sets its start time here, so a command
+   * it may have executed before the restart cannot be replayed to it.
+   */
+  readonly replayFloor?: number
+  /**
    * 'full' (a car, default): all eleven checks. 'authenticity' (the broker
    * edge): malformed .. wrong_vin only; freshness, the allowlist and replay
    * stay with the car, whose clock and state are the ones that count.
@@ -93,6 +99,7 @@ export async function verifyCommand (jws: string, ctx: VerifyContext, policy: Co
   if (!isCommandName(c.cmd)) return refuse('unknown_command', 'not in the allowlist', signer)
   if (!argsValid(c.cmd, c.args)) return refuse('bad_args', `args do not fit ${c.cmd}`, signer)
   // 11. replayed: last, so only a command that holds in every other way is remembered.
+  if (ctx.replayFloor !== undefined && c.iat < ctx.replayFloor) return refuse('replayed', 'issued before this car began remembering commands (restarted without its replay memory)', signer)
   if (ctx.replay) {
     const seen = ctx.replay.checkAndAdd(c.jti, c.exp + skew, ctx.now)
     if (seen === 'replayed') return refuse('replayed', 'jti already seen', signer)
