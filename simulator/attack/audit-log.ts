@@ -45,8 +45,13 @@ export function parseAuditLines (text: string): AuditDecision[] {
 export function reasonInWindow (lines: readonly AuditDecision[], from: number, to: number, expected: string): AuditDecision | undefined {
   const inWindow = lines.filter((l) => l.time >= from && l.time < to)
   // the last one: e.g. a live session is kicked after a sanity refusal of an older certificate in the same window
-  for (let i = inWindow.length - 1; i >= 0; i--) if (inWindow[i]!.reason === expected) return inWindow[i]
+  for (let i = inWindow.length - 1; i >= 0; i--) if (sameReason(inWindow[i]!, expected)) return inWindow[i]
   return inWindow[0]
+}
+
+/** the broker's edge check (on by default) refuses a bad command with command_rejected and the car's own reason beside it */
+function sameReason (d: AuditDecision, expected: string): boolean {
+  return d.reason === expected || (d.reason === 'command_rejected' && d.detail === expected)
 }
 
 export function describeDecision (d: AuditDecision): string {

@@ -25,6 +25,8 @@ export function addOptions (cmd: Command, names: readonly ServeOptionName[]): Co
     const help = `${spec.help} [env ${envOf(name)}${def !== undefined ? `, default ${def}` : ''}]`
     const opt = spec.kind === 'bool' ? new Option(flag, help) : new Option(`${flag} <value>`, help)
     cmd.addOption(opt)
+    // a switch that is on by default can be turned off: --no-<flag> (commander leaves the value unset otherwise)
+    if (spec.kind === 'bool' && spec.default === true) cmd.addOption(new Option(`--no-${flag.slice(2)}`, `turn ${flag} off`))
   }
   return cmd
 }

@@ -37,7 +37,7 @@ export const SERVE_OPTIONS = {
   revocationCache: { kind: 'duration', default: 60_000, min: 0, max: 86_400_000, help: 'how long a clean revocation answer may stand in for the store when it is unreachable' },
   revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },
   revocationFailOpen: { kind: 'bool', default: false, help: 'admit clients when the revocation store is unreachable (logged loudly)' },
-  enforceSignedCommands: { kind: 'bool', default: false, help: 'verify signed commands at the broker edge (command_rejected)' },
+  enforceSignedCommands: { kind: 'bool', default: true, help: 'verify signed commands at the broker edge, the signer\'s revocation included (command_rejected); --no-enforce-signed-commands leaves every check to the car' },
   metricsPort: { kind: 'port', help: 'serve Prometheus metrics on 127.0.0.1:<port>/metrics' },
   logLevel: { kind: 'level', default: 'info', help: 'audit log level (fatal, error, warn, info, debug, trace, silent)' },
 } as const satisfies Record<string, OptionSpec>

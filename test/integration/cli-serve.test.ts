@@ -21,7 +21,7 @@ describe('fleetgate CLI', function () {
 
   it('lists every serve flag with its environment variable and default', async () => {
     const r = await runCli(['serve', '--help'])
-    for (const text of ['--max-packet-size', 'FLEETGATE_MAX_PACKET_SIZE', 'default 128KiB', '--redis', 'REDIS_URL', '--revocation-fail-open', '--enforce-signed-commands']) {
+    for (const text of ['--max-packet-size', 'FLEETGATE_MAX_PACKET_SIZE', 'default 128KiB', '--redis', 'REDIS_URL', '--revocation-fail-open', '--enforce-signed-commands', '--no-enforce-signed-commands']) {
       expect(r.stdout).to.include(text)
     }
   })

@@ -34,6 +34,8 @@ describe('attack catalogue: audit log correlation', () => {
     ])
     expect(reasonInWindow(lines, T0 + 100, T0 + 200, 'client_id_mismatch')?.reason).to.equal('tls_refused')
     expect(reasonInWindow(lines, T0 + 300, T0 + 400, 'x')).to.equal(undefined)
+    // the edge check (on by default) logs the car's reason beside command_rejected: that line is the expected one
+    expect(reasonInWindow([...lines, { ...lines[0]!, time: T0 + 215 }], T0 + 200, T0 + 300, 'bad_signature')?.reason).to.equal('command_rejected')
   })
 
   it('gives each attack the reason logged between its start and the next attack\'s start', () => {

@@ -12,7 +12,7 @@ describe('config: resolved once, validated, frozen', () => {
     expect(c.revocationRecheck).to.equal(30_000)
     expect(c.revocationCache).to.equal(60_000)
     expect(c.revocationFailOpen).to.equal(false)
-    expect(c.enforceSignedCommands).to.equal(false)
+    expect(c.enforceSignedCommands).to.equal(true)
     expect(Object.isFrozen(c)).to.equal(true)
   })
 
