@@ -40,8 +40,9 @@ describe('revocation (embedded store) on a full disk', function () {
   before(async function () {
     if (process.getuid?.() !== 0) this.skip() // mounting needs root; CI runs as root
     pki = await testPki()
-    mnt = mkdtempSync(join(tmpdir(), 'fg-full-'))
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mnt])
+    const dir = mkdtempSync(join(tmpdir(), 'fg-full-'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', dir])
+    mnt = dir // unmounted in after()
   })
   afterEach(async () => { await end(...clients.splice(0)); await broker?.close(); broker = undefined })
   after(() => {
