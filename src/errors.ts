@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   FG_ERR_PKI_INVALID: 'a PKI directory or certificate is incomplete or inconsistent',
   FG_ERR_REDIS_UNAVAILABLE: 'the Redis server named by --redis cannot be reached',
   FG_ERR_STORE_INVALID: 'the embedded store file is corrupt',
+  FG_ERR_STORE_WRITE: 'the embedded store file cannot be written (a full disk?); nothing was stored',
   FG_ERR_CRL_INVALID: 'a CRL cannot be parsed',
   FG_ERR_CRL_SIGNATURE: 'a CRL is not signed by the given issuer',
   FG_ERR_USAGE: 'the command line is not understood',

@@ -7,7 +7,7 @@ import { progressPrinter } from './progress.js'
 import { addStoreOptions, openCliStore } from './revoke.js'
 import { fgError } from '../errors.js'
 import { readTextFile } from '../pki/pem.js'
-import { parseCrl, type RevokedRecord } from '../revocation/index.js'
+import { crlIsStale, parseCrl, type RevokedRecord } from '../revocation/index.js'
 import type { ConfigInput } from '../config/index.js'
 
 type CrlFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'> & { issuer: string }
@@ -24,12 +24,15 @@ export function crlCommand (): Command {
       throw fgError('FG_ERR_FILE_UNREADABLE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
     }
     const parsed = parseCrl(data, readTextFile(flags.issuer), file, `--issuer ${flags.issuer}`)
+    // Stale: imported all the same (its revocations still hold; refusing it would
+    // leave them admitted), with one line saying a newer CRL is due.
+    if (crlIsStale(parsed)) process.stderr.write(`warning: ${file}: stale CRL, nextUpdate ${parsed.nextUpdate} is in the past (a newer CRL may list more revocations): imported anyway\n`)
     const records: RevokedRecord[] = parsed.entries.map((e) => ({ issuer: parsed.issuerFingerprint, serial: e.serial, reason: e.reason, revokedAt: e.revokedAt }))
     const { store, where } = await openCliStore(flags)
     try {
       const print = progressPrinter('crl import')
       const n = await store.revokeMany(records, print)
-      process.stdout.write(`imported ${n} revocations from ${file} (signature verified, issuer ${parsed.issuerFingerprint}, thisUpdate ${parsed.thisUpdate}) into ${where}\n`)
+      process.stdout.write(`imported ${n} revocations from ${file} (signature verified, issuer ${parsed.issuerFingerprint}, thisUpdate ${parsed.thisUpdate}, nextUpdate ${parsed.nextUpdate ?? 'none'}) into ${where}\n`)
     } finally {
       await store.close()
     }

@@ -12,6 +12,12 @@ export interface CaInfo {
   /** fingerprint of the certificate that issued this one; null for a self-signed root */
   readonly issuerFingerprint: string | null
   readonly subject: NameAttributes
+  /**
+   * lowercase hex SHA-256 of the CA's SubjectPublicKeyInfo DER: what a policy's
+   * `issuerKey` pins (it survives a re-issued CA certificate with the same key).
+   * Absent when unknown: then no `issuerKey` pin holds.
+   */
+  readonly spki?: string
 }
 
 export interface Identity {

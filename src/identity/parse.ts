@@ -215,5 +215,15 @@ export function caInfoOf (der: Uint8Array, issuerDer: Uint8Array | null): CaInfo
     serial: parsed.serial,
     issuerFingerprint: issuerDer ? sha256Hex(issuerDer) : null,
     subject: parsed.subject,
+    spki: sha256Hex(subjectPublicKeyInfo(der)),
   })
+}
+
+/** The DER of a certificate's SubjectPublicKeyInfo (throws DerError on a malformed certificate). */
+export function subjectPublicKeyInfo (der: Uint8Array): Uint8Array {
+  const cert = expectTag(certTlv(der, 0, der.length), 0x30, 'Certificate')
+  const tbs = certChildren(der, expectTag(certChildren(der, cert)[0], 0x30, 'TBSCertificate'))
+  // [0] version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+  const spki = expectTag(tbs[(tbs[0]?.tag === 0xa0 ? 1 : 0) + 5], 0x30, 'subjectPublicKeyInfo')
+  return der.subarray(spki.start, spki.end)
 }

@@ -1,8 +1,11 @@
 // The dev/test PKI directory (`fleetgate pki init --out <dir>`). Its layout is
 // a contract: the broker, the simulator and the attack catalogue read it.
+import { X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fgError } from '../errors.js'
+import { sha256Hex, subjectPublicKeyInfo } from '../identity/index.js'
+import { defaultPolicyPath, pinIssuerKeys } from '../policy/index.js'
 import {
   DAY_MS, DEV_ORGANIZATION, caFromKeyPair, createIntermediateCa, createRogueCa, createRootCa, issueLeaf,
   type CaKind, type CaMaterial, type IssuedCertificate,
@@ -49,6 +52,8 @@ export interface DevPkiPaths {
   readonly manufacturing: CertKeyPaths
   /** ca-bundle.pem: the root only */
   readonly caBundle: string
+  /** policy.yaml: the shipped policy with each role also pinned by its CA's key (`issuerKey`) */
+  readonly policy: string
   readonly broker: CertKeyPaths
   readonly vehicles: readonly VehiclePaths[]
   readonly backend: CertKeyPaths
@@ -113,6 +118,7 @@ export function devPkiPaths (dir: string, vins: readonly string[]): DevPkiPaths 
     issuing: pair(dir, 'issuing-ca.pem', 'issuing-ca.key'),
     manufacturing: pair(dir, 'manufacturing-ca.pem', 'manufacturing-ca.key'),
     caBundle: join(dir, 'ca-bundle.pem'),
+    policy: join(dir, 'policy.yaml'),
     broker: pair(join(dir, 'broker')),
     vehicles: vins.map((vin) => {
       const vdir = join(dir, 'vehicles', vin)
@@ -194,7 +200,7 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
 
   const vins = randomVins(count)
   const p = devPkiPaths(outDir, vins)
-  const total = 4 + 1 + 2 * count + 3 + 1 + 4 + 4 + 1
+  const total = 4 + 1 + 2 * count + 3 + 1 + 4 + 4 + 1 + 1
   let done = 0
   const step = (what: string): void => { done++; opts.onProgress?.(done, total, what) }
 
@@ -272,8 +278,40 @@ export async function initDevPki (outDir: string, opts: InitDevPkiOptions = {}):
     provisioner: DEV_PROVISIONER_CN,
     createdAt: new Date().toISOString(),
   }
+  writeDevPolicy(outDir)
+  step('policy')
   writeTextFile(p.manifest, JSON.stringify(manifest, null, 2) + '\n')
   return manifest
+}
+
+/** lowercase hex SHA-256 of a CA certificate's SubjectPublicKeyInfo (what `issuerKey` pins) */
+export function spkiSha256 (certPem: string): string {
+  return sha256Hex(subjectPublicKeyInfo(new X509Certificate(certPem).raw))
+}
+
+/**
+ * Write <dir>/policy.yaml: the shipped policy, its roles pinned by the keys of
+ * this PKI's issuing and manufacturing CAs as well as by their names (a second
+ * trusted CA with the same name gets no role). Returns its path.
+ */
+export function writeDevPolicy (dir: string): string {
+  const p = devPkiPaths(dir, [])
+  const keys = new Map<string, string>()
+  for (const ca of [p.issuing.cert, p.manufacturing.cert]) {
+    const pem = readTextFile(ca)
+    keys.set(new X509Certificate(pem).subject.match(/^CN=(.*)$/m)?.[1] ?? '', spkiSha256(pem))
+  }
+  const text = '# Written by fleetgate pki init for this PKI: the shipped policy, each role pinned\n' +
+    '# by its CA\'s key (issuerKey, SHA-256 of the SubjectPublicKeyInfo) as well as by its name.\n' +
+    pinIssuerKeys(readTextFile(defaultPolicyPath), keys, p.policy)
+  writeTextFile(p.policy, text)
+  return p.policy
+}
+
+/** <dir>/policy.yaml, written first for a dev PKI made before it existed. */
+export function ensureDevPolicy (dir: string): string {
+  const path = devPkiPaths(dir, []).policy
+  return existsSync(path) ? path : writeDevPolicy(dir)
 }
 
 function invalid (path: string, problem: string): never {

@@ -15,7 +15,7 @@ export {
 export {
   type DevPkiManifest, type DevPkiPaths, type CertKeyPaths, type VehiclePaths, type LoadedPki, type InitDevPkiOptions,
   DEV_BACKEND_CN, DEV_MONITOR_CN, DEV_PROVISIONER_CN, DEV_BROKER_CN, MAX_DEV_VEHICLES,
-  devPkiPaths, initDevPki, parseManifest, loadPki, loadCa, loadCaFiles,
+  devPkiPaths, initDevPki, parseManifest, loadPki, loadCa, loadCaFiles, writeDevPolicy, ensureDevPolicy, spkiSha256,
 } from './dev-pki.js'
 export {
   type IssueCertificatesOptions, type IssueCertificatesResult, type IssuedFiles, MAX_ISSUE_COUNT, issueCertificates,

@@ -29,7 +29,14 @@ function matches (m: MatchSpec, id: Identity): boolean {
     attrsHold(id.issuer, m.issuer) &&
     (m.san.dns === undefined || id.san.dns.includes(m.san.dns)) &&
     (m.san.uri === undefined || id.san.uri.includes(m.san.uri)) &&
-    (m.policy === undefined || id.policies.includes(m.policy))
+    (m.policy === undefined || id.policies.includes(m.policy)) &&
+    (m.issuerKey === undefined || issuerKeyHolds(m.issuerKey, id))
+}
+
+// chain[0] is the CA whose signature on the leaf was verified; no chain, no match
+function issuerKeyHolds (keys: readonly string[], id: Identity): boolean {
+  const spki = id.chain[0]?.spki
+  return spki !== undefined && keys.includes(spki)
 }
 
 function lookup (id: Identity, clientId: string): (p: Placeholder) => string | undefined {

@@ -11,6 +11,12 @@ export interface MatchSpec {
   readonly issuer: readonly (readonly [attr: string, value: string])[]
   readonly san: { readonly dns?: string; readonly uri?: string }
   readonly policy?: string
+  /**
+   * SHA-256 (lowercase hex) of the SubjectPublicKeyInfo of the CA that issued
+   * the leaf (its signature verified): pins the role to that CA's key, which a
+   * second CA with the same name does not have. Several: any of them (rollover).
+   */
+  readonly issuerKey?: readonly string[]
 }
 
 export interface RoleSpec {
@@ -25,10 +31,11 @@ export interface RoleSpec {
 }
 
 const ROLE_KEYS = ['match', 'cnFormat', 'clientId', 'publish', 'subscribe', 'retain']
-const MATCH_KEYS = ['subject', 'issuer', 'san', 'policy']
+const MATCH_KEYS = ['subject', 'issuer', 'issuerKey', 'san', 'policy']
 const SAN_KEYS = ['dns', 'uri']
 const ATTR = /^[A-Za-z][A-Za-z0-9]*$/
 const OID = /^[0-2](?:\.(?:0|[1-9][0-9]*))+$/
+const SHA256_HEX = /^[0-9a-f]{64}$/
 // role names go into audit lines and metrics labels: keep them plain
 const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
@@ -182,6 +189,7 @@ function readMatch (r: Reader, role: string, matchKey: Node, node: AnyNode): Mat
   let issuer: (readonly [string, string])[] = []
   let san: { dns?: string; uri?: string } = {}
   let policy: string | undefined
+  let issuerKey: string[] | undefined
   const entries = r.entries(node, where, matchKey)
   // an empty match would give every trusted certificate this role
   if (entries.length === 0) r.invalid(node, `${role}: match is empty (it would match every certificate)`, matchKey)
@@ -212,8 +220,18 @@ function readMatch (r: Reader, role: string, matchKey: Node, node: AnyNode): Mat
         policy = r.string(value, `${role}: match.policy`, keyNode)
         if (!OID.test(policy)) r.invalid(value, `${role}: match.policy "${policy}" is not a dotted OID like "1.3.6.1.4.1.99999.1"`, keyNode)
         break
+      case 'issuerKey': {
+        const list = isSeq(value) ? r.strings(value, `${role}: match.issuerKey`, keyNode) : [{ text: r.string(value, `${role}: match.issuerKey`, keyNode), node: value as Node }]
+        if (list.length === 0) r.invalid(value, `${role}: match.issuerKey is empty`, keyNode)
+        issuerKey = list.map(({ text, node: n }) => {
+          const hex = text.trim().toLowerCase().replace(/:/g, '')
+          if (!SHA256_HEX.test(hex)) r.invalid(n, `${role}: match.issuerKey "${text}" is not a SHA-256 in hex (64 digits; of the issuing CA's SubjectPublicKeyInfo DER)`, keyNode)
+          return hex
+        })
+        break
+      }
       default: r.unknownKey(keyNode, key, `in ${where}`, MATCH_KEYS)
     }
   }
-  return { subject, issuer, san, ...(policy !== undefined ? { policy } : {}) }
+  return { subject, issuer, san, ...(policy !== undefined ? { policy } : {}), ...(issuerKey !== undefined ? { issuerKey } : {}) }
 }

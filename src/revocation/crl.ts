@@ -19,7 +19,18 @@ export interface ParsedCrl {
   /** lowercase hex SHA-256 of the issuer certificate's DER: the key of revoked:serial:<issuer> */
   readonly issuerFingerprint: string
   readonly thisUpdate: string
+  /** ISO 8601, or null when the CRL has none */
+  readonly nextUpdate: string | null
   readonly entries: readonly CrlEntry[]
+}
+
+/**
+ * A CRL whose nextUpdate has passed is stale: a newer one may list more
+ * certificates. Its entries still hold (a revocation never expires), so it is
+ * imported; the caller warns.
+ */
+export function crlIsStale (crl: Pick<ParsedCrl, 'nextUpdate'>, now = new Date()): boolean {
+  return crl.nextUpdate !== null && Date.parse(crl.nextUpdate) < now.getTime()
 }
 
 const REASON_NAMES: Record<number, string> = {
@@ -43,7 +54,7 @@ export function crlDer (data: Buffer, source: string): Buffer {
   return data
 }
 
-interface CrlParts { tbs: Buffer; algorithm: string; signature: Buffer; issuer: Buffer; thisUpdate: Date; revoked: Buffer[] }
+interface CrlParts { tbs: Buffer; algorithm: string; signature: Buffer; issuer: Buffer; thisUpdate: Date; nextUpdate: Date | null; revoked: Buffer[] }
 
 /**
  * Split the CRL by hand: asn1js caps a parse at 10,000 nodes, and a CRL of tens
@@ -60,7 +71,7 @@ function splitCrl (der: Buffer): CrlParts {
   const issuer = k[i++]
   const thisUpdate = k[i++]
   if (!issuer || !thisUpdate) throw new Error('truncated tbsCertList')
-  if (k[i] && (k[i]!.tag === 0x17 || k[i]!.tag === 0x18)) i++ // nextUpdate
+  const nextUpdate = k[i] && (k[i]!.tag === 0x17 || k[i]!.tag === 0x18) ? k[i++]! : null
   const list = k[i]?.tag === 0x30 ? k[i]! : null
   const slice = (t: { start: number; end: number }) => der.subarray(t.start, t.end)
   return {
@@ -69,6 +80,7 @@ function splitCrl (der: Buffer): CrlParts {
     signature: der.subarray(sig.contentStart + 1, sig.end), // skip the unused-bits byte
     issuer: slice(issuer),
     thisUpdate: AsnConvert.parse(slice(thisUpdate), Time).getTime(),
+    nextUpdate: nextUpdate ? AsnConvert.parse(slice(nextUpdate), Time).getTime() : null,
     revoked: list ? requireChildren(der, list, 'openssl').map(slice) : [],
   }
 }
@@ -114,6 +126,7 @@ export function parseCrl (data: Buffer, issuerPem: string, source = 'CRL', issue
   return {
     issuerFingerprint: sha256Hex(issuer.raw),
     thisUpdate: crl.thisUpdate.toISOString(),
+    nextUpdate: crl.nextUpdate?.toISOString() ?? null,
     entries,
   }
 }

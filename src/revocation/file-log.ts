@@ -1,6 +1,7 @@
 // The embedded store's file format (pure): one JSON object per line, each a flat
 // record whose first key is "t". Flat records with plain values make a torn
-// write recognisable: it starts like a record and does not parse.
+// write recognisable: it is a prefix of a record (it starts like one, or is the
+// start of '{"t":"' itself) and does not parse.
 //   {"t":"rev","fingerprint":"<fp>","reason":"..","revokedAt":".."}
 //   {"t":"rev","issuer":"<fp>","serial":"<hex>","reason":"..","revokedAt":".."}
 //   {"t":"reg","vin":"<VIN>","fingerprint":"<fp>","serial":"..","notAfter":"..","issuedAt":"..","state":"..","ev":"first_connect"?}
@@ -55,36 +56,46 @@ export function decodeLine (line: string): LogRecord | string {
 
 export interface ParsedChunk {
   readonly records: LogRecord[]
-  /** torn records skipped (line numbers relative to the chunk, 1-based) */
+  /** torn records skipped: the byte offset of each line (from `base`) */
   readonly torn: number[]
-  /** the first corrupt line: not a torn write */
-  readonly corrupt: { line: number; problem: string } | null
-  /** trailing text with no newline yet (a write in progress, or torn) */
-  readonly rest: string
+  /** lines that are not torn writes (corruption, a hand edit): skipped, with their byte offsets */
+  readonly corrupt: Array<{ offset: number; problem: string }>
+  /** bytes of complete lines read; what follows has no newline yet (a write in progress, or torn) */
+  readonly consumed: number
 }
 
 /**
- * Parse complete lines of `text`. A line that starts like a record but does not
- * parse is a torn write (a crash mid-append): skipped. If a record was glued
- * onto a torn one, the record is kept. Anything else is corruption.
+ * A torn write is a prefix of a record: it starts like one, or is the start of
+ * "{"t":"" itself (the disk took only a few bytes). Everything else is corruption.
  */
-export function parseChunk (text: string): ParsedChunk {
-  const lines = text.split('\n')
-  const rest = lines.pop() ?? ''
+function looksTorn (s: string): boolean {
+  return s.length > 0 && (s.startsWith(RECORD_START) || RECORD_START.startsWith(s))
+}
+
+/**
+ * Parse the complete lines of `buf` (bytes of the file from offset `base`). A
+ * line that is a prefix of a record is a torn write (a crash or a full disk
+ * mid-append): skipped. A bad line of any other kind is reported as corrupt.
+ * Either way a record glued onto it, and every valid record after it, is still
+ * returned: a skipped revocation would fail open.
+ */
+export function parseChunk (input: Buffer | string, base = 0): ParsedChunk {
+  const buf = typeof input === 'string' ? Buffer.from(input) : input
   const records: LogRecord[] = []
   const torn: number[] = []
-  let corrupt: ParsedChunk['corrupt'] = null
-  lines.forEach((line, i) => {
-    if (corrupt || line.trim() === '') return
+  const corrupt: ParsedChunk['corrupt'] = []
+  let start = 0
+  for (let nl = buf.indexOf(0x0a, start); nl !== -1; start = nl + 1, nl = buf.indexOf(0x0a, start)) {
+    const line = buf.toString('utf8', start, nl)
+    if (line.trim() === '') continue
     const r = decodeLine(line)
-    if (typeof r !== 'string') { records.push(r); return }
-    if (!line.startsWith(RECORD_START) || r !== 'not JSON') { corrupt = { line: i + 1, problem: r }; return }
-    torn.push(i + 1)
+    if (typeof r !== 'string') { records.push(r); continue }
     const glued = line.lastIndexOf(RECORD_START)
-    if (glued > 0) {
-      const g = decodeLine(line.slice(glued))
-      if (typeof g !== 'string') records.push(g)
-    }
-  })
-  return { records, torn, corrupt, rest }
+    const g = glued > 0 ? decodeLine(line.slice(glued)) : 'none'
+    if (r === 'not JSON' && looksTorn(typeof g === 'string' ? line : line.slice(0, glued))) torn.push(base + start)
+    else corrupt.push({ offset: base + start, problem: r })
+    // a whole record a writer appended after the bad bytes (its handle did not see them)
+    if (typeof g !== 'string') records.push(g)
+  }
+  return { records, torn, corrupt, consumed: start }
 }

@@ -76,29 +76,32 @@ export class FileRevocationStore implements RevocationStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw fgError('FG_ERR_STORE_INVALID', `${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
     }
-    let text: string
+    let buf: Buffer
     let ino: number
     try {
       ino = (await fh.stat()).ino
-      text = await fh.readFile('utf8')
+      buf = await fh.readFile()
     } catch (err) {
       await fh.close().catch(() => {})
       throw fgError('FG_ERR_STORE_INVALID', `${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
     }
-    const chunk = parseChunk(text)
-    if (chunk.corrupt) {
+    const chunk = parseChunk(buf)
+    const bad = chunk.corrupt[0]
+    if (bad) {
+      // not a torn write: refuse to start rather than guess (fail closed)
       await fh.close().catch(() => {})
-      throw fgError('FG_ERR_STORE_INVALID', `${this.path}:${chunk.corrupt.line}: ${chunk.corrupt.problem} (the file is not a fleetgate store, or was edited by hand)`)
+      const line = countLines(buf, bad.offset) + 1
+      throw fgError('FG_ERR_STORE_INVALID', `${this.path}:${line} (byte ${bad.offset}): ${bad.problem} (the file is not a fleetgate store, or was edited by hand)`)
     }
     this.#warnTorn(chunk.torn)
-    if (chunk.rest !== '') this.#opts.log?.warn({ evt: 'revocation.store_torn', path: this.path }, 'the store ends with an incomplete record (a crash mid-write?): ignored')
+    if (chunk.consumed < buf.length) this.#opts.log?.warn({ evt: 'revocation.store_torn', path: this.path, offset: chunk.consumed }, 'the store ends with an incomplete record (a crash mid-write?): ignored')
     for (const r of chunk.records) this.#apply(r)
-    this.#offset = Buffer.byteLength(text) - Buffer.byteLength(chunk.rest)
+    this.#offset = chunk.consumed
     this.#reader = { fh, ino }
   }
 
-  #warnTorn (lines: number[]): void {
-    for (const line of lines) this.#opts.log?.warn({ evt: 'revocation.store_torn', path: this.path, line }, 'skipped a torn record in the store')
+  #warnTorn (offsets: number[]): void {
+    for (const offset of offsets) this.#opts.log?.warn({ evt: 'revocation.store_torn', path: this.path, offset }, 'skipped a torn record in the store (a crash or a full disk mid-write); the records after it are applied')
   }
 
   #apply (r: LogRecord, emit = false): void {
@@ -172,16 +175,14 @@ export class FileRevocationStore implements RevocationStore {
     }
     const buf = Buffer.alloc(size - this.#offset)
     const { bytesRead } = await this.#reader.fh.read(buf, 0, buf.length, this.#offset)
-    const text = buf.subarray(0, bytesRead).toString('utf8')
     // #offset stops before an incomplete last line, so it is read again whole
-    const chunk = parseChunk(text)
-    this.#offset += bytesRead - Buffer.byteLength(chunk.rest)
+    const chunk = parseChunk(buf.subarray(0, bytesRead), this.#offset)
+    this.#offset += chunk.consumed
     this.#warnTorn(chunk.torn)
-    if (chunk.corrupt) {
-      this.#opts.log?.error({ evt: 'revocation.store_corrupt', path: this.path, problem: chunk.corrupt.problem }, 'the store file has a corrupt line: re-checking everything')
-      this.#emit({ kind: 'resync' })
-    }
+    // every valid record is applied, also after a bad line: skipping one would fail open
     for (const r of chunk.records) this.#apply(r, true)
+    for (const c of chunk.corrupt) this.#opts.log?.error({ evt: 'revocation.store_corrupt', path: this.path, offset: c.offset, problem: c.problem }, 'skipped a corrupt line in the store: re-checking everything')
+    if (chunk.corrupt.length > 0) this.#emit({ kind: 'resync' })
   }
 
   async #closeReader (): Promise<void> {
@@ -227,6 +228,8 @@ export class FileRevocationStore implements RevocationStore {
    * share one write + fdatasync on a handle kept open. A torn last line left by
    * a crash is closed off when the handle opens; one torn later by another
    * writer's crash gets our record glued on, which the reader keeps (parseChunk).
+   * A failed append (a full disk) rejects with FG_ERR_STORE_WRITE and removes
+   * the bytes it did write, so a retry starts on a clean line.
    */
   async #append (text: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -243,8 +246,9 @@ export class FileRevocationStore implements RevocationStore {
     const waiters = this.#waiters
     this.#queued = ''
     this.#waiters = []
+    const attempt: WriteAttempt = { bytes: Buffer.alloc(0), written: 0 }
     try {
-      if (this.#closed) throw new Error(`${this.path}: store closed`)
+      if (this.#closed) throw new Error('store closed')
       // The kept handle must still be the file the path names: a file replaced
       // or deleted meanwhile would swallow appends no reader ever sees.
       if (this.#writer !== null) {
@@ -261,28 +265,35 @@ export class FileRevocationStore implements RevocationStore {
           await fh.read(last, 0, 1, st.size - 1)
           if (last[0] !== 0x0a) text = '\n' + text
         } else {
-          await this.#writeAll(fh, text)
+          await this.#writeAll(fh, text, attempt)
           await fh.datasync()
           await syncDir(this.#opts.dataDir) // the new file's name is durable too
           text = ''
         }
       }
       if (text !== '') {
-        await this.#writeAll(this.#writer.fh, text)
+        await this.#writeAll(this.#writer.fh, text, attempt)
         await this.#writer.fh.datasync()
       }
       for (const w of waiters) w.resolve()
     } catch (err) {
+      const undone = this.#writer !== null && attempt.written > 0 ? await undoAppend(this.#writer.fh, attempt.bytes.subarray(0, attempt.written)) : true
       await this.#closeWriter()
-      for (const w of waiters) w.reject(err)
+      const e = writeError(this.path, err, attempt, undone)
+      for (const w of waiters) w.reject(e)
     }
   }
 
-  /** one write; a short one (a full disk) is an error, never reported as durable */
-  async #writeAll (fh: FileHandle, text: string): Promise<void> {
+  /** write all of `text`; a short write is followed by another, which reports the disk's error (ENOSPC) */
+  async #writeAll (fh: FileHandle, text: string, attempt: WriteAttempt): Promise<void> {
     const buf = Buffer.from(text)
-    const { bytesWritten } = await fh.write(buf)
-    if (bytesWritten !== buf.length) throw new Error(`${this.path}: short write (${bytesWritten} of ${buf.length} bytes)`)
+    attempt.bytes = buf
+    attempt.written = 0
+    while (attempt.written < buf.length) {
+      const { bytesWritten } = await fh.write(buf, attempt.written, buf.length - attempt.written)
+      if (bytesWritten === 0) throw new Error('the write made no progress')
+      attempt.written += bytesWritten
+    }
   }
 
   async #closeWriter (): Promise<void> {
@@ -359,4 +370,45 @@ async function syncDir (dir: string): Promise<void> {
     const fh = await open(dir, 'r')
     try { await fh.sync() } finally { await fh.close() }
   } catch { /* not every platform can fsync a directory */ }
+}
+
+/** what one append wrote before it failed */
+interface WriteAttempt { bytes: Buffer; written: number }
+
+/**
+ * Undo a failed append: truncate the file back to its size before it, when its
+ * last bytes are still ours. When another process appended after them they stay,
+ * a torn line that readers skip (parseChunk). Shrinking a file needs no free space.
+ */
+async function undoAppend (fh: FileHandle, ours: Buffer): Promise<boolean> {
+  try {
+    const size = (await fh.stat()).size
+    const start = size - ours.length
+    if (start < 0) return false
+    const tail = Buffer.alloc(ours.length)
+    const { bytesRead } = await fh.read(tail, 0, ours.length, start)
+    if (bytesRead !== ours.length || !tail.equals(ours)) return false
+    await fh.truncate(start)
+    await fh.datasync()
+    return true
+  } catch {
+    return false
+  }
+}
+
+function writeError (path: string, err: unknown, attempt: WriteAttempt, undone: boolean): Error {
+  const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+  const partial = attempt.written === 0
+    ? ''
+    : undone
+      ? ` (${attempt.written} of ${attempt.bytes.length} bytes had been written: removed)`
+      : ` (${attempt.written} of ${attempt.bytes.length} bytes written could not be removed: a torn line, which readers skip)`
+  return fgError('FG_ERR_STORE_WRITE', `${path}: cannot append (${why}${why === 'ENOSPC' ? ': no space left on device' : ''}): nothing was stored${partial}`, err)
+}
+
+/** newlines in buf before offset (an error message's line number) */
+function countLines (buf: Buffer, offset: number): number {
+  let n = 0
+  for (let i = buf.indexOf(0x0a); i !== -1 && i < offset; i = buf.indexOf(0x0a, i + 1)) n++
+  return n
 }

@@ -14,4 +14,4 @@ export { RedisRevocationStore, openRedisLink, redactUrl, redisRetryDelay, type R
 export { FileRevocationStore, STORE_FILE, type FileStoreOptions } from './file-store.js'
 export { openRevocationStore, type StoreChoice } from './open.js'
 export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
-export { parseCrl, type ParsedCrl, type CrlEntry } from './crl.js'
+export { parseCrl, crlIsStale, type ParsedCrl, type CrlEntry } from './crl.js'

@@ -16,13 +16,14 @@ import { redisCli, openssl, fingerprintOf, certOf } from './revocation-helpers.j
 const P = 'fleetgate:'
 
 /** openssl ca -gencrl from an index.txt we write: arbitrary serials, with reasons. */
-async function makeCrl (dir: string, caCert: string, caKey: string, serials: Array<[hex: string, reason?: string]>): Promise<string> {
+async function makeCrl (dir: string, caCert: string, caKey: string, serials: Array<[hex: string, reason?: string]>, window?: { lastUpdate: string; nextUpdate: string }): Promise<string> {
   const lines = serials.map(([hex, reason]) => `R\t301231235959Z\t240101000000Z${reason ? ',' + reason : ''}\t${hex.toUpperCase()}\tunknown\t/CN=x${hex}`)
   writeFileSync(join(dir, 'index.txt'), lines.join('\n') + (lines.length ? '\n' : ''))
   writeFileSync(join(dir, 'crlnumber'), '01\n')
   writeFileSync(join(dir, 'ca.cnf'), `[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = ${join(dir, 'index.txt')}\ncrlnumber = ${join(dir, 'crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 30\nunique_subject = no\n`)
   const out = join(dir, 'crl.pem')
-  await openssl('ca', '-gencrl', '-batch', '-config', join(dir, 'ca.cnf'), '-keyfile', caKey, '-cert', caCert, '-out', out)
+  const times = window ? ['-crl_lastupdate', window.lastUpdate, '-crl_nextupdate', window.nextUpdate] : []
+  await openssl('ca', '-gencrl', '-batch', '-config', join(dir, 'ca.cnf'), '-keyfile', caKey, '-cert', caCert, ...times, '-out', out)
   return out
 }
 
@@ -140,5 +141,24 @@ describe('revocation CLI (revoke, crl import, revocations list)', function () {
     const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
     expect(rows.map((r) => r.serial ?? r.fingerprint)).to.have.members(['abc', 'ab'.repeat(32)])
     expect(await redisCli(redis.port, 'DBSIZE')).to.equal('0')
+  })
+
+  it('crl import of a stale CRL (nextUpdate in the past): imported all the same, with one warning line naming the file and nextUpdate', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fg-store-'))
+    const issuer = join(pki.dir, 'issuing-ca.pem')
+    const stale = await makeCrl(mkdtempSync(join(tmpdir(), 'fg-crl-')), issuer, join(pki.dir, 'issuing-ca.key'), [['0DEF', 'keyCompromise']],
+      { lastUpdate: '20240101000000Z', nextUpdate: '20240201000000Z' })
+    const r = await runCli(['crl', 'import', stale, '--issuer', issuer, '--data-dir', dataDir])
+    expect(r.code, r.stderr).to.equal(0)
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'))
+    expect(warnings, r.stderr).to.deep.equal([`warning: ${stale}: stale CRL, nextUpdate 2024-02-01T00:00:00.000Z is in the past (a newer CRL may list more revocations): imported anyway`])
+    expect(r.stdout).to.match(/^imported 1 revocations from .* nextUpdate 2024-02-01T00:00:00\.000Z\)/)
+    const list = await runCli(['revocations', 'list', '--data-dir', dataDir, '--json'])
+    expect(list.stdout.trim().split('\n').map((l) => (JSON.parse(l) as Record<string, string>).serial)).to.deep.equal(['def'])
+    // a current CRL: no warning
+    const current = await makeCrl(mkdtempSync(join(tmpdir(), 'fg-crl-')), issuer, join(pki.dir, 'issuing-ca.key'), [['0ABC', 'keyCompromise']])
+    const c = await runCli(['crl', 'import', current, '--issuer', issuer, '--data-dir', dataDir])
+    expect(c.code, c.stderr).to.equal(0)
+    expect(c.stderr).to.not.match(/warning/)
   })
 })

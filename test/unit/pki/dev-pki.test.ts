@@ -2,6 +2,8 @@ import { expect } from 'chai'
 import { X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { parsePolicy } from '../../../src/policy/index.js'
 import { isFleetgateError } from '../../../src/errors.js'
 import {
   devPkiPaths, hasValidCheckDigit, initDevPki, issueCertificates, issueLeaf, loadCa, loadCaFiles, loadPki, readPemCertificates,
@@ -55,7 +57,7 @@ describe('pki/dev-pki', function () {
   it('writes the exact layout', () => {
     const top = readdirSync(t.dir).sort()
     expect(top).to.deep.equal(['attack', 'backend', 'broker', 'ca-bundle.pem', 'issuing-ca.key', 'issuing-ca.pem', 'manifest.json',
-      'manufacturing-ca.key', 'manufacturing-ca.pem', 'monitor', 'provisioner', 'rogue', 'root-ca.key', 'root-ca.pem', 'vehicles'])
+      'manufacturing-ca.key', 'manufacturing-ca.pem', 'monitor', 'policy.yaml', 'provisioner', 'rogue', 'root-ca.key', 'root-ca.pem', 'vehicles'])
     expect(readdirSync(join(t.dir, 'vehicles')).sort()).to.deep.equal([...manifest.vins].sort())
     for (const vin of manifest.vins) {
       expect(readdirSync(join(t.dir, 'vehicles', vin)).sort()).to.deep.equal(['birth-cert.pem', 'birth-key.pem', 'cert.pem', 'key.pem'])
@@ -65,6 +67,20 @@ describe('pki/dev-pki', function () {
     }
     expect(readdirSync(join(t.dir, 'rogue')).sort()).to.deep.equal(['ca.key', 'ca.pem', 'vehicle'])
     expect(readdirSync(join(t.dir, 'attack')).sort()).to.deep.equal(['expired', 'no-eku', 'prefix-victim', 'server-eku', 'signer-key-encipherment', 'signer-no-eku', 'signer-server-eku', 'signer-two-ous', 'victim'])
+  })
+
+  it('writes policy.yaml: the shipped policy with every role pinned by its CA\'s key too (SPKI SHA-256, as openssl computes it)', () => {
+    const spki = (ca: string) => {
+      const r = spawnSync('sh', ['-c', `openssl x509 -in '${ca}' -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r`], { encoding: 'utf8' })
+      expect(r.status, r.stderr).to.equal(0)
+      return r.stdout.split(' ')[0]!
+    }
+    const text = readFileSync(p.policy, 'utf8')
+    const policy = parsePolicy(text, p.policy)
+    expect(policy.roles).to.deep.equal(['vehicle', 'fleet-backend', 'fleet-monitor', 'factory', 'provisioner'])
+    expect(text.match(/issuerKey: "([0-9a-f]{64})"/g)).to.have.length(5)
+    expect(text.match(new RegExp(`issuer: \\{ CN: "fleetgate Issuing CA" \\}, issuerKey: "${spki(p.issuing.cert)}"`, 'g'))).to.have.length(4)
+    expect(text.match(new RegExp(`issuer: \\{ CN: "fleetgate Manufacturing CA" \\}, issuerKey: "${spki(p.manufacturing.cert)}"`, 'g'))).to.have.length(1)
   })
 
   it('makes valid ISO 3779 VINs with correct check digits', () => {

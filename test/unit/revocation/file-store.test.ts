@@ -10,6 +10,7 @@ import { SessionRegistry } from '../../../src/broker/session.js'
 import { createAuditLogger } from '../../../src/audit/index.js'
 import { encodeRegistryLine, encodeRevoked } from '../../../src/revocation/file-log.js'
 import type { RegistryRecord, StoreEvent } from '../../../src/revocation/types.js'
+import { AuditSink } from '../../harness/audit-sink.js'
 
 const fp = (i: number) => i.toString(16).padStart(64, '0')
 const issued = (i: number): RegistryRecord => ({ serial: i.toString(16), notAfter: '2030-01-01T00:00:00.000Z', issuedAt: '2026-01-01T00:00:00.000Z', state: 'issued' })
@@ -137,6 +138,60 @@ describe('embedded store: group commit and tailing', () => {
     expect(revoked).to.not.equal(null)
     revoked = (await reader.status({ targets: [{ fingerprint: fp(4) }] }).catch(() => ({ revoked: 'refused' }))).revoked
     expect(revoked).to.not.equal(null)
+  })
+})
+
+describe('embedded store: a torn line in the middle (a full disk took a few bytes, the retry closed the line off)', () => {
+  let dir: string
+  const open: FileRevocationStore[] = []
+  const rev = (i: number) => encodeRevoked({ fingerprint: fp(i), reason: 'keyCompromise', revokedAt: '2026-01-01T00:00:00.000Z' })
+  const TORN = '{"t":' // what the full disk let through: 5 of 353 bytes
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'fg-file-torn-')) })
+  afterEach(async () => { for (const s of open.splice(0)) await s.close(); rmSync(dir, { recursive: true, force: true }) })
+
+  it('a running reader applies every record after it and audits the file and byte offset', async () => {
+    const path = join(dir, STORE_FILE)
+    writeFileSync(path, rev(1))
+    const sink = new AuditSink()
+    const reader = await FileRevocationStore.open({ dataDir: dir, log: sink.logger })
+    open.push(reader)
+    const events: StoreEvent[] = []
+    await reader.watch((e) => events.push(e))
+    appendFileSync(path, TORN)
+    await reader.refresh()
+    appendFileSync(path, '\n' + rev(2) + encodeRegistryLine('VIN', fp(3), issued(3)))
+    await reader.refresh()
+    expect((await reader.status({ targets: [{ fingerprint: fp(2) }] })).revoked).to.include({ fingerprint: fp(2) })
+    expect((await reader.registryGet('VIN'))[fp(3)]?.state).to.equal('issued')
+    expect(events).to.deep.include({ kind: 'revoked', target: { fingerprint: fp(2) } })
+    expect(sink.find('revocation.store_torn')).to.have.length(1)
+    expect(sink.find('revocation.store_torn')[0]).to.include({ level: 'warn', path, offset: rev(1).length })
+    expect(sink.find('revocation.store_corrupt')).to.deep.equal([])
+  })
+
+  it('loading at start tolerates it the same way (audited), and keeps every record', async () => {
+    const path = join(dir, STORE_FILE)
+    writeFileSync(path, rev(1) + TORN + '\n' + rev(2))
+    const sink = new AuditSink()
+    const s = await FileRevocationStore.open({ dataDir: dir, log: sink.logger })
+    open.push(s)
+    expect(await s.list()).to.have.length(2)
+    expect(sink.find('revocation.store_torn')[0]).to.include({ level: 'warn', path, offset: rev(1).length })
+  })
+
+  it('a running reader still applies the records after a corrupt line (and asks for a re-check)', async () => {
+    const path = join(dir, STORE_FILE)
+    writeFileSync(path, rev(1))
+    const sink = new AuditSink()
+    const reader = await FileRevocationStore.open({ dataDir: dir, log: sink.logger })
+    open.push(reader)
+    const events: StoreEvent[] = []
+    await reader.watch((e) => events.push(e))
+    appendFileSync(path, 'hello\n' + rev(2))
+    await reader.refresh()
+    expect((await reader.status({ targets: [{ fingerprint: fp(2) }] })).revoked).to.include({ fingerprint: fp(2) })
+    expect(events.map((e) => e.kind)).to.include.members(['revoked', 'resync'])
+    expect(sink.find('revocation.store_corrupt')[0]).to.include({ level: 'error', path, offset: rev(1).length })
   })
 })
 
