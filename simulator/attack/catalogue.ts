@@ -1,5 +1,5 @@
-// The attack catalogue, in run order. Revocation comes last: it revokes a
-// certificate for good.
+// The attack catalogue, in run order. Revocation comes late: it revokes a
+// certificate for good; provisioning last (it runs its own provisioner).
 import type { Attack } from './types.js'
 import { clientIdTakeover, expiredCertificate, noCertificate, noClientAuth, rogueCa, serverEku, willOnCommands } from './connect-attacks.js'
 import { publishForeign, retainedCommand, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
@@ -8,6 +8,7 @@ import {
 } from './command-attacks.js'
 import { connectionFlood, neverConnect, oversizedPacket } from './transport-attacks.js'
 import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
+import { recoveryLockout } from './provisioning-attacks.js'
 
 export const CATALOGUE: readonly Attack[] = [
   noCertificate, rogueCa, expiredCertificate, noClientAuth, serverEku,
@@ -16,6 +17,7 @@ export const CATALOGUE: readonly Attack[] = [
   forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
   oversizedPacket, neverConnect, connectionFlood,
   revokedLiveSession, revokedCertificate,
+  recoveryLockout,
 ]
 
 /** The attacks named in `only` (ids), in catalogue order; unknown ids are returned separately. */

@@ -72,7 +72,7 @@ describe('sim attack: the attack catalogue', function () {
       expect(took).to.be.below(60_000)
       expect(report.results.map((x) => x.id)).to.include.members([...POLICY_ATTACKS, 'no-certificate', 'rogue-ca-lookalike', 'expired-certificate',
         'forged-signature', 'payload-tampering', 'replay', 'expired-command', 'wrong-vin', 'untrusted-signer', 'signer-without-privilege',
-        'alg-none', 'unknown-command', 'bad-arguments'])
+        'alg-none', 'unknown-command', 'bad-arguments', 'recovery-lockout'])
       for (const x of report.results) {
         // the client's view is in "observed"; the reason comes from the car's signed result or the broker's audit line
         if (x.decider === 'car') {
@@ -83,7 +83,7 @@ describe('sim attack: the attack catalogue', function () {
           expect(x.reasonSeen, x.id).to.match(new RegExp(`^${x.expected} `))
         }
       }
-      expect(r.stdout).to.match(/27 PASS, 0 FAIL, 0 SKIPPED, 0 ERROR/)
+      expect(r.stdout).to.match(/28 PASS, 0 FAIL, 0 SKIPPED, 0 ERROR/)
       const html = readFileSync(join(out, 'report.html'), 'utf8')
       expect(html).to.match(/^<!DOCTYPE html>/)
       expect(html).not.to.match(/<(script|link)\b|src=|@import/)
