@@ -22,7 +22,7 @@ const CAP = 10
 const POLICY_ATTACKS = [
   'no-client-auth', 'client-id-takeover', 'will-on-command-topic', 'wildcard-subscribe', 'wildcard-persistent-session',
   'sys-discovery', 'publish-foreign-topic', 'retained-command', 'oversized-packet', 'never-connect', 'connection-flood',
-  'revoked-live-session', 'revoked-certificate',
+  'revoked-live-session', 'revoked-certificate', 'recovery-lockout',
 ]
 
 function quickArgs (port: number, pki: TestPki, out: string, extra: string[] = []): string[] {
