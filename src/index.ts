@@ -46,3 +46,6 @@ export { writeFileAtomic } from './provisioning/atomic-file.js'
 
 // fleetgate's own MQTT clients (simulator, provisioner)
 export { parseBrokerUrl, type BrokerAddress } from './client/broker-url.js'
+
+// Revocation store: open the one the broker reads; revoke a car (every certificate the registry knows for its VIN)
+export { openRevocationStore, revokeVehicle, type RevocationStore, type StoreChoice, type RevocationEntry, type RevokedVehicle } from './revocation/index.js'

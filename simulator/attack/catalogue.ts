@@ -1,5 +1,5 @@
-// The attack catalogue, in run order. Revocation comes last: it revokes a
-// certificate for good.
+// The attack catalogue, in run order. Revocation comes late: it revokes a
+// certificate for good; provisioning last (it runs its own provisioner).
 import type { Attack } from './types.js'
 import { clientIdTakeover, expiredCertificate, noCertificate, noClientAuth, prefixSessionTheft, rogueCa, serverEku, willOnCommands } from './connect-attacks.js'
 import { publishForeign, retainedCommand, retainedFlood, subscribeDenyFlood, sysDiscovery, wildcardOnline, wildcardPersistent } from './topic-attacks.js'
@@ -9,6 +9,7 @@ import {
 } from './command-attacks.js'
 import { connectionFlood, neverConnect, oversizedPacket } from './transport-attacks.js'
 import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
+import { recoveryLockout } from './provisioning-attacks.js'
 
 export const CATALOGUE: readonly Attack[] = [
   noCertificate, rogueCa, expiredCertificate, noClientAuth, serverEku,
@@ -18,6 +19,7 @@ export const CATALOGUE: readonly Attack[] = [
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
   oversizedPacket, neverConnect, connectionFlood,
   revokedLiveSession, revokedCertificate,
+  recoveryLockout,
 ]
 
 /** The attacks named in `only` (ids), in catalogue order; unknown ids are returned separately. */

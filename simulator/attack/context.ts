@@ -39,6 +39,10 @@ export interface RunSettings {
   readonly revoke?: (certPath: string) => Promise<void>
   /** issue a fresh victim certificate when attack/victim was already revoked by an earlier run */
   readonly freshVictim?: () => Promise<CertKeyPaths>
+  /** start a provisioner on the broker's store for the rest of the run (absent: no store given, provisioning attacks are SKIPPED) */
+  readonly startProvisioner?: () => Promise<void>
+  /** a fresh VIN and its birth certificate from the PKI's manufacturing CA (PEM text) */
+  readonly freshBirth?: () => Promise<{ vin: string; cert: string; key: string }>
   readonly victimCar?: VictimCar
 }
 

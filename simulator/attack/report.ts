@@ -6,7 +6,7 @@ import { reasonMatches } from './runner.js'
 import { safe } from '../print.js'
 
 const FAMILY_TITLES: Record<string, string> = {
-  tls: 'TLS handshake', connect: 'CONNECT', topic: 'Topics', command: 'Signed commands (decided by the car)', transport: 'Transport', revocation: 'Revocation',
+  tls: 'TLS handshake', connect: 'CONNECT', topic: 'Topics', command: 'Signed commands (decided by the car)', transport: 'Transport', revocation: 'Revocation', provisioning: 'Provisioning',
 }
 
 function verdictText (r: AttackResult): string {

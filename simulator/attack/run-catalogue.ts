@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fgError } from '../../src/index.js'
-import { loadPki, loadCa, issueLeaf, type CertKeyPaths } from '../../src/pki/index.js'
+import { loadPki, loadCa, issueLeaf, randomVin, type CertKeyPaths, type DevPkiPaths } from '../../src/pki/index.js'
+import { DEFAULT_RATE_LIMIT, startProvisioner, type RunningProvisioner } from '../../src/provisioning/index.js'
+import { createAuditLogger } from '../../src/audit/index.js'
+import type { StoreChoice } from '../../src/revocation/index.js'
 import { parseBrokerUrl } from '../broker-url.js'
 import { startCar, type CarEvent } from '../car.js'
 import { credentialsFromFiles } from '../credentials.js'
@@ -14,7 +17,7 @@ import type { RunSettings, VictimCar } from './context.js'
 import { Scope, attempt, describeOutcome } from './client.js'
 import { readAuditLog } from './audit-log.js'
 import { exitCodeOf, runAttacks, totals, withAuditReasons, withObservedReasons, type RunHooks } from './runner.js'
-import type { Attack, CatalogueReport } from './types.js'
+import { Inconclusive, type Attack, type CatalogueReport } from './types.js'
 
 export interface CatalogueOptions {
   readonly url: string
@@ -28,6 +31,8 @@ export interface CatalogueOptions {
   readonly revoke?: (certPath: string) => Promise<void>
   /** where revocations are written (for the report's notes) */
   readonly storeWhere?: string
+  /** the broker's store: the provisioning attacks run their own provisioner on it (absent: they are SKIPPED) */
+  readonly store?: StoreChoice
   readonly auditLog?: string
   readonly hooks?: RunHooks
   /** progress lines (victim car, preflight) */
@@ -66,6 +71,24 @@ async function freshVictim (pkiDir: string, vin: string): Promise<CertKeyPaths> 
   return paths
 }
 
+/** a fresh VIN and its birth certificate, from the PKI's manufacturing CA */
+async function freshBirth (pkiDir: string): Promise<{ vin: string; cert: string; key: string }> {
+  const vin = randomVin()
+  const leaf = await issueLeaf(await loadCa(pkiDir, 'manufacturing'), 'factory', vin)
+  return { vin, cert: leaf.chainPem, key: leaf.keyPem! }
+}
+
+/** the run's own provisioner: the PKI's provisioner certificate and issuing CA, a clean session, its own clientId */
+async function runProvisioner (url: string, paths: DevPkiPaths, store: StoreChoice): Promise<RunningProvisioner> {
+  return await startProvisioner({
+    url, ca: paths.root.cert, cert: paths.provisioner.cert, key: paths.provisioner.key,
+    issuerCert: paths.issuing.cert, issuerKey: paths.issuing.key,
+    redis: store.redis, redisPrefix: store.redisPrefix, dataDir: store.dataDir, revocationTimeout: store.revocationTimeout,
+    lifetimeMs: 3_600_000, graceMs: 3_600_000, rateLimit: DEFAULT_RATE_LIMIT,
+    clientIdSuffix: 'sim-attack', cleanSession: true, log: createAuditLogger({ level: 'silent' }),
+  })
+}
+
 export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: CatalogueReport; exitCode: number }> {
   const addr = parseBrokerUrl(opts.url)
   const pki = loadPki(opts.pkiDir)
@@ -97,6 +120,8 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
     }
   }
 
+  const store = opts.store
+  let provisioner: Promise<RunningProvisioner> | undefined
   const settings: RunSettings = {
     url: opts.url, addr, pki: pki.paths, victimVin, attackerVin, quick: opts.quick,
     connectTimeoutHintMs: opts.connectTimeoutHintMs,
@@ -105,6 +130,17 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
     resultWaitMs: opts.quick ? 4000 : 10_000,
     revoke: opts.revoke,
     freshVictim: () => freshVictim(opts.pkiDir, attackerVin),
+    startProvisioner: store === undefined
+      ? undefined
+      : async () => {
+        provisioner ??= runProvisioner(opts.url, pki.paths, store)
+        try {
+          await provisioner
+        } catch (err) {
+          throw new Inconclusive(`the run's provisioner did not start: ${(err as Error).message}`)
+        }
+      },
+    freshBirth: () => freshBirth(opts.pkiDir),
     victimCar,
   }
   let results
@@ -112,6 +148,7 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
     results = await runAttacks(opts.attacks, settings, opts.hooks)
   } finally {
     await victimCar?.car.stop()
+    await provisioner?.then((p) => p.close(), () => {})
   }
   const finished = Date.now()
   if (opts.auditLog !== undefined) {
@@ -128,6 +165,7 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
   if (opts.auditLog === undefined) notes.push('No --audit-log given: the broker does not tell a client why it refused it, so "reason seen" shows the client\'s observation (CONNACK 5, SUBACK 0x80, a close).')
   const revocationRan = results.some((r) => r.family === 'revocation')
   if (revocationRan && !opts.revoke) notes.push('No revocation store given (--redis or --data-dir): the revocation attacks were SKIPPED.')
+  if (results.some((r) => r.family === 'provisioning') && store !== undefined) notes.push(`The provisioning attacks ran their own provisioner (clientId <CN>-sim-attack) on ${opts.storeWhere ?? 'the store'}, with fresh VINs and birth certificates from the PKI's manufacturing CA.`)
   if (revocationRan && opts.revoke) notes.push(`The victim certificate (CN ${attackerVin}) was revoked in ${opts.storeWhere ?? 'the store'}, for good; a later run issues a fresh one from the PKI's issuing CA.`)
   if (opts.noCars) notes.push(`--no-cars: the victim car ${victimVin} was expected to be running already.`)
   const report: CatalogueReport = {

@@ -10,7 +10,7 @@ import type { AttackContext } from './context.js'
 export const TLS_REFUSED = 'tls_refused'
 export type ExpectedReason = Reason | typeof TLS_REFUSED
 
-export type AttackFamily = 'tls' | 'connect' | 'topic' | 'command' | 'transport' | 'revocation'
+export type AttackFamily = 'tls' | 'connect' | 'topic' | 'command' | 'transport' | 'revocation' | 'provisioning'
 
 /** Where the refusal is decided: the broker (reason only in its audit log) or the car (reason in its signed result). */
 export type Decider = 'broker' | 'car'

@@ -1,7 +1,7 @@
 // `fleetgate revocations list`: what the store holds, one line each.
 import type { Command } from 'commander'
 import { newCommand } from './program.js'
-import { addStoreOptions, openCliStore } from './revoke.js'
+import { addStoreOptions, openCliStore } from './store-options.js'
 import { describeRecord } from '../revocation/index.js'
 import type { ConfigInput } from '../config/index.js'
 

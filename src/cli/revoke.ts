@@ -2,34 +2,14 @@
 // broker node closes the certificate's live sessions at once.
 import type { Command } from 'commander'
 import { X509Certificate } from 'node:crypto'
-import { newCommand, addOptions } from './program.js'
-import { resolveConfig, type ConfigInput } from '../config/index.js'
+import { newCommand, ExitCode } from './program.js'
+import { addStoreOptions, openCliStore, type StoreFlags } from './store-options.js'
 import { fgError } from '../errors.js'
 import { normaliseSerial } from '../identity/index.js'
 import { readPemCertificates } from '../pki/pem.js'
-import {
-  REVOCATION_REASONS, normaliseFingerprint, openRevocationStore, redactUrl, type RevocationStore, type RevocationTarget,
-} from '../revocation/index.js'
+import { isVin } from '../pki/vin.js'
+import { REVOCATION_REASONS, normaliseFingerprint, revokeVehicle, type RevocationTarget } from '../revocation/index.js'
 import { sha256Hex } from '../identity/index.js'
-
-type StoreFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'>
-
-/** --redis / --data-dir / --redis-prefix, with the same env variables and defaults as `serve` */
-export function addStoreOptions (cmd: Command): Command {
-  return addOptions(cmd, ['redis', 'redisPrefix', 'dataDir', 'revocationTimeout'])
-}
-
-/** The store `serve` would use with these flags and environment. */
-export async function openCliStore (flags: StoreFlags): Promise<{ store: RevocationStore; where: string }> {
-  if (flags.redis !== undefined && flags.dataDir !== undefined) throw fgError('FG_ERR_USAGE', 'give --redis <url> or --data-dir <dir>, not both')
-  const given: ConfigInput = { redis: flags.redis, redisPrefix: flags.redisPrefix, dataDir: flags.dataDir, revocationTimeout: flags.revocationTimeout ?? '5s' }
-  // --data-dir chooses the file store even when REDIS_URL is set in the environment
-  const env = flags.dataDir !== undefined ? { ...process.env, REDIS_URL: undefined } : process.env
-  const config = resolveConfig(given, env)
-  const store = await openRevocationStore(config)
-  const where = config.redis ? `redis ${redactUrl(config.redis)} (prefix ${config.redisPrefix})` : `file ${config.dataDir}`
-  return { store, where }
-}
 
 export function checkReason (reason: string): string {
   if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
@@ -38,12 +18,21 @@ export function checkReason (reason: string): string {
   return reason
 }
 
-interface RevokeFlags extends StoreFlags { cert?: string; fingerprint?: string; issuer?: string; serial?: string; reason: string }
+interface RevokeFlags extends StoreFlags { cert?: string; fingerprint?: string; issuer?: string; serial?: string; vin?: string; reason: string }
+
+const ONE_MODE = 'give exactly one of --cert <pem>, --fingerprint <hex>, --issuer <pem> with --serial <hex>, or --vin <VIN>'
+
+/** the --vin flag checked: exactly this mode, a VIN */
+function vinFlag (flags: RevokeFlags): string {
+  if (flags.cert !== undefined || flags.fingerprint !== undefined || flags.issuer !== undefined || flags.serial !== undefined) throw fgError('FG_ERR_USAGE', ONE_MODE)
+  if (!isVin(flags.vin!)) throw fgError('FG_ERR_CONFIG_INVALID', `--vin ${flags.vin}: not a VIN (17 characters, no I, O or Q)`)
+  return flags.vin!
+}
 
 /** The targets named by the flags, and a description of each for the report. */
 export function revokeTargets (flags: RevokeFlags): Array<{ target: RevocationTarget; what: string }> {
   const modes = [flags.cert !== undefined, flags.fingerprint !== undefined, flags.issuer !== undefined || flags.serial !== undefined].filter(Boolean).length
-  if (modes !== 1) throw fgError('FG_ERR_USAGE', 'give exactly one of --cert <pem>, --fingerprint <hex>, or --issuer <pem> with --serial <hex>')
+  if (modes !== 1 || flags.vin !== undefined) throw fgError('FG_ERR_USAGE', ONE_MODE)
   if (flags.cert !== undefined) {
     const ders = readPemCertificates(flags.cert)
     const leaf = new X509Certificate(ders[0]!)
@@ -71,15 +60,17 @@ export function revokeTargets (flags: RevokeFlags): Array<{ target: RevocationTa
 }
 
 export function revokeCommand (): Command {
-  const cmd = newCommand('revoke', 'revoke a certificate (or a CA): every broker node refuses it and closes its live sessions at once')
+  const cmd = newCommand('revoke', 'revoke a certificate (or a CA, or every certificate of a car): every broker node refuses it and closes its live sessions at once')
     .option('--cert <pem>', 'the certificate (PEM; leaf first, then its issuer if present)')
     .option('--fingerprint <hex>', 'SHA-256 fingerprint of the certificate DER')
     .option('--issuer <pem>', 'the issuing CA certificate (with --serial)')
     .option('--serial <hex>', 'serial number as openssl prints it (0A:BC, 0ABC or 0x0abc)')
+    .option('--vin <VIN>', 'every certificate the registry knows for this car (rotation successors included; not its birth certificate)')
     .option('--reason <reason>', `CRL reason (${REVOCATION_REASONS.join(', ')})`, 'unspecified')
   addStoreOptions(cmd)
   cmd.action(async (flags: RevokeFlags) => {
     const reason = checkReason(flags.reason)
+    if (flags.vin !== undefined) return await revokeCar(vinFlag(flags), reason, flags)
     const targets = revokeTargets(flags)
     const { store, where } = await openCliStore(flags)
     try {
@@ -93,3 +84,20 @@ export function revokeCommand (): Command {
   return cmd
 }
 
+
+/** `revoke --vin`: exit 1 when the registry knows no certificate of the VIN (a typo, or the wrong store) */
+async function revokeCar (vin: string, reason: string, flags: StoreFlags): Promise<void> {
+  const { store, where } = await openCliStore(flags)
+  try {
+    const revokedAt = new Date().toISOString()
+    const r = await revokeVehicle(store, vin, { reason, revokedAt })
+    for (const fp of r.revoked) process.stdout.write(`revoked certificate fingerprint ${fp} of VIN ${vin} (reason ${reason}, at ${revokedAt}) in ${where}\n`)
+    for (const fp of r.already) process.stdout.write(`already revoked: certificate fingerprint ${fp} of VIN ${vin}\n`)
+    if (r.revoked.length === 0 && r.already.length === 0) {
+      process.stderr.write(`revoke: the registry in ${where} knows no certificate of VIN ${vin}\n`)
+      throw new ExitCode(1)
+    }
+  } finally {
+    await store.close()
+  }
+}

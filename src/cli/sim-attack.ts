@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { countFlag, durationFlag, newCommand, ExitCode, requireFlags } from './program.js'
-import { addStoreOptions, openCliStore, revokeTargets } from './revoke.js'
+import { revokeTargets } from './revoke.js'
+import { addStoreOptions, openCliStore, resolveStoreChoice } from './store-options.js'
 import { envOf } from '../config/index.js'
 import { fgError } from '../errors.js'
 import type { RevocationStore } from '../revocation/index.js'
@@ -74,6 +75,7 @@ export function simAttackCommand (): Command {
       out = await runCatalogue({
         url: flags.url!, pkiDir: flags.pki!, attacks, quick: flags.quick === true, noCars: flags.cars === false,
         connectTimeoutHintMs: hint, maxConnectionsHint: cap, revoke, storeWhere: where, auditLog: flags.auditLog,
+        store: store ? resolveStoreChoice(flags) : undefined,
         onLine: (l) => process.stderr.write(l + '\n'),
         hooks: {
           onResult: (r, i, n) => process.stderr.write(`[${String(i + 1).padStart(2)}/${n}] ${r.verdict.padEnd(7)} ${r.id}: ${safe(r.observed, 160)}\n`),

@@ -7,7 +7,7 @@ export { EKU_CLIENT_AUTH, BACKDATE_MS, emptyTemplate, type CertificateTemplate }
 export {
   authorize, signRequest, SignOptionError, p256KeyValidator, commonNameValidator, proofOfPossessionValidator, forceVehicleSubject,
   clientAuthOnly, lifetimeModifier, vehicleProfileValidator,
-  type SignOption, type CsrValidator, type TemplateModifier, type TemplateValidator, type CsrContext, type AuthorizeOptions,
+  type ApprovedRequest, type SignOption, type CsrValidator, type TemplateModifier, type TemplateValidator, type CsrContext, type AuthorizeOptions,
 } from './sign-options.js'
 export {
   MAX_REQUEST_BYTES, REQUEST_FILTERS, requestTopic, responseTopic, parseRequestTopic, parseRequestBody, parseResponseBody,
@@ -16,8 +16,8 @@ export {
 } from './messages.js'
 export { buildCsr } from './csr-build.js'
 export { writeFileAtomic } from './atomic-file.js'
-export { ProvisioningService, RETIRE_REASON, type ServiceOptions, type RateLimit, type Outcome } from './service.js'
-export { FileProvisionerState, NONCE_TTL_MS, STATE_FILE, type ProvisionerState, type Admission, type Retirement } from './state.js'
+export { ProvisioningService, RETIRE_REASON, BUSY_WAIT_MS, type ServiceOptions, type RateLimit, type Outcome } from './service.js'
+export { FileProvisionerState, NONCE_TTL_MS, CLAIM_LEASE_MS, STATE_FILE, LOCK_FILE, type ProvisionerState, type Claim, type Retirement } from './state.js'
 export { RedisProvisionerState } from './redis-state.js'
 export {
   startProvisioner, loadIssuer, parseRateLimit, DEFAULT_GRACE_MS, DEFAULT_LIFETIME_MS, DEFAULT_RATE_LIMIT,

@@ -12,6 +12,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import type { AuditLogger } from '../audit/index.js'
 import { fgError } from '../errors.js'
 import { openRevocationStore } from '../revocation/open.js'
+import { DEFAULT_PREFIX } from '../revocation/schema.js'
 import type { RevocationStore, StoreEvent } from '../revocation/types.js'
 import { readPrivateKey, readTextFile, parsePemCertificates } from '../pki/pem.js'
 import { readCaKeyPair } from '../pki/ca-key.js'
@@ -37,13 +38,18 @@ export interface ProvisionerConfig {
   readonly issuerCert: string
   readonly issuerKey: string
   readonly redis?: string
+  /** the revocation schema's prefix, as the broker's --redis-prefix (default fleetgate:) */
   readonly redisPrefix?: string
   readonly dataDir: string
+  /** bound on each store call; default 5 s */
+  readonly revocationTimeout?: number
   readonly lifetimeMs: number
   readonly graceMs: number
   readonly rateLimit: RateLimit
   /** clientId = CN, or CN-<suffix> when several run at once */
   readonly clientIdSuffix?: string
+  /** MQTT clean session: true for a provisioner that runs for a while only (sim attack); default false (requests queue while it restarts) */
+  readonly cleanSession?: boolean
   readonly log: AuditLogger
 }
 
@@ -77,10 +83,11 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
   const addr = parseBrokerUrl(cfg.url)
   const log = cfg.log.child({ component: 'provisioner' })
 
-  const store = await openRevocationStore({ redis: cfg.redis, redisPrefix: cfg.redisPrefix, dataDir: cfg.dataDir, revocationTimeout: 5000 }, log)
+  const prefix = cfg.redisPrefix ?? DEFAULT_PREFIX
+  const store = await openRevocationStore({ redis: cfg.redis, redisPrefix: prefix, dataDir: cfg.dataDir, revocationTimeout: cfg.revocationTimeout ?? 5000 }, log)
   let state: ProvisionerState
   try {
-    state = cfg.redis ? await RedisProvisionerState.open(cfg.redis, cfg.redisPrefix ?? 'fleetgate:') : new FileProvisionerState(cfg.dataDir)
+    state = cfg.redis ? await RedisProvisionerState.open(cfg.redis, prefix) : new FileProvisionerState(cfg.dataDir)
   } catch (err) {
     await store.close()
     throw err
@@ -88,7 +95,7 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
 
   const client = mqtt.connect(mqttsOptions(addr, { ca: caPem, cert: certPem, key: keyPem }, {
     // persistent session: requests published while the provisioner reconnects are queued, not lost
-    clientId, clean: false, keepalive: 30, reconnectPeriod: 1000, connectTimeout: 10_000,
+    clientId, clean: cfg.cleanSession === true, keepalive: 30, reconnectPeriod: 1000, connectTimeout: 10_000,
   }))
   const service = new ProvisioningService({
     issuer, store, state, log,

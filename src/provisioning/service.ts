@@ -1,19 +1,29 @@
 // The provisioning service's decisions (DESIGN "Provisioning and rotation"):
 // one request in, one response out, one audit line. Order, cheap first:
-// topic + body shape (malformed) -> replayed nonce (the same answer again) ->
-// rate limit (every non-replayed request of the VIN counts) -> the sign
-// options (bad_csr, key_not_allowed, subject_mismatch; sign-options.ts) ->
-// registry + retirement -> response. I/O only through what it is given
-// (store, state, publish), so tests can drive it with real stores.
+// topic + body shape (malformed) -> claim (VIN, nonce) atomically: a nonce
+// answered before gets the same answer again, one being answered elsewhere
+// (a QoS 1 redelivery, another provisioner) is waited for -> the sign options
+// (bad_csr, key_not_allowed, subject_mismatch; sign-options.ts) -> rate limit
+// (only requests that passed the checks count, per VIN and per channel: a
+// thief rotating with a stolen operational key never uses up the car's
+// birth-certificate budget) -> issue -> registry + retirement -> response.
+// Requests of one VIN are handled one after the other in a process. I/O only
+// through what it is given (store, state, publish), so tests can drive it
+// with real stores.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditLogger } from '../audit/index.js'
 import type { RevocationStore, RegistryRecord } from '../revocation/types.js'
 import type { ProvisioningReason } from '../reasons.js'
-import { authorize, signRequest } from './sign-options.js'
+import { authorize, checkRequest, issueApproved } from './sign-options.js'
 import type { FastIssuer } from './issuer.js'
 import {
-  issuedResponse, parseRequestBody, parseRequestTopic, rejectedResponse, type Channel, type ProvisioningResponse,
+  issuedResponse, parseRequestBody, parseRequestTopic, rejectedResponse, type Channel, type ProvisioningResponse, type RequestTopic,
 } from './messages.js'
 import type { ProvisionerState, Retirement } from './state.js'
+
+/** how long a request whose nonce another handler holds waits for that answer before it is dropped unanswered */
+export const BUSY_WAIT_MS = 10_000
+const BUSY_POLL_MS = 100
 
 export interface RateLimit {
   readonly count: number
@@ -43,11 +53,14 @@ export const RETIRE_REASON = {
   reprovision: 'keyCompromise',
 } as const
 
-export type Outcome = 'issued' | 'replayed' | ProvisioningReason | 'ignored'
+/** busy: another handler held the nonce past BUSY_WAIT_MS (it answers, or the car retries) */
+export type Outcome = 'issued' | 'replayed' | 'busy' | ProvisioningReason | 'ignored'
 
 export class ProvisioningService {
   readonly #o: ServiceOptions
   readonly #now: () => Date
+  /** the tail of each VIN's queue of requests in this process */
+  readonly #byVin = new Map<string, Promise<void>>()
 
   constructor (opts: ServiceOptions) {
     this.#o = opts
@@ -71,41 +84,90 @@ export class ProvisioningService {
       return 'malformed'
     }
     const { nonce, csrDer } = body.value
-    const admission = await this.#o.state.admit(t.vin, nonce, this.#o.rateLimit.windowMs)
-    if ('replay' in admission) {
-      log.info({ evt: 'provision.replayed', ...base, nonce }, 'repeated nonce: the same certificate again')
-      await this.#send(t.responseTopic, admission.replay)
+    return await this.#oneAtATime(t.vin, () => this.#claimed(t, nonce, csrDer))
+  }
+
+  /** run `fn` after every earlier call for this VIN has finished (a re-provisioning sees the rotation before it, and the other way round) */
+  #oneAtATime<T> (vin: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#byVin.get(vin) ?? Promise.resolve()
+    const run = prev.then(fn)
+    const tail = run.then(() => {}, () => {})
+    this.#byVin.set(vin, tail)
+    void tail.then(() => { if (this.#byVin.get(vin) === tail) this.#byVin.delete(vin) })
+    return run
+  }
+
+  async #claimed (t: RequestTopic, nonce: string, csrDer: Buffer | null): Promise<Outcome> {
+    const base = { vin: t.vin, channel: t.channel }
+    const state = this.#o.state
+    let claim = await state.claim(t.vin, nonce)
+    const deadline = Date.now() + BUSY_WAIT_MS
+    while (claim.kind === 'busy') {
+      if (Date.now() >= deadline) {
+        this.#o.log.warn({ evt: 'provision.busy', ...base, nonce }, 'the request is being answered elsewhere: not answered here')
+        return 'busy'
+      }
+      await sleep(BUSY_POLL_MS)
+      claim = await state.claim(t.vin, nonce)
+    }
+    if (claim.kind === 'replay') {
+      this.#o.log.info({ evt: 'provision.replayed', ...base, nonce }, 'repeated nonce: the same certificate again')
+      await this.#send(t.responseTopic, claim.response)
       return 'replayed'
     }
-    if (admission.count > this.#o.rateLimit.count) {
-      return await this.#reject(t.responseTopic, base, nonce, 'rate_limited', `request ${admission.count} in the window`)
+    try {
+      return await this.#issue(t, nonce, csrDer)
+    } catch (err) {
+      // not answered: a retry (the same nonce) runs again
+      await state.release(t.vin, nonce).catch(() => {})
+      throw err
     }
-    if (csrDer === null) return await this.#reject(t.responseTopic, base, nonce, 'bad_csr', 'no CSR PEM block')
+  }
+
+  /** with the claim held: check, count, issue, retire, answer (a refusal drops the claim) */
+  async #issue (t: RequestTopic, nonce: string, csrDer: Buffer | null): Promise<Outcome> {
+    const base = { vin: t.vin, channel: t.channel }
+    const refuse = async (reason: ProvisioningReason, detail?: string): Promise<Outcome> => {
+      await this.#o.state.release(t.vin, nonce)
+      return await this.#reject(t.responseTopic, base, nonce, reason, detail)
+    }
+    if (csrDer === null) return await refuse('bad_csr', 'no CSR PEM block')
+    const approved = checkRequest(authorize({ vin: t.vin, lifetimeMs: this.#o.lifetimeMs, organization: this.#o.issuer.organization }), t.vin, csrDer)
+    if (!approved.ok) return await refuse(approved.reason, approved.detail)
+    const count = await this.#o.state.count(t.channel, t.vin, this.#o.rateLimit.windowMs)
+    if (count > this.#o.rateLimit.count) return await refuse('rate_limited', `${t.channel} request ${count} in the window`)
     const now = this.#now()
-    const decision = signRequest(this.#o.issuer, authorize({ vin: t.vin, lifetimeMs: this.#o.lifetimeMs, organization: this.#o.issuer.organization }), t.vin, csrDer, now)
-    if (!decision.ok) return await this.#reject(t.responseTopic, base, nonce, decision.reason, decision.detail)
-    const leaf = decision.value
+    const leaf = issueApproved(this.#o.issuer, approved.value, now)
 
     // The registry read and write at once; both must be durable before the car hears of its certificate.
     const [earlier] = await Promise.all([
       this.#o.store.registryGet(t.vin),
       this.#o.store.registrySet(t.vin, leaf.fingerprint, {
-        serial: leaf.serial, notAfter: leaf.notAfter.toISOString(), issuedAt: now.toISOString(), state: 'issued',
+        serial: leaf.serial, notAfter: leaf.notAfter.toISOString(), issuedAt: now.toISOString(), state: 'issued', nonce,
       }),
     ])
-    const live = Object.entries(earlier).filter(([fp, r]) => fp !== leaf.fingerprint && r.state !== 'revoked')
+    // never one issued for this very request (a retry after a failure): the car may hold it
+    const others = (records: Record<string, RegistryRecord>) =>
+      Object.entries(records).filter(([fp, r]) => fp !== leaf.fingerprint && r.state !== 'revoked' && r.nonce !== nonce)
+    const live = others(earlier)
     let revokedNow = 0
     if (t.channel === 'provision') {
-      // re-provisioning: every earlier certificate of this VIN is cut off at once
+      // re-provisioning: every earlier certificate of this VIN is cut off at once, rotation successors
+      // included; read again after the writes, for any issued meanwhile by another provisioner
       revokedNow = await this.#retire(t.vin, live, RETIRE_REASON.reprovision)
+      for (let round = 0; round < 3; round++) {
+        const late = others(await this.#o.store.registryGet(t.vin))
+        if (late.length === 0) break
+        revokedNow += await this.#retire(t.vin, late, RETIRE_REASON.reprovision)
+      }
     } else {
       // rotation: the previous ones go on the new one's first connect, or after the grace
       await this.#o.state.scheduleRetirement(live.map(([fp]) => ({ vin: t.vin, fingerprint: fp })), now.getTime() + this.#o.graceMs)
     }
-    // The nonce last: a retry of a request whose retirement failed must run it again, not replay the answer.
+    // The answer last: a retry of a request whose retirement failed must run it again, not replay the answer.
     const response = issuedResponse(nonce, leaf.pem, this.#o.issuer.caPem, leaf.notAfter)
     await this.#o.state.remember(t.vin, nonce, response)
-    log.info({
+    this.#o.log.info({
       evt: 'provision.issued', ...base, nonce, fp: leaf.fingerprint, serial: leaf.serial, notAfter: response.notAfter,
       revoked: revokedNow, pending: t.channel === 'rotate' ? live.length : 0,
     }, 'certificate issued')
@@ -114,7 +176,11 @@ export class ProvisioningService {
   }
 
   /** the broker saw `fingerprint` connect for the first time: retire every other certificate of the VIN */
-  async onFirstConnect (vin: string, fingerprint: string): Promise<number> {
+  onFirstConnect (vin: string, fingerprint: string): Promise<number> {
+    return this.#oneAtATime(vin, () => this.#firstConnect(vin, fingerprint))
+  }
+
+  async #firstConnect (vin: string, fingerprint: string): Promise<number> {
     const records = await this.#o.store.registryGet(vin)
     if (records[fingerprint] === undefined) return 0 // not one this provisioner issued
     const others = Object.entries(records).filter(([fp, r]) => fp !== fingerprint && r.state !== 'revoked')

@@ -1,6 +1,6 @@
 // Sign options, as step-ca's provisioners (STYLE.md section 4): authorize()
-// returns small named checks and modifiers; signRequest() runs them in a fixed
-// order (CSR validators -> modifiers -> template validators -> sign). The CSR
+// returns small named checks and modifiers; checkRequest() runs them in a fixed
+// order (CSR validators -> modifiers -> template validators), issueApproved() signs. The CSR
 // gives the public key and nothing else: the provisioner sets the subject,
 // EKU, constraints and lifetime (DESIGN "Provisioning and rotation").
 // Pure: values in, values out.
@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto'
 import type { ProvisioningReason, Decision } from '../reasons.js'
 import { isP256Key, parseRequest, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'
 import { BACKDATE_MS, EKU_CLIENT_AUTH, emptyTemplate, type CertificateTemplate } from './template.js'
-import type { FastIssuer, IssuedLeaf } from './issuer.js'
+import type { FastIssuer, IssuedLeaf, SubjectKey } from './issuer.js'
 
 /** what a CSR validator sees; the PoP validator fills in the key */
 export interface CsrContext {
@@ -131,12 +131,20 @@ const KIND_ORDER = { csr: 0, modifier: 1, template: 2 } as const
 /** thrown for a template validator failure: the provisioner is misconfigured */
 export class SignOptionError extends Error {}
 
+/** A request that passed every sign option: what issueApproved certifies. */
+export interface ApprovedRequest {
+  readonly key: SubjectKey
+  readonly template: Readonly<CertificateTemplate>
+}
+
 /**
- * Run the sign options over a CSR (DER) and issue. The options run in the
- * fixed order csr -> modifier -> template (stable within a kind); the first
- * CSR validator that fails decides the reason. An unparseable CSR is bad_csr.
+ * Run the sign options over a CSR (DER), issuing nothing. The options run in
+ * the fixed order csr -> modifier -> template (stable within a kind); the
+ * first CSR validator that fails decides the reason. An unparseable CSR is
+ * bad_csr. Split from the issuance so that the rate limit counts only
+ * requests that pass (a junk request must not use up a car's budget).
  */
-export function signRequest (issuer: FastIssuer, options: readonly SignOption[], vin: string, csrDer: Uint8Array, now = new Date()): Decision<ProvisioningReason, IssuedLeaf> {
+export function checkRequest (options: readonly SignOption[], vin: string, csrDer: Uint8Array): Decision<ProvisioningReason, ApprovedRequest> {
   const csr = parseRequest(csrDer)
   if (csr === null) return { ok: false, reason: 'bad_csr', detail: 'not a PKCS#10 request' }
   const ordered = [...options].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])
@@ -163,5 +171,16 @@ export function signRequest (issuer: FastIssuer, options: readonly SignOption[],
   }
   // no proof-of-possession validator ran: never certify an unverified key
   if (ctx.publicKey === null) throw new SignOptionError('no proof-of-possession validator among the sign options')
-  return { ok: true, value: issuer.issue({ spkiDer: csr.spkiDer, publicKeyBits: csr.publicKeyBits }, template, now) }
+  return { ok: true, value: { key: { spkiDer: csr.spkiDer, publicKeyBits: csr.publicKeyBits }, template } }
+}
+
+/** certify a request checkRequest approved */
+export function issueApproved (issuer: FastIssuer, approved: ApprovedRequest, now = new Date()): IssuedLeaf {
+  return issuer.issue(approved.key, approved.template, now)
+}
+
+/** checkRequest, then issue: the sign options over a CSR (DER) and the certificate */
+export function signRequest (issuer: FastIssuer, options: readonly SignOption[], vin: string, csrDer: Uint8Array, now = new Date()): Decision<ProvisioningReason, IssuedLeaf> {
+  const d = checkRequest(options, vin, csrDer)
+  return d.ok ? { ok: true, value: issueApproved(issuer, d.value, now) } : d
 }

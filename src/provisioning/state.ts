@@ -1,9 +1,12 @@
-// The provisioner's own state beside the registry: nonces it answered (so a
-// QoS 1 redelivery is not a second issuance), the per-VIN rate limit, and the
-// retirements due after --grace. Two implementations: Redis (redis-state.ts)
-// and the embedded one here: memory, with nonces and retirements also in an
-// append-only journal under --data-dir (the rate limit is in memory only: one
-// embedded provisioner process, and a restart forgets at most one window).
+// The provisioner's own state beside the registry: nonces it answered and the
+// ones being answered now (the claim: one issuance per request, however often
+// it is delivered and however many provisioners see it), the per-VIN,
+// per-channel rate limit, and the retirements due after --grace. Two
+// implementations: Redis (redis-state.ts) and the embedded one here: memory,
+// with answered nonces and retirements also in an append-only journal under
+// --data-dir (claims and the rate limit are in memory only: one embedded
+// provisioner per data dir, held by a lock file, and a restart forgets at
+// most one window).
 //
 // The journal is written with group commit: records of concurrent requests
 // share one write + fsync, off the event loop, and each caller resumes once
@@ -11,20 +14,25 @@
 // on the event loop, made the provisioner the bottleneck of a provisioning
 // storm: its cost grew with every certificate issued.) It is compacted when
 // loaded.
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { IssuedResponse } from './messages.js'
+import { fgError } from '../errors.js'
+import type { Channel, IssuedResponse } from './messages.js'
 import { writeFileAtomic } from './atomic-file.js'
 
 /** how long an answered nonce is remembered */
 export const NONCE_TTL_MS = 24 * 3_600_000
+/** how long a claim holds when its holder never answers nor releases it (a crash): then a retry may claim it */
+export const CLAIM_LEASE_MS = 60_000
 
-export type Admission =
+export type Claim =
+  /** this handler holds (VIN, nonce): check, issue, then remember() or release() */
+  | { readonly kind: 'claimed' }
   /** the nonce was answered before: send this again, count nothing */
-  | { readonly replay: IssuedResponse }
-  /** a new request: the VIN's request count in the current window, this one included */
-  | { readonly count: number }
+  | { readonly kind: 'replay'; readonly response: IssuedResponse }
+  /** another handler holds it (a redelivery in flight, another provisioner): its answer comes later */
+  | { readonly kind: 'busy' }
 
 export interface Retirement {
   readonly vin: string
@@ -33,9 +41,14 @@ export interface Retirement {
 
 export interface ProvisionerState {
   readonly kind: 'redis' | 'file'
-  /** replay lookup, then (not a replay) count one request against the VIN's window */
-  admit (vin: string, nonce: string, windowMs: number): Promise<Admission>
+  /** atomically: the answer if (VIN, nonce) was answered, else claim it unless another handler holds it */
+  claim (vin: string, nonce: string): Promise<Claim>
+  /** count one request that passed the CSR checks against the VIN's window of this channel; the count, this one included */
+  count (channel: Channel, vin: string, windowMs: number): Promise<number>
+  /** record the answer of a claimed nonce (a replay gets it from now on) and drop the claim */
   remember (vin: string, nonce: string, response: IssuedResponse): Promise<void>
+  /** drop a claim without an answer (a refusal, a failure): a retry is handled afresh */
+  release (vin: string, nonce: string): Promise<void>
   scheduleRetirement (items: readonly Retirement[], dueAt: number): Promise<void>
   cancelRetirement (items: readonly Retirement[]): Promise<void>
   /** retirements due at `now` (still scheduled until cancelled) */
@@ -44,6 +57,32 @@ export interface ProvisionerState {
 }
 
 export const STATE_FILE = 'provisioner-state.jsonl'
+/** one embedded provisioner per data dir: its pid (two would each issue for the same request) */
+export const LOCK_FILE = 'provisioner.lock'
+
+function pidAlive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/** take <dataDir>/provisioner.lock (O_EXCL); a lock left by a process that is gone is taken over */
+function takeLock (path: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600)
+      try { writeSync(fd, `${process.pid}\n`) } finally { closeSync(fd) }
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fgError('FG_ERR_CONFIG_INVALID', `--data-dir: ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err)
+    }
+    let pid = NaN
+    try { pid = Number(readFileSync(path, 'utf8').trim()) } catch { /* gone meanwhile: try again */ }
+    if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
+      throw fgError('FG_ERR_CONFIG_INVALID', `--data-dir: another provisioner (pid ${pid}) uses ${path}; several provisioners need --redis`)
+    }
+    try { unlinkSync(path) } catch { /* taken over by another: the next attempt says so */ }
+  }
+  throw fgError('FG_ERR_CONFIG_INVALID', `--data-dir: ${path} is held by another provisioner`)
+}
 
 type JournalRecord =
   | { readonly t: 'nonce'; readonly vin: string; readonly nonce: string; readonly exp: number; readonly response: IssuedResponse }
@@ -53,6 +92,8 @@ type JournalRecord =
 export class FileProvisionerState implements ProvisionerState {
   readonly kind = 'file' as const
   readonly #path: string
+  readonly #lock: string
+  readonly #claims = new Set<string>()
   readonly #nonces = new Map<string, Map<string, [number, IssuedResponse]>>()
   readonly #retirements = new Map<string, number>()
   readonly #windows = new Map<string, { start: number; count: number }>()
@@ -61,10 +102,13 @@ export class FileProvisionerState implements ProvisionerState {
   #pending: string[] = []
   #waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = []
   #flushing: Promise<void> | undefined
+  #closed = false
 
   constructor (dataDir: string, now: () => number = Date.now) {
     this.#path = join(dataDir, STATE_FILE)
+    this.#lock = join(dataDir, LOCK_FILE)
     this.#now = now
+    takeLock(this.#lock)
     const t = now()
     let text = ''
     try { text = readFileSync(this.#path, 'utf8') } catch { text = '' } // absent: start empty (the registry and revocations live in the store)
@@ -117,22 +161,30 @@ export class FileProvisionerState implements ProvisionerState {
     this.#flushing = undefined
   }
 
-  async admit (vin: string, nonce: string, windowMs: number): Promise<Admission> {
-    const t = this.#now()
+  async claim (vin: string, nonce: string): Promise<Claim> {
     const hit = this.#nonces.get(vin)?.get(nonce)
-    if (hit !== undefined && hit[0] > t) return { replay: hit[1] }
-    let w = this.#windows.get(vin)
+    if (hit !== undefined && hit[0] > this.#now()) return { kind: 'replay', response: hit[1] }
+    const key = `${vin}|${nonce}`
+    if (this.#claims.has(key)) return { kind: 'busy' }
+    this.#claims.add(key)
+    return { kind: 'claimed' }
+  }
+
+  async count (channel: Channel, vin: string, windowMs: number): Promise<number> {
+    const t = this.#now()
+    const key = `${channel}|${vin}`
+    let w = this.#windows.get(key)
     if (w === undefined || t - w.start >= windowMs) {
       w = { start: t, count: 0 }
-      this.#windows.set(vin, w)
+      this.#windows.set(key, w)
       if (this.#windows.size > 100_000) this.#pruneWindows(t, windowMs)
     }
     w.count++
-    return { count: w.count }
+    return w.count
   }
 
   #pruneWindows (t: number, windowMs: number): void {
-    for (const [vin, w] of this.#windows) if (t - w.start >= windowMs) this.#windows.delete(vin)
+    for (const [key, w] of this.#windows) if (t - w.start >= windowMs) this.#windows.delete(key)
   }
 
   async remember (vin: string, nonce: string, response: IssuedResponse): Promise<void> {
@@ -141,7 +193,13 @@ export class FileProvisionerState implements ProvisionerState {
     if (m === undefined) this.#nonces.set(vin, (m = new Map()))
     for (const [n, v] of m) if (v[0] <= t) m.delete(n)
     m.set(nonce, [t + NONCE_TTL_MS, response])
+    // answered in memory at once (a redelivery waiting on the claim replays it), durable before this resolves
+    this.#claims.delete(`${vin}|${nonce}`)
     await this.#append([{ t: 'nonce', vin, nonce, exp: t + NONCE_TTL_MS, response }])
+  }
+
+  async release (vin: string, nonce: string): Promise<void> {
+    this.#claims.delete(`${vin}|${nonce}`)
   }
 
   async scheduleRetirement (items: readonly Retirement[], dueAt: number): Promise<void> {
@@ -178,5 +236,8 @@ export class FileProvisionerState implements ProvisionerState {
     await this.#flushing
     if (this.#file) await (await this.#file).close()
     this.#file = undefined
+    if (this.#closed) return
+    this.#closed = true
+    try { if (readFileSync(this.#lock, 'utf8').trim() === String(process.pid)) unlinkSync(this.#lock) } catch { /* already gone */ }
   }
 }

@@ -4,7 +4,7 @@
 // start of '{"t":"' itself) and does not parse.
 //   {"t":"rev","fingerprint":"<fp>","reason":"..","revokedAt":".."}
 //   {"t":"rev","issuer":"<fp>","serial":"<hex>","reason":"..","revokedAt":".."}
-//   {"t":"reg","vin":"<VIN>","fingerprint":"<fp>","serial":"..","notAfter":"..","issuedAt":"..","state":"..","ev":"first_connect"?}
+//   {"t":"reg","vin":"<VIN>","fingerprint":"<fp>","serial":"..","notAfter":"..","issuedAt":"..","state":"..","nonce":".."?,"ev":"first_connect"?}
 import { normaliseSerial } from '../identity/index.js'
 import { normaliseFingerprint } from './schema.js'
 import type { RegistryRecord, RevokedRecord } from './types.js'
@@ -23,7 +23,7 @@ export function encodeRevoked (r: RevokedRecord): string {
 }
 
 export function encodeRegistryLine (vin: string, fingerprint: string, r: RegistryRecord, firstConnect = false): string {
-  return JSON.stringify({ t: 'reg', vin, fingerprint, serial: r.serial, notAfter: r.notAfter, issuedAt: r.issuedAt, state: r.state, ...(firstConnect ? { ev: 'first_connect' } : {}) }) + '\n'
+  return JSON.stringify({ t: 'reg', vin, fingerprint, serial: r.serial, notAfter: r.notAfter, issuedAt: r.issuedAt, state: r.state, ...(r.nonce !== undefined ? { nonce: r.nonce } : {}), ...(firstConnect ? { ev: 'first_connect' } : {}) }) + '\n'
 }
 
 const str = (v: unknown): v is string => typeof v === 'string'
@@ -48,7 +48,10 @@ export function decodeLine (line: string): LogRecord | string {
   }
   if (m.t === 'reg') {
     if (!str(m.vin) || !str(m.fingerprint) || !str(m.state) || !STATES.has(m.state)) return 'bad registry record'
-    const record: RegistryRecord = { serial: String(m.serial ?? ''), notAfter: String(m.notAfter ?? ''), issuedAt: String(m.issuedAt ?? ''), state: m.state as RegistryRecord['state'] }
+    const record: RegistryRecord = {
+      serial: String(m.serial ?? ''), notAfter: String(m.notAfter ?? ''), issuedAt: String(m.issuedAt ?? ''), state: m.state as RegistryRecord['state'],
+      ...(str(m.nonce) ? { nonce: m.nonce } : {}),
+    }
     return { t: 'reg', vin: m.vin, fingerprint: m.fingerprint, record, firstConnect: m.ev === 'first_connect' }
   }
   return 'unknown record type'

@@ -15,3 +15,4 @@ export { FileRevocationStore, STORE_FILE, type FileStoreOptions } from './file-s
 export { openRevocationStore, type StoreChoice } from './open.js'
 export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
 export { parseCrl, crlIsStale, type ParsedCrl, type CrlEntry } from './crl.js'
+export { revokeVehicle, type RevokedVehicle } from './vehicle.js'

@@ -16,8 +16,10 @@ export interface Keys {
   // the provisioner's own state, beside the registry (provisioning/redis-state.ts)
   /** hash nonce -> the issued response JSON */
   nonces (vin: string): string
-  /** request counter of the VIN's fixed window */
-  rateLimit (vin: string): string
+  /** the provisioner handling (VIN, nonce) now */
+  claim (vin: string, nonce: string): string
+  /** counter of the VIN's fixed window on one channel (provision: birth certificate, rotate: operational certificate) */
+  rateLimit (channel: 'provision' | 'rotate', vin: string): string
   /** sorted set "<VIN>|<fingerprint>" scored by the due time (ms) */
   readonly retire: string
 }
@@ -31,7 +33,8 @@ export function keysFor (prefix: string = DEFAULT_PREFIX): Keys {
     revocations: `${prefix}revocations`,
     certificates: `${prefix}certificates`,
     nonces: (vin) => `${prefix}nonces:${vin}`,
-    rateLimit: (vin) => `${prefix}ratelimit:${vin}`,
+    claim: (vin, nonce) => `${prefix}claim:${vin}:${nonce}`,
+    rateLimit: (channel, vin) => `${prefix}ratelimit:${channel}:${vin}`,
     retire: `${prefix}retire`,
   }
 }
@@ -115,14 +118,17 @@ export function decodeFirstConnect (message: string): FirstConnect | null {
 const STATES = new Set(['issued', 'active', 'superseded', 'revoked'])
 
 export function encodeRegistry (record: RegistryRecord): string {
-  return JSON.stringify({ serial: record.serial, notAfter: record.notAfter, issuedAt: record.issuedAt, state: record.state })
+  return JSON.stringify({ serial: record.serial, notAfter: record.notAfter, issuedAt: record.issuedAt, state: record.state, ...(record.nonce !== undefined ? { nonce: record.nonce } : {}) })
 }
 
 export function decodeRegistry (value: string): RegistryRecord | null {
   try {
     const o = JSON.parse(value) as Record<string, unknown>
     if (typeof o.state !== 'string' || !STATES.has(o.state)) return null
-    return { serial: String(o.serial ?? ''), notAfter: String(o.notAfter ?? ''), issuedAt: String(o.issuedAt ?? ''), state: o.state as RegistryRecord['state'] }
+    return {
+      serial: String(o.serial ?? ''), notAfter: String(o.notAfter ?? ''), issuedAt: String(o.issuedAt ?? ''), state: o.state as RegistryRecord['state'],
+      ...(typeof o.nonce === 'string' ? { nonce: o.nonce } : {}),
+    }
   } catch {
     return null
   }

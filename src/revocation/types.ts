@@ -20,6 +20,8 @@ export interface RegistryRecord {
   readonly notAfter: string
   readonly issuedAt: string
   readonly state: 'issued' | 'active' | 'superseded' | 'revoked'
+  /** the provisioning request's nonce it was issued for (absent in records written before it was kept) */
+  readonly nonce?: string
 }
 
 /** What the broker asks at CONNECT, in one round trip. */

@@ -22,7 +22,7 @@ const CAP = 10
 const POLICY_ATTACKS = [
   'no-client-auth', 'client-id-takeover', 'will-on-command-topic', 'wildcard-subscribe', 'wildcard-persistent-session',
   'sys-discovery', 'publish-foreign-topic', 'retained-command', 'retained-flood', 'subscribe-deny-flood', 'prefix-client-id-session-theft', 'oversized-packet', 'never-connect', 'connection-flood',
-  'revoked-live-session', 'revoked-certificate',
+  'revoked-live-session', 'revoked-certificate', 'recovery-lockout',
 ]
 
 function quickArgs (port: number, pki: TestPki, out: string, extra: string[] = []): string[] {
@@ -74,7 +74,7 @@ describe('sim attack: the attack catalogue', function () {
       expect(took).to.be.below(60_000)
       expect(report.results.map((x) => x.id)).to.include.members([...POLICY_ATTACKS, 'no-certificate', 'rogue-ca-lookalike', 'expired-certificate',
         'forged-signature', 'payload-tampering', 'replay', 'expired-command', 'wrong-vin', 'untrusted-signer', 'signer-without-privilege',
-        'alg-none', 'unknown-command', 'bad-arguments', 'signer-server-eku', 'signer-no-eku', 'signer-key-encipherment', 'signer-two-ous'])
+        'alg-none', 'unknown-command', 'bad-arguments', 'signer-server-eku', 'signer-no-eku', 'signer-key-encipherment', 'signer-two-ous', 'recovery-lockout'])
       for (const x of report.results) {
         // the client's view is in "observed"; the reason comes from the car's signed result or the broker's audit line
         if (x.decider === 'car') {

@@ -1,11 +1,11 @@
 // The provisioning exchange on the wire (DESIGN "Provisioning and rotation"), the
 // embedded state (nonces, rate window, retirements) and the rate-limit flag.
 import { expect } from 'chai'
-import { appendFileSync, mkdtempSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  parseRequestBody, parseRequestTopic, parseResponseBody, issuedResponse, rejectedResponse, FileProvisionerState, parseRateLimit, STATE_FILE,
+  parseRequestBody, parseRequestTopic, parseResponseBody, issuedResponse, rejectedResponse, FileProvisionerState, parseRateLimit, STATE_FILE, LOCK_FILE,
 } from '../../../src/provisioning/index.js'
 import { parseDuration } from '../../../src/config/index.js'
 
@@ -46,29 +46,40 @@ describe('provisioning: messages and state', function () {
     expect(parseResponseBody(Buffer.from('{"v":1}'))).to.equal(null)
   })
 
-  it('embedded state: a replay is not counted, the window resets, nonces and retirements survive a restart', async function () {
+  it('embedded state: claims, per-channel windows, nonces and retirements survive a restart', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'fg-prov-state-'))
     let now = 1_000_000
     const s = new FileProvisionerState(dir, () => now)
-    expect(await s.admit(VIN, 'a', 1000)).to.deep.equal({ count: 1 })
+    // one embedded provisioner per data dir
+    expect(() => new FileProvisionerState(dir, () => now)).to.throw(/another provisioner \(pid \d+\)/)
+    expect(await s.claim(VIN, 'a')).to.deep.equal({ kind: 'claimed' })
+    expect(await s.claim(VIN, 'a')).to.deep.equal({ kind: 'busy' }) // a redelivery while the first is handled
     const resp = issuedResponse('a', 'C', 'K', new Date(0))
     await s.remember(VIN, 'a', resp)
-    expect(await s.admit(VIN, 'a', 1000)).to.deep.equal({ replay: resp })
-    expect(await s.admit(VIN, 'b', 1000)).to.deep.equal({ count: 2 })
+    expect(await s.claim(VIN, 'a')).to.deep.equal({ kind: 'replay', response: resp })
+    expect(await s.claim(VIN, 'b')).to.deep.equal({ kind: 'claimed' })
+    await s.release(VIN, 'b') // refused: a retry is handled afresh
+    expect(await s.claim(VIN, 'b')).to.deep.equal({ kind: 'claimed' })
+    // the two channels count apart
+    expect(await s.count('rotate', VIN, 1000)).to.equal(1)
+    expect(await s.count('rotate', VIN, 1000)).to.equal(2)
+    expect(await s.count('provision', VIN, 1000)).to.equal(1)
     now += 1000
-    expect(await s.admit(VIN, 'c', 1000)).to.deep.equal({ count: 1 })
+    expect(await s.count('rotate', VIN, 1000)).to.equal(1)
     await s.scheduleRetirement([{ vin: VIN, fingerprint: 'f1' }], now + 50)
+    await s.close()
     const again = new FileProvisionerState(dir, () => now)
-    expect(await again.admit(VIN, 'a', 1000)).to.deep.equal({ replay: resp })
+    expect(await again.claim(VIN, 'a')).to.deep.equal({ kind: 'replay', response: resp })
     expect(await again.dueRetirements(now)).to.deep.equal([])
     expect(await again.dueRetirements(now + 50)).to.deep.equal([{ vin: VIN, fingerprint: 'f1' }])
     await again.cancelRetirement([{ vin: VIN, fingerprint: 'f1' }])
     expect(await again.dueRetirements(now + 50)).to.deep.equal([])
-    await s.close(); await again.close()
-    // a crash mid-append leaves a torn last line: the journal still loads
+    await again.close()
+    // a crash mid-append leaves a torn last line: the journal still loads; a lock left by a dead process is taken over
     appendFileSync(join(dir, STATE_FILE), '{"t":"nonce","vin":"' + VIN + '","non')
+    writeFileSync(join(dir, LOCK_FILE), '2147483646\n')
     const third = new FileProvisionerState(dir, () => now)
-    expect(await third.admit(VIN, 'a', 1000)).to.deep.equal({ replay: resp })
+    expect(await third.claim(VIN, 'a')).to.deep.equal({ kind: 'replay', response: resp })
     await third.close()
   })
 

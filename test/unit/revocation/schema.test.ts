@@ -10,7 +10,8 @@ describe('revocation schema (DESIGN "Redis revocation schema")', () => {
       'fleetgate:revoked:cert', `fleetgate:revoked:serial:${FP}`, 'fleetgate:certs:VIN', 'fleetgate:revocations', 'fleetgate:certificates'])
     expect(keysFor('x:').cert).to.equal('x:revoked:cert')
     // the provisioner's state beside them
-    expect([k.nonces('VIN'), k.rateLimit('VIN'), k.retire]).to.deep.equal(['fleetgate:nonces:VIN', 'fleetgate:ratelimit:VIN', 'fleetgate:retire'])
+    expect([k.nonces('VIN'), k.claim('VIN', 'n-1'), k.rateLimit('provision', 'VIN'), k.rateLimit('rotate', 'VIN'), k.retire]).to.deep.equal([
+      'fleetgate:nonces:VIN', 'fleetgate:claim:VIN:n-1', 'fleetgate:ratelimit:provision:VIN', 'fleetgate:ratelimit:rotate:VIN', 'fleetgate:retire'])
     expect(keysFor('x:').retire).to.equal('x:retire')
   })
   it('reads announcements, normalising what external writers send', () => {

@@ -1,0 +1,36 @@
+// One option set for every command that opens the store: --redis,
+// --redis-prefix, --data-dir and --revocation-timeout, with the same
+// environment variables (REDIS_URL, FLEETGATE_REDIS_PREFIX, ...) and defaults
+// as `serve` (config/schema.ts). `serve` takes them from the same table; every
+// other command (revoke, crl import, revocations list, provisioner, sim attack)
+// adds them here, so no command writes where the broker does not read.
+import type { Command } from 'commander'
+import { addOptions } from './program.js'
+import { resolveConfig, type ConfigInput } from '../config/index.js'
+import { fgError } from '../errors.js'
+import { openRevocationStore, redactUrl, type RevocationStore, type StoreChoice } from '../revocation/index.js'
+
+export type StoreFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'>
+
+export const STORE_OPTION_NAMES = ['redis', 'redisPrefix', 'dataDir', 'revocationTimeout'] as const
+
+/** --redis / --redis-prefix / --data-dir / --revocation-timeout, with the same env variables and defaults as `serve` */
+export function addStoreOptions (cmd: Command): Command {
+  return addOptions(cmd, STORE_OPTION_NAMES)
+}
+
+/** The store `serve` would use with these flags and environment, validated; `where` names it for messages. */
+export function resolveStoreChoice (flags: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreChoice & { readonly redisPrefix: string; readonly dataDir: string; readonly where: string } {
+  if (flags.redis !== undefined && flags.dataDir !== undefined) throw fgError('FG_ERR_USAGE', 'give --redis <url> or --data-dir <dir>, not both')
+  const given: ConfigInput = { redis: flags.redis, redisPrefix: flags.redisPrefix, dataDir: flags.dataDir, revocationTimeout: flags.revocationTimeout ?? '5s' }
+  // --data-dir chooses the file store even when REDIS_URL is set in the environment
+  const config = resolveConfig(given, flags.dataDir !== undefined ? { ...env, REDIS_URL: undefined } : env)
+  const where = config.redis ? `redis ${redactUrl(config.redis)} (prefix ${config.redisPrefix})` : `file ${config.dataDir}`
+  return { redis: config.redis, redisPrefix: config.redisPrefix, dataDir: config.dataDir, revocationTimeout: config.revocationTimeout, where }
+}
+
+/** Open the store `serve` would use with these flags and environment. */
+export async function openCliStore (flags: StoreFlags): Promise<{ store: RevocationStore; where: string }> {
+  const choice = resolveStoreChoice(flags)
+  return { store: await openRevocationStore(choice), where: choice.where }
+}
