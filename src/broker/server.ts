@@ -61,6 +61,8 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     ...(cluster ? { persistence: cluster.persistence, mq: cluster.mq } : {}),
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,
+    // a backstop behind fleetgate's --slow-consumer-timeout (see fleetgate.attach)
+    drainTimeout: 2 * config.slowConsumerTimeout,
   })
   fleetgate.attach(broker)
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
