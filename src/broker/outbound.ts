@@ -45,8 +45,9 @@ class Episode {
 
 class OutboundGate {
   episode: Episode | undefined
-  readonly onDrain = (): void => { this.drained() }
-  readonly onClose = (): void => { this.finish() }
+  // made at the first episode: most connections never have one (memory per idle connection)
+  onDrain: (() => void) | undefined
+  onClose: (() => void) | undefined
 
   constructor (readonly client: AedesClientInternals & Client, readonly limits: OutboundLimits) {}
 
@@ -61,6 +62,8 @@ class OutboundGate {
     if (this.client.closed) return new Episode() // not kept: nothing to time or audit
     ep = this.episode = new Episode()
     const conn = this.client.conn
+    this.onDrain ??= () => { this.drained() }
+    this.onClose ??= () => { this.finish() }
     ep.timer = setTimeout(() => this.kick(`not drained within ${this.limits.slowConsumerMs} ms`), this.limits.slowConsumerMs)
     ep.timer.unref()
     conn.once('drain', this.onDrain)
@@ -106,8 +109,8 @@ class OutboundGate {
     if (!ep) return
     this.episode = undefined
     clearTimeout(ep.timer)
-    this.client.conn.removeListener('drain', this.onDrain)
-    this.client.conn.removeListener('close', this.onClose)
+    this.client.conn.removeListener('drain', this.onDrain!)
+    this.client.conn.removeListener('close', this.onClose!)
   }
 
   log (): AuditLogger {
