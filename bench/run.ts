@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { BenchSection } from './types.js'
 
 // Sections in print order; a file that is absent (not written yet) is skipped.
-const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning']
+const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning', 'slow-subscriber']
 
 type Row = BenchSection['rows'][number]
 

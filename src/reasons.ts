@@ -10,6 +10,8 @@ export const STREAM_REASONS = ['packet_too_large', 'connect_timeout'] as const
 export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected', 'too_many_unreleased', 'retain_denied'] as const
 export const SUBSCRIBE_REASONS = ['filter_denied', 'too_many_denials'] as const
 export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over'] as const
+/** a delivery dropped or held back, or a connection closed, because the subscriber does not read */
+export const DELIVERY_REASONS = ['slow_consumer'] as const
 export const COMMAND_REASONS = [
   'malformed', 'untrusted_signer', 'bad_signature', 'insufficient_privileges', 'wrong_vin',
   'ttl_too_long', 'not_yet_valid', 'expired', 'unknown_command', 'bad_args', 'replayed',
@@ -21,9 +23,10 @@ export type StreamReason = typeof STREAM_REASONS[number]
 export type PublishReason = typeof PUBLISH_REASONS[number]
 export type SubscribeReason = typeof SUBSCRIBE_REASONS[number]
 export type LiveReason = typeof LIVE_REASONS[number]
+export type DeliveryReason = typeof DELIVERY_REASONS[number]
 export type CommandReason = typeof COMMAND_REASONS[number]
 export type ProvisioningReason = typeof PROVISIONING_REASONS[number]
-export type Reason = ConnectReason | StreamReason | PublishReason | SubscribeReason | LiveReason | CommandReason | ProvisioningReason
+export type Reason = ConnectReason | StreamReason | PublishReason | SubscribeReason | LiveReason | DeliveryReason | CommandReason | ProvisioningReason
 
 /** A refusal is a value, not an exception: pure checks return one of these. */
 export type Decision<R extends Reason, T = undefined> =

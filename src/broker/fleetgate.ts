@@ -19,6 +19,8 @@ import { openRevocationStore, RevocationGuard, type RevocationStore } from '../r
 import { devPkiPaths } from '../pki/dev-pki.js'
 import { MemoryClientIdOwners, boundUnreleasedQos2, type ClientIdOwnerStore, type UnreleasedCount } from '../sessions/index.js'
 import { auditRemoteTakeovers } from './takeover.js'
+import { boundOutbound, type OutboundLimits } from './outbound.js'
+import { AEDES_CHECKED_VERSION, aedesVersion, setDrainTimeout } from './aedes-client.js'
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -212,6 +214,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
         },
       }
       const unhand = () => { handed-- }
+      const outbound: OutboundLimits = { maxBytes: config.maxOutboundBuffer, slowConsumerMs: config.slowConsumerTimeout, log, sessions, decisions }
+      let unbounded = false
       return function fleetgateConnection (socket: TLSSocket) {
         // Guard and per-address limit sit between the TLSSocket and Aedes; the
         // identity is keyed by the stream Aedes gets (DESIGN step 2).
@@ -226,12 +230,21 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
         handed++
         socket.on('close', unhand)
         connections.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : describe(socket))
-        broker.handle(admitted.stream)
+        const client = broker.handle(admitted.stream)
+        // Before any SUBSCRIBE: subscriptions register the client's delivery functions.
+        if (!boundOutbound(client, outbound) && !unbounded) {
+          unbounded = true
+          log.error({ evt: 'broker.error', err: `Aedes ${aedesVersion(broker) ?? '?'} client shape differs from ${AEDES_CHECKED_VERSION}: no outbound buffer bound` }, 'outbound bound not installed')
+        }
       }
     },
     attach (broker: Aedes) {
       // fleetgate's limits apply to a broker the user built: Aedes reads both per client.
       Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels, maxInflightInbound: config.maxInflightQos2 })
+      // fleetgate's slow-consumer timer closes a connection that does not drain (audited);
+      // Aedes' own drain timeout starts at the same moment and is only a backstop behind it.
+      setDrainTimeout(broker, 2 * config.slowConsumerTimeout)
+      if (aedesVersion(broker) !== AEDES_CHECKED_VERSION) log.warn({ evt: 'broker.version', aedes: aedesVersion(broker), checked: AEDES_CHECKED_VERSION }, 'Aedes version differs from the one fleetgate was checked against')
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
       storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
       boundUnreleasedQos2((broker as unknown as { persistence: object }).persistence, config.maxInflightQos2, (client, held) => {

@@ -68,6 +68,8 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,
     maxInflightInbound: config.maxInflightQos2,
+    // a backstop behind fleetgate's --slow-consumer-timeout (see fleetgate.attach)
+    drainTimeout: 2 * config.slowConsumerTimeout,
   })
   fleetgate.attach(broker)
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))

@@ -23,6 +23,8 @@ export interface Config {
   readonly maxTopicLevels: number
   readonly maxInflightQos2: number
   readonly maxRetainedSize: number
+  readonly maxOutboundBuffer: number
+  readonly slowConsumerTimeout: number
   readonly revocationRecheck: number
   readonly revocationCache: number
   readonly revocationTimeout: number

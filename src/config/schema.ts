@@ -33,6 +33,8 @@ export const SERVE_OPTIONS = {
   maxTopicLevels: { kind: 'int', default: 16, min: 1, max: 100, help: 'deepest topic or filter accepted' },
   maxRetainedSize: { kind: 'size', default: 8 * 1024, min: 16, max: 256 * 1024 * 1024, help: 'largest retained payload (a retained PUBLISH or Will on one of the role\'s retain topics); larger: retain_denied' },
   maxInflightQos2: { kind: 'int', default: 1000, min: 1, max: 65_535, help: 'unreleased QoS 2 PUBLISHes (no PUBREL yet) stored per clientId, across reconnects and nodes; one more closes the connection' },
+  maxOutboundBuffer: { kind: 'size', default: 1024 * 1024, min: 64 * 1024, max: 1024 * 1024 * 1024, help: 'bytes written to one connection and not yet taken by it; past it QoS 0 deliveries to it are dropped, QoS 1/2 of a persistent session wait in its queue (slow_consumer)' },
+  slowConsumerTimeout: { kind: 'duration', default: 10_000, min: 100, max: 600_000, help: 'a connection whose outbound buffer went past --max-outbound-buffer and has not drained within this is closed (slow_consumer)' },
   revocationRecheck: { kind: 'duration', default: 30_000, min: 1000, max: 86_400_000, help: 'period of the re-check of every live session against the revocation store' },
   revocationCache: { kind: 'duration', default: 60_000, min: 0, max: 86_400_000, help: 'how long a clean revocation answer may stand in for the store when it is unreachable' },
   revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },
