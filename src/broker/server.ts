@@ -10,6 +10,7 @@ import { devPkiPaths, initDevPki } from '../pki/index.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
+import { createSessionStore, type SessionStore } from '../sessions/index.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
 
@@ -26,6 +27,8 @@ export interface RunningBroker {
   readonly fleetgate: Fleetgate
   /** the --metrics-port listener, when configured */
   readonly metrics?: MetricsServer
+  /** persistent sessions: backlog delivery, --max-offline-messages, --session-expiry (onExpired) */
+  readonly sessionStore: SessionStore
   /** SIGHUP work: new certificate, key, trust bundle and policy; the old ones stay on failure */
   reload (): ReloadResult
   close (): Promise<void>
@@ -56,13 +59,23 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const fleetgate = await createFleetgate(config, { logger: log }, opts.parts)
   // Cluster mode: sessions and pub/sub in Redis, shared by every node.
   const cluster = config.redis ? clusterParts(config.redis, log) : undefined
+  const sessionStore = createSessionStore({
+    maxOfflineMessages: config.maxOfflineMessages,
+    sessionExpiry: config.sessionExpiry,
+    redisPrefix: config.redisPrefix,
+    log,
+    decisions: fleetgate.metrics.decisions,
+    redis: cluster ? { conn: cluster.persistenceConn, persistence: cluster.persistence as object } : undefined,
+  })
   const broker = await Aedes.createBroker({
     ...composeHooks(fleetgate.hooks, opts.hooks),
-    ...(cluster ? { persistence: cluster.persistence, mq: cluster.mq } : {}),
+    persistence: sessionStore.persistence,
+    ...(cluster ? { mq: cluster.mq } : {}),
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,
   })
   fleetgate.attach(broker)
+  sessionStore.attach(broker)
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
   server.on('tlsClientError', (err, socket) => {
     log.info({ evt: 'tls.deny', remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused')
@@ -75,12 +88,12 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const port = (server.address() as AddressInfo).port
   let metrics: MetricsServer | undefined
   if (config.metricsPort !== undefined) {
-    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort) } catch (err) { server.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
+    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort) } catch (err) { server.close(); await sessionStore.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
   }
   log.info({ evt: 'broker.listening', port, host: config.host, roles: fleetgate.policy.roles }, 'fleetgate listening')
   let closing: Promise<void> | undefined
   return {
-    config, port, server, broker, fleetgate, metrics,
+    config, port, server, broker, fleetgate, metrics, sessionStore,
     reload () {
       const r = fleetgate.reload()
       // New connections get the new certificate and trust bundle; live ones keep theirs.
@@ -90,6 +103,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     close () {
       closing ??= (async () => {
         await metrics?.close()
+        await sessionStore.close()
         await new Promise<void>((resolve) => { server.close(() => resolve()); for (const c of Object.values(clientsOf(broker))) c.conn.destroy() })
         // bounded: with Redis gone, the cluster links would wait for it forever
         await new Promise<void>((resolve) => { const t = setTimeout(resolve, 3000); broker.close(() => { clearTimeout(t); resolve() }) })

@@ -28,6 +28,8 @@ export interface ClusterParts {
   /** pass as Aedes.createBroker({ persistence, mq }) */
   readonly persistence: unknown
   readonly mq: unknown
+  /** the persistence's own Redis connection (src/sessions runs its queue scripts on it) */
+  readonly persistenceConn: Redis
   /** drop the Redis links without waiting (after broker.close, or when Redis is gone) */
   disconnect (): void
 }
@@ -80,6 +82,7 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   return {
     persistence,
     mq,
+    persistenceConn: conn,
     disconnect () {
       for (const c of [conn, mq.subConn, mq.pubConn]) c.disconnect()
     },

@@ -21,6 +21,8 @@ export interface Config {
   readonly maxConnectionsPerIp: number
   readonly keepaliveMax: number
   readonly maxTopicLevels: number
+  readonly maxOfflineMessages: number
+  readonly sessionExpiry: number
   readonly revocationRecheck: number
   readonly revocationCache: number
   readonly revocationTimeout: number
