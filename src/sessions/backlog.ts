@@ -28,16 +28,11 @@ export interface StoredPacket {
   [field: string]: unknown
 }
 
-export interface QueueEntry {
-  /** stable identity of the entry in the client's queue */
-  readonly key: string
-  /** undefined: the entry's packet is gone (expired); the store drops the entry */
-  readonly packet: StoredPacket | undefined
-}
-
 export interface QueueHead {
-  /** the oldest `count` entries of the client's queue */
-  head (clientId: string, count: number): Promise<QueueEntry[]>
+  /** keys (stable identities) of the oldest `count` entries of the client's queue */
+  head (clientId: string, count: number): Promise<string[]>
+  /** their packets; undefined: gone (expired, dropped), and the store drops the entry */
+  packets (clientId: string, keys: readonly string[]): Promise<Array<StoredPacket | undefined>>
 }
 
 /** What of an Aedes Client is used here (lib/client.js). */
@@ -76,8 +71,8 @@ export class BacklogDelivery {
 
   constructor (queues: QueueHead, opts: BacklogOptions = {}) {
     this.#queues = queues
-    this.window = opts.window ?? 128
-    this.page = opts.page ?? 64
+    this.window = opts.window ?? 256
+    this.page = opts.page ?? 128
     this.recheckMs = opts.recheckMs ?? 1000
   }
 
@@ -124,27 +119,29 @@ export class BacklogDelivery {
         for (;;) {
           if (client.closed) return
           const heldBefore = state.held
-          const entries = await queues.head(client.id, inflight.size + page)
+          const keys = await queues.head(client.id, inflight.size + page)
           // Entries are appended at the tail and removed anywhere (acknowledged,
           // dropped at the bound), and those delivered and unacknowledged are all
           // ahead of the undelivered ones: one not in this head is gone.
           if (inflight.size > 0 || acked.size > 0) {
-            const present = new Set(entries.map((e) => e.key))
+            const present = new Set(keys)
             for (const k of inflight) if (!present.has(k)) inflight.delete(k)
             for (const k of acked) if (!present.has(k)) acked.delete(k)
           }
           if (inflight.size >= window) { await waitForAck(); continue }
-          const fresh = entries.filter((e) => !inflight.has(e.key) && !acked.has(e.key))
+          const fresh = keys.filter((k) => !inflight.has(k) && !acked.has(k)).slice(0, window - inflight.size)
           if (fresh.length === 0) {
             // Caught up, unless a live message was held meanwhile (it may have been
             // queued after this read): then read again.
             if (state.held === heldBefore) { state.live = true; return }
             continue
           }
-          for (const e of fresh) {
-            if (inflight.size >= window || client.closed) break
-            inflight.add(e.key)
-            if (e.packet) yield forDelivery(e.packet)
+          const packets = await queues.packets(client.id, fresh)
+          for (let i = 0; i < fresh.length; i++) {
+            if (client.closed) return
+            inflight.add(fresh[i]!)
+            const packet = packets[i]
+            if (packet) yield forDelivery(packet)
           }
         }
       } finally {

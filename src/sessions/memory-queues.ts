@@ -5,7 +5,7 @@
 // replace that part of it; the rest of aedes-persistence (subscriptions,
 // retained, Wills, QoS 2 inbound) is used as is.
 import { createRequire } from 'node:module'
-import type { QueueEntry, StoredPacket } from './backlog.js'
+import type { StoredPacket } from './backlog.js'
 
 const require = createRequire(import.meta.url)
 type PacketCtor = new (original: object) => StoredPacket
@@ -105,15 +105,20 @@ export class MemoryQueues {
     return { key: entry.key, packet: entry.packet }
   }
 
-  head (clientId: string, count: number): QueueEntry[] {
+  head (clientId: string, count: number): string[] {
     const q = this.#queues.get(clientId)
-    const out: QueueEntry[] = []
+    const out: string[] = []
     if (!q) return out
     for (let i = q.start; i < q.items.length && out.length < count; i++) {
       const e = q.items[i]!
-      if (!e.removed) out.push({ key: e.key, packet: e.packet })
+      if (!e.removed) out.push(e.key)
     }
     return out
+  }
+
+  packets (clientId: string, keys: readonly string[]): Array<StoredPacket | undefined> {
+    const q = this.#queues.get(clientId)
+    return keys.map((k) => q?.byKey.get(k)?.packet)
   }
 
   length (clientId: string): number {

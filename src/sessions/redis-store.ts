@@ -11,7 +11,7 @@
 // queues once the bound has dropped an entry in flight).
 import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
-import { BacklogDelivery, type DeliveringClient, type QueueEntry, type StoredPacket } from './backlog.js'
+import { BacklogDelivery, type DeliveringClient, type StoredPacket } from './backlog.js'
 import type { SessionBackend, SessionClock, StoreDeps } from './types.js'
 
 const require = createRequire(import.meta.url)
@@ -54,7 +54,8 @@ return out
 /** KEYS[1] session list; ARGV[1] entry key. Removes the entry if still queued; returns its packet. */
 const CLEAR = RELEASE + `
 local buf = redis.call('GET', ARGV[1])
-if redis.call('LREM', KEYS[1], 0, ARGV[1]) > 0 then release(ARGV[1]) end
+-- count 1: from the head, where an acknowledged entry is, and no scan of the rest
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) > 0 then release(ARGV[1]) end
 return buf
 `
 /** KEYS[1] session list; ARGV[1] batch. Releases and removes up to a batch of the oldest entries. */
@@ -109,17 +110,18 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
   const p = opts.persistence as RedisPersistence
 
   const backlog = new BacklogDelivery({
-    async head (clientId, count): Promise<QueueEntry[]> {
-      const list = outgoingKey(clientId)
-      const keys = await db.lrange(list, 0, count - 1)
+    async head (clientId, count) {
+      return await db.lrange(outgoingKey(clientId), 0, count - 1)
+    },
+    async packets (clientId, keys) {
       if (keys.length === 0) return []
       const bufs = await db.mgetBuffer(...keys)
       return keys.map((key, i) => {
         const buf = bufs[i]
-        if (buf) return { key, packet: msgpack.decode(buf) }
+        if (buf) return msgpack.decode(buf)
         // its packet is gone (expired with a TTL): the entry goes too, as the library does
-        db.lrem(list, 0, key).catch(() => {})
-        return { key, packet: undefined }
+        db.lrem(outgoingKey(clientId), 0, key).catch(() => {})
+        return undefined
       })
     },
   })
@@ -140,8 +142,12 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
 
   const update = p.outgoingUpdate.bind(p)
   p.outgoingUpdate = async function trackedUpdate (client, packet) {
-    await update(client, packet) // fills in brokerId and brokerCounter of a PUBREL
     if (packet.messageId === undefined) return
+    // A QoS 1 PUBLISH: the library would rewrite the shared packet with this
+    // connection's identifier (one Redis write per message, and a packet released
+    // meanwhile written back with no queue holding it); a QoS 1 PUBLISH is sent
+    // again with a new identifier anyway (backlog.ts). QoS 2 keeps the library's way.
+    if ((packet.cmd ?? 'publish') !== 'publish' || packet.qos !== 1) await update(client, packet) // fills in brokerId and brokerCounter of a PUBREL
     let ids = sent.get(client)
     if (!ids) { ids = new Map(); sent.set(client, ids) }
     const key = packet.cmd === 'pubrel' ? pubrelKey(client.id, packet) : packetKey(packet)

@@ -23,21 +23,25 @@ export interface Received {
   readonly sessionPresent: boolean
 }
 
-/** connect (no reconnects) and collect numbered messages until `count` arrive or `ms` pass */
-export function receiveSeq (port: number, creds: Credentials, opts: IClientOptions, count: number, ms: number, onMessage?: (seq: number, received: number) => void): Promise<Received> {
+/**
+ * Connect (no reconnects) and collect numbered messages until `count` arrive,
+ * `stop` says so, the connection closes, or `ms` pass.
+ */
+export function receiveSeq (port: number, creds: Credentials, opts: IClientOptions, count: number, ms: number, stop?: (seq: number, received: number) => boolean | void): Promise<Received> {
   const client = mqtt.connect({ protocol: 'mqtts', host: '127.0.0.1', port, servername: 'localhost', ...creds, reconnectPeriod: 0, protocolVersion: 4, ...opts })
   const seqs: number[] = []
   let sessionPresent = false
+  let connected = false
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => finish(), ms)
     function finish () { clearTimeout(t); client.removeAllListeners('message'); resolve({ client, seqs, sessionPresent }) }
-    client.once('connect', (connack) => { sessionPresent = connack.sessionPresent })
-    client.once('error', (err) => { clearTimeout(t); reject(err) })
-    client.on('close', () => { if (seqs.length > 0 || sessionPresent) finish() })
+    client.once('connect', (connack) => { connected = true; sessionPresent = connack.sessionPresent })
+    // after CONNACK an error (the node killed) ends the session like a close
+    client.on('error', (err) => { if (!connected) { clearTimeout(t); reject(err) } })
+    client.on('close', () => { if (connected) finish() })
     client.on('message', (_topic, payload) => {
       seqs.push(Number(payload.toString()))
-      onMessage?.(seqs[seqs.length - 1]!, seqs.length)
-      if (seqs.length >= count) finish()
+      if (stop?.(seqs[seqs.length - 1]!, seqs.length) === true || seqs.length >= count) finish()
     })
   })
 }
