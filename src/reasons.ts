@@ -16,6 +16,7 @@ export const COMMAND_REASONS = [
   'malformed', 'untrusted_signer', 'bad_signature', 'insufficient_privileges', 'wrong_vin',
   'ttl_too_long', 'not_yet_valid', 'expired', 'unknown_command', 'bad_args', 'replayed',
 ] as const
+export const SESSION_REASONS = ['offline_queue_full', 'session_expired'] as const
 export const PROVISIONING_REASONS = ['malformed', 'bad_csr', 'key_not_allowed', 'subject_mismatch', 'rate_limited'] as const
 
 export type ConnectReason = typeof CONNECT_REASONS[number]
@@ -26,7 +27,8 @@ export type LiveReason = typeof LIVE_REASONS[number]
 export type DeliveryReason = typeof DELIVERY_REASONS[number]
 export type CommandReason = typeof COMMAND_REASONS[number]
 export type ProvisioningReason = typeof PROVISIONING_REASONS[number]
-export type Reason = ConnectReason | StreamReason | PublishReason | SubscribeReason | LiveReason | DeliveryReason | CommandReason | ProvisioningReason
+export type SessionReason = typeof SESSION_REASONS[number]
+export type Reason = ConnectReason | StreamReason | PublishReason | SubscribeReason | LiveReason | DeliveryReason | CommandReason | ProvisioningReason | SessionReason
 
 /** A refusal is a value, not an exception: pure checks return one of these. */
 export type Decision<R extends Reason, T = undefined> =

@@ -10,9 +10,9 @@ import { devPkiPaths, initDevPki } from '../pki/index.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
+import { createSessionStore, RedisClientIdOwners, type SessionStore } from '../sessions/index.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-import { RedisClientIdOwners } from '../sessions/index.js'
 
 /** Aedes keeps its connected clients by id; its types do not declare the map. */
 export function clientsOf (broker: Aedes): Record<string, Client> {
@@ -27,6 +27,8 @@ export interface RunningBroker {
   readonly fleetgate: Fleetgate
   /** the --metrics-port listener, when configured */
   readonly metrics?: MetricsServer
+  /** persistent sessions: backlog delivery, --max-offline-messages, --session-expiry (onExpired) */
+  readonly sessionStore: SessionStore
   /** SIGHUP work: new certificate, key, trust bundle and policy; the old ones stay on failure */
   reload (): ReloadResult
   close (): Promise<void>
@@ -62,9 +64,20 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   try {
     fleetgate = await createFleetgate(config, { logger: log }, { countUnreleasedQos2: cluster?.countUnreleasedQos2, ...opts.parts, owners })
   } catch (err) { await owners?.close(); cluster?.disconnect(); throw err }
+  const sessionStore = createSessionStore({
+    maxOfflineMessages: config.maxOfflineMessages,
+    sessionExpiry: config.sessionExpiry,
+    redisPrefix: config.redisPrefix,
+    log,
+    decisions: fleetgate.metrics.decisions,
+    redis: cluster ? { conn: cluster.persistenceConn, persistence: cluster.persistence as object } : undefined,
+  })
+  // an expired session takes its clientId's owner record with it (once, on the node that removed it)
+  sessionStore.onExpired(async (clientId) => { await fleetgate.owners.forget(clientId) })
   const broker = await Aedes.createBroker({
     ...composeHooks(fleetgate.hooks, opts.hooks),
-    ...(cluster ? { persistence: cluster.persistence, mq: cluster.mq } : {}),
+    persistence: sessionStore.persistence,
+    ...(cluster ? { mq: cluster.mq } : {}),
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,
     maxInflightInbound: config.maxInflightQos2,
@@ -72,6 +85,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     drainTimeout: 2 * config.slowConsumerTimeout,
   })
   fleetgate.attach(broker)
+  sessionStore.attach(broker)
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
   server.on('tlsClientError', (err, socket) => {
     log.info({ evt: 'tls.deny', remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused')
@@ -84,12 +98,12 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const port = (server.address() as AddressInfo).port
   let metrics: MetricsServer | undefined
   if (config.metricsPort !== undefined) {
-    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort) } catch (err) { server.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
+    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort) } catch (err) { server.close(); await sessionStore.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
   }
   log.info({ evt: 'broker.listening', port, host: config.host, roles: fleetgate.policy.roles }, 'fleetgate listening')
   let closing: Promise<void> | undefined
   return {
-    config, port, server, broker, fleetgate, metrics,
+    config, port, server, broker, fleetgate, metrics, sessionStore,
     reload () {
       const r = fleetgate.reload()
       // New connections get the new certificate and trust bundle; live ones keep theirs.
@@ -99,6 +113,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     close () {
       closing ??= (async () => {
         await metrics?.close()
+        await sessionStore.close()
         await new Promise<void>((resolve) => { server.close(() => resolve()); for (const c of Object.values(clientsOf(broker))) c.conn.destroy() })
         // bounded: with Redis gone, the cluster links would wait for it forever
         await new Promise<void>((resolve) => { const t = setTimeout(resolve, 3000); broker.close(() => { clearTimeout(t); resolve() }) })

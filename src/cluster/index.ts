@@ -28,6 +28,8 @@ export interface ClusterParts {
   /** pass as Aedes.createBroker({ persistence, mq }) */
   readonly persistence: unknown
   readonly mq: unknown
+  /** the persistence's own Redis connection (src/sessions runs its queue scripts on it) */
+  readonly persistenceConn: Redis
   /** drop the Redis links without waiting (after broker.close, or when Redis is gone) */
   disconnect (): void
   /** unreleased QoS 2 packets stored for a clientId: aedes-persistence-redis 12's `incoming:<clientId>` hash */
@@ -83,6 +85,7 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
     persistence,
     mq,
     countUnreleasedQos2: async (clientId) => await conn.hlen(`incoming:${encodeURIComponent(clientId)}`),
+    persistenceConn: conn,
     disconnect () {
       for (const c of [conn, mq.subConn, mq.pubConn]) c.disconnect()
     },

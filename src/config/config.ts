@@ -25,6 +25,8 @@ export interface Config {
   readonly maxRetainedSize: number
   readonly maxOutboundBuffer: number
   readonly slowConsumerTimeout: number
+  readonly maxOfflineMessages: number
+  readonly sessionExpiry: number
   readonly revocationRecheck: number
   readonly revocationCache: number
   readonly revocationTimeout: number

@@ -30,6 +30,8 @@ export const SERVE_OPTIONS = {
   handshakeTimeout: { kind: 'duration', default: 5_000, min: 100, max: 120_000, help: 'time allowed for the TLS handshake' },
   maxConnectionsPerIp: { kind: 'int', default: 50, min: 1, max: 1_000_000, help: 'concurrent connections from one client address (too_many_connections)' },
   keepaliveMax: { kind: 'duration', default: 1_200_000, min: 1000, max: 65_535_000, help: 'largest MQTT keepalive honoured; 0 or larger is clamped to this' },
+  maxOfflineMessages: { kind: 'int', default: 10_080, min: 0, max: 100_000_000, help: 'messages queued per persistent session; past it the oldest are dropped (offline_queue_full); 0: unbounded' },
+  sessionExpiry: { kind: 'duration', default: 604_800_000, min: 1000, max: 31_536_000_000, help: 'a persistent session not resumed within this is removed with its queue and subscriptions (session_expired)' },
   maxTopicLevels: { kind: 'int', default: 16, min: 1, max: 100, help: 'deepest topic or filter accepted' },
   maxRetainedSize: { kind: 'size', default: 8 * 1024, min: 16, max: 256 * 1024 * 1024, help: 'largest retained payload (a retained PUBLISH or Will on one of the role\'s retain topics); larger: retain_denied' },
   maxInflightQos2: { kind: 'int', default: 1000, min: 1, max: 65_535, help: 'unreleased QoS 2 PUBLISHes (no PUBREL yet) stored per clientId, across reconnects and nodes; one more closes the connection' },

@@ -28,8 +28,9 @@ export type ClaimResult = { readonly ok: true } | { readonly ok: false; readonly
 /**
  * The store port. claim: atomic check-and-set (free, or held by the same name).
  * release: the connection ended; a clean session's record goes, a persistent
- * one's stays (for offlineTtlMs when set: --session-expiry). forget: the session
- * itself is gone (expired).
+ * one's stays while its session is stored. forget: the session itself is gone
+ * (expired: --session-expiry). No record expires on its own: one that lapsed
+ * before its session would hand the session to another identity.
  */
 export interface ClientIdOwnerStore {
   readonly kind: string
@@ -50,54 +51,25 @@ export function ownerRecord (identity: Identity, role: string, node: string, now
   return { name: ownerName(identity), fp: identity.fingerprint, role, node, token: randomUUID(), at: now }
 }
 
-interface Held { record: OwnerRecord; expiresAt: number }
-
 /** The embedded store: a Map beside Aedes' in-memory sessions (they end with the process, so do these). */
 export class MemoryClientIdOwners implements ClientIdOwnerStore {
   readonly kind = 'memory'
-  readonly #held = new Map<string, Held>()
-  readonly #offlineTtlMs: number
-  #sweeper: NodeJS.Timeout | undefined
-
-  constructor (opts: { offlineTtlMs?: number } = {}) {
-    this.#offlineTtlMs = opts.offlineTtlMs ?? 0
-    if (this.#offlineTtlMs > 0) {
-      // offline records of sessions nobody resumed go with their session
-      this.#sweeper = setInterval(() => this.#sweep(Date.now()), Math.min(this.#offlineTtlMs, 60_000))
-      this.#sweeper.unref()
-    }
-  }
-
-  #current (clientId: string, now: number): Held | undefined {
-    const held = this.#held.get(clientId)
-    if (held !== undefined && held.expiresAt <= now) { this.#held.delete(clientId); return undefined }
-    return held
-  }
-
-  #sweep (now: number): void {
-    for (const [id, held] of this.#held) if (held.expiresAt <= now) this.#held.delete(id)
-  }
+  readonly #held = new Map<string, OwnerRecord>()
 
   async claim (clientId: string, record: OwnerRecord): Promise<ClaimResult> {
-    const held = this.#current(clientId, record.at)
-    if (held !== undefined && held.record.name !== record.name) return { ok: false, holder: held.record }
-    this.#held.set(clientId, { record, expiresAt: Infinity })
+    const held = this.#held.get(clientId)
+    if (held !== undefined && held.name !== record.name) return { ok: false, holder: held }
+    this.#held.set(clientId, record)
     return { ok: true }
   }
 
   async release (clientId: string, token: string, persistent: boolean): Promise<void> {
-    const held = this.#held.get(clientId)
-    if (held === undefined || held.record.token !== token) return
-    if (!persistent) this.#held.delete(clientId)
-    else if (this.#offlineTtlMs > 0) held.expiresAt = Date.now() + this.#offlineTtlMs
+    if (!persistent && this.#held.get(clientId)?.token === token) this.#held.delete(clientId)
   }
 
   async forget (clientId: string): Promise<void> { this.#held.delete(clientId) }
 
-  async holder (clientId: string): Promise<OwnerRecord | null> { return this.#current(clientId, Date.now())?.record ?? null }
+  async holder (clientId: string): Promise<OwnerRecord | null> { return this.#held.get(clientId) ?? null }
 
-  async close (): Promise<void> {
-    if (this.#sweeper) clearInterval(this.#sweeper)
-    this.#held.clear()
-  }
+  async close (): Promise<void> { this.#held.clear() }
 }

@@ -1,7 +1,6 @@
 // clientId ownership in Redis, beside aedes-persistence-redis' sessions:
-//   <prefix>owner:<clientId>   JSON OwnerRecord; no expiry while the session is
-//                              live, PEXPIRE --session-expiry once a persistent
-//                              session goes offline, deleted when a clean one ends.
+//   <prefix>owner:<clientId>   JSON OwnerRecord; no expiry: deleted when a clean
+//                              session ends, or when a persistent one expires.
 // Claim and release are scripts: check-and-set in one atomic step, so two nodes
 // admitting two identities at once cannot both win.
 import type { Redis } from 'ioredis'
@@ -23,16 +22,12 @@ local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local ok, r = pcall(cjson.decode, v)
 if not ok or type(r) ~= 'table' or r.token ~= ARGV[1] then return 0 end
-if ARGV[2] == '1' then
-  if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-  return 1
-end
 redis.call('DEL', KEYS[1])
-return 2`
+return 1`
 
 interface OwnerScripts {
   fgOwnerClaim (key: string, name: string, record: string): Promise<string | null>
-  fgOwnerRelease (key: string, token: string, persistent: string, ttlMs: string): Promise<number>
+  fgOwnerRelease (key: string, token: string): Promise<number>
 }
 
 export interface RedisOwnersOptions {
@@ -40,8 +35,6 @@ export interface RedisOwnersOptions {
   readonly prefix: string
   /** bound on every call (--revocation-timeout: the same connect-path budget) */
   readonly timeoutMs: number
-  /** how long a persistent session's record outlives its connection (--session-expiry); 0: until the session is forgotten */
-  readonly offlineTtlMs?: number
   readonly log?: AuditLogger
 }
 
@@ -84,7 +77,8 @@ export class RedisClientIdOwners implements ClientIdOwnerStore {
   }
 
   async release (clientId: string, token: string, persistent: boolean): Promise<void> {
-    await this.#scripts.fgOwnerRelease(ownerKey(this.#opts.prefix, clientId), token, persistent ? '1' : '0', String(this.#opts.offlineTtlMs ?? 0))
+    // a persistent session's record stays while the session is stored
+    if (!persistent) await this.#scripts.fgOwnerRelease(ownerKey(this.#opts.prefix, clientId), token)
   }
 
   async forget (clientId: string): Promise<void> { await this.#redis.del(ownerKey(this.#opts.prefix, clientId)) }

@@ -138,4 +138,25 @@ describe('clientId ownership: another identity never gets a session it does not 
       expect(sessionPresent, 'the owner\'s session was not resumed').to.equal(true)
     })
   })
+
+  describe('an expired session frees its clientId (--session-expiry)', () => {
+    for (const store of ['embedded', 'redis'] as const) {
+      it(store, async () => {
+        const redis = store === 'redis' ? await startRedis() : undefined
+        const broker = await startTestBroker(pki.dir, { sessionExpiry: '1s', ...(redis ? { redis: redis.url } : {}) })
+        try {
+          await offlineOwnerSession(broker.port, 'ops-eu-exp', pki.vins[0]!)
+          await refused(broker.port, 'ops-eu-exp', false)
+          await broker.audit.waitFor('session.expire', { clientId: 'ops-eu-exp' }, 10_000)
+          // the listener runs right after the audit line: give it its round trip
+          for (let i = 0; i < 20 && await broker.fleetgate.owners.holder('ops-eu-exp') !== null; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+          expect(await broker.fleetgate.owners.holder('ops-eu-exp')).to.equal(null)
+          // nothing of the owner's is left to take: a new session, not the owner's
+          const { client, sessionPresent } = await connectSession(broker.port, credentials(pki.dir, thief), { clientId: 'ops-eu-exp', clean: false })
+          clients.push(client)
+          expect(sessionPresent).to.equal(false)
+        } finally { await broker.close(); await redis?.stop() }
+      })
+    }
+  })
 })

@@ -1,0 +1,115 @@
+// Persistent MQTT sessions (clean session 0) as fleetgate composes them with
+// Aedes: complete ordered delivery of the queue (backlog.ts), a bound per queue
+// (--max-offline-messages, the oldest dropped) and expiry (--session-expiry),
+// in the embedded store or in Redis.
+import type { Aedes } from 'aedes'
+import type { Redis } from 'ioredis'
+import type { AuditLogger } from '../audit/index.js'
+import type { DecisionCounter } from '../broker/hooks.js'
+import type { DeliveringClient } from './backlog.js'
+import { memorySessionStore } from './memory-store.js'
+import { redisSessionStore } from './redis-store.js'
+import { SessionExpiry } from './expiry.js'
+import type { SessionBackend } from './types.js'
+
+export { BacklogDelivery } from './backlog.js'
+export { sweepPeriod } from './expiry.js'
+export type { SessionBackend, SessionClock } from './types.js'
+
+export type SessionExpiredListener = (clientId: string) => void | Promise<void>
+
+export interface SessionStoreOptions {
+  readonly maxOfflineMessages: number
+  readonly sessionExpiry: number
+  readonly redisPrefix: string
+  readonly log: AuditLogger
+  readonly decisions: DecisionCounter
+  /** cluster mode: aedes-persistence-redis and its connection */
+  readonly redis?: { readonly conn: Redis; readonly persistence: object }
+}
+
+export interface SessionStore {
+  /** hand to Aedes.createBroker({ persistence }) */
+  readonly persistence: object
+  readonly backend: SessionBackend
+  /** on the running broker: live deliveries held behind the backlog, session clock, expiry sweeps */
+  attach (broker: Aedes): void
+  /** called once per expired session, on the node that removed it (e.g. to remove records kept beside it) */
+  onExpired (listener: SessionExpiredListener): () => void
+  /** one expiry sweep now (tests, diagnostics) */
+  sweep (): Promise<void>
+  close (): Promise<void>
+}
+
+interface AedesClient extends DeliveringClient { closed: boolean }
+
+export function createSessionStore (opts: SessionStoreOptions): SessionStore {
+  const { log, decisions } = opts
+  const deps = {
+    maxOfflineMessages: opts.maxOfflineMessages,
+    overflowed (clientId: string, dropped: number, first: boolean) {
+      for (let i = 0; i < dropped; i++) decisions.inc('session.drop', 'offline_queue_full')
+      // once per session and overflow episode (until it connects again or expires)
+      if (first) log.warn({ evt: 'session.drop', reason: 'offline_queue_full', clientId, max: opts.maxOfflineMessages, detail: 'offline queue full: the oldest queued messages are dropped' }, 'offline queue full')
+    },
+  }
+  const backend = opts.redis
+    ? redisSessionStore({ conn: opts.redis.conn, persistence: opts.redis.persistence, prefix: opts.redisPrefix }, deps)
+    : memorySessionStore(deps)
+  const listeners = new Set<SessionExpiredListener>()
+  let expiry: SessionExpiry | null = null
+  let lastError = 0
+
+  return {
+    persistence: backend.persistence,
+    backend,
+    attach (broker: Aedes) {
+      const b = broker as unknown as { handle: (conn: unknown, req?: unknown) => AedesClient; clients: Record<string, AedesClient> }
+      const handle = b.handle
+      b.handle = function handleHoldingLive (conn, req) {
+        const client = handle(conn, req)
+        backend.backlog.holdLive(client)
+        return client
+      }
+      expiry = new SessionExpiry({
+        clock: backend.clock,
+        expiryMs: opts.sessionExpiry,
+        liveIds: () => Object.values(b.clients).filter((c) => !c.clean && !c.closed).map((c) => c.id),
+        isLive: (id) => { const c = b.clients[id]; return c !== undefined && !c.closed },
+        remove: (id) => backend.expire(id),
+        expired (clientId) {
+          decisions.inc('session.expire', 'session_expired')
+          log.info({ evt: 'session.expire', reason: 'session_expired', clientId, expiry: opts.sessionExpiry }, 'persistent session expired')
+          for (const l of listeners) {
+            try { Promise.resolve(l(clientId)).catch((err: Error) => log.error({ evt: 'session.expire_error', clientId, err: err.message }, 'session expiry listener failed')) } catch (err) { log.error({ evt: 'session.expire_error', clientId, err: (err as Error).message }, 'session expiry listener failed') }
+          }
+        },
+        failed (err) {
+          const now = Date.now()
+          if (now - lastError < 10_000) return
+          lastError = now
+          log.warn({ evt: 'session.sweep_error', err: err.message }, 'session expiry sweep failed')
+        },
+      })
+      const ex = expiry
+      const persistent = (c: AedesClient) => c.clean === false
+      broker.on('client', (client) => {
+        const c = client as unknown as AedesClient
+        if (!persistent(c)) return
+        ex.seen(c.id)
+        backend.resumed(c.id).catch(() => {})
+      })
+      broker.on('clientDisconnect', (client) => { const c = client as unknown as AedesClient; if (persistent(c)) ex.seen(c.id) })
+      ex.start()
+    },
+    onExpired (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    },
+    async sweep () { await expiry?.sweep() },
+    async close () {
+      await expiry?.stop()
+      await backend.close()
+    },
+  }
+}

@@ -1,0 +1,34 @@
+// What the session store (embedded or Redis) offers to the composition in index.ts.
+import type { BacklogDelivery } from './backlog.js'
+
+export interface StoreDeps {
+  /** entries per session queue; past it the oldest are dropped (0: unbounded) */
+  readonly maxOfflineMessages: number
+  /** `dropped` oldest entries of this session's queue were dropped; `first`: first time in this overflow episode */
+  readonly overflowed: (clientId: string, dropped: number, first: boolean) => void
+}
+
+/** When each persistent session was last known live; shared by every node of a cluster. */
+export interface SessionClock {
+  /** these sessions are live now, or have just gone offline */
+  touch (clientIds: readonly string[], now: number): Promise<void>
+  /** sessions the store holds that the clock does not know yet start their clock now */
+  discover (now: number): Promise<void>
+  /** take (once across nodes) up to `limit` sessions last seen at or before `cutoff` */
+  claimExpired (cutoff: number, limit: number): Promise<string[]>
+}
+
+export interface SessionBackend {
+  readonly kind: 'memory' | 'redis'
+  /** hand to Aedes.createBroker({ persistence }) */
+  readonly persistence: object
+  readonly backlog: BacklogDelivery
+  readonly clock: SessionClock
+  /** the session is live again: its overflow episode is over */
+  resumed (clientId: string): Promise<void>
+  /** remove the session: queue, subscriptions, QoS 2 inbound state */
+  expire (clientId: string): Promise<void>
+  /** entries in the session's queue (tests, diagnostics) */
+  queueLength (clientId: string): Promise<number>
+  close (): Promise<void>
+}
