@@ -1,6 +1,7 @@
 // createFleetgate: the plugin. Validated config, loaded TLS material and policy,
 // the Aedes hooks, the TLS server options and the connection handler.
 import type { TLSSocket, TlsOptions } from 'node:tls'
+import { existsSync } from 'node:fs'
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
@@ -62,6 +63,19 @@ export function tlsPaths (config: Config): { ca: string; cert: string; key: stri
   return { ca: dev.root.cert, cert: dev.broker.cert, key: dev.broker.key }
 }
 
+/**
+ * The policy file: --policy; else, with the dev PKI, its policy.yaml (the shipped
+ * policy pinned by that PKI's CA keys) when it has one; else the shipped policy.
+ */
+export function policyPath (config: Config): string {
+  if (config.policy !== undefined) return config.policy
+  if (!config.ca) {
+    const dev = devPkiPaths(config.devPki, []).policy
+    if (existsSync(dev)) return dev
+  }
+  return defaultPolicyPath
+}
+
 export interface FleetgateParts {
   connectChecks?: ConnectCheck[]
   publishChecks?: PublishCheck[]
@@ -81,7 +95,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   const config = resolveConfig(input as ConfigInput, options.env ?? {})
   const log = options.logger ?? createAuditLogger({ level: config.logLevel })
   let material: LoadedTlsMaterial = loadTlsMaterial(tlsPaths(config))
-  let policy = loadPolicyFile(config.policy ?? defaultPolicyPath)
+  let policy = loadPolicyFile(policyPath(config))
   const metrics = options.metrics ?? createMetrics()
   const decisions: DecisionCounter = options.decisions ?? metrics.decisions
   const limiter = new ConnectionLimiter(config.maxConnectionsPerIp)
@@ -166,7 +180,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   metrics.track({ sessions: () => sessions.size, connections: () => handed })
 
   function reload (): ReloadResult {
-    const loaded = loadReloadable(tlsPaths(config), config.policy ?? defaultPolicyPath)
+    const loaded = loadReloadable(tlsPaths(config), policyPath(config))
     if (!loaded.ok) {
       log.error({ evt: 'reload.fail', code: loaded.error.code, err: loaded.error.message }, 'reload failed, old configuration kept')
       return { ok: false, error: loaded.error }

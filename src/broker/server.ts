@@ -6,7 +6,7 @@ import { Aedes, type Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { fgError } from '../errors.js'
-import { devPkiPaths, initDevPki } from '../pki/index.js'
+import { devPkiPaths, ensureDevPolicy, initDevPki } from '../pki/index.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
@@ -44,12 +44,17 @@ export interface StartOptions {
   readonly onNotice?: (line: string) => void
 }
 
-/** Make the dev PKI on first start when no --ca/--cert/--key are given. */
+/**
+ * Make the dev PKI on first start when no --ca/--cert/--key are given, and its
+ * policy.yaml (roles pinned by its CA keys) when a PKI made earlier lacks it.
+ */
 export async function ensureDevPki (config: Config, notice: (line: string) => void = () => {}): Promise<void> {
   if (config.ca) return
-  if (existsSync(devPkiPaths(config.devPki, []).manifest)) return
-  notice(`making the dev PKI in ${config.devPki} (first start)`)
-  await initDevPki(config.devPki, {})
+  if (!existsSync(devPkiPaths(config.devPki, []).manifest)) {
+    notice(`making the dev PKI in ${config.devPki} (first start)`)
+    await initDevPki(config.devPki, {})
+  }
+  if (config.policy === undefined) ensureDevPolicy(config.devPki)
 }
 
 export async function startBroker (input: ConfigInput = {}, opts: StartOptions = {}): Promise<RunningBroker> {

@@ -2,25 +2,19 @@
 import { newCommand, addOptions, untilStopped } from './program.js'
 import { SERVE_OPTIONS, resolveConfig, type ConfigInput, type ServeOptionName } from '../config/index.js'
 import { startBroker } from '../broker/index.js'
-import { ensureDevPki } from '../broker/server.js'
-import { ensureDevPolicy } from '../pki/index.js'
+import { policyPath } from '../broker/fleetgate.js'
 import { onReloadSignal } from '../reload/index.js'
 
 export function serveCommand () {
   const cmd = newCommand('serve', 'run the mutual-TLS MQTT broker (defaults: dev PKI made on first start, shipped policy, embedded store)')
   addOptions(cmd, Object.keys(SERVE_OPTIONS) as ServeOptionName[])
   cmd.action(async (opts: ConfigInput) => {
-    let config = resolveConfig(opts, process.env) // validated once: a bad value stops here
-    const notice = (line: string) => process.stderr.write(line + '\n')
-    // With the dev PKI and no --policy: its policy.yaml, the shipped one pinned by
-    // this PKI's CA keys (the shipped file pins by name only: the keys are made at run time).
-    if (!config.ca && config.policy === undefined) {
-      await ensureDevPki(config, notice)
-      config = { ...config, policy: ensureDevPolicy(config.devPki) }
-    }
-    const running = await startBroker(config, { onNotice: notice })
+    const config = resolveConfig(opts, process.env) // validated once: a bad value stops here
+    // With the dev PKI and no --policy, startBroker uses the PKI's policy.yaml: the shipped
+    // one pinned by this PKI's CA keys (the shipped file pins by name only: the keys are made at run time).
+    const running = await startBroker(config, { onNotice: (line) => process.stderr.write(line + '\n') })
     process.stderr.write(`fleetgate: mTLS MQTT on ${config.host}:${running.port}` +
-      (config.ca ? '' : ` (dev PKI in ${config.devPki}, policy ${config.policy ?? 'shipped'}; try: npx fleetgate sim car --help)`) + '\n')
+      (config.ca ? '' : ` (dev PKI in ${config.devPki}, policy ${policyPath(config)}; try: npx fleetgate sim car --help)`) + '\n')
     // SIGHUP: reload certificate, key, trust bundle and policy; one line either way.
     const stopReload = onReloadSignal(() => running.reload(), (r) => {
       process.stderr.write(r.ok

@@ -97,4 +97,12 @@ describe('library API: createFleetgate + composeHooks on your own Aedes broker',
     await audit.waitFor('stream.deny', { reason: 'packet_too_large' })
     expect((broker as unknown as { connectTimeout: number }).connectTimeout).to.equal(fg.config.connectTimeout)
   })
+
+  it('with the dev PKI and no policy, uses the PKI\'s policy.yaml (roles pinned by CA key); with --ca, the shipped one', async () => {
+    const dev = await createFleetgate({ devPki: pki.dir, dataDir: join(pki.dir, 'tests', 'lib-data') }, { logger: audit.logger })
+    try {
+      expect(dev.policy.source).to.equal(join(pki.dir, 'policy.yaml'))
+    } finally { await dev.close() }
+    expect(fg.policy.source).to.match(/default-policy\.yaml$/)
+  })
 })
