@@ -10,6 +10,7 @@ import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.
 import { SessionRegistry, type ConnectionInfo, type Session } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
 import { endSession } from './end-session.js'
+import { makeMqSafe, type BrokerMq } from './mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
 import { admitConnection, ConnectionLimiter, type AdmitOptions } from '../guard/index.js'
@@ -215,6 +216,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     attach (broker: Aedes) {
       // fleetgate's limits apply to a broker the user built: Aedes reads both per client.
       Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels })
+      // Aedes' default emitter (concurrency 100) overflows the stack under a flood (./mq.ts).
+      if (makeMqSafe((broker as unknown as { mq?: BrokerMq }).mq)) log.info({ evt: 'broker.mq', concurrency: 0 }, 'broker emitter set to concurrency 0')
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
       storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
       revocationGuard.start()

@@ -10,6 +10,7 @@ import { devPkiPaths, initDevPki } from '../pki/index.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
+import { createMq } from './mq.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
 
@@ -58,7 +59,8 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const cluster = config.redis ? clusterParts(config.redis, log) : undefined
   const broker = await Aedes.createBroker({
     ...composeHooks(fleetgate.hooks, opts.hooks),
-    ...(cluster ? { persistence: cluster.persistence, mq: cluster.mq } : {}),
+    // fleetgate's emitter in both modes: Aedes' default one overflows the stack under a flood (./mq.ts)
+    ...(cluster ? { persistence: cluster.persistence, mq: cluster.mq } : { mq: createMq() }),
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,
   })
