@@ -6,8 +6,10 @@ export const CONNECT_REASONS = [
   'no_client_auth', 'identity_injection', 'bad_vin', 'revoked', 'revocation_unavailable',
   'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections',
 ] as const
-export const STREAM_REASONS = ['packet_too_large', 'connect_timeout'] as const
-export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected'] as const
+export const STREAM_REASONS = [
+  'packet_too_large', 'connect_timeout', 'malformed_packet', 'protocol_violation', 'unsupported_protocol', 'too_many_inflight',
+] as const
+export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected', 'rate_limited'] as const
 export const SUBSCRIBE_REASONS = ['filter_denied'] as const
 export const LIVE_REASONS = ['revoked', 'policy_changed'] as const
 export const COMMAND_REASONS = [

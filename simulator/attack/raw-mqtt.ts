@@ -39,9 +39,12 @@ export interface ConnectFields {
 }
 
 export function connectPacket (f: ConnectFields): Buffer {
-  const head = Buffer.concat([utf8(f.protocolName ?? 'MQTT'), Buffer.from([f.level ?? 4, f.flags ?? 0x02, 0, 0])])
+  const level = f.level ?? 4
+  const head = Buffer.concat([utf8(f.protocolName ?? 'MQTT'), Buffer.from([level, f.flags ?? 0x02, 0, 0])])
   head.writeUInt16BE(f.keepalive ?? 60, head.length - 2)
-  return packet(0x10, Buffer.concat([head, utf8(f.clientId)]))
+  // MQTT 5 has a properties length after the keepalive: none here
+  const props = level === 5 ? Buffer.from([0]) : Buffer.alloc(0)
+  return packet(0x10, Buffer.concat([head, props, utf8(f.clientId)]))
 }
 
 /** PUBLISH; `first` overrides the first byte (reserved flags, QoS 3). */

@@ -39,7 +39,8 @@ describe('flood: one car writing QoS 0 as fast as its socket drains', function (
   const sockets: TLSSocket[] = []
   before(async () => {
     pki = await testPki()
-    broker = await startTestBroker(pki.dir, { maxConnectionsPerIp: 200 })
+    // no publish rate here: this is the emitter's flood, not the limit's
+    broker = await startTestBroker(pki.dir, { maxConnectionsPerIp: 200, maxPublishRate: 0 })
   })
   afterEach(async () => { await end(...open.splice(0)); for (const s of sockets.splice(0)) s.destroy() })
   after(async () => { await broker?.close() })
@@ -117,5 +118,60 @@ describe('flood: one car writing QoS 0 as fast as its socket drains', function (
     open.push(probeCar)
     await probeCar.publishAsync(`vehicles/${pki.vins[2]}/telemetry/speed`, seq(0), { qos: 1 })
     await probe
+  })
+})
+
+describe('--max-publish-rate: one connection cannot take a node', function () {
+  this.timeout(30_000)
+  const RATE = 100
+  let pki: TestPki
+  let broker: TestBroker
+  const open: MqttClient[] = []
+  const sockets: TLSSocket[] = []
+  before(async () => {
+    pki = await testPki()
+    broker = await startTestBroker(pki.dir, { maxPublishRate: RATE })
+  })
+  afterEach(async () => { await end(...open.splice(0)); for (const s of sockets.splice(0)) s.destroy() })
+  after(async () => { await broker?.close() })
+
+  async function dropped (): Promise<number> {
+    const text = await broker.fleetgate.metrics.registry.metrics()
+    const m = /fleetgate_decisions_total\{evt="publish\.drop",reason="rate_limited"\} (\d+)/.exec(text)
+    return m ? Number(m[1]) : 0
+  }
+
+  it('QoS 0 over the rate is dropped before Aedes (counted, audited once), the car stays connected', async () => {
+    const vin = pki.vins[0]!
+    const backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-rate' })
+    open.push(backend)
+    await backend.subscribeAsync('vehicles/+/telemetry/+', { qos: 0 })
+    let received = 0
+    backend.on('message', () => { received++ })
+    broker.audit.clear()
+    const car = await rawCar(broker, pki, 0, vin)
+    sockets.push(car)
+    const r = await flood(car, (i) => publishPacket(`vehicles/${vin}/telemetry/speed`, seq(i), 0), 20_000, 1500)
+    await sleep(300)
+    expect(r.closed, 'closed within the first seconds of excess').to.equal(false)
+    expect(car.destroyed).to.equal(false)
+    // the burst (2 s of the rate) and the refill over ~1.5 s, with slack for a slow machine
+    expect(received).to.be.within(2 * RATE, 2 * RATE + 3 * RATE)
+    expect(await dropped()).to.equal(r.sent - received)
+    const lines = broker.audit.find('publish.drop', { reason: 'rate_limited' })
+    expect(lines).to.have.length(1)
+    expect(lines[0]!.client).to.deep.include({ id: vin })
+  })
+
+  it('QoS 1 over the rate is never dropped; a debt past the burst closes the connection (publish.deny rate_limited)', async () => {
+    const vin = pki.vins[1]!
+    broker.audit.clear()
+    const car = await rawCar(broker, pki, 1, vin)
+    sockets.push(car)
+    const r = await flood(car, (i) => publishPacket(`vehicles/${vin}/telemetry/speed`, seq(i), 1, (i % 65535) + 1), 20_000, 5000)
+    expect(r.closed).to.equal(true)
+    expect(r.sent).to.be.at.least(4 * RATE)
+    const line = await broker.audit.waitFor('publish.deny', { reason: 'rate_limited' })
+    expect(line.rate).to.equal(RATE)
   })
 })
