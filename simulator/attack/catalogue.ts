@@ -8,6 +8,10 @@ import {
 } from './command-attacks.js'
 import { connectionFlood, neverConnect, oversizedPacket } from './transport-attacks.js'
 import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
+import {
+  badRemainingLength, emptyTopic, nulInTopic, protocolLevel5, publishQos3, qos2NeverReleased, reservedFlags, secondConnect, silentConnections,
+  stuckSubscriber, wrongProtocolName,
+} from './protocol-attacks.js'
 
 export const CATALOGUE: readonly Attack[] = [
   noCertificate, rogueCa, expiredCertificate, noClientAuth, serverEku,
@@ -15,6 +19,8 @@ export const CATALOGUE: readonly Attack[] = [
   wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand,
   forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
   oversizedPacket, neverConnect, connectionFlood,
+  badRemainingLength, wrongProtocolName, protocolLevel5, reservedFlags, secondConnect, publishQos3, emptyTopic, nulInTopic,
+  qos2NeverReleased, silentConnections, stuckSubscriber,
   revokedLiveSession, revokedCertificate,
 ]
 

@@ -7,10 +7,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fgError } from '../../src/index.js'
 import { loadPki, loadCa, issueLeaf, type CertKeyPaths } from '../../src/pki/index.js'
+import { randomVins } from '../../src/pki/vin.js'
 import { parseBrokerUrl } from '../broker-url.js'
 import { startCar, type CarEvent } from '../car.js'
 import { credentialsFromFiles } from '../credentials.js'
-import type { RunSettings, VictimCar } from './context.js'
+import type { FloodCar, RunSettings, VictimCar } from './context.js'
 import { Scope, attempt, describeOutcome } from './client.js'
 import { readAuditLog } from './audit-log.js'
 import { exitCodeOf, runAttacks, totals, withAuditReasons, withObservedReasons, type RunHooks } from './runner.js'
@@ -54,6 +55,21 @@ async function startVictimCar (url: string, rootCert: string, pair: CertKeyPaths
     },
   })
   return { car, events }
+}
+
+/** n vehicle certificates with random VINs from the PKI's issuing CA, in one temp directory */
+async function issueCars (pkiDir: string, n: number): Promise<FloodCar[]> {
+  const ca = await loadCa(pkiDir, 'issuing')
+  const dir = mkdtempSync(join(tmpdir(), 'fg-attack-cars-'))
+  const cars: FloodCar[] = []
+  for (const vin of randomVins(n)) {
+    const leaf = await issueLeaf(ca, 'vehicle', vin)
+    const paths = { vin, cert: join(dir, `${vin}.pem`), key: join(dir, `${vin}.key`) }
+    writeFileSync(paths.cert, leaf.chainPem)
+    writeFileSync(paths.key, leaf.keyPem!, { mode: 0o600 })
+    cars.push(paths)
+  }
+  return cars
 }
 
 async function freshVictim (pkiDir: string, vin: string): Promise<CertKeyPaths> {
@@ -105,6 +121,7 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
     resultWaitMs: opts.quick ? 4000 : 10_000,
     revoke: opts.revoke,
     freshVictim: () => freshVictim(opts.pkiDir, attackerVin),
+    issueCars: (n) => issueCars(opts.pkiDir, n),
     victimCar,
   }
   let results
