@@ -6,8 +6,10 @@ export const CONNECT_REASONS = [
   'no_client_auth', 'identity_injection', 'bad_vin', 'revoked', 'revocation_unavailable',
   'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections', 'session_store_unavailable',
 ] as const
-export const STREAM_REASONS = ['packet_too_large', 'connect_timeout'] as const
-export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected', 'too_many_unreleased', 'retain_denied'] as const
+export const STREAM_REASONS = [
+  'packet_too_large', 'connect_timeout', 'malformed_packet', 'protocol_violation', 'unsupported_protocol', 'too_many_inflight',
+] as const
+export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected', 'too_many_unreleased', 'retain_denied', 'rate_limited'] as const
 export const SUBSCRIBE_REASONS = ['filter_denied', 'too_many_denials'] as const
 export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over'] as const
 /** a delivery dropped or held back, or a connection closed, because the subscriber does not read */

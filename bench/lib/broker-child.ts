@@ -30,6 +30,7 @@ async function start (): Promise<number> {
   const running = await startBroker({
     port: 0, host: '127.0.0.1', ...paths,
     maxConnectionsPerIp: 1_000_000,
+    maxPublishRate: 0, // the throughput runs publish far over a car's rate on purpose
     dataDir: mkdtempSync(join(tmpdir(), 'fg-bench-data-')),
     logLevel: 'info', // audit lines are part of the cost; stdout goes to /dev/null
   })

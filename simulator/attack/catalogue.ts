@@ -10,6 +10,10 @@ import {
 import { connectionFlood, neverConnect, oversizedPacket } from './transport-attacks.js'
 import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
 import { recoveryLockout } from './provisioning-attacks.js'
+import {
+  badRemainingLength, emptyTopic, nulInTopic, protocolLevel5, publishQos3, qos2NeverReleased, reservedFlags, secondConnect, silentConnections,
+  stuckSubscriber, wrongProtocolName,
+} from './protocol-attacks.js'
 
 export const CATALOGUE: readonly Attack[] = [
   noCertificate, rogueCa, expiredCertificate, noClientAuth, serverEku,
@@ -18,6 +22,8 @@ export const CATALOGUE: readonly Attack[] = [
   forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
   oversizedPacket, neverConnect, connectionFlood,
+  badRemainingLength, wrongProtocolName, protocolLevel5, reservedFlags, secondConnect, publishQos3, emptyTopic, nulInTopic,
+  qos2NeverReleased, silentConnections, stuckSubscriber,
   revokedLiveSession, revokedCertificate,
   recoveryLockout,
 ]

@@ -9,7 +9,7 @@ import { connectBackend, type Backend, type CommandOutcome } from '../backend.js
 import type { BrokerAddress } from '../broker-url.js'
 import type { CarEvent, RunningCar } from '../car.js'
 import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
-import { Inconclusive } from './types.js'
+import { Inconclusive, SkipAttack } from './types.js'
 import type { ClientTlsPem } from '../../src/client/mqtts-options.js'
 import { Scope } from './client.js'
 
@@ -44,7 +44,12 @@ export interface RunSettings {
   /** a fresh VIN and its birth certificate from the PKI's manufacturing CA (PEM text) */
   readonly freshBirth?: () => Promise<{ vin: string; cert: string; key: string }>
   readonly victimCar?: VictimCar
+  /** issue n extra vehicle certificates from the PKI's issuing CA (load attacks); absent: those attacks are SKIPPED */
+  readonly issueCars?: (n: number) => Promise<FloodCar[]>
 }
+
+/** A vehicle certificate made for a load attack. */
+export interface FloodCar extends CertKeyPaths { readonly vin: string }
 
 export interface AttackContext extends RunSettings {
   readonly scope: Scope
@@ -64,6 +69,8 @@ export interface AttackContext extends RunSettings {
   victimCert: CertKeyPaths
   /** revoke victimCert once per run */
   revokeVictim (): Promise<void>
+  /** n genuine vehicle certificates other than the sample cars (made once per run) */
+  floodCars (n: number): Promise<FloodCar[]>
 }
 
 const cache = new Map<string, unknown>()
@@ -128,6 +135,10 @@ export function attackContext (settings: RunSettings, state: RunState, scope: Sc
     },
     get victimCert () { return state.victimCert },
     set victimCert (v) { state.victimCert = v },
+    floodCars (n) {
+      if (!settings.issueCars) throw new SkipAttack('no issuing CA key in the PKI directory to make flood cars')
+      return once('flood-cars:' + n, () => settings.issueCars!(n))
+    },
     revokeVictim () {
       if (!settings.revoke) throw new Inconclusive('no revocation store')
       state.revoked ??= settings.revoke(state.victimCert.cert)

@@ -1,12 +1,12 @@
 // The catalogue's report: a console table, a JSON document and one
 // self-contained HTML page (no external assets; prints well). Pure.
 import type { AttackResult, CatalogueReport, Verdict } from './types.js'
-import { TLS_REFUSED } from './types.js'
+import { STAYS_UP, TLS_REFUSED } from './types.js'
 import { reasonMatches } from './runner.js'
 import { safe } from '../print.js'
 
 const FAMILY_TITLES: Record<string, string> = {
-  tls: 'TLS handshake', connect: 'CONNECT', topic: 'Topics', command: 'Signed commands (decided by the car)', transport: 'Transport', revocation: 'Revocation', provisioning: 'Provisioning',
+  tls: 'TLS handshake', connect: 'CONNECT', topic: 'Topics', command: 'Signed commands (decided by the car)', transport: 'Transport', protocol: 'Hostile MQTT and load', revocation: 'Revocation', provisioning: 'Provisioning',
 }
 
 function verdictText (r: AttackResult): string {
@@ -45,6 +45,7 @@ function esc (s: string): string {
 const VERDICT_CLASS: Record<Verdict, string> = { PASS: 'pass', FAIL: 'fail', SKIPPED: 'skip', ERROR: 'err' }
 
 function expectedText (expected: string): string {
+  if (expected === STAYS_UP) return 'stays_up (nothing to refuse: the broker stays up and serves the others)'
   return expected === TLS_REFUSED ? 'tls_refused (never reaches MQTT)' : expected
 }
 

@@ -10,10 +10,11 @@ import { loadPki, loadCa, issueLeaf, randomVin, type CertKeyPaths, type DevPkiPa
 import { DEFAULT_RATE_LIMIT, startProvisioner, type RunningProvisioner } from '../../src/provisioning/index.js'
 import { createAuditLogger } from '../../src/audit/index.js'
 import type { StoreChoice } from '../../src/revocation/index.js'
+import { randomVins } from '../../src/pki/vin.js'
 import { parseBrokerUrl } from '../broker-url.js'
 import { startCar, type CarEvent } from '../car.js'
 import { credentialsFromFiles } from '../credentials.js'
-import type { RunSettings, VictimCar } from './context.js'
+import type { FloodCar, RunSettings, VictimCar } from './context.js'
 import { Scope, attempt, describeOutcome } from './client.js'
 import { readAuditLog } from './audit-log.js'
 import { exitCodeOf, runAttacks, totals, withAuditReasons, withObservedReasons, type RunHooks } from './runner.js'
@@ -59,6 +60,21 @@ async function startVictimCar (url: string, rootCert: string, pair: CertKeyPaths
     },
   })
   return { car, events }
+}
+
+/** n vehicle certificates with random VINs from the PKI's issuing CA, in one temp directory */
+async function issueCars (pkiDir: string, n: number): Promise<FloodCar[]> {
+  const ca = await loadCa(pkiDir, 'issuing')
+  const dir = mkdtempSync(join(tmpdir(), 'fg-attack-cars-'))
+  const cars: FloodCar[] = []
+  for (const vin of randomVins(n)) {
+    const leaf = await issueLeaf(ca, 'vehicle', vin)
+    const paths = { vin, cert: join(dir, `${vin}.pem`), key: join(dir, `${vin}.key`) }
+    writeFileSync(paths.cert, leaf.chainPem)
+    writeFileSync(paths.key, leaf.keyPem!, { mode: 0o600 })
+    cars.push(paths)
+  }
+  return cars
 }
 
 async function freshVictim (pkiDir: string, vin: string): Promise<CertKeyPaths> {
@@ -141,6 +157,7 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
         }
       },
     freshBirth: () => freshBirth(opts.pkiDir),
+    issueCars: (n) => issueCars(opts.pkiDir, n),
     victimCar,
   }
   let results

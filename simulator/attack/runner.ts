@@ -7,7 +7,7 @@ import type { AttackContext, RunSettings } from './context.js'
 import { attackContext, newRunState } from './context.js'
 import { Scope } from './client.js'
 import { describeDecision, reasonInWindow, type AuditDecision } from './audit-log.js'
-import { Inconclusive, SkipAttack, type Attack, type AttackResult, type CatalogueReport, type Observation, type Verdict } from './types.js'
+import { Inconclusive, SkipAttack, STAYS_UP, type Attack, type AttackResult, type CatalogueReport, type Observation, type Verdict } from './types.js'
 
 export const DEFAULT_ATTACK_TIMEOUT_MS = 20_000
 
@@ -67,7 +67,7 @@ export async function runAttacks (attacks: readonly Attack[], settings: RunSetti
 /** Fill in the broker's reason from its audit log (each attack's window runs to the next one's start). */
 export function withAuditReasons (results: readonly AttackResult[], lines: readonly AuditDecision[], endedAt: number): AttackResult[] {
   return results.map((r, i) => {
-    if (r.verdict === 'SKIPPED' || r.reasonSource === 'car-result') return r
+    if (r.verdict === 'SKIPPED' || r.reasonSource === 'car-result' || r.expected === STAYS_UP) return r
     const from = Date.parse(r.startedAt)
     const next = results[i + 1]
     const to = next ? Date.parse(next.startedAt) : endedAt

@@ -8,9 +8,11 @@ import type { AttackContext } from './context.js'
 
 /** Refused in the TLS handshake: the client never reaches MQTT, so no MQTT reason exists (DESIGN step 1). */
 export const TLS_REFUSED = 'tls_refused'
-export type ExpectedReason = Reason | typeof TLS_REFUSED
+/** Nothing to refuse (a load attack): the broker must stay up and serve the others; judged by observation only. */
+export const STAYS_UP = 'stays_up'
+export type ExpectedReason = Reason | typeof TLS_REFUSED | typeof STAYS_UP
 
-export type AttackFamily = 'tls' | 'connect' | 'topic' | 'command' | 'transport' | 'revocation' | 'provisioning'
+export type AttackFamily = 'tls' | 'connect' | 'topic' | 'command' | 'transport' | 'protocol' | 'revocation' | 'provisioning'
 
 /** Where the refusal is decided: the broker (reason only in its audit log) or the car (reason in its signed result). */
 export type Decider = 'broker' | 'car'

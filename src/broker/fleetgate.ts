@@ -4,16 +4,17 @@ import type { TLSSocket, TlsOptions } from 'node:tls'
 import { existsSync } from 'node:fs'
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
-import { createAuditLogger, type AuditLogger } from '../audit/index.js'
+import { clip, createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo, type Session } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
 import { endSession } from './end-session.js'
+import { makeMqSafe, type BrokerMq } from './mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
-import { admitConnection, ConnectionLimiter, type AdmitOptions } from '../guard/index.js'
+import { admitConnection, classifyProtocolError, ConnectionLimiter, type AdmitOptions, type RateLimit } from '../guard/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
 import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
@@ -218,12 +219,40 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     reload,
     tlsOptions: () => tlsServerOptions(material, config.handshakeTimeout),
     connectionHandler (broker: Aedes) {
+      // --max-publish-rate: the guard drops QoS 0 PUBLISHes over it and closes on persistent excess
+      const clientIdOf = (socket: TLSSocket) => {
+        const id = (socket as unknown as { client?: { id?: string | null } }).client?.id
+        return typeof id === 'string' ? clip(id) : undefined
+      }
+      const rate = config.maxPublishRate
+      const rateLimit: RateLimit | undefined = rate === 0 ? undefined : {
+        perSecond: rate,
+        handler: {
+          dropped (socket, count, first) {
+            if (decisions.add) decisions.add('publish.drop', 'rate_limited', count)
+            else for (let k = 0; k < count; k++) decisions.inc('publish.drop', 'rate_limited')
+            // once per run of seconds with drops, never per message
+            if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket as TLSSocket), remote: socket.remoteAddress } }, 'QoS 0 PUBLISHes over the publish rate dropped')
+          },
+          closed (socket, dropped) {
+            log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket as TLSSocket), remote: socket.remoteAddress } }, 'connection closed: over the publish rate')
+            decisions.inc('publish.deny', 'rate_limited')
+          },
+        },
+      }
       // Made once per server, not per connection (memory per idle connection).
       const admitOptions: AdmitOptions = {
         limiter,
         maxPacketSize: config.maxPacketSize,
+        rateLimit,
         onOversize: (over, socket) => {
-          log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote: socket.remoteAddress, detail: over.announced < 0 ? 'malformed remaining length' : undefined }, 'packet too large')
+          // a remaining length of five bytes or more is no length at all [MQTT-2.2.3]
+          if (over.announced < 0) {
+            log.warn({ evt: 'stream.deny', reason: 'malformed_packet', detail: 'malformed remaining length', remote: socket.remoteAddress }, 'malformed packet')
+            decisions.inc('stream.deny', 'malformed_packet')
+            return
+          }
+          log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote: socket.remoteAddress }, 'packet too large')
           decisions.inc('stream.deny', 'packet_too_large')
         },
       }
@@ -259,6 +288,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       // Aedes' own drain timeout starts at the same moment and is only a backstop behind it.
       setDrainTimeout(broker, 2 * config.slowConsumerTimeout)
       if (aedesVersion(broker) !== AEDES_CHECKED_VERSION) log.warn({ evt: 'broker.version', aedes: aedesVersion(broker), checked: AEDES_CHECKED_VERSION }, 'Aedes version differs from the one fleetgate was checked against')
+      // Aedes' default emitter (concurrency 100) overflows the stack under a flood (./mq.ts).
+      if (makeMqSafe((broker as unknown as { mq?: BrokerMq }).mq)) log.info({ evt: 'broker.mq', concurrency: 0 }, 'broker emitter set to concurrency 0')
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
       storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
       boundUnreleasedQos2((broker as unknown as { persistence: object }).persistence, config.maxInflightQos2, (client, held) => {
@@ -268,12 +299,27 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       }, parts.countUnreleasedQos2)
       revocationGuard.start()
       auditRemoteTakeovers(broker, sessions, decisions)
-      broker.on('connectionError', (client: Client, err: Error) => {
-        if (/connect did not arrive in time/.test(err.message)) {
-          log.warn({ evt: 'stream.deny', reason: 'connect_timeout', remote: connections.get(client.conn as object)?.remote }, 'no CONNECT in time')
+      // Aedes closes a connection on a parser or protocol error and says so only
+      // by these events: audited once per connection (one bad read chunk may
+      // hold a thousand bad packets, each its own error).
+      const audited = new WeakSet<Client>()
+      const onProtocolError = (client: Client, err: Error) => {
+        if (audited.has(client)) return
+        const remote = connections.get(client.conn as object)?.remote ?? sessions.get(client)?.remote ?? (client.conn as { remoteAddress?: string }).remoteAddress
+        if (/connect did not arrive in time/.test(err?.message)) {
+          audited.add(client)
+          log.warn({ evt: 'stream.deny', reason: 'connect_timeout', remote }, 'no CONNECT in time')
           decisions.inc('stream.deny', 'connect_timeout')
+          return
         }
-      })
+        const e = classifyProtocolError(err)
+        if (e === null) return
+        audited.add(client)
+        log.warn({ evt: 'stream.deny', reason: e.reason, detail: e.detail, remote, ...(client.id ? { client: { id: clip(client.id) } } : {}) }, 'connection closed: protocol error')
+        decisions.inc('stream.deny', e.reason)
+      }
+      broker.on('connectionError', onProtocolError)
+      broker.on('clientError', onProtocolError)
     },
     async close () {
       identities.clear()

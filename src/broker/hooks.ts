@@ -22,7 +22,11 @@ export type ConnectCheck = (identity: Identity) => Promise<CheckResult<ConnectRe
 /** An extra PUBLISH check (signed-command edge enforcement) run after the topic rules. */
 export type PublishCheck = (session: Session, packet: PublishPacket) => Promise<CheckResult<PublishReason>> | CheckResult<PublishReason>
 
-export interface DecisionCounter { inc (evt: string, reason: string): void }
+export interface DecisionCounter {
+  inc (evt: string, reason: string): void
+  /** count n at once (dropped PUBLISHes); absent: inc n times */
+  add? (evt: string, reason: string, n: number): void
+}
 
 export interface HookDeps {
   readonly policy: () => Policy

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
 import { coalesceAddSubscriptions } from './coalesce.js'
 import { redisRetryDelay } from '../revocation/index.js'
+import { MQ_OPTIONS } from '../broker/mq.js'
 
 const require = createRequire(import.meta.url)
 
@@ -15,7 +16,7 @@ interface Closable { close?: (cb: () => void) => void; destroy?: (cb?: () => voi
 type PersistenceFactory = (opts: { conn: Redis }) => Closable
 interface MqPacket { topic: string }
 type Emit = (packet: MqPacket, cb?: (err?: Error) => void) => unknown
-type MqFactory = (opts: { subConn: Redis; pubConn: Redis }) => Closable & {
+type MqFactory = (opts: { subConn: Redis; pubConn: Redis; concurrency: number; matchEmptyLevels: boolean }) => Closable & {
   emit: Emit
   /** MQEmitter's own emit: this node's subscribers only */
   _emit: Emit
@@ -76,6 +77,8 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   const mq = createMq({
     subConn: new RedisOfMq(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-sub' }),
     pubConn: new RedisOfMq(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-pub', enableAutoPipelining: true }),
+    // the same emitter options as embedded mode (src/broker/mq.ts)
+    ...MQ_OPTIONS,
   })
   keepNodeLocal(mq)
   mq.state.on('error', onError('mq'))

@@ -19,6 +19,8 @@ export interface Config {
   readonly connectTimeout: number
   readonly handshakeTimeout: number
   readonly maxConnectionsPerIp: number
+  /** PUBLISH packets per second per connection; 0: no limit */
+  readonly maxPublishRate: number
   readonly keepaliveMax: number
   readonly maxTopicLevels: number
   readonly maxInflightQos2: number

@@ -29,6 +29,7 @@ export const SERVE_OPTIONS = {
   connectTimeout: { kind: 'duration', default: 10_000, min: 100, max: 600_000, help: 'time allowed between TLS handshake and CONNECT (connect_timeout)' },
   handshakeTimeout: { kind: 'duration', default: 5_000, min: 100, max: 120_000, help: 'time allowed for the TLS handshake' },
   maxConnectionsPerIp: { kind: 'int', default: 50, min: 1, max: 1_000_000, help: 'concurrent connections from one client address (too_many_connections)' },
+  maxPublishRate: { kind: 'int', default: 1000, min: 0, max: 1_000_000, help: 'PUBLISH packets per second per connection, burst 2 s of it; over it QoS 0 is dropped, persistent excess closes the connection (rate_limited); 0: no limit' },
   keepaliveMax: { kind: 'duration', default: 1_200_000, min: 1000, max: 65_535_000, help: 'largest MQTT keepalive honoured; 0 or larger is clamped to this' },
   maxOfflineMessages: { kind: 'int', default: 10_080, min: 0, max: 100_000_000, help: 'messages queued per persistent session; past it the oldest are dropped (offline_queue_full); 0: unbounded' },
   sessionExpiry: { kind: 'duration', default: 604_800_000, min: 1000, max: 31_536_000_000, help: 'a persistent session not resumed within this is removed with its queue and subscriptions (session_expired)' },

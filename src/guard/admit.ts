@@ -2,7 +2,7 @@
 // counted against its address's limit and its reads pass the byte-stream guard.
 import type { Socket } from 'node:net'
 import type { Oversize } from './packet-scanner.js'
-import { guardSocketReads } from './read-guard.js'
+import { guardSocketReads, type RateLimit } from './read-guard.js'
 import type { ConnectionLimiter } from './connection-limiter.js'
 
 export type Admission =
@@ -16,6 +16,8 @@ export interface AdmitOptions {
   readonly limiter: ConnectionLimiter
   readonly maxPacketSize: number
   readonly onOversize: (oversize: Oversize, socket: Socket) => void
+  /** --max-publish-rate (absent or 0: none) */
+  readonly rateLimit?: RateLimit
 }
 
 export function admitConnection (socket: Socket, opts: AdmitOptions): Admission {
@@ -31,6 +33,6 @@ export function admitConnection (socket: Socket, opts: AdmitOptions): Admission 
     socket.destroy()
     return { stream: null, overLimit: true, count }
   }
-  guardSocketReads(socket, opts.maxPacketSize, opts.onOversize)
+  guardSocketReads(socket, opts.maxPacketSize, opts.onOversize, opts.rateLimit)
   return { stream: socket, overLimit: count > limiter.max, count }
 }

@@ -10,15 +10,41 @@
 import { Readable } from 'node:stream'
 import type { Socket } from 'node:net'
 import { PacketScanner, type Oversize } from './packet-scanner.js'
+import { PublishRate } from './publish-rate.js'
 
 const originalRead = Readable.prototype.read
 
 /** What told the refusal: shared by every connection of a server (no closure per connection). */
 export type OversizeHandler = (over: Oversize, socket: Socket) => void
 
+/** --max-publish-rate: told of the QoS 0 PUBLISHes dropped from one chunk (first: the first drop of a run), or that the connection is closed. */
+export interface RateHandler {
+  dropped (socket: Socket, count: number, first: boolean): void
+  closed (socket: Socket, dropped: number): void
+}
+
+/** A rate limit for guardSocketReads: PUBLISH packets per second (0: none) and who hears of it. */
+export interface RateLimit { readonly perSecond: number; readonly handler: RateHandler }
+
 /** A socket's scanner and who hears of an oversize packet: the one object the guard adds per connection. */
 class SocketGuard extends PacketScanner {
-  constructor (maxPacketSize: number, readonly onOversize: OversizeHandler) { super(maxPacketSize) }
+  constructor (maxPacketSize: number, readonly onOversize: OversizeHandler, rate: PublishRate | null, readonly onRate: RateHandler | null) { super(maxPacketSize, rate) }
+}
+
+/** The chunk without the dropped ranges; null when nothing is left. */
+function cut (chunk: Buffer, drops: readonly number[]): Buffer | null {
+  let kept = chunk.length
+  for (let k = 0; k < drops.length; k += 2) kept -= drops[k + 1]! - drops[k]!
+  if (kept === 0) return null
+  const out = Buffer.allocUnsafe(kept)
+  let o = 0
+  let from = 0
+  for (let k = 0; k < drops.length; k += 2) {
+    o += chunk.copy(out, o, from, drops[k]!)
+    from = drops[k + 1]!
+  }
+  chunk.copy(out, o, from)
+  return out
 }
 
 const GUARD = Symbol('fleetgate.readGuard')
@@ -29,11 +55,21 @@ function guardedRead (this: GuardedSocket, size?: number): Buffer | string | nul
   const chunk = originalRead.call(this, size) as Buffer | string | null
   if (chunk === null || typeof chunk === 'string') return chunk
   const guard = this[GUARD]!
+  const rate = guard.rate
+  let droppedBefore = 0
+  if (rate !== null) { rate.refill(Date.now()); droppedBefore = rate.dropped } // one clock read per chunk, not per packet
   const over = guard.scan(chunk)
-  if (over === null) return chunk
+  if (over === null && !guard.rateExceeded) {
+    if (guard.drops.length === 0) return chunk
+    // over --max-publish-rate: the QoS 0 PUBLISHes are cut out before Aedes parses them
+    const count = rate!.dropped - droppedBefore
+    if (count > 0) guard.onRate!.dropped(this, count, rate!.startedRun(count))
+    return cut(chunk, guard.drops)
+  }
   // Never hand over the offending packet; the connection ends here.
   this.read = () => null
-  guard.onOversize(over, this)
+  if (over !== null) guard.onOversize(over, this)
+  else guard.onRate!.closed(this, rate!.dropped)
   this.destroy()
   return null
 }
@@ -44,7 +80,8 @@ export function guardReads (socket: Socket, maxPacketSize: number, onOversize: (
 }
 
 /** guardReads with a handler shared by every connection (it is given the socket). */
-export function guardSocketReads (socket: Socket, maxPacketSize: number, onOversize: OversizeHandler): void {
-  ;(socket as GuardedSocket)[GUARD] = new SocketGuard(maxPacketSize, onOversize)
+export function guardSocketReads (socket: Socket, maxPacketSize: number, onOversize: OversizeHandler, rateLimit?: RateLimit): void {
+  const rate = rateLimit && rateLimit.perSecond > 0 ? new PublishRate(rateLimit.perSecond, Date.now()) : null
+  ;(socket as GuardedSocket)[GUARD] = new SocketGuard(maxPacketSize, onOversize, rate, rate ? rateLimit!.handler : null)
   socket.read = guardedRead
 }

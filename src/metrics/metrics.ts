@@ -43,7 +43,7 @@ export function createMetrics (opts: { processMetrics?: boolean } = {}): Fleetga
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'fleetgate_' })
   return {
     registry,
-    decisions: { inc: (evt, reason) => counter.inc({ evt, reason }) },
+    decisions: { inc: (evt, reason) => counter.inc({ evt, reason }), add: (evt, reason, n) => counter.inc({ evt, reason }, n) },
     track (s) { source = s },
   }
 }

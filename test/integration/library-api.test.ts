@@ -5,7 +5,7 @@ import tls from 'node:tls'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { Aedes, type Client, type PublishPacket } from 'aedes'
-import { createFleetgate, composeHooks, FleetgateError, ERROR_CODES, CONNECT_REASONS, type Fleetgate } from '../../src/index.js'
+import { createFleetgate, composeHooks, createMq, FleetgateError, ERROR_CODES, CONNECT_REASONS, type Fleetgate } from '../../src/index.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { AuditSink } from '../harness/audit-sink.js'
 import { credentials, connect, closed, collect, end } from '../harness/mqtt.js'
@@ -37,7 +37,7 @@ describe('library API: createFleetgate + composeHooks on your own Aedes broker',
 
     // ---- README example, verbatim (the logger option aside) ----
     const fg_ = await createFleetgate({ ca, cert, key }, { logger: audit.logger })
-    const broker_ = await Aedes.createBroker({ ...composeHooks(fg_.hooks, { authorizePublish: myQuota }) })
+    const broker_ = await Aedes.createBroker({ ...composeHooks(fg_.hooks, { authorizePublish: myQuota }), mq: createMq() })
     const server_ = tls.createServer(fg_.tlsOptions(), fg_.connectionHandler(broker_))
     fg_.attach(broker_)
     server_.listen(0, '127.0.0.1')
