@@ -11,7 +11,7 @@ import { connectionFlood, neverConnect, oversizedPacket } from './transport-atta
 import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
 import { recoveryLockout } from './provisioning-attacks.js'
 import {
-  badRemainingLength, emptyTopic, nulInTopic, protocolLevel5, publishQos3, qos2NeverReleased, reservedFlags, secondConnect, silentConnections,
+  badRemainingLength, emptyTopic, nulInTopic, protocolLevel5, publishQos3, qos2Accumulation, qos2NeverReleased, reservedFlags, secondConnect, silentConnections,
   stuckSubscriber, wrongProtocolName,
 } from './protocol-attacks.js'
 
@@ -23,7 +23,7 @@ export const CATALOGUE: readonly Attack[] = [
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
   oversizedPacket, neverConnect, connectionFlood,
   badRemainingLength, wrongProtocolName, protocolLevel5, reservedFlags, secondConnect, publishQos3, emptyTopic, nulInTopic,
-  qos2NeverReleased, silentConnections, stuckSubscriber,
+  qos2NeverReleased, qos2Accumulation, silentConnections, stuckSubscriber,
   revokedLiveSession, revokedCertificate,
   recoveryLockout,
 ]

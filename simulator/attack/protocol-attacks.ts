@@ -161,6 +161,9 @@ export const silentConnections: Attack = {
 export const FLOOD_CARS = 50
 export const STUCK_MS = 3000
 
+/** how long the reading backend and the probe car may take to be served during the flood */
+const SERVED_WITHIN_MS = 10_000
+
 export const stuckSubscriber: Attack = {
   id: 'stuck-subscriber',
   title: 'A subscriber that never reads while 50 cars flood',
@@ -194,20 +197,21 @@ export const stuckSubscriber: Attack = {
     const floods = Promise.all(sockets.map((c) => flood(c.socket, (k) => publishPacket(c.topic, Buffer.from(String(k)), 0), 1_000_000, STUCK_MS)))
     // meanwhile: a backend that reads, and a genuine car that publishes QoS 1 on its own topic
     await sleep(STUCK_MS / 2)
-    const reader = await attempt(ctx.scope, ctx.addr, backend, { clientId: `${cn}-reader` }, 5000)
-    const probe = await attempt(ctx.scope, ctx.addr, ctx.tls(attackerPair(ctx)), { clientId: ctx.attackerVin }, 5000)
-    let served = 'not served'
+    // generous bounds: the 50 flooding cars share this machine's cores with the broker (a TLS handshake waits for CPU)
+    const reader = await attempt(ctx.scope, ctx.addr, backend, { clientId: `${cn}-reader` }, SERVED_WITHIN_MS)
+    const probe = await attempt(ctx.scope, ctx.addr, ctx.tls(attackerPair(ctx)), { clientId: ctx.attackerVin }, SERVED_WITHIN_MS)
+    let served = `not served (reading backend: ${describeOutcome(reader)}, probe car: ${describeOutcome(probe)})`
     if (reader.kind === 'connected' && probe.kind === 'connected') {
       const topic = telemetry(ctx)
       await reader.client.subscribeAsync(topic, { qos: 1 })
       const got = new Promise<boolean>((resolve) => {
-        const t = setTimeout(() => resolve(false), 5000)
+        const t = setTimeout(() => resolve(false), SERVED_WITHIN_MS)
         reader.client.on('message', (tp) => { if (tp === topic) { clearTimeout(t); resolve(true) } })
       })
       const t0 = performance.now()
-      const acked = await Promise.race([probe.client.publishAsync(topic, 'probe', { qos: 1 }).then(() => true, () => false), sleep(5000).then(() => false)])
+      const acked = await Promise.race([probe.client.publishAsync(topic, 'probe', { qos: 1 }).then(() => true, () => false), sleep(SERVED_WITHIN_MS).then(() => false)])
       const delivered = await got
-      served = acked && delivered ? `a car's QoS 1 PUBLISH acknowledged and delivered to a reading backend in ${Math.round(performance.now() - t0)} ms` : `probe ${acked ? 'acknowledged' : 'not acknowledged'}, ${delivered ? 'delivered' : 'not delivered'} within 5 s`
+      served = acked && delivered ? `a car's QoS 1 PUBLISH acknowledged and delivered to a reading backend in ${Math.round(performance.now() - t0)} ms` : `probe ${acked ? 'acknowledged' : 'not acknowledged'}, ${delivered ? 'delivered' : 'not delivered'} within ${SERVED_WITHIN_MS / 1000} s`
     }
     const results = await floods
     const sent = results.reduce((a, r) => a + r.sent, 0)
@@ -215,5 +219,51 @@ export const stuckSubscriber: Attack = {
     const observed = `${sockets.length} cars sent ${sent} QoS 0 PUBLISHes in ${(STUCK_MS / 1000).toFixed(0)} s to a stuck subscriber; ${served}` +
       (stuckClosed ? '; the stuck subscriber was disconnected' : '; the stuck subscriber is still connected')
     return await judged(ctx, served.startsWith('a car'), observed)
+  },
+}
+
+/** unreleased QoS 2 PUBLISHes the attack stores before it reconnects: the broker's default --max-inflight-qos2 */
+export const QOS2_PER_CLIENT = 1000
+
+export const qos2Accumulation: Attack = {
+  id: 'qos2-accumulation',
+  title: 'Unreleased QoS 2 PUBLISHes accumulated over reconnects',
+  family: 'protocol',
+  decider: 'broker',
+  expects: 'too_many_unreleased',
+  means: `A genuine car with a persistent session sends ${QOS2_PER_CLIENT} QoS 2 PUBLISHes it never releases, reconnects and sends more. ` +
+    'The session keeps them stored, so a bound per connection alone let each reconnect add another thousand (216 -> 275 -> 343 -> 405 MiB over three cycles).',
+  async run (ctx) {
+    const tls = ctx.tls(attackerPair(ctx))
+    const topic = telemetry(ctx)
+    const persistent = connectPacket({ clientId: ctx.attackerVin, flags: 0x00 })
+    const pubrecsOf = (socket: TLSSocket): { n: number } => {
+      const seen = { n: 0 }
+      socket.on('data', (d: Buffer) => { for (let i = 0; i + 3 < d.length; i += 4) if (d[i] === 0x50) seen.n++ })
+      return seen
+    }
+    try {
+      const first = await rawConnect(ctx.addr, tls, persistent, 5000)
+      if (first.kind !== 'connack' || first.code !== 0) throw new Inconclusive(`the attacker's genuine CONNECT was refused (${describeRaw(first)})`)
+      ctx.scope.add(() => { first.socket.destroy() })
+      const held = pubrecsOf(first.socket)
+      await flood(first.socket, (i) => publishPacket(topic, Buffer.from('1'), 2, i + 1), QOS2_PER_CLIENT, 5000)
+      for (let t = 0; t < 40 && held.n < QOS2_PER_CLIENT && !first.socket.destroyed; t++) await sleep(50)
+      first.socket.destroy()
+      await sleep(100)
+      const again = await rawConnect(ctx.addr, tls, persistent, 5000)
+      if (again.kind !== 'connack' || again.code !== 0) throw new Inconclusive(`the attacker's reconnect was refused (${describeRaw(again)})`)
+      ctx.scope.add(() => { again.socket.destroy() })
+      const more = pubrecsOf(again.socket)
+      again.socket.write(publishPacket(topic, Buffer.from('1'), 2, QOS2_PER_CLIENT + 1))
+      const ms = await closedWithin(again.socket, 3000)
+      const observed = `${held.n} unreleased QoS 2 stored, then after a reconnect ` +
+        (more.n > 0 ? 'one more got PUBREC (stored too)' : ms !== null ? 'one more closed the connection' : 'one more got no answer')
+      return await judged(ctx, more.n === 0, observed)
+    } finally {
+      // a clean session wipes what was stored, for the attacks after this one
+      const wipe = await rawConnect(ctx.addr, tls, connectPacket({ clientId: ctx.attackerVin }), 5000)
+      if (wipe.kind === 'connack') wipe.socket.destroy()
+    }
   },
 }

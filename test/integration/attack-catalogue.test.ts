@@ -21,7 +21,7 @@ const CAP = 10
 // Broker-side policy attacks: a broker without fleetgate's checks lets each of them through.
 const POLICY_ATTACKS = [
   'no-client-auth', 'client-id-takeover', 'will-on-command-topic', 'wildcard-subscribe', 'wildcard-persistent-session',
-  'sys-discovery', 'publish-foreign-topic', 'retained-command', 'retained-flood', 'subscribe-deny-flood', 'prefix-client-id-session-theft', 'oversized-packet', 'never-connect', 'connection-flood',
+  'sys-discovery', 'publish-foreign-topic', 'retained-command', 'retained-flood', 'subscribe-deny-flood', 'prefix-client-id-session-theft', 'qos2-accumulation', 'oversized-packet', 'never-connect', 'connection-flood',
   'revoked-live-session', 'revoked-certificate', 'recovery-lockout',
 ]
 

@@ -24,7 +24,7 @@ for (const store of ['embedded', 'redis'] as const) {
     before(async () => {
       pki = await testPki()
       if (store === 'redis') redis = await startRedis()
-      broker = await startTestBroker(pki.dir, { ...(redis ? { redis: redis.url } : {}), maxOfflineMessages: 50_000, logLevel: 'info' })
+      broker = await startTestBroker(pki.dir, { ...(redis ? { redis: redis.url } : {}), maxOfflineMessages: 50_000, logLevel: 'info', maxPublishRate: 0 }) // the test's publisher sends 10,000 at once
     })
     after(async () => { await end(...clients); await broker?.close(); await redis?.stop() })
 

@@ -37,8 +37,9 @@ describe('cluster: the node draining a backlog is killed', function () {
 
   before(async () => {
     ;[redis, pki] = await Promise.all([startRedis(), testPki()])
-    a = await startBrokerProc(pki.dir, { redis: redis.url, maxOfflineMessages: 50_000 })
-    b = await startTestBroker(pki.dir, { redis: redis.url, maxOfflineMessages: 50_000 })
+    // the test's publisher sends thousands at once: no publish rate limit
+    a = await startBrokerProc(pki.dir, { redis: redis.url, maxOfflineMessages: 50_000, maxPublishRate: 0 })
+    b = await startTestBroker(pki.dir, { redis: redis.url, maxOfflineMessages: 50_000, maxPublishRate: 0 })
   })
   after(async () => { await end(...clients); await a?.kill(); await b?.close(); await redis?.stop() })
 
