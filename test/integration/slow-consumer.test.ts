@@ -154,8 +154,13 @@ describe('slow consumer: a subscriber that stops reading stalls nobody else', fu
     await whenGone(slow)
     expect(kick.detail).to.match(/not drained within 8000 ms/)
     expect(kick.dropped as number).to.be.greaterThan(0)
-    expect(broker.audit.find('deliver.slow', { reason: 'slow_consumer' })).to.have.length(1)
-    expect(await decisions(broker, 'deliver.drop')).to.equal(kick.dropped)
+    // one line per episode, never one per message: the kernel may take a last window from the paused socket,
+    // draining the buffer once (deliver.slow_end) before the next episode, so more than one episode can happen
+    const episodes = broker.audit.find('deliver.slow', { reason: 'slow_consumer' })
+    const ended = broker.audit.find('deliver.slow_end')
+    expect(episodes.length).to.be.within(1, 3)
+    expect(ended).to.have.length(episodes.length - 1)
+    expect(await decisions(broker, 'deliver.drop')).to.equal((kick.dropped as number) + ended.reduce((n, l) => n + (l.dropped as number), 0))
     expect(await decisions(broker, 'deliver.kick')).to.equal(1)
     // The flooding car was never held up by it, and is still connected.
     expect(a.socket.destroyed).to.equal(false)
