@@ -77,6 +77,13 @@ export const nulInTopic = malformed('nul-in-topic', 'U+0000 in a topic', 'topic_
   'A PUBLISH on the car\'s own telemetry topic with a NUL character in a level [MQTT-1.5.3-2]: a NUL may cut the topic short in a C consumer behind the broker.',
   'session', (ctx) => publishPacket(`${telemetry(ctx)}\u0000x`, Buffer.from('1'), 0))
 
+/** PUBRECs (4 bytes each, 0x50) a raw connection receives, counted as they come */
+function pubrecsOf (socket: TLSSocket): { n: number } {
+  const seen = { n: 0 }
+  socket.on('data', (d: Buffer) => { for (let i = 0; i + 3 < d.length; i += 4) if (d[i] === 0x50) seen.n++ })
+  return seen
+}
+
 /** QoS 2 PUBLISHes sent, none released */
 export const QOS2_FLOOD = 10_000
 
@@ -91,12 +98,11 @@ export const qos2NeverReleased: Attack = {
     const r = await rawConnect(ctx.addr, ctx.tls(attackerPair(ctx)), connectPacket({ clientId: ctx.attackerVin }), 5000)
     if (r.kind !== 'connack' || r.code !== 0) throw new Inconclusive(`the attacker's genuine CONNECT was refused (${describeRaw(r)})`)
     ctx.scope.add(() => { r.socket.destroy() })
-    let pubrecs = 0
-    r.socket.on('data', (d: Buffer) => { for (let i = 0; i + 3 < d.length; i += 4) if (d[i] === 0x50) pubrecs++ })
+    const pubrecs = pubrecsOf(r.socket)
     const topic = telemetry(ctx)
     const f = await flood(r.socket, (i) => publishPacket(topic, Buffer.from('1'), 2, i + 1), QOS2_FLOOD, 5000)
     const ms = f.closed ? 0 : await closedWithin(r.socket, 3000)
-    const observed = `${f.sent} QoS 2 PUBLISHes sent, ~${pubrecs} PUBREC seen, ` + (ms === null ? 'connection still open' : 'connection closed by the broker')
+    const observed = `${f.sent} QoS 2 PUBLISHes sent, ~${pubrecs.n} PUBREC seen, ` + (ms === null ? 'connection still open' : 'connection closed by the broker')
     return await judged(ctx, ms !== null, observed)
   },
 }
@@ -237,11 +243,6 @@ export const qos2Accumulation: Attack = {
     const tls = ctx.tls(attackerPair(ctx))
     const topic = telemetry(ctx)
     const persistent = connectPacket({ clientId: ctx.attackerVin, flags: 0x00 })
-    const pubrecsOf = (socket: TLSSocket): { n: number } => {
-      const seen = { n: 0 }
-      socket.on('data', (d: Buffer) => { for (let i = 0; i + 3 < d.length; i += 4) if (d[i] === 0x50) seen.n++ })
-      return seen
-    }
     try {
       const first = await rawConnect(ctx.addr, tls, persistent, 5000)
       if (first.kind !== 'connack' || first.code !== 0) throw new Inconclusive(`the attacker's genuine CONNECT was refused (${describeRaw(first)})`)

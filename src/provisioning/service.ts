@@ -182,8 +182,13 @@ export class ProvisioningService {
 
   async #firstConnect (vin: string, fingerprint: string): Promise<number> {
     const records = await this.#o.store.registryGet(vin)
-    if (records[fingerprint] === undefined) return 0 // not one this provisioner issued
-    const others = Object.entries(records).filter(([fp, r]) => fp !== fingerprint && r.state !== 'revoked')
+    const connected = records[fingerprint]
+    if (connected === undefined) return 0 // not one this provisioner issued
+    // A first connect heard late must not cut what came after it: a certificate retired
+    // meanwhile (a thief's, by a re-provisioning) retires nothing, and a certificate
+    // retires only those issued before it (or in the same ms), never the car's newer one.
+    if (connected.state === 'revoked' || connected.state === 'superseded') return 0
+    const others = Object.entries(records).filter(([fp, r]) => fp !== fingerprint && r.state !== 'revoked' && r.issuedAt <= connected.issuedAt)
     return await this.#retire(vin, others, RETIRE_REASON.rotation, fingerprint)
   }
 

@@ -90,6 +90,11 @@ interface RedisPersistence {
   cleanIncoming (client: { id: string }): Promise<void>
 }
 
+interface SubscriptionMethods {
+  removeSubscriptions (client: { id: string }, topics: string[]): Promise<void>
+  subscriptionsByClient (client: { id: string }): Promise<Array<{ topic: string }>>
+}
+
 export interface RedisStoreOptions {
   /** the persistence's own connection (its ioredis), shared */
   readonly conn: Redis
@@ -169,6 +174,19 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
   }
 
   p.outgoingStream = (client) => backlog.stream(client)
+
+  // The library deletes a session's queue once its last subscription goes (a clean
+  // session taking over a persistent one, the last UNSUBSCRIBE) without releasing
+  // the packets it held: their `packet:*` keys were left in Redis for good.
+  // The exported persistence hands each call to an inner async instance whose
+  // cleanSubscriptions calls its own removeSubscriptions: the inner one is wrapped.
+  const inner = (p as unknown as { asyncPersistence?: SubscriptionMethods }).asyncPersistence ?? (p as unknown as SubscriptionMethods)
+  const removeSubscriptions = inner.removeSubscriptions.bind(inner)
+  inner.removeSubscriptions = async function releasingRemove (client, topics) {
+    const left = (await inner.subscriptionsByClient(client)).filter((s) => !topics.includes(s.topic))
+    if (left.length === 0) while (await db.fgDrop(outgoingKey(client.id), 1000) > 0) { /* next batch */ }
+    await removeSubscriptions(client, topics)
+  }
 
   const clock: SessionClock = {
     async touch (ids, now) {

@@ -53,6 +53,25 @@ for (const store of ['embedded', 'redis'] as const) {
       await end(c)
     }
 
+    if (store === 'redis') {
+      it('a clean session taking over a persistent one leaves no packet of its queue behind in Redis', async () => {
+        const broker = await startTestBroker(pki.dir, { redis: redis!.url })
+        brokers.push(broker)
+        await offlineSubscriber(broker, 'fleet-backend-clean-over')
+        const { client, topic } = await car(broker)
+        await publishSeq(client, topic, 0, 20)
+        const r = new Redis(redis!.url)
+        try {
+          expect((await r.keys('packet:*')).length, 'queued packets').to.be.greaterThan(0)
+          // the same identity comes back with clean session 1: Aedes wipes the stored session
+          const clean = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-clean-over', clean: true })
+          clients.push(clean)
+          await until(async () => (await r.keys('packet:*')).length === 0, 5000, 'no packet left without a queue')
+          expect(await r.keys('outgoing:*')).to.deep.equal([])
+        } finally { r.disconnect() }
+      })
+    }
+
     it('--max-offline-messages 100: the oldest are dropped, audited once per overflow episode, counted per message', async () => {
       const broker = await startTestBroker(pki.dir, { ...redisOpt(), maxOfflineMessages: 100, sessionExpiry: '1h' })
       brokers.push(broker)

@@ -109,4 +109,24 @@ describe('provisioning: service retirement (embedded stores)', function () {
     expect(await retrying.handle(`provisioning/${vin}/request`, request)).to.equal('issued') // not 'replayed'
     expect((await store.status({ targets: [{ fingerprint: a }] })).revoked).to.include({ reason: 'keyCompromise' })
   })
+
+  it('a first connect heard late cuts nothing issued after it: not the re-provisioned car\'s, not a rotation successor', async function () {
+    // the race the broker test hit: a thief connects with the old certificate (first_connect), the car
+    // re-provisions, and the provisioner hears the first_connect only after it issued the new certificate
+    const vin = randomVin()
+    const old = await ask('provision', vin)
+    now += 1000
+    const fresh = await ask('provision', vin)
+    expect((await store.registryGet(vin))[old]?.state).to.equal('revoked')
+    expect(await service.onFirstConnect(vin, old)).to.equal(0)
+    expect((await store.registryGet(vin))[fresh]?.state).to.equal('issued')
+    // rotation: a stale first connect of the predecessor leaves the successor alone
+    now += 1000
+    const next = await ask('rotate', vin)
+    expect(await service.onFirstConnect(vin, fresh)).to.equal(0)
+    expect((await store.registryGet(vin))[next]?.state).to.equal('issued')
+    // the successor's own first connect retires its predecessor, as before
+    expect(await service.onFirstConnect(vin, next)).to.equal(1)
+    expect((await store.registryGet(vin))[fresh]?.state).to.equal('revoked')
+  })
 })
