@@ -132,12 +132,14 @@ function localHolder (client: Client): Client | undefined {
 }
 
 function holderText (holder: OwnerRecord): string {
-  return `clientId owned by another identity (role ${holder.role}, since ${new Date(holder.at).toISOString()})`
+  const since = Number.isFinite(holder.at) && holder.at > 0 ? `, since ${new Date(holder.at).toISOString()}` : ''
+  return `clientId owned by another identity (role ${clip(holder.role)}${since})`
 }
 
 export function createHooks (deps: HookDeps): FleetgateHooks {
   const { sessions, log } = deps
   const wills = new WeakMap<Client, PendingWill>()
+  const persistentConnects = new WeakMap<Client, ConnectPacket>()
   const count = (evt: string, reason: string) => deps.decisions?.inc(evt, reason)
 
   // Aedes asks about each filter of a SUBSCRIBE in one synchronous loop: the
@@ -157,7 +159,8 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     d.log.warn({ evt: 'subscribe.deny', reason: 'filter_denied', filter: d.sample[0], filters: d.packet, sample: d.sample, total: d.total }, 'subscribe refused')
     d.packet = 0
     d.sample = []
-    if (d.total > MAX_SUBSCRIBE_DENIALS && !client.closed) {
+    // stored filters that a narrower policy now denies, at a session's restore, are not the client's doing
+    if (d.total > MAX_SUBSCRIBE_DENIALS && !client.closed && (client as unknown as { connackSent?: boolean }).connackSent === true) {
       d.log.warn({ evt: 'subscribe.kick', reason: 'too_many_denials', total: d.total, max: MAX_SUBSCRIBE_DENIALS }, 'connection closed: too many denied subscriptions')
       count('subscribe.kick', 'too_many_denials')
       client.close()
@@ -214,6 +217,8 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     preConnect: function fleetgatePreConnect (client, packet, callback) {
       // Aedes' authenticate does not see the CONNECT packet: keep the Will here.
       if (packet.will) wills.set(client, { topic: packet.will.topic, retain: !!packet.will.retain, qos: packet.will.qos ?? 0, size: packet.will.payload?.length ?? 0 })
+      // a persistent CONNECT whose clientId is taken back from a covering identity is made clean (authenticate)
+      if (!packet.clean) persistentConnects.set(client, packet)
       // Keepalive bound [MQTT-3.1.2-24]: 0 (none) or above the maximum is clamped,
       // so a silent client is dropped after 1.5 x the bound.
       if (!packet.keepalive || packet.keepalive > deps.keepaliveMaxSeconds) packet.keepalive = deps.keepaliveMaxSeconds
@@ -257,8 +262,18 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         // Aedes restores or takes over anything. Same identity: a takeover, as ever.
         const record = ownerRecord(identity, session.grant.role, (client as unknown as { broker: { id: string } }).broker.id)
         deps.owners.claim(client.id, record).then((claim) => {
-          if (client.closed) { void deps.owners.release(client.id, record.token, client.clean === false).catch(() => {}); return }
+          // never admitted: its record goes, whatever kind of session it asked for
+          if (client.closed) { if (claim.ok) void deps.owners.release(client.id, record.token, false).catch(() => {}); return }
           if (!claim.ok) return deny(client, info, 'client_id_mismatch', holderText(claim.holder), done)
+          if (claim.took !== undefined) {
+            // The clientId is this identity's own name: an identity that only covered it (CN "ops"
+            // holding "ops-eu") loses it, and what it stored there is not handed over.
+            log.warn({ evt: 'owner.reclaim', clientId: clip(client.id), from: { role: clip(claim.took.role), fp: clip(claim.took.fp, 16) }, cert: identityFields(identity) }, 'clientId taken back by the identity it names')
+            count('owner.reclaim', 'client_id_mismatch')
+            const connect = persistentConnects.get(client)
+            if (connect !== undefined) { connect.clean = true; client.clean = true }
+          }
+          persistentConnects.delete(client)
           session.ownerToken = record.token
           const held = localHolder(client)
           const heldSession = held !== undefined ? sessions.get(held) : undefined
@@ -272,13 +287,14 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
           log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: session.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
           count('connect.allow', 'ok')
           done(null, true)
-        }, (err: unknown) => {
-          log.error({ evt: 'connect.error', err: String(err) }, 'clientId owner store failed')
-          if (!client.closed) deny(client, info, 'session_store_unavailable', 'clientId owner store unreachable', done)
+        }).catch((err: unknown) => {
+          // the store failed, or the admission itself threw: refused (fail closed), never an unhandled rejection
+          log.error({ evt: 'connect.error', err: String(err) }, 'clientId owner check failed')
+          if (!client.closed && !sessions.get(client)) deny(client, info, 'session_store_unavailable', 'clientId owner store unreachable', done)
         })
-      }, (err: unknown) => {
+      }).catch((err: unknown) => {
         log.error({ evt: 'connect.error', err: String(err) }, 'connect check failed')
-        if (!client.closed) deny(client, info, 'revocation_unavailable', 'internal error', done)
+        if (!client.closed && !sessions.get(client)) deny(client, info, 'revocation_unavailable', 'internal error', done)
       })
     },
 

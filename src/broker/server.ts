@@ -79,7 +79,8 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     redis: cluster ? { conn: cluster.persistenceConn, persistence: cluster.persistence as object } : undefined,
   })
   // an expired session takes its clientId's owner record with it (once, on the node that removed it)
-  sessionStore.onExpired(async (clientId) => { await fleetgate.owners.forget(clientId) })
+  // (unless the owner claimed it again since: it is back, and the record is its own)
+  sessionStore.onExpired(async (clientId) => { await fleetgate.owners.forget(clientId, Date.now() - config.sessionExpiry) })
   const broker = await Aedes.createBroker({
     ...composeHooks(fleetgate.hooks, opts.hooks),
     persistence: sessionStore.persistence,

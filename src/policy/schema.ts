@@ -168,7 +168,7 @@ function readRole (r: Reader, name: string, nameNode: Node, node: AnyNode): Role
   if (clientId === undefined) return r.invalid(nameNode, `${where}: missing required key "clientId"`)
   // With a trailing `*`, CN "ops" may use clientId "ops-eu": a rule on ${clientId} would then
   // hand it "svc/ops-eu/inbox", the topic of certificate "ops-eu". Such a role has no safe meaning.
-  if (clientId.prefix && [...publish, ...subscribe].some((t) => t.placeholders.some((p) => p.kind === 'clientId'))) {
+  if (clientId.prefix && [...publish, ...subscribe, ...retain].some((t) => t.placeholders.some((p) => p.kind === 'clientId'))) {
     return r.invalid(nameNode, `${where}: \${clientId} in a topic rule needs an exact clientId template ("${clientId.text}" lets one certificate use another's clientId, and so its topics)`)
   }
   return { name, match, ...(cnFormat !== undefined ? { cnFormat } : {}), clientId, publish, subscribe, retain }

@@ -9,8 +9,14 @@ import type { Identity } from '../identity/index.js'
 
 /** One session's claim on its clientId. JSON in Redis: a public contract (README "Redis schema"). */
 export interface OwnerRecord {
-  /** who the identity is: the subject CN (a car's VIN, a backend's service name); same name = same identity */
+  /**
+   * who the identity is: its trust anchor's fingerprint and its subject CN (a car's VIN, a
+   * backend's service name), `<root fp>/<CN>`; same name = same identity (a car's birth and
+   * operational certificates, a rotated one)
+   */
   readonly name: string
+  /** the subject CN alone: an identity whose CN is the clientId itself comes before one that only covers it */
+  readonly cn: string
   /** leaf fingerprint of the certificate the session was made with (audit) */
   readonly fp: string
   /** the policy role it was granted (audit) */
@@ -23,7 +29,20 @@ export interface OwnerRecord {
   readonly at: number
 }
 
-export type ClaimResult = { readonly ok: true } | { readonly ok: false; readonly holder: OwnerRecord }
+export type ClaimResult =
+  | { readonly ok: true; /** the record of another identity this claim replaced (its CN only covered the clientId) */ readonly took?: OwnerRecord }
+  | { readonly ok: false; readonly holder: OwnerRecord }
+
+/**
+ * The rule of a claim, shared by every store: free, or held by the same identity, or
+ * held by one whose CN only covers the clientId (`ops` holding `ops-eu`) when the
+ * claimant's CN is the clientId itself (`ops-eu`): the clientId is first of all its own.
+ */
+export function claimOutcome (clientId: string, held: OwnerRecord | undefined, record: OwnerRecord): ClaimResult {
+  if (held === undefined || held.name === record.name) return { ok: true }
+  if (record.cn === clientId && held.cn !== clientId) return { ok: true, took: held }
+  return { ok: false, holder: held }
+}
 
 /**
  * The store port. claim: atomic check-and-set (free, or held by the same name).
@@ -36,19 +55,24 @@ export interface ClientIdOwnerStore {
   readonly kind: string
   claim (clientId: string, record: OwnerRecord): Promise<ClaimResult>
   release (clientId: string, token: string, persistent: boolean): Promise<void>
-  forget (clientId: string): Promise<void>
+  /** the session expired: drop the record unless it was claimed after `claimedBefore` (ms; the owner is back) */
+  forget (clientId: string, claimedBefore?: number): Promise<void>
   /** the record, for tests and operators (null: free) */
   holder (clientId: string): Promise<OwnerRecord | null>
   close (): Promise<void>
 }
 
-/** The owner name of an identity: its subject CN, else its whole subject (a role matched without CN). */
+/**
+ * The owner name of an identity: its trust anchor (a second trusted hierarchy's certificate
+ * with the same CN is another identity) and its subject CN, else its whole subject.
+ */
 export function ownerName (identity: Identity): string {
-  return identity.subject.CN?.[0] ?? JSON.stringify(identity.subject)
+  const anchor = identity.chain.at(-1)?.fingerprint ?? identity.issuerFingerprint ?? ''
+  return `${anchor}/${identity.subject.CN?.[0] ?? JSON.stringify(identity.subject)}`
 }
 
 export function ownerRecord (identity: Identity, role: string, node: string, now = Date.now()): OwnerRecord {
-  return { name: ownerName(identity), fp: identity.fingerprint, role, node, token: randomUUID(), at: now }
+  return { name: ownerName(identity), cn: identity.subject.CN?.[0] ?? '', fp: identity.fingerprint, role, node, token: randomUUID(), at: now }
 }
 
 /** The embedded store: a Map beside Aedes' in-memory sessions (they end with the process, so do these). */
@@ -57,17 +81,19 @@ export class MemoryClientIdOwners implements ClientIdOwnerStore {
   readonly #held = new Map<string, OwnerRecord>()
 
   async claim (clientId: string, record: OwnerRecord): Promise<ClaimResult> {
-    const held = this.#held.get(clientId)
-    if (held !== undefined && held.name !== record.name) return { ok: false, holder: held }
-    this.#held.set(clientId, record)
-    return { ok: true }
+    const outcome = claimOutcome(clientId, this.#held.get(clientId), record)
+    if (outcome.ok) this.#held.set(clientId, record)
+    return outcome
   }
 
   async release (clientId: string, token: string, persistent: boolean): Promise<void> {
     if (!persistent && this.#held.get(clientId)?.token === token) this.#held.delete(clientId)
   }
 
-  async forget (clientId: string): Promise<void> { this.#held.delete(clientId) }
+  async forget (clientId: string, claimedBefore = Infinity): Promise<void> {
+    const held = this.#held.get(clientId)
+    if (held !== undefined && held.at <= claimedBefore) this.#held.delete(clientId)
+  }
 
   async holder (clientId: string): Promise<OwnerRecord | null> { return this.#held.get(clientId) ?? null }
 

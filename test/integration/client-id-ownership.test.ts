@@ -63,6 +63,23 @@ describe('clientId ownership: another identity never gets a session it does not 
       expect(got.map((m) => m.payload.toString())).to.deep.equal(['queued'])
     })
 
+    it('the identity a clientId names takes it back from one that only covered it, and gets nothing of its session', async () => {
+      // CN "ops" claims "ops-eu-z" while CN "ops-eu-z" never connected: first come would lock the owner out for good
+      const owner2 = await pki.extra('owner-ops-eu-z', 'fleet-backend', 'ops-eu-z')
+      const squatter = await connect(broker.port, credentials(pki.dir, thief), { clientId: 'ops-eu-z', clean: false })
+      await squatter.subscribeAsync(TOPIC(pki.vins[1]!), { qos: 1 })
+      await squatter.endAsync()
+      await publishQos1(broker.port, 1, 'for-the-squatter')
+      const { client, sessionPresent } = await connectSession(broker.port, credentials(pki.dir, owner2), { clientId: 'ops-eu-z', clean: false })
+      clients.push(client)
+      expect(sessionPresent, 'the squatter\'s stored session was handed over').to.equal(false)
+      expect(await collect(client, 800)).to.have.length(0)
+      const line = await broker.audit.waitFor('owner.reclaim')
+      expect((line.from as { role: string }).role).to.equal('fleet-backend')
+      // its own now: the covering identity is refused again (the session was made clean: it frees the clientId when it ends)
+      await refused(broker.port, 'ops-eu-z', false)
+    })
+
     it('a clean session frees its clientId when it ends: then another identity may use it', async () => {
       const c = await connect(broker.port, credentials(pki.dir, owner), { clientId: 'ops-eu-2', clean: true })
       clients.push(c)

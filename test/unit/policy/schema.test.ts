@@ -147,7 +147,7 @@ describe('policy: file validation', () => {
   })
 
   it('refuses ${clientId} in the topics of a role whose clientId template has a trailing *, either direction', () => {
-    for (const rule of ['    publish: ["svc/${clientId}/outbox"]', '    subscribe: ["svc/${clientId}/inbox"]']) {
+    for (const rule of ['    publish: ["svc/${clientId}/outbox"]', '    subscribe: ["svc/${clientId}/inbox"]', '    retain: ["svc/${clientId}/state"]']) {
       const e = problem(lines('roles:', '  svc:', '    match: { subject: { OU: svc } }', '    clientId: "${subject.CN}*"', rule))
       expect(e.code).to.equal('FG_ERR_POLICY_INVALID')
       expect(e.message).to.match(/^policy\.yaml:2: role "svc": \$\{clientId\} in a topic rule needs an exact clientId template/)
