@@ -9,6 +9,7 @@ import { startRedis, type TestRedis } from '../harness/redis.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { connect, connectSession, credentials, collect, closed, end, tryConnect } from '../harness/mqtt.js'
+import { Redis } from 'ioredis'
 
 const TOPIC = (vin: string) => `vehicles/${vin}/telemetry/speed`
 
@@ -143,6 +144,17 @@ describe('clientId ownership: another identity never gets a session it does not 
       await new Promise((resolve) => setTimeout(resolve, 200))
       expect((await b.fleetgate.owners.holder('ops-eu-t'))?.node).to.equal(b.broker.id)
       await refused(c.port, 'ops-eu-t', true)
+    })
+
+    it('a record not of this version (written by hand, unreadable time) refuses, and the node stays up', async () => {
+      const r = new Redis(redis.url)
+      try { await r.set('fleetgate:owner:ops-eu-odd', JSON.stringify({ name: 'someone', at: 'not a time' })) } finally { r.disconnect() }
+      await refused(a.port, 'ops-eu-odd', true)
+      const line = await a.audit.waitFor('connect.deny', { reason: 'client_id_mismatch' })
+      expect(String(line.detail)).to.match(/owned by another identity/)
+      // still serving
+      const c = await connect(a.port, credentials(pki.dir, owner), { clientId: 'ops-eu-after', clean: true })
+      clients.push(c)
     })
 
     it('the record survives a restart of every node', async () => {
