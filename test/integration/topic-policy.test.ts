@@ -1,5 +1,9 @@
 // DESIGN steps 6-7: PUBLISH and SUBSCRIBE against the connection's compiled rules.
 import { expect } from 'chai'
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { defaultPolicyPath } from '../../src/policy/index.js'
 import type { MqttClient } from 'mqtt'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
@@ -189,6 +193,30 @@ describe('topic policy (DESIGN steps 6-7)', function () {
       expect(denied.reduce((n, l) => n + (l.filters as number), 0)).to.equal(kick.total)
       const bytes = broker.audit.raw.filter((l) => l.includes('"subscribe.')).reduce((n, l) => n + l.length, 0)
       expect(bytes).to.be.below(4000)
+    })
+
+    it('stored filters a narrower policy now denies, at a session\'s restore, are audited but never close it', async () => {
+      // 120 granted per-car filters stored in a persistent session; the policy then narrows the backend to status
+      const dir = mkdtempSync(join(tmpdir(), 'fg-restore-'))
+      const policy = join(dir, 'policy.yaml')
+      copyFileSync(defaultPolicyPath, policy)
+      const own = await startTestBroker(pki.dir, { policy, enforceSignedCommands: false })
+      try {
+        const c = await connect(own.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-restore', clean: false })
+        for (let p = 0; p < 2; p++) {
+          const codes = await subackCodes(c, Array.from({ length: 60 }, (_, i) => ({ topic: `vehicles/${A}/telemetry/s${p}-${i}`, qos: 1 as const })))
+          expect(codes.every((x) => x === 1)).to.equal(true)
+        }
+        await c.endAsync()
+        writeFileSync(policy, readFileSync(policy, 'utf8').replace('subscribe: ["vehicles/+/telemetry/+", "vehicles/+/status", "vehicles/+/command-results"]', 'subscribe: ["vehicles/+/status"]'))
+        expect(own.reload().ok).to.equal(true)
+        const back = await connect(own.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-restore', clean: false })
+        open.push(back)
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        expect(back.connected, 'closed at its restore').to.equal(true)
+        expect(own.audit.find('subscribe.kick')).to.have.length(0)
+        expect(own.audit.find('subscribe.deny').reduce((n, l) => n + (l.filters as number), 0)).to.equal(120)
+      } finally { await own.close() }
     })
 
     it('lets a backend read telemetry of every car but not commands', async () => {
