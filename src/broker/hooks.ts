@@ -125,12 +125,6 @@ function forgetOnClose (sessions: SessionRegistry, owners: ClientIdOwnerStore, l
   })
 }
 
-/** Aedes keeps its connected clients by id on the broker; its types do not declare the map. */
-function localHolder (client: Client): Client | undefined {
-  const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id]
-  return holder !== client ? holder : undefined
-}
-
 function holderText (holder: OwnerRecord): string {
   const since = Number.isFinite(holder.at) && holder.at > 0 ? `, since ${new Date(holder.at).toISOString()}` : ''
   return `clientId owned by another identity (role ${clip(holder.role)}${since})`
@@ -275,8 +269,9 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
           }
           persistentConnects.delete(client)
           session.ownerToken = record.token
-          const held = localHolder(client)
-          const heldSession = held !== undefined ? sessions.get(held) : undefined
+          // the live session of this clientId on this node, if any: Aedes ends it when this one registers
+          const held = sessions.byClientId(client.id)
+          const heldSession = held !== undefined && held !== client ? sessions.get(held) : undefined
           if (heldSession !== undefined) {
             heldSession.log.info({ evt: 'session.takeover', reason: 'client_id_taken_over', by: { fp: identity.fingerprint.slice(0, 16), remote: info.remote } }, 'session taken over by a new connection of its identity')
             count('session.takeover', 'client_id_taken_over')

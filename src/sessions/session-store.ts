@@ -5,7 +5,6 @@
 import type { Aedes } from 'aedes'
 import type { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
-import type { DecisionCounter } from '../broker/hooks.js'
 import type { DeliveringClient } from './backlog.js'
 import { memorySessionStore } from './memory-store.js'
 import { redisSessionStore } from './redis-store.js'
@@ -15,6 +14,9 @@ import type { SessionBackend } from './types.js'
 export { BacklogDelivery } from './backlog.js'
 export { sweepPeriod } from './expiry.js'
 export type { SessionBackend, SessionClock } from './types.js'
+
+/** the decision metric (the broker's DecisionCounter): sessions sit below the broker and do not import it */
+interface DecisionCounter { inc (evt: string, reason: string): void }
 
 export type SessionExpiredListener = (clientId: string) => void | Promise<void>
 
