@@ -12,12 +12,12 @@ export type { Session, ConnectionInfo } from './broker/session.js'
 export { resolveConfig, SERVE_OPTIONS, flagOf, envOf, type Config, type ConfigInput, type ServeOptionName } from './config/index.js'
 
 // Errors (operator mistakes) and reasons (decisions about clients)
-export { FleetgateError, ERROR_CODES, fgError, isFleetgateError, type FleetgateErrorCode } from './errors.js'
+export { FleetgateError, ERROR_CODES, fgError, isFleetgateError, type FleetgateErrorCode } from './contract/errors.js'
 export {
   CONNECT_REASONS, STREAM_REASONS, PUBLISH_REASONS, SUBSCRIBE_REASONS, LIVE_REASONS, DELIVERY_REASONS, COMMAND_REASONS, PROVISIONING_REASONS,
   type Reason, type ConnectReason, type StreamReason, type PublishReason, type SubscribeReason, type LiveReason,
   type DeliveryReason, type CommandReason, type ProvisioningReason, type Decision,
-} from './reasons.js'
+} from './contract/reasons.js'
 
 // Identity and policy
 export type { Identity, CaInfo, NameAttributes } from './identity/index.js'

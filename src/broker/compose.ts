@@ -1,6 +1,6 @@
 // composeHooks: fleetgate's hooks first, then the user's; a deny stops the chain.
 import type { AedesOptions, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import type { FleetgateHooks } from './hooks.js'
 
 export type HookSet = Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>

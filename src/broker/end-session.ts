@@ -1,8 +1,8 @@
 // Ending a session from fleetgate's side (a revocation, a reload that no longer
 // admits it), and what that means for its Will: dropped, never published.
 import type { Client } from 'aedes'
-import type { LiveReason } from '../reasons.js'
-import type { DecisionCounter } from './hooks.js'
+import type { LiveReason } from '../contract/reasons.js'
+import type { DecisionCounter } from '../contract/checks.js'
 import type { Session } from './session.js'
 
 /** How one end is reported: the audit line (evt, reason, then `audit`) and the decision metric (evt, reason). */

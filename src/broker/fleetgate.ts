@@ -8,11 +8,12 @@ import { clip, createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
-import { SessionRegistry, type ConnectionInfo, type Session } from './session.js'
+import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
 import { endSession } from './end-session.js'
 import { makeMqSafe, type BrokerMq } from './mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
+import type { SessionView } from '../contract/checks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
 import { admitConnection, classifyProtocolError, ConnectionLimiter, type AdmitOptions, type RateLimit } from '../guard/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
@@ -171,7 +172,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       ...(parts.publishChecks ?? []),
       // DESIGN step 6: signed commands verified at the edge (off by default); trust = --ca roots + the broker's issuing CA
       // (rebuilt by reload: a trust bundle that drops a CA drops its signers too)
-      ...(config.enforceSignedCommands ? [function edgeCommands (session: Session, packet: PublishPacket) { return edgeCheck!(session, packet) }] : []),
+      ...(config.enforceSignedCommands ? [function edgeCommands (session: SessionView, packet: PublishPacket) { return edgeCheck!(session, packet) }] : []),
     ],
     keepaliveMaxSeconds: Math.floor(config.keepaliveMax / 1000),
     decisions,

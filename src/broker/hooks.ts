@@ -7,26 +7,13 @@ import type { Identity } from '../identity/index.js'
 import type { Policy } from '../policy/index.js'
 import type { AuditLogger } from '../audit/index.js'
 import { identityFields, clip } from '../audit/index.js'
-import type { ConnectReason, PublishReason, Reason } from '../reasons.js'
+import type { ConnectReason, PublishReason, Reason } from '../contract/reasons.js'
+import type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck } from '../contract/checks.js'
+export type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck } from '../contract/checks.js'
 import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
-import { commandTopicVin } from './topics.js'
+import { commandTopicVin } from '../contract/topics.js'
 import { willOfEndedSession } from './end-session.js'
 import { ownerRecord, type ClientIdOwnerStore, type OwnerRecord } from '../sessions/index.js'
-
-/** audit: extra fields for the audit line (e.g. the edge's commandReason, jti); never a payload */
-type Refusal<R extends Reason> = { ok: false; reason: R; detail?: string; audit?: Readonly<Record<string, string>> }
-export type CheckResult<R extends Reason> = { ok: true } | Refusal<R>
-
-/** An asynchronous connect-time check (revocation, ...) run after identity and before policy. */
-export type ConnectCheck = (identity: Identity) => Promise<CheckResult<ConnectReason>>
-/** An extra PUBLISH check (signed-command edge enforcement) run after the topic rules. */
-export type PublishCheck = (session: Session, packet: PublishPacket) => Promise<CheckResult<PublishReason>> | CheckResult<PublishReason>
-
-export interface DecisionCounter {
-  inc (evt: string, reason: string): void
-  /** count n at once (dropped PUBLISHes); absent: inc n times */
-  add? (evt: string, reason: string, n: number): void
-}
 
 export interface HookDeps {
   readonly policy: () => Policy

@@ -3,7 +3,7 @@ import { Option } from 'commander'
 import { countFlag, durationFlag, newCommand } from './program.js'
 import { progressPrinter } from './progress.js'
 import { initDevPki, issueCertificates, PKI_ROLES } from '../pki/index.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 
 function wholeNumber (flag: string, text: string, max: number): number {
   return countFlag(flag, text, max, `expected a whole number from 1 to ${max}`, true)

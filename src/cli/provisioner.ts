@@ -4,7 +4,7 @@ import { durationFlag, newCommand, untilStopped } from './program.js'
 import { addStoreOptions, resolveStoreChoice, type StoreFlags } from './store-options.js'
 import { parseDuration, formatDuration } from '../config/index.js'
 import { createAuditLogger } from '../audit/index.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import {
   DEFAULT_GRACE_MS, DEFAULT_LIFETIME_MS, DEFAULT_RATE_LIMIT, parseRateLimit, startProvisioner,
 } from '../provisioning/provisioner.js'

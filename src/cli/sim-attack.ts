@@ -9,7 +9,7 @@ import { countFlag, durationFlag, newCommand, ExitCode, requireFlags } from './p
 import { revokeTargets } from './revoke.js'
 import { addStoreOptions, openCliStore, resolveStoreChoice } from './store-options.js'
 import { envOf } from '../config/index.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import type { RevocationStore } from '../revocation/index.js'
 import {
   CATALOGUE, CatalogueNotStarted, renderHtml, renderJson, renderTable, runCatalogue, selectAttacks,

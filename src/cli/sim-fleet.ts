@@ -5,7 +5,7 @@
 import type { Command } from 'commander'
 import { countFlag, durationFlag, newCommand, requireFlags, telemetryIntervalFlag, untilStopped } from './program.js'
 import { progressPrinter } from './progress.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { loadPki, MAX_DEV_VEHICLES } from '../pki/index.js'
 import { formatFleetSummary, startFleet, type FleetVehicle } from '../../simulator/fleet.js'
 import { formatCarEvent, jsonLine } from '../../simulator/index.js'

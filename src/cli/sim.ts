@@ -3,9 +3,9 @@
 import { mkdirSync } from 'node:fs'
 import type { Command } from 'commander'
 import { durationFlag, newCommand, ExitCode, requireFlags, telemetryIntervalFlag, untilStopped } from './program.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { isSafeIdentityValue } from '../identity/index.js'
-import { isFleetgateError } from '../errors.js'
+import { isFleetgateError } from '../contract/errors.js'
 import { simAttackCommand } from './sim-attack.js'
 import { simFleetCommand } from './sim-fleet.js'
 import {

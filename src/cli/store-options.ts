@@ -7,7 +7,7 @@
 import type { Command } from 'commander'
 import { addOptions } from './program.js'
 import { resolveConfig, type ConfigInput } from '../config/index.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { openRevocationStore, redactUrl, type RevocationStore, type StoreChoice } from '../revocation/index.js'
 
 export type StoreFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'>

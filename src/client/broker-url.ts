@@ -1,7 +1,7 @@
 // --url mqtts://host:port -> MQTT.js TLS connection options (fleetgate's own clients:
 // the simulator and the provisioner).
 import { isIP } from 'node:net'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 
 export interface BrokerAddress { readonly host: string; readonly port: number; readonly servername?: string }
 

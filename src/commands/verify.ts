@@ -5,7 +5,7 @@
 // run before any cryptography; the replay state changes only when every other
 // check holds. Pure: clock, trust and replay set come in.
 import { compactVerify } from 'jose'
-import type { CommandReason } from '../reasons.js'
+import type { CommandReason } from '../contract/reasons.js'
 import { argsValid, isCommandName, roleMaySend, DEFAULT_COMMAND_ROLES, type CommandName, type CommandRoles } from './catalogue.js'
 import { parseCommandJws, type CommandPayload } from './envelope.js'
 import type { ChainVerifier, Signer } from './trust.js'

@@ -1,6 +1,6 @@
 // Parse and validate the serve configuration once; the result is frozen.
 // A bad value throws one FleetgateError naming the flag (or env var) and the problem.
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { SERVE_OPTIONS, flagOf, envOf, type OptionSpec, type ServeOptionName } from './schema.js'
 import { parseDuration, parseSize } from './units.js'
 

@@ -8,10 +8,10 @@
 // the car: its clock and its seen-jti set are the ones that count, and a
 // cluster's nodes share no replay state.
 import type { PublishPacket } from 'aedes'
-import type { PublishCheck, CheckResult } from '../broker/hooks.js'
-import type { Session } from '../broker/session.js'
-import { commandTopicVin } from '../broker/topics.js'
-import type { CommandReason, PublishReason } from '../reasons.js'
+import type { PublishCheck, CheckResult } from '../contract/checks.js'
+import type { SessionView } from '../contract/checks.js'
+import { commandTopicVin } from '../contract/topics.js'
+import type { CommandReason, PublishReason } from '../contract/reasons.js'
 import { ChainVerifier, MAX_JWS_BYTES, verifyCommand, type CommandPolicy, type CommandTrust } from '../commands/index.js'
 
 /**
@@ -39,7 +39,7 @@ export function commandEdgeCheck (opts: CommandEdgeOptions): PublishCheck {
   const chains = new ChainVerifier(opts.trust)
   const now = opts.now ?? Date.now
   // Not async: every topic but a command topic is answered at once, with no promise per message.
-  return function signedCommandEdgeCheck (_session: Session, packet: PublishPacket): CheckResult<PublishReason> | Promise<CheckResult<PublishReason>> {
+  return function signedCommandEdgeCheck (_session: SessionView, packet: PublishPacket): CheckResult<PublishReason> | Promise<CheckResult<PublishReason>> {
     const vin = commandTopicVin(packet.topic)
     if (vin === null) return NOT_A_COMMAND
     return checkCommand(packet, vin)

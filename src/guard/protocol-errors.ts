@@ -4,7 +4,7 @@
 // versions (aedes 1.2.0, mqtt-packet 9.0.2) are mapped here, in one place, to
 // stable reasons. Pure. Errors not listed (a peer's reset, fleetgate's own
 // refusals, which are audited where they are decided) give null.
-import type { StreamReason } from '../reasons.js'
+import type { StreamReason } from '../contract/reasons.js'
 
 export interface ProtocolError { readonly reason: StreamReason; readonly detail: string }
 

@@ -1,44 +1,6 @@
-// The one immutable view of a peer's certificate chain (DESIGN.md step 2).
-// Built once per connection (cached by leaf fingerprint); nothing downstream re-parses.
-
-/** Attribute short name (CN, OU, O, C, L, ST, ...) -> values in certificate order. */
-export type NameAttributes = Readonly<Record<string, readonly string[]>>
-
-export interface CaInfo {
-  /** lowercase hex SHA-256 of the CA certificate's DER */
-  readonly fingerprint: string
-  /** lowercase hex, no leading zeros */
-  readonly serial: string
-  /** fingerprint of the certificate that issued this one; null for a self-signed root */
-  readonly issuerFingerprint: string | null
-  readonly subject: NameAttributes
-  /**
-   * lowercase hex SHA-256 of the CA's SubjectPublicKeyInfo DER: what a policy's
-   * `issuerKey` pins (it survives a re-issued CA certificate with the same key).
-   * Absent when unknown: then no `issuerKey` pin holds.
-   */
-  readonly spki?: string
-}
-
-export interface Identity {
-  readonly subject: NameAttributes
-  readonly issuer: NameAttributes
-  readonly san: { readonly dns: readonly string[]; readonly uri: readonly string[]; readonly ip: readonly string[]; readonly email: readonly string[] }
-  /** leaf serial, lowercase hex without leading zeros */
-  readonly serial: string
-  /** lowercase hex SHA-256 of the leaf DER */
-  readonly fingerprint: string
-  /** fingerprint of the issuing CA (chain[0]), null when the chain was not available */
-  readonly issuerFingerprint: string | null
-  /** CA certificates above the leaf, issuing CA first, root last */
-  readonly chain: readonly CaInfo[]
-  readonly notBefore: Date
-  readonly notAfter: Date
-  /** EKU OIDs; null when the leaf has no EKU extension */
-  readonly eku: readonly string[] | null
-  /** certificate policy OIDs of the leaf */
-  readonly policies: readonly string[]
-}
+// Helpers over the identity view; the types themselves are part of the plugin contract.
+import type { Identity } from '../contract/identity.js'
+export type { Identity, CaInfo, NameAttributes } from '../contract/identity.js'
 
 /** first value of a subject attribute, or undefined */
 export function subjectValue (identity: Identity, attr: string): string | undefined {

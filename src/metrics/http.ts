@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 
 export interface MetricsServer {
   readonly port: number

@@ -2,7 +2,7 @@
 // do not mix their figures). Labels are reasons and event names only, never
 // client-chosen strings.
 import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
-import type { DecisionCounter } from '../broker/hooks.js'
+import type { DecisionCounter } from '../contract/checks.js'
 
 export interface FleetgateMetrics {
   readonly registry: Registry

@@ -4,7 +4,7 @@
 // what it issues. node:crypto only: no @peculiar/x509 (the provisioner never
 // loads it).
 import { X509Certificate, randomBytes, type KeyObject } from 'node:crypto'
-import { fgError, isFleetgateError } from '../errors.js'
+import { fgError, isFleetgateError } from '../contract/errors.js'
 import { readPrivateKey, readTextFile, parsePemCertificates } from './pem.js'
 
 /** what a CA key's curve means for signing */

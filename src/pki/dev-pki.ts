@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { sha256Hex, subjectPublicKeyInfo } from '../identity/index.js'
 import { defaultPolicyPath, pinIssuerKeys } from '../policy/index.js'
 import {

@@ -1,7 +1,7 @@
 // `fleetgate pki issue --role R (--cn NAME | --count N) [--csr file] --out DIR`:
 // certificates from a dev PKI directory's CAs, one directory per CN.
 import { join } from 'node:path'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { ROLE_PROFILES, isPkiRole, issueFromCsr, issueLeaf, PKI_ROLES, type CaMaterial, type IssuedCertificate, type PkiRole } from './profiles.js'
 import { loadCa } from './dev-pki.js'
 import { PRIVATE_DIR_MODE, ensureDir, readTextFile, writeCertificates, writePrivateKey } from './pem.js'

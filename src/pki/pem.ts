@@ -3,7 +3,7 @@
 // CA that issued it). Errors are one-line FleetgateErrors naming the file.
 import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 
 export const KEY_FILE_MODE = 0o600
 export const PRIVATE_DIR_MODE = 0o700

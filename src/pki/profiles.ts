@@ -6,7 +6,7 @@
 import { createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
 import { x509 } from './x509.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { derToPem, parsePemCsr, privateKeyToPem } from './pem.js'
 import { caCurveOf, checkCaKeyPair, randomSerial, type CaKeyPair } from './ca-key.js'
 import { keyIdentifier } from './key-id.js'

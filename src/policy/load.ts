@@ -1,7 +1,7 @@
 // The only file of the policy module that touches the file system.
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { parsePolicy } from './parse.js'
 import type { Policy } from './types.js'
 

@@ -2,7 +2,7 @@
 // PKI writes the shipped policy this way, because its CAs' keys exist only once
 // `pki init` has made them. Each `issuer: { CN: "<name>" }` gains
 // `issuerKey: "<SHA-256 of that CA's SubjectPublicKeyInfo>"`.
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { parsePolicy } from './parse.js'
 
 /** `keys`: CA common name -> SPKI SHA-256 hex. Every role pinned by issuer CN must get a key. */

@@ -3,7 +3,7 @@
 // Keys are checked against closed lists: a typo ("publsh") must not silently
 // drop rules or, worse, widen a match.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml'
-import { fgError, type FleetgateErrorCode } from '../errors.js'
+import { fgError, type FleetgateErrorCode } from '../contract/errors.js'
 import { parseClientIdTemplate, parseTopicTemplate, TemplateProblem, type ClientIdTemplate, type TopicTemplate } from './template.js'
 
 export interface MatchSpec {

@@ -1,6 +1,6 @@
 // Public types of the policy module (DESIGN.md "Policy file", data-flow steps 4, 6, 7).
 import type { Identity } from '../identity/identity.js'
-import type { ConnectReason } from '../reasons.js'
+import type { ConnectReason } from '../contract/reasons.js'
 
 /** What one connection may do; compiled once at CONNECT, consulted per packet. */
 export interface Grant {
@@ -20,7 +20,7 @@ export interface Grant {
   canReceive (topic: string): boolean
 }
 
-/** The connect reasons a policy decision can give (a subset of reasons.ts, checked by the compiler). */
+/** The connect reasons a policy decision can give (a subset of contract/reasons.ts, checked by the compiler). */
 export type PolicyRefusal = Extract<ConnectReason, 'no_role' | 'client_id_mismatch' | 'bad_vin' | 'identity_injection'>
 
 export type PolicyDecision =

@@ -13,7 +13,7 @@ import {
   KeyUsageFlags, SubjectKeyIdentifier,
   id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { derToPem } from '../pki/pem.js'
 import { checkCaKeyPair, randomSerial, type CaKeyPair } from '../pki/ca-key.js'
 import { keyIdentifierOfBits, subjectPublicKeyBits } from '../pki/key-id.js'

@@ -1,6 +1,6 @@
 // The provisioning exchange on the wire (DESIGN "Provisioning and rotation"):
 // request/response topics and JSON bodies. Pure.
-import type { ProvisioningReason } from '../reasons.js'
+import type { ProvisioningReason } from '../contract/reasons.js'
 import { isVin } from '../pki/vin.js'
 
 /** a larger request is malformed: a P-256 CSR in PEM is well under 1 KiB */

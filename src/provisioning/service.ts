@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditLogger } from '../audit/index.js'
 import type { RevocationStore, RegistryRecord } from '../revocation/types.js'
-import type { ProvisioningReason } from '../reasons.js'
+import type { ProvisioningReason } from '../contract/reasons.js'
 import { authorize, checkRequest, issueApproved } from './sign-options.js'
 import type { FastIssuer } from './issuer.js'
 import {

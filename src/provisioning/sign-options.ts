@@ -5,7 +5,7 @@
 // EKU, constraints and lifetime (DESIGN "Provisioning and rotation").
 // Pure: values in, values out.
 import type { KeyObject } from 'node:crypto'
-import type { ProvisioningReason, Decision } from '../reasons.js'
+import type { ProvisioningReason, Decision } from '../contract/reasons.js'
 import { isP256Key, parseRequest, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'
 import { BACKDATE_MS, EKU_CLIENT_AUTH, emptyTemplate, type CertificateTemplate } from './template.js'
 import type { FastIssuer, IssuedLeaf, SubjectKey } from './issuer.js'

@@ -17,7 +17,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import type { Channel, IssuedResponse } from './messages.js'
 import { writeFileAtomic } from './atomic-file.js'
 

@@ -2,7 +2,7 @@
 // running configuration as it was.
 import { loadTlsMaterial, type LoadedTlsMaterial } from '../tls/index.js'
 import { loadPolicyFile, type Policy } from '../policy/index.js'
-import { fgError, isFleetgateError, type FleetgateError } from '../errors.js'
+import { fgError, isFleetgateError, type FleetgateError } from '../contract/errors.js'
 import { sha256Hex } from '../identity/index.js'
 
 export interface Reloadable {

@@ -1,4 +1,4 @@
-import type { FleetgateError } from '../errors.js'
+import type { FleetgateError } from '../contract/errors.js'
 
 /** What fleetgate.reload() did. On failure nothing changed. */
 export type ReloadResult =

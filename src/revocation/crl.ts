@@ -4,7 +4,7 @@
 import { X509Certificate, verify as verifySignature } from 'node:crypto'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { AlgorithmIdentifier, CRLReason, Certificate, Name, RevokedCertificate, Time, id_ce_cRLReasons } from '@peculiar/asn1-x509'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { serialHex } from '../identity/index.js'
 import { requireChildren, requireTlv } from '../identity/der.js'
 import type { RevocationEntry } from './types.js'

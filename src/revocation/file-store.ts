@@ -14,7 +14,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
 import { encodeRegistryLine, encodeRevoked, parseChunk, type LogRecord } from './file-log.js'
 import type {

@@ -3,7 +3,7 @@
 // every call bounded; commands fail at once while disconnected (no offline
 // queue), so the caller can fail closed instead of waiting.
 import { Redis, type RedisOptions } from 'ioredis'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
 import { bounded } from './bounded.js'
 import {

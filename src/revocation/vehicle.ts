@@ -4,7 +4,7 @@
 // The birth certificate is not in the registry and stays valid: it is the
 // car's way back (a re-provisioning), cut by revoking it as a certificate.
 import { isVin } from '../pki/vin.js'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import type { RegistryRecord, RevocationEntry, RevocationStore } from './types.js'
 
 export interface RevokedVehicle {

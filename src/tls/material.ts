@@ -1,7 +1,7 @@
 // Read and check the listener's PEM files once; a bad file is one line naming
 // the flag and the file (the PEM reading itself is pki/pem.ts's).
 import { X509Certificate, type KeyObject } from 'node:crypto'
-import { fgError } from '../errors.js'
+import { fgError } from '../contract/errors.js'
 import { certificatesToPem, parsePemCertificates, parsePrivateKey, readFlagFile } from '../pki/pem.js'
 import type { TlsMaterial } from './options.js'
 

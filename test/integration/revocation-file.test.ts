@@ -10,7 +10,7 @@ import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { connect, credentials, tryConnect, closed, end } from '../harness/mqtt.js'
 import { runCli } from '../harness/cli.js'
-import { isFleetgateError } from '../../src/errors.js'
+import { isFleetgateError } from '../../src/contract/errors.js'
 
 describe('revocation (embedded file store)', function () {
   this.timeout(40_000)

@@ -1,6 +1,6 @@
 // The flag checks shared by the commands: the lines users see are contracts.
 import { expect } from 'chai'
-import { isFleetgateError } from '../../../src/errors.js'
+import { isFleetgateError } from '../../../src/contract/errors.js'
 import { countFlag, durationFlag, requireFlags, telemetryIntervalFlag } from '../../../src/cli/program.js'
 
 function line (fn: () => unknown): string {

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { resolveConfig, parseDuration, parseSize } from '../../../src/config/index.js'
-import { FleetgateError } from '../../../src/errors.js'
+import { FleetgateError } from '../../../src/contract/errors.js'
 
 describe('config: resolved once, validated, frozen', () => {
   it('has the documented defaults', () => {

@@ -4,7 +4,7 @@ import { expect } from 'chai'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { ERROR_CODES } from '../../../src/errors.js'
+import { ERROR_CODES } from '../../../src/contract/errors.js'
 import { SERVE_OPTIONS, flagOf, envOf, type ServeOptionName } from '../../../src/config/index.js'
 
 const README = readFileSync(join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', '..', 'README.md'), 'utf8')
@@ -21,7 +21,7 @@ function tableAfter (heading: string): string[][] {
 }
 
 describe('README', () => {
-  it('lists every error code of src/errors.ts, and no other', () => {
+  it('lists every error code of src/contract/errors.ts, and no other', () => {
     const documented = tableAfter('## Error codes').map((r) => r[0]!.replace(/`/g, ''))
     expect(documented).to.have.members(Object.keys(ERROR_CODES))
   })

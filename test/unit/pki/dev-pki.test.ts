@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { parsePolicy } from '../../../src/policy/index.js'
-import { isFleetgateError } from '../../../src/errors.js'
+import { isFleetgateError } from '../../../src/contract/errors.js'
 import {
   devPkiPaths, hasValidCheckDigit, initDevPki, issueCertificates, issueLeaf, loadCa, loadCaFiles, loadPki, readPemCertificates,
   readPrivateKey, type DevPkiManifest, type DevPkiPaths,

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { statSync, writeFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
-import { isFleetgateError, type FleetgateError } from '../../../src/errors.js'
+import { isFleetgateError, type FleetgateError } from '../../../src/contract/errors.js'
 import {
   createIntermediateCa, createRootCa, issueLeaf, readPemCertificates, readPrivateKey, writeCertificates, writePrivateKey,
 } from '../../../src/pki/index.js'

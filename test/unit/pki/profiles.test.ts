@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { Certificate, ExtendedKeyUsage, id_ce_extKeyUsage } from '@peculiar/asn1-x509'
 import * as x509 from '@peculiar/x509'
-import { isFleetgateError } from '../../../src/errors.js'
+import { isFleetgateError } from '../../../src/contract/errors.js'
 import {
   CA_COMMON_NAMES, DAY_MS, EKU_OIDS, MINUTE_MS, PKI_ROLES, YEAR_MS, caFromPem, createIntermediateCa, createRogueCa, createRootCa,
   issueFromCsr, issueLeaf, randomVin, type CaMaterial,

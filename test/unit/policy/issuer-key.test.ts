@@ -3,7 +3,7 @@ import { expect } from 'chai'
 import type { CaInfo, Identity } from '../../../src/identity/identity.js'
 import { parsePolicy } from '../../../src/policy/index.js'
 import { pinIssuerKeys } from '../../../src/policy/pin.js'
-import { isFleetgateError } from '../../../src/errors.js'
+import { isFleetgateError } from '../../../src/contract/errors.js'
 import { cert, ISSUING, refusal, VIN } from './fixtures.js'
 
 const KEY = 'a1'.repeat(32)

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'chai'
-import { FleetgateError } from '../../../src/errors.js'
+import { FleetgateError } from '../../../src/contract/errors.js'
 import { loadPolicyFile, parsePolicy } from '../../../src/policy/index.js'
 
 /** the FleetgateError parsePolicy throws for this text */

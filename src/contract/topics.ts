@@ -1,4 +1,4 @@
-// Topic shapes of the contract (DESIGN "Topics") that the broker itself must know.
+// Topic shapes of the contract (README "Topics") that the broker and its checks must know.
 
 /** `vehicles/{vin}/commands`: returns the VIN, or null for any other topic. */
 export function commandTopicVin (topic: string): string | null {
