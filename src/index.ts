@@ -5,7 +5,7 @@ export { createFleetgate, tlsPaths, type Fleetgate, type FleetgateOptions, type 
 export { composeHooks, type HookSet } from './broker/compose.js'
 export { RefusalError, type FleetgateHooks, type ConnectCheck, type PublishCheck, type CheckResult, type DecisionCounter } from './broker/hooks.js'
 export { startBroker, type RunningBroker, type StartOptions } from './broker/server.js'
-export { createMq, MQ_OPTIONS, type BrokerMq } from './broker/mq.js'
+export { createMq, MQ_OPTIONS, type BrokerMq } from './cluster/mq.js'
 export type { Session, ConnectionInfo } from './broker/session.js'
 
 // Configuration

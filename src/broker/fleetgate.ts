@@ -11,7 +11,7 @@ import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
 import { endSession } from './end-session.js'
-import { makeMqSafe, type BrokerMq } from './mq.js'
+import { makeMqSafe, type BrokerMq } from '../cluster/mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import type { SessionView } from '../contract/checks.js'
 import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
@@ -289,7 +289,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       // Aedes' own drain timeout starts at the same moment and is only a backstop behind it.
       setDrainTimeout(broker, 2 * config.slowConsumerTimeout)
       if (aedesVersion(broker) !== AEDES_CHECKED_VERSION) log.warn({ evt: 'broker.version', aedes: aedesVersion(broker), checked: AEDES_CHECKED_VERSION }, 'Aedes version differs from the one fleetgate was checked against')
-      // Aedes' default emitter (concurrency 100) overflows the stack under a flood (./mq.ts).
+      // Aedes' default emitter (concurrency 100) overflows the stack under a flood (src/cluster/mq.ts).
       if (makeMqSafe((broker as unknown as { mq?: BrokerMq }).mq)) log.info({ evt: 'broker.mq', concurrency: 0 }, 'broker emitter set to concurrency 0')
       ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
       storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)

@@ -4,4 +4,4 @@ export { createHooks, RefusalError, type FleetgateHooks, type ConnectCheck, type
 export { startBroker, clientsOf, type RunningBroker, type StartOptions } from './server.js'
 export { SessionRegistry, type Session, type ConnectionInfo } from './session.js'
 export { commandTopicVin } from '../contract/topics.js'
-export { createMq, makeMqSafe, MQ_OPTIONS, type BrokerMq } from './mq.js'
+export { createMq, makeMqSafe, MQ_OPTIONS, type BrokerMq } from '../cluster/mq.js'

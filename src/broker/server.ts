@@ -11,7 +11,7 @@ import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgat
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
 import { createSessionStore, RedisClientIdOwners, type SessionStore } from '../sessions/index.js'
-import { createMq } from './mq.js'
+import { createMq } from '../cluster/mq.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
 
@@ -84,7 +84,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const broker = await Aedes.createBroker({
     ...composeHooks(fleetgate.hooks, opts.hooks),
     persistence: sessionStore.persistence,
-    // fleetgate's emitter in both modes: Aedes' default one overflows the stack under a flood (./mq.ts)
+    // fleetgate's emitter in both modes: Aedes' default one overflows the stack under a flood (src/cluster/mq.ts)
     mq: cluster ? cluster.mq : createMq(),
     connectTimeout: config.connectTimeout,
     maxTopicLevels: config.maxTopicLevels,

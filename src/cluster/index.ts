@@ -8,7 +8,7 @@ import { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
 import { coalesceAddSubscriptions } from './coalesce.js'
 import { redisRetryDelay } from '../revocation/index.js'
-import { MQ_OPTIONS } from '../broker/mq.js'
+import { MQ_OPTIONS } from './mq.js'
 
 const require = createRequire(import.meta.url)
 
@@ -77,7 +77,7 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   const mq = createMq({
     subConn: new RedisOfMq(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-sub' }),
     pubConn: new RedisOfMq(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-pub', enableAutoPipelining: true }),
-    // the same emitter options as embedded mode (src/broker/mq.ts)
+    // the same emitter options as embedded mode (./mq.ts)
     ...MQ_OPTIONS,
   })
   keepNodeLocal(mq)

@@ -4,7 +4,7 @@
 import { expect } from 'chai'
 import { createRequire } from 'node:module'
 import { Aedes } from 'aedes'
-import { createMq, makeMqSafe, MQ_OPTIONS, type BrokerMq } from '../../../src/broker/mq.js'
+import { createMq, makeMqSafe, MQ_OPTIONS, type BrokerMq } from '../../../src/cluster/mq.js'
 
 const require = createRequire(import.meta.url)
 type Emitter = BrokerMq & { on (topic: string, fn: (packet: { topic: string; n: number }, done: () => void) => void): unknown }
@@ -42,7 +42,7 @@ function drive (mq: Emitter): { error: unknown; held: number[]; late: number[]; 
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
 
-describe('broker emitter (src/broker/mq.ts)', () => {
+describe('broker emitter (src/cluster/mq.ts)', () => {
   it('bare mqemitter as Aedes builds it (concurrency 100): unmatched queued messages overflow the stack', () => {
     const r = drive(mqemitter({ concurrency: 100, matchEmptyLevels: true }))
     expect(r.error).to.be.instanceOf(RangeError)
