@@ -48,5 +48,11 @@ export { writeFileAtomic } from './provisioning/atomic-file.js'
 // fleetgate's own MQTT clients (simulator, provisioner)
 export { parseBrokerUrl, type BrokerAddress } from './client/broker-url.js'
 
-// Revocation store: open the one the broker reads; revoke a car (every certificate the registry knows for its VIN)
-export { openRevocationStore, revokeVehicle, type RevocationStore, type StoreChoice, type RevocationEntry, type RevokedVehicle } from './revocation/index.js'
+// Stores: one port per kind of state (src/stores); createFleetgate's parts.stores takes your own objects.
+// Open the ones the broker reads; revoke a car (every certificate the registry knows for its VIN)
+export {
+  openStores, closeStores, type StoreChoice, type RevocationStore, type RevocationEntry, type RevocationTarget, type RevokedRecord,
+  type RevocationQuery, type RevocationStatus, type RevocationEvent, type DeviceRegistry, type RegistryRecord, type RegistryEvent,
+} from './stores/index.js'
+export { openRevocationStore, revokeVehicle, REVOCATION_STORES, REGISTRY_STORES, type RevokedVehicle, type VehicleStores } from './revocation/index.js'
+export { FLEETGATE_STORES, type FleetgateStores } from './broker/stores.js'

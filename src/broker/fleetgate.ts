@@ -18,9 +18,11 @@ import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from 
 import { admitConnection, classifyProtocolError, ConnectionLimiter, type AdmitOptions, type RateLimit } from '../guard/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
-import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
+import { RevocationGuard } from '../revocation/index.js'
 import { devPkiPaths } from '../pki/dev-pki.js'
-import { MemoryClientIdOwners, boundUnreleasedQos2, type ClientIdOwnerStore, type UnreleasedCount } from '../sessions/index.js'
+import { boundUnreleasedQos2, type UnreleasedCount } from '../sessions/index.js'
+import { certificateStatus, closeStores, openStores, type ClientIdOwnerStore, type DeviceRegistry, type RevocationStore } from '../stores/index.js'
+import { FLEETGATE_STORES, type FleetgateStores } from './stores.js'
 import { auditRemoteTakeovers } from './takeover.js'
 import { boundOutbound, type OutboundLimits } from './outbound.js'
 import { AEDES_CHECKED_VERSION, aedesVersion, setDrainTimeout } from './aedes-client.js'
@@ -48,8 +50,10 @@ export interface Fleetgate {
   attach (broker: Aedes): void
   readonly policy: Policy
   readonly metrics: FleetgateMetrics
-  /** the revocation store (Redis with config.redis, else the file store under config.dataDir) */
+  /** the revocation store (Redis with config.redis, else the file store under config.dataDir; or parts.stores.revocations) */
   readonly revocations: RevocationStore
+  /** the device registry (beside the revocation store; or parts.stores.registry) */
+  readonly registry: DeviceRegistry
   /** connect check + live enforcement of revocations */
   readonly revocationGuard: RevocationGuard
   /** who owns each clientId (Redis with config.redis, else in memory beside Aedes' sessions) */
@@ -84,9 +88,16 @@ export interface FleetgateParts {
   /** the edge command check's signer revocation lookup (--enforce-signed-commands) */
   isSignerRevoked?: SignerRevocationLookup
   /**
-   * Who owns each clientId. It must live where Aedes keeps the sessions: the default
-   * (in memory) fits Aedes' default persistence; several nodes sharing sessions in
-   * Redis need RedisClientIdOwners (startBroker does this with --redis). Closed by close().
+   * The caller's own stores, used instead of opening them (any object implementing the
+   * port; src/stores). Not given: revocations and registry come from config (Redis with
+   * config.redis, else files under config.dataDir), owners are kept in memory beside
+   * Aedes' default persistence. All are closed by close().
+   */
+  stores?: Partial<FleetgateStores>
+  /**
+   * Who owns each clientId (the same as stores.owners). It must live where Aedes keeps the
+   * sessions: the default (in memory) fits Aedes' default persistence; several nodes sharing
+   * sessions in Redis need RedisClientIdOwners (startBroker does this with --redis).
    */
   owners?: ClientIdOwnerStore
   /** how many unreleased QoS 2 packets Aedes' persistence holds for a clientId (shared stores; default: counted in this process) */
@@ -105,15 +116,23 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   const sessions = new SessionRegistry()
   const identities = new IdentityCache()
   const connections = new WeakMap<object, ConnectionInfo>()
-  // Revocation (DESIGN step 3 and 8): the store is opened and subscribed before the first CONNECT.
-  const revocations = await openRevocationStore(config, log)
+  // The stores are opened, and revocations subscribed, before the first CONNECT. clientId owners
+  // live beside the sessions: the caller who chose Aedes' persistence says where (parts.stores.owners).
+  const given: Partial<FleetgateStores> = { ...parts.stores, owners: parts.stores?.owners ?? parts.owners }
+  const { revocations, registry, owners } = await openStores(config, FLEETGATE_STORES, { log, given, backends: { owners: 'embedded' } })
+  const closeAll = () => closeStores([revocations, registry, owners])
   const revocationGuard = new RevocationGuard({
-    store: revocations, sessions, log, decisions,
+    store: certificateStatus(revocations, registry), sessions, log, decisions,
     recheckMs: config.revocationRecheck, cacheMs: config.revocationCache, failOpen: config.revocationFailOpen,
   })
-  try { await revocationGuard.listen() } catch (err) { await revocations.close(); throw err }
-  // clientId owners live beside the sessions: the caller who chose Aedes' persistence says where (parts.owners).
-  const owners: ClientIdOwnerStore = parts.owners ?? new MemoryClientIdOwners()
+  try {
+    await revocationGuard.listen()
+  } catch (err) {
+    // what it opened; the caller's own stores stay the caller's to close
+    const own = new Set<unknown>(Object.values(given))
+    await closeStores([revocations, registry, owners].filter((s) => !own.has(s))).catch(() => {})
+    throw err
+  }
 
   let chains = new PeerChainVerifier(material.caDer)
 
@@ -215,6 +234,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     get policy () { return policy },
     metrics,
     revocations,
+    registry,
     revocationGuard,
     owners,
     reload,
@@ -325,8 +345,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     async close () {
       identities.clear()
       await revocationGuard.stop()
-      await revocations.close()
-      await owners.close()
+      await closeAll()
     },
   }
 }

@@ -10,7 +10,8 @@ import { devPkiPaths, ensureDevPolicy, initDevPki } from '../pki/index.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
-import { createSessionStore, RedisClientIdOwners, type SessionStore } from '../sessions/index.js'
+import { createSessionStore, OWNER_STORES, type SessionBackend, type SessionStore } from '../sessions/index.js'
+import { backendOf, openStore, storeContext } from '../stores/index.js'
 import { createMq } from '../cluster/mq.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
@@ -40,7 +41,10 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv
   /** the user's own hooks, run after fleetgate's */
   readonly hooks?: HookSet
+  /** the user's own parts and stores (parts.stores: revocations, registry, owners) */
   readonly parts?: FleetgateParts
+  /** the user's own session backend (its `persistence` goes to Aedes); default: chosen with the other stores */
+  readonly sessions?: SessionBackend
   /** called with progress lines (dev PKI creation) */
   readonly onNotice?: (line: string) => void
 }
@@ -63,13 +67,14 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const log = opts.logger ?? createAuditLogger({ level: config.logLevel })
   await ensureDevPki(config, opts.onNotice)
   // With Redis the sessions are shared by every node, and so is who owns each clientId.
-  const owners = opts.parts?.owners ?? (config.redis ? await RedisClientIdOwners.open({ url: config.redis, prefix: config.redisPrefix, timeoutMs: config.revocationTimeout, log }) : undefined)
+  const givenOwners = opts.parts?.stores?.owners ?? opts.parts?.owners
+  const owners = givenOwners ?? await openStore('owner', OWNER_STORES, config, storeContext(log))
   // Cluster mode: sessions and pub/sub in Redis, shared by every node.
   const cluster = config.redis ? clusterParts(config.redis, log) : undefined
   let fleetgate: Fleetgate
   try {
-    fleetgate = await createFleetgate(config, { logger: log }, { countUnreleasedQos2: cluster?.countUnreleasedQos2, ...opts.parts, owners })
-  } catch (err) { await owners?.close(); cluster?.disconnect(); throw err }
+    fleetgate = await createFleetgate(config, { logger: log }, { countUnreleasedQos2: cluster?.countUnreleasedQos2, ...opts.parts, stores: { ...opts.parts?.stores, owners } })
+  } catch (err) { if (givenOwners === undefined) await owners.close(); cluster?.disconnect(); throw err }
   const sessionStore = createSessionStore({
     maxOfflineMessages: config.maxOfflineMessages,
     sessionExpiry: config.sessionExpiry,
@@ -77,6 +82,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     log,
     decisions: fleetgate.metrics.decisions,
     redis: cluster ? { conn: cluster.persistenceConn, persistence: cluster.persistence as object } : undefined,
+    backend: opts.sessions ?? backendOf(config),
   })
   // an expired session takes its clientId's owner record with it (once, on the node that removed it)
   // (unless the owner claimed it again since: it is back, and the record is its own)

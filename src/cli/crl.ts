@@ -4,10 +4,10 @@ import type { Command } from 'commander'
 import { readFileSync } from 'node:fs'
 import { newCommand } from './program.js'
 import { progressPrinter } from './progress.js'
-import { addStoreOptions, openCliStore } from './store-options.js'
+import { addStoreOptions, openCliStores } from './store-options.js'
 import { fgError } from '../contract/errors.js'
 import { readTextFile } from '../pki/pem.js'
-import { crlIsStale, parseCrl, type RevokedRecord } from '../revocation/index.js'
+import { crlIsStale, parseCrl, REVOCATION_STORES, type RevokedRecord } from '../revocation/index.js'
 import type { ConfigInput } from '../config/index.js'
 
 type CrlFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'> & { issuer: string }
@@ -28,13 +28,13 @@ export function crlCommand (): Command {
     // leave them admitted), with one line saying a newer CRL is due.
     if (crlIsStale(parsed)) process.stderr.write(`warning: ${file}: stale CRL, nextUpdate ${parsed.nextUpdate} is in the past (a newer CRL may list more revocations): imported anyway\n`)
     const records: RevokedRecord[] = parsed.entries.map((e) => ({ issuer: parsed.issuerFingerprint, serial: e.serial, reason: e.reason, revokedAt: e.revokedAt }))
-    const { store, where } = await openCliStore(flags)
+    const { stores, where, close } = await openCliStores(flags, { revocations: REVOCATION_STORES })
     try {
       const print = progressPrinter('crl import')
-      const n = await store.revokeMany(records, print)
+      const n = await stores.revocations.revokeMany(records, print)
       process.stdout.write(`imported ${n} revocations from ${file} (signature verified, issuer ${parsed.issuerFingerprint}, thisUpdate ${parsed.thisUpdate}, nextUpdate ${parsed.nextUpdate ?? 'none'}) into ${where}\n`)
     } finally {
-      await store.close()
+      await close()
     }
   })
   crl.addCommand(imp)

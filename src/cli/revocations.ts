@@ -1,8 +1,8 @@
 // `fleetgate revocations list`: what the store holds, one line each.
 import type { Command } from 'commander'
 import { newCommand } from './program.js'
-import { addStoreOptions, openCliStore } from './store-options.js'
-import { describeRecord } from '../revocation/index.js'
+import { addStoreOptions, openCliStores } from './store-options.js'
+import { describeRecord, REVOCATION_STORES } from '../revocation/index.js'
 import type { ConfigInput } from '../config/index.js'
 
 type ListFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'> & { json?: boolean }
@@ -13,13 +13,13 @@ export function revocationsCommand (): Command {
     .option('--json', 'one JSON object per line')
   addStoreOptions(list)
   list.action(async (flags: ListFlags) => {
-    const { store, where } = await openCliStore(flags)
+    const { stores, where, close } = await openCliStores(flags, { revocations: REVOCATION_STORES })
     try {
-      const records = await store.list()
+      const records = await stores.revocations.list()
       for (const r of records) process.stdout.write((flags.json ? JSON.stringify(r) : describeRecord(r)) + '\n')
       process.stderr.write(`${records.length} revocation${records.length === 1 ? '' : 's'} in ${where}\n`)
     } finally {
-      await store.close()
+      await close()
     }
   })
   cmd.addCommand(list)

@@ -3,12 +3,12 @@
 import type { Command } from 'commander'
 import { X509Certificate } from 'node:crypto'
 import { newCommand, ExitCode } from './program.js'
-import { addStoreOptions, openCliStore, type StoreFlags } from './store-options.js'
+import { addStoreOptions, openCliStores, type StoreFlags } from './store-options.js'
 import { fgError } from '../contract/errors.js'
 import { normaliseSerial } from '../identity/index.js'
 import { readPemCertificates } from '../pki/pem.js'
 import { isVin } from '../pki/vin.js'
-import { REVOCATION_REASONS, normaliseFingerprint, revokeVehicle, type RevocationTarget } from '../revocation/index.js'
+import { REGISTRY_STORES, REVOCATION_REASONS, REVOCATION_STORES, normaliseFingerprint, revokeVehicle, type RevocationTarget } from '../revocation/index.js'
 import { sha256Hex } from '../identity/index.js'
 
 export function checkReason (reason: string): string {
@@ -72,13 +72,13 @@ export function revokeCommand (): Command {
     const reason = checkReason(flags.reason)
     if (flags.vin !== undefined) return await revokeCar(vinFlag(flags), reason, flags)
     const targets = revokeTargets(flags)
-    const { store, where } = await openCliStore(flags)
+    const { stores, where, close } = await openCliStores(flags, { revocations: REVOCATION_STORES })
     try {
       const revokedAt = new Date().toISOString()
-      await store.revoke(targets.map((t) => t.target), { reason, revokedAt })
+      await stores.revocations.revoke(targets.map((t) => t.target), { reason, revokedAt })
       for (const t of targets) process.stdout.write(`revoked ${t.what} (reason ${reason}, at ${revokedAt}) in ${where}\n`)
     } finally {
-      await store.close()
+      await close()
     }
   })
   return cmd
@@ -87,10 +87,10 @@ export function revokeCommand (): Command {
 
 /** `revoke --vin`: exit 1 when the registry knows no certificate of the VIN (a typo, or the wrong store) */
 async function revokeCar (vin: string, reason: string, flags: StoreFlags): Promise<void> {
-  const { store, where } = await openCliStore(flags)
+  const { stores, where, close } = await openCliStores(flags, { revocations: REVOCATION_STORES, registry: REGISTRY_STORES })
   try {
     const revokedAt = new Date().toISOString()
-    const r = await revokeVehicle(store, vin, { reason, revokedAt })
+    const r = await revokeVehicle(stores, vin, { reason, revokedAt })
     for (const fp of r.revoked) process.stdout.write(`revoked certificate fingerprint ${fp} of VIN ${vin} (reason ${reason}, at ${revokedAt}) in ${where}\n`)
     for (const fp of r.already) process.stdout.write(`already revoked: certificate fingerprint ${fp} of VIN ${vin}\n`)
     if (r.revoked.length === 0 && r.already.length === 0) {
@@ -98,6 +98,6 @@ async function revokeCar (vin: string, reason: string, flags: StoreFlags): Promi
       throw new ExitCode(1)
     }
   } finally {
-    await store.close()
+    await close()
   }
 }

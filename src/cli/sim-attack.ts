@@ -7,10 +7,10 @@ import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { countFlag, durationFlag, newCommand, ExitCode, requireFlags } from './program.js'
 import { revokeTargets } from './revoke.js'
-import { addStoreOptions, openCliStore, resolveStoreChoice } from './store-options.js'
+import { addStoreOptions, openCliStores, resolveStoreChoice } from './store-options.js'
 import { envOf } from '../config/index.js'
 import { fgError } from '../contract/errors.js'
-import type { RevocationStore } from '../revocation/index.js'
+import { REVOCATION_STORES, type RevocationStore } from '../revocation/index.js'
 import {
   CATALOGUE, CatalogueNotStarted, renderHtml, renderJson, renderTable, runCatalogue, selectAttacks,
 } from '../../simulator/attack/index.js'
@@ -63,7 +63,10 @@ export function simAttackCommand (): Command {
 
     let store: RevocationStore | undefined
     let where: string | undefined
-    if (storeGiven(flags)) ({ store, where } = await openCliStore(flags))
+    if (storeGiven(flags)) {
+      const opened = await openCliStores(flags, { revocations: REVOCATION_STORES })
+      ;({ stores: { revocations: store }, where } = opened)
+    }
     const revoke = store
       ? async (certPath: string) => {
         const targets = revokeTargets({ cert: certPath, reason: 'keyCompromise' })

@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 import { addOptions } from './program.js'
 import { resolveConfig, type ConfigInput } from '../config/index.js'
 import { fgError } from '../contract/errors.js'
-import { openRevocationStore, redactUrl, type RevocationStore, type StoreChoice } from '../revocation/index.js'
+import { closeStores, openStores, redactUrl, type Closable, type StoreChoice, type StoreFactories, type StoresOf } from '../stores/index.js'
 
 export type StoreFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'>
 
@@ -29,8 +29,16 @@ export function resolveStoreChoice (flags: StoreFlags, env: NodeJS.ProcessEnv = 
   return { redis: config.redis, redisPrefix: config.redisPrefix, dataDir: config.dataDir, revocationTimeout: config.revocationTimeout, where }
 }
 
-/** Open the store `serve` would use with these flags and environment. */
-export async function openCliStore (flags: StoreFlags): Promise<{ store: RevocationStore; where: string }> {
+export interface CliStores<M> {
+  readonly stores: StoresOf<M>
+  /** the store in words, for messages */
+  readonly where: string
+  close (): Promise<void>
+}
+
+/** Open the kinds in `maps` (e.g. { revocations: REVOCATION_STORES }) where `serve` would, with these flags and environment. */
+export async function openCliStores<M extends Record<string, StoreFactories<Closable>>> (flags: StoreFlags, maps: M): Promise<CliStores<M>> {
   const choice = resolveStoreChoice(flags)
-  return { store: await openRevocationStore(choice), where: choice.where }
+  const stores = await openStores(choice, maps)
+  return { stores, where: choice.where, close: () => closeStores(Object.values(stores) as Closable[]) }
 }

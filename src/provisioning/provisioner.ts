@@ -11,16 +11,14 @@ import { parseCertificate } from '../identity/index.js'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { AuditLogger } from '../audit/index.js'
 import { fgError } from '../contract/errors.js'
-import { openRevocationStore } from '../revocation/open.js'
-import { DEFAULT_PREFIX } from '../revocation/schema.js'
-import type { RevocationStore, StoreEvent } from '../revocation/types.js'
+import { closeStores, DEFAULT_PREFIX, openStores, type DeviceRegistry, type RevocationStore } from '../stores/index.js'
 import { readPrivateKey, readTextFile, parsePemCertificates } from '../pki/pem.js'
 import { readCaKeyPair } from '../pki/ca-key.js'
 import { fastIssuerFor, type FastIssuer } from './issuer.js'
 import { REQUEST_FILTERS } from './messages.js'
 import { ProvisioningService, type RateLimit } from './service.js'
-import { FileProvisionerState, type ProvisionerState } from './state.js'
-import { RedisProvisionerState } from './redis-state.js'
+import type { ProvisionerState } from './state.js'
+import { PROVISIONER_STORES, type ProvisionerStores } from './stores.js'
 
 export const DEFAULT_LIFETIME_MS = 30 * 86_400_000
 export const DEFAULT_GRACE_MS = 86_400_000
@@ -51,13 +49,18 @@ export interface ProvisionerConfig {
   /** MQTT clean session: true for a provisioner that runs for a while only (sim attack); default false (requests queue while it restarts) */
   readonly cleanSession?: boolean
   readonly log: AuditLogger
+  /** the caller's own stores, used instead of opening them from redis / dataDir (closed by close()) */
+  readonly stores?: Partial<ProvisionerStores>
 }
 
 export interface RunningProvisioner {
   readonly clientId: string
   readonly service: ProvisioningService
   readonly client: MqttClient
+  /** the revocation store it writes */
   readonly store: RevocationStore
+  readonly registry: DeviceRegistry
+  readonly state: ProvisionerState
   close (): Promise<void>
 }
 
@@ -83,22 +86,17 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
   const addr = parseBrokerUrl(cfg.url)
   const log = cfg.log.child({ component: 'provisioner' })
 
-  const prefix = cfg.redisPrefix ?? DEFAULT_PREFIX
-  const store = await openRevocationStore({ redis: cfg.redis, redisPrefix: prefix, dataDir: cfg.dataDir, revocationTimeout: cfg.revocationTimeout ?? 5000 }, log)
-  let state: ProvisionerState
-  try {
-    state = cfg.redis ? await RedisProvisionerState.open(cfg.redis, prefix) : new FileProvisionerState(cfg.dataDir)
-  } catch (err) {
-    await store.close()
-    throw err
-  }
+  const choice = { redis: cfg.redis, redisPrefix: cfg.redisPrefix ?? DEFAULT_PREFIX, dataDir: cfg.dataDir, revocationTimeout: cfg.revocationTimeout ?? 5000 }
+  const stores = await openStores(choice, PROVISIONER_STORES, { log, given: cfg.stores })
+  const { revocations: store, registry, state } = stores
+  const closeAll = () => closeStores([state, registry, store])
 
   const client = mqtt.connect(mqttsOptions(addr, { ca: caPem, cert: certPem, key: keyPem }, {
     // persistent session: requests published while the provisioner reconnects are queued, not lost
     clientId, clean: cfg.cleanSession === true, keepalive: 30, reconnectPeriod: 1000, connectTimeout: 10_000,
   }))
   const service = new ProvisioningService({
-    issuer, store, state, log,
+    issuer, revocations: store, registry, state, log,
     lifetimeMs: cfg.lifetimeMs,
     graceMs: cfg.graceMs,
     rateLimit: cfg.rateLimit,
@@ -119,7 +117,7 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
     })
   })
 
-  await store.watch((e: StoreEvent) => {
+  await registry.watch((e) => {
     if (e.kind === 'first_connect') service.onFirstConnect(e.vin, e.fingerprint).catch(fail('first_connect'))
   })
   // the grace sweep: often enough that a short demo grace is honoured, at most once a minute
@@ -131,18 +129,17 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
     const timer = setTimeout(() => reject(fgError('FG_ERR_PROVISIONER_CONNECT', `--url ${cfg.url}: not connected and subscribed within 15 s (broker down, or it refused this certificate)`)), 15_000)
     ready.then(() => { clearTimeout(timer); resolve() }, () => {})
   }).catch(async (err) => {
-    clearInterval(sweeper); client.end(true); await state.close(); await store.close(); throw err
+    clearInterval(sweeper); client.end(true); await closeAll(); throw err
   })
 
   let closing: Promise<void> | undefined
   return {
-    clientId, service, client, store,
+    clientId, service, client, store, registry, state,
     close () {
       closing ??= (async () => {
         clearInterval(sweeper)
         await client.endAsync(false).catch(() => client.end(true))
-        await state.close()
-        await store.close()
+        await closeAll()
       })()
       return closing
     },

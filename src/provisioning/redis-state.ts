@@ -10,7 +10,8 @@
 // one certificate per request between them.
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { keysFor, openRedisLink, type Keys } from '../revocation/index.js'
+import { openRedisLink } from '../stores/redis.js'
+import { keysFor, type Keys } from '../revocation/schema.js'
 import type { Channel, IssuedResponse } from './messages.js'
 import { CLAIM_LEASE_MS, NONCE_TTL_MS, type Claim, type ProvisionerState, type Retirement } from './state.js'
 

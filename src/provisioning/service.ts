@@ -8,11 +8,11 @@
 // thief rotating with a stolen operational key never uses up the car's
 // birth-certificate budget) -> issue -> registry + retirement -> response.
 // Requests of one VIN are handled one after the other in a process. I/O only
-// through what it is given (store, state, publish), so tests can drive it
-// with real stores.
+// through what it is given (revocations, registry, state, publish), so tests
+// can drive it with real stores.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditLogger } from '../audit/index.js'
-import type { RevocationStore, RegistryRecord } from '../revocation/types.js'
+import type { DeviceRegistry, RegistryRecord, RevocationStore } from '../stores/index.js'
 import type { ProvisioningReason } from '../contract/reasons.js'
 import { authorize, checkRequest, issueApproved } from './sign-options.js'
 import type { FastIssuer } from './issuer.js'
@@ -32,7 +32,10 @@ export interface RateLimit {
 
 export interface ServiceOptions {
   readonly issuer: FastIssuer
-  readonly store: RevocationStore
+  /** where retired certificates are revoked (the broker reads it) */
+  readonly revocations: RevocationStore
+  /** the record of what was issued per VIN (certs:<VIN>) */
+  readonly registry: DeviceRegistry
   readonly state: ProvisionerState
   readonly log: AuditLogger
   /** lifetime of an issued certificate (--cert-lifetime) */
@@ -141,8 +144,8 @@ export class ProvisioningService {
 
     // The registry read and write at once; both must be durable before the car hears of its certificate.
     const [earlier] = await Promise.all([
-      this.#o.store.registryGet(t.vin),
-      this.#o.store.registrySet(t.vin, leaf.fingerprint, {
+      this.#o.registry.get(t.vin),
+      this.#o.registry.set(t.vin, leaf.fingerprint, {
         serial: leaf.serial, notAfter: leaf.notAfter.toISOString(), issuedAt: now.toISOString(), state: 'issued', nonce,
       }),
     ])
@@ -156,7 +159,7 @@ export class ProvisioningService {
       // included; read again after the writes, for any issued meanwhile by another provisioner
       revokedNow = await this.#retire(t.vin, live, RETIRE_REASON.reprovision)
       for (let round = 0; round < 3; round++) {
-        const late = others(await this.#o.store.registryGet(t.vin))
+        const late = others(await this.#o.registry.get(t.vin))
         if (late.length === 0) break
         revokedNow += await this.#retire(t.vin, late, RETIRE_REASON.reprovision)
       }
@@ -181,7 +184,7 @@ export class ProvisioningService {
   }
 
   async #firstConnect (vin: string, fingerprint: string): Promise<number> {
-    const records = await this.#o.store.registryGet(vin)
+    const records = await this.#o.registry.get(vin)
     const connected = records[fingerprint]
     if (connected === undefined) return 0 // not one this provisioner issued
     // A first connect heard late must not cut what came after it: a certificate retired
@@ -199,7 +202,7 @@ export class ProvisioningService {
     const byVin = new Map<string, string[]>()
     for (const r of due) byVin.set(r.vin, [...(byVin.get(r.vin) ?? []), r.fingerprint])
     for (const [vin, fps] of byVin) {
-      const records = await this.#o.store.registryGet(vin)
+      const records = await this.#o.registry.get(vin)
       const live = fps.flatMap((fp) => { const r = records[fp]; return r !== undefined && r.state !== 'revoked' ? [[fp, r] as [string, RegistryRecord]] : [] })
       n += await this.#retire(vin, live, RETIRE_REASON.rotation, undefined, 'grace')
       await this.#o.state.cancelRetirement(fps.map((fingerprint) => ({ vin, fingerprint })))
@@ -211,9 +214,9 @@ export class ProvisioningService {
   async #retire (vin: string, certs: ReadonlyArray<[string, RegistryRecord]>, reason: string, by?: string, trigger = by === undefined ? 'reprovision' : 'first_connect'): Promise<number> {
     if (certs.length === 0) return 0
     const revokedAt = this.#now().toISOString()
-    for (const [fp, r] of certs) if (r.state !== 'superseded') await this.#o.store.registrySet(vin, fp, { ...r, state: 'superseded' })
-    await this.#o.store.revoke(certs.map(([fingerprint]) => ({ fingerprint })), { reason, revokedAt })
-    for (const [fp, r] of certs) await this.#o.store.registrySet(vin, fp, { ...r, state: 'revoked' })
+    for (const [fp, r] of certs) if (r.state !== 'superseded') await this.#o.registry.set(vin, fp, { ...r, state: 'superseded' })
+    await this.#o.revocations.revoke(certs.map(([fingerprint]) => ({ fingerprint })), { reason, revokedAt })
+    for (const [fp, r] of certs) await this.#o.registry.set(vin, fp, { ...r, state: 'revoked' })
     const items: Retirement[] = certs.map(([fingerprint]) => ({ vin, fingerprint }))
     if (trigger !== 'grace') await this.#o.state.cancelRetirement(items)
     for (const [fp] of certs) {

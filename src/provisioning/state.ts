@@ -1,12 +1,11 @@
-// The provisioner's own state beside the registry: nonces it answered and the
-// ones being answered now (the claim: one issuance per request, however often
-// it is delivered and however many provisioners see it), the per-VIN,
-// per-channel rate limit, and the retirements due after --grace. Two
-// implementations: Redis (redis-state.ts) and the embedded one here: memory,
-// with answered nonces and retirements also in an append-only journal under
-// --data-dir (claims and the rate limit are in memory only: one embedded
-// provisioner per data dir, held by a lock file, and a restart forgets at
-// most one window).
+// The provisioner's own state beside the registry (the port:
+// src/stores/provisioner-state.ts): nonces it answered and the ones being
+// answered now, the per-VIN, per-channel rate limit, and the retirements due
+// after --grace. Two implementations: Redis (redis-state.ts) and the embedded
+// one here: memory, with answered nonces and retirements also in an
+// append-only journal under --data-dir (claims and the rate limit are in
+// memory only: one embedded provisioner per data dir, held by a lock file, and
+// a restart forgets at most one window).
 //
 // The journal is written with group commit: records of concurrent requests
 // share one write + fsync, off the event loop, and each caller resumes once
@@ -18,6 +17,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:f
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError } from '../contract/errors.js'
+import type { Claim as StateClaim, ProvisionerState as StatePort, Retirement } from '../stores/provisioner-state.js'
 import type { Channel, IssuedResponse } from './messages.js'
 import { writeFileAtomic } from './atomic-file.js'
 
@@ -26,35 +26,10 @@ export const NONCE_TTL_MS = 24 * 3_600_000
 /** how long a claim holds when its holder never answers nor releases it (a crash): then a retry may claim it */
 export const CLAIM_LEASE_MS = 60_000
 
-export type Claim =
-  /** this handler holds (VIN, nonce): check, issue, then remember() or release() */
-  | { readonly kind: 'claimed' }
-  /** the nonce was answered before: send this again, count nothing */
-  | { readonly kind: 'replay'; readonly response: IssuedResponse }
-  /** another handler holds it (a redelivery in flight, another provisioner): its answer comes later */
-  | { readonly kind: 'busy' }
-
-export interface Retirement {
-  readonly vin: string
-  readonly fingerprint: string
-}
-
-export interface ProvisionerState {
-  readonly kind: 'redis' | 'file'
-  /** atomically: the answer if (VIN, nonce) was answered, else claim it unless another handler holds it */
-  claim (vin: string, nonce: string): Promise<Claim>
-  /** count one request that passed the CSR checks against the VIN's window of this channel; the count, this one included */
-  count (channel: Channel, vin: string, windowMs: number): Promise<number>
-  /** record the answer of a claimed nonce (a replay gets it from now on) and drop the claim */
-  remember (vin: string, nonce: string, response: IssuedResponse): Promise<void>
-  /** drop a claim without an answer (a refusal, a failure): a retry is handled afresh */
-  release (vin: string, nonce: string): Promise<void>
-  scheduleRetirement (items: readonly Retirement[], dueAt: number): Promise<void>
-  cancelRetirement (items: readonly Retirement[]): Promise<void>
-  /** retirements due at `now` (still scheduled until cancelled) */
-  dueRetirements (now: number): Promise<Retirement[]>
-  close (): Promise<void>
-}
+/** the provisioner's state port (src/stores/provisioner-state.ts), its answers being provisioning responses */
+export type ProvisionerState = StatePort<IssuedResponse>
+export type Claim = StateClaim<IssuedResponse>
+export type { Retirement }
 
 export const STATE_FILE = 'provisioner-state.jsonl'
 /** one embedded provisioner per data dir: its pid (two would each issue for the same request) */

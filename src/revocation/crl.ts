@@ -7,7 +7,7 @@ import { AlgorithmIdentifier, CRLReason, Certificate, Name, RevokedCertificate, 
 import { fgError } from '../contract/errors.js'
 import { serialHex } from '../identity/index.js'
 import { requireChildren, requireTlv } from '../identity/der.js'
-import type { RevocationEntry } from './types.js'
+import type { RevocationEntry } from '../stores/revocations.js'
 import { sha256Hex } from '../identity/index.js'
 
 export interface CrlEntry extends RevocationEntry {

@@ -7,7 +7,8 @@
 //   {"t":"reg","vin":"<VIN>","fingerprint":"<fp>","serial":"..","notAfter":"..","issuedAt":"..","state":"..","nonce":".."?,"ev":"first_connect"?}
 import { normaliseSerial } from '../identity/index.js'
 import { normaliseFingerprint } from './schema.js'
-import type { RegistryRecord, RevokedRecord } from './types.js'
+import type { RevokedRecord } from '../stores/revocations.js'
+import type { RegistryRecord } from '../stores/registry.js'
 
 export type LogRecord =
   | { readonly t: 'rev'; readonly record: RevokedRecord }

@@ -1,8 +1,11 @@
-// Revocation: one RevocationStore contract (types.ts), a Redis and a file
-// implementation, and the broker's guard (connect check + live enforcement).
+// Revocation: the revocation store and device registry implementations (ports in
+// src/stores), their factory maps, the Redis schema, and the broker's guard
+// (connect check + live enforcement).
 export type {
-  RevocationEntry, RevocationTarget, RevokedRecord, RegistryRecord, CertificateQuery, CertificateStatus, StoreEvent, RevocationStore,
-} from './types.js'
+  RevocationEntry, RevocationTarget, RevokedRecord, RegistryRecord, RevocationQuery, RevocationStatus, RevocationEvent, RegistryEvent,
+  RevocationStore, DeviceRegistry, CertificateQuery, CertificateStatus, CertificateStatusSource, StoreEvent, StoreChoice,
+} from '../stores/index.js'
+export { redactUrl, redisRetryDelay, openRedisLink } from '../stores/index.js'
 export {
   DEFAULT_PREFIX, REVOCATION_REASONS, keysFor, normaliseFingerprint, serialSpellings, encodeEntry, decodeEntry,
   encodeAnnouncement, decodeAnnouncement, encodeFirstConnect, decodeFirstConnect, encodeRegistry, decodeRegistry,
@@ -10,9 +13,13 @@ export {
 } from './schema.js'
 export { queryOf, targetsOf, identityMatches } from './query.js'
 export { CleanCache } from './clean-cache.js'
-export { RedisRevocationStore, openRedisLink, redactUrl, redisRetryDelay, type RedisStoreOptions } from './redis-store.js'
-export { FileRevocationStore, STORE_FILE, type FileStoreOptions } from './file-store.js'
-export { openRevocationStore, type StoreChoice } from './open.js'
+export { StoreFile, STORE_FILE, type FileStoreOptions } from './store-file.js'
+export { FileRevocationStore } from './file-store.js'
+export { FileDeviceRegistry } from './registry-file.js'
+export { RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
+export { RedisRevocationStore } from './redis-store.js'
+export { RedisDeviceRegistry } from './registry-redis.js'
+export { REVOCATION_STORES, REGISTRY_STORES, openRevocationStore } from './stores.js'
 export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
 export { parseCrl, crlIsStale, type ParsedCrl, type CrlEntry } from './crl.js'
-export { revokeVehicle, type RevokedVehicle } from './vehicle.js'
+export { revokeVehicle, type RevokedVehicle, type VehicleStores } from './vehicle.js'

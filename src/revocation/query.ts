@@ -2,7 +2,8 @@
 // it, by fingerprint and by issuer + serial, and a vehicle's registry record.
 import { subjectValue, type Identity } from '../identity/index.js'
 import { isVin } from '../policy/index.js'
-import type { CertificateQuery, RevocationTarget } from './types.js'
+import type { RevocationTarget } from '../stores/revocations.js'
+import type { CertificateQuery } from '../stores/connect-status.js'
 
 export function targetsOf (identity: Identity): RevocationTarget[] {
   const targets: RevocationTarget[] = [{ fingerprint: identity.fingerprint }]

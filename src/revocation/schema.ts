@@ -1,10 +1,12 @@
-// The Redis revocation schema (DESIGN "Redis revocation schema"), as values:
+// The Redis revocation schema (README "Redis schema"), as values:
 // key names, the entry JSON, the announcement messages. Pure: no I/O. The file
 // store uses the same encodings so both stores read and print alike.
 import { normaliseSerial } from '../identity/index.js'
-import type { RegistryRecord, RevocationEntry, RevocationTarget, RevokedRecord } from './types.js'
+import type { RevocationEntry, RevocationTarget, RevokedRecord } from '../stores/revocations.js'
+import type { RegistryRecord } from '../stores/registry.js'
+import { DEFAULT_PREFIX } from '../stores/open.js'
 
-export const DEFAULT_PREFIX = 'fleetgate:'
+export { DEFAULT_PREFIX }
 
 export interface Keys {
   readonly cert: string

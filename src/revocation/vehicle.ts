@@ -5,7 +5,13 @@
 // car's way back (a re-provisioning), cut by revoking it as a certificate.
 import { isVin } from '../pki/vin.js'
 import { fgError } from '../contract/errors.js'
-import type { RegistryRecord, RevocationEntry, RevocationStore } from './types.js'
+import type { DeviceRegistry, RegistryRecord, RevocationEntry, RevocationStore } from '../stores/index.js'
+
+/** what revoking a car writes: the registry says which certificates, the revocation store revokes them */
+export interface VehicleStores {
+  readonly revocations: RevocationStore
+  readonly registry: DeviceRegistry
+}
 
 export interface RevokedVehicle {
   /** fingerprints revoked now */
@@ -22,9 +28,9 @@ export interface RevokedVehicle {
  * issued for the VIN while this runs (a rotation answered meanwhile) is not
  * covered: run it again, or stop the car's provisioning first.
  */
-export async function revokeVehicle (store: RevocationStore, vin: string, entry: RevocationEntry): Promise<RevokedVehicle> {
+export async function revokeVehicle ({ revocations, registry }: VehicleStores, vin: string, entry: RevocationEntry): Promise<RevokedVehicle> {
   if (!isVin(vin)) throw fgError('FG_ERR_CONFIG_INVALID', `${JSON.stringify(vin)}: not a VIN (17 characters, no I, O or Q)`)
-  const records = await store.registryGet(vin)
+  const records = await registry.get(vin)
   const live: Array<[string, RegistryRecord]> = []
   const already: string[] = []
   for (const [fp, r] of Object.entries(records)) {
@@ -32,8 +38,8 @@ export async function revokeVehicle (store: RevocationStore, vin: string, entry:
     else live.push([fp, r])
   }
   if (live.length === 0) return { revoked: [], already }
-  for (const [fp, r] of live) if (r.state !== 'superseded') await store.registrySet(vin, fp, { ...r, state: 'superseded' })
-  await store.revoke(live.map(([fingerprint]) => ({ fingerprint })), entry)
-  for (const [fp, r] of live) await store.registrySet(vin, fp, { ...r, state: 'revoked' })
+  for (const [fp, r] of live) if (r.state !== 'superseded') await registry.set(vin, fp, { ...r, state: 'superseded' })
+  await revocations.revoke(live.map(([fingerprint]) => ({ fingerprint })), entry)
+  for (const [fp, r] of live) await registry.set(vin, fp, { ...r, state: 'revoked' })
   return { revoked: live.map(([fp]) => fp), already }
 }

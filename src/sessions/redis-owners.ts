@@ -4,11 +4,11 @@
 // Claim and release are scripts: check-and-set in one atomic step, so two nodes
 // admitting two identities at once cannot both win.
 import type { Redis } from 'ioredis'
-import { openRedisLink, redactUrl } from '../revocation/index.js'
+import { openRedisLink, redactUrl } from '../stores/redis.js'
 import type { AuditLogger } from '../audit/index.js'
-import type { ClaimResult, ClientIdOwnerStore, OwnerRecord } from './owners.js'
+import type { ClaimResult, ClientIdOwnerStore, OwnerRecord } from '../stores/owners.js'
 
-// claimOutcome (owners.ts) in one atomic step. ARGV: name, record, cn, clientId.
+// claimOutcome (src/stores/owners.ts) in one atomic step. ARGV: name, record, cn, clientId.
 // Returns {0, holder} refused, {1, ''} claimed, {2, replaced holder} claimed over a covering CN.
 const CLAIM = `
 local v = redis.call('GET', KEYS[1])

@@ -6,10 +6,10 @@ import type { Aedes } from 'aedes'
 import type { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
 import type { DeliveringClient } from './backlog.js'
-import { memorySessionStore } from './memory-store.js'
-import { redisSessionStore } from './redis-store.js'
+import { factoryOf } from '../stores/open.js'
 import { SessionExpiry } from './expiry.js'
-import type { SessionBackend } from './types.js'
+import { SESSION_STORES } from './stores.js'
+import type { SessionBackend, StoreDeps } from './types.js'
 
 export { BacklogDelivery } from './backlog.js'
 export { sweepPeriod } from './expiry.js'
@@ -28,6 +28,11 @@ export interface SessionStoreOptions {
   readonly decisions: DecisionCounter
   /** cluster mode: aedes-persistence-redis and its connection */
   readonly redis?: { readonly conn: Redis; readonly persistence: object }
+  /**
+   * The backend: a name in SESSION_STORES (default `redis` in cluster mode, else
+   * `embedded`), or the caller's own object (its `persistence` goes to Aedes).
+   */
+  readonly backend?: string | SessionBackend
 }
 
 export interface SessionStore {
@@ -45,6 +50,10 @@ export interface SessionStore {
 
 interface AedesClient extends DeliveringClient { closed: boolean }
 
+function sessionBackend (name: string, opts: SessionStoreOptions, deps: StoreDeps): SessionBackend {
+  return factoryOf('session', SESSION_STORES, name)({ deps, prefix: opts.redisPrefix, redis: opts.redis })
+}
+
 export function createSessionStore (opts: SessionStoreOptions): SessionStore {
   const { log, decisions } = opts
   const deps = {
@@ -55,9 +64,7 @@ export function createSessionStore (opts: SessionStoreOptions): SessionStore {
       if (first) log.warn({ evt: 'session.drop', reason: 'offline_queue_full', clientId, max: opts.maxOfflineMessages, detail: 'offline queue full: the oldest queued messages are dropped' }, 'offline queue full')
     },
   }
-  const backend = opts.redis
-    ? redisSessionStore({ conn: opts.redis.conn, persistence: opts.redis.persistence, prefix: opts.redisPrefix }, deps)
-    : memorySessionStore(deps)
+  const backend = typeof opts.backend === 'object' ? opts.backend : sessionBackend(opts.backend ?? (opts.redis ? 'redis' : 'embedded'), opts, deps)
   const listeners = new Set<SessionExpiredListener>()
   let expiry: SessionExpiry | null = null
   let lastError = 0

@@ -1,4 +1,7 @@
-// What the session store (embedded or Redis) offers to the composition in index.ts.
+// The session backend port: what a session store (embedded or Redis) offers to
+// the composition in session-store.ts. It stays beside the sessions code (its
+// backlog delivery is theirs); its factory map is SESSION_STORES (stores.ts).
+import type { Redis } from 'ioredis'
 import type { BacklogDelivery } from './backlog.js'
 
 export interface StoreDeps {
@@ -6,6 +9,15 @@ export interface StoreDeps {
   readonly maxOfflineMessages: number
   /** `dropped` oldest entries of this session's queue were dropped; `first`: first time in this overflow episode */
   readonly overflowed: (clientId: string, dropped: number, first: boolean) => void
+}
+
+/** what a session backend factory is given */
+export interface SessionBackendOptions {
+  readonly deps: StoreDeps
+  /** the Redis key prefix of fleetgate's own session keys (--redis-prefix) */
+  readonly prefix: string
+  /** cluster mode: aedes-persistence-redis and its own connection (src/cluster) */
+  readonly redis?: { readonly conn: Redis; readonly persistence: object }
 }
 
 /** When each persistent session was last known live; shared by every node of a cluster. */
@@ -19,7 +31,8 @@ export interface SessionClock {
 }
 
 export interface SessionBackend {
-  readonly kind: 'memory' | 'redis'
+  /** 'memory', 'redis', or what a user's backend calls itself */
+  readonly kind: string
   /** hand to Aedes.createBroker({ persistence }) */
   readonly persistence: object
   readonly backlog: BacklogDelivery

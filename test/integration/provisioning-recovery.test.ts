@@ -21,12 +21,16 @@ import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { closed, end } from '../harness/mqtt.js'
 import { randomVin, generateKey } from '../../src/pki/index.js'
 import { buildCsr, parseResponseBody, type IssuedResponse } from '../../src/provisioning/index.js'
-import { openRevocationStore } from '../../src/revocation/open.js'
-import type { RevocationStore } from '../../src/revocation/types.js'
+import { closeStores, openStores, type StoreChoice } from '../../src/stores/index.js'
+import { REGISTRY_STORES, REVOCATION_STORES } from '../../src/revocation/index.js'
 import { exchange } from '../../simulator/provisioning.js'
 import {
   connectAs, connectOutcome, fingerprintOf, issued, keyPem, publishRequest, startProvisionerCli, type ProvisionerProcess,
 } from './provisioning-support.js'
+
+/** the broker's revocation store and registry, as the CLI opens them */
+const openBoth = (choice: StoreChoice) => openStores(choice, { revocations: REVOCATION_STORES, registry: REGISTRY_STORES })
+type Both = Awaited<ReturnType<typeof openBoth>>
 
 const JUNK_CSR = '-----BEGIN CERTIFICATE REQUEST-----\nAAAAAAAA\n-----END CERTIFICATE REQUEST-----\n'
 
@@ -44,20 +48,20 @@ describe('provisioning: recovery and one issuance per request (issue 22)', funct
     describe(`a stolen operational key cannot lock the car out (${kind} store)`, function () {
       let broker: TestBroker
       let prov: ProvisionerProcess
-      let store: RevocationStore
+      let store: Both
       const open: MqttClient[] = []
       before(async function () {
         const dataDir = mkdtempSync(join(tmpdir(), 'fg-lockout-'))
         broker = await startTestBroker(pki.dir, kind === 'redis' ? { redis: redis.url } : { dataDir })
         // the default rate limit (10 per VIN per hour)
         prov = await startProvisionerCli(pki, broker.port, kind === 'redis' ? ['--redis', redis.url] : ['--data-dir', dataDir])
-        store = await openRevocationStore(kind === 'redis' ? { redis: redis.url, dataDir } : { dataDir })
+        store = await openBoth(kind === 'redis' ? { redis: redis.url, dataDir } : { dataDir })
       })
       afterEach(async function () { await end(...open.splice(0)) })
       after(async function () {
         prov?.child.kill('SIGCONT')
         await prov?.stop()
-        await store?.close()
+        if (store) await closeStores([store.revocations, store.registry])
         await broker?.close()
       })
 
@@ -126,7 +130,7 @@ describe('provisioning: recovery and one issuance per request (issue 22)', funct
         const back = track(await connectAs(pki, broker.port, rNew.certificate + rNew.chain, keyPem(newKey), vin))
         await broker.audit.waitFor('registry.first_connect', { vin, fp: fpNew })
         expect(back.connected).to.equal(true)
-        const reg = await store.registryGet(vin)
+        const reg = await store.registry.get(vin)
         expect([reg[fpCar]?.state, reg[fpThief]?.state, reg[fpNew]?.state]).to.deep.equal(['revoked', 'revoked', 'active'])
       })
     })
@@ -154,7 +158,7 @@ describe('provisioning: recovery and one issuance per request (issue 22)', funct
       const broker = await startTestBroker(pki.dir, kind === 'redis' ? { redis: redis.url } : { dataDir })
       const flags = kind === 'redis' ? ['--redis', redis.url] : ['--data-dir', dataDir]
       const provs: ProvisionerProcess[] = []
-      const store = await openRevocationStore(kind === 'redis' ? { redis: redis.url, dataDir } : { dataDir })
+      const store = await openBoth(kind === 'redis' ? { redis: redis.url, dataDir } : { dataDir })
       const open: MqttClient[] = []
       try {
         for (let i = 0; i < provisioners; i++) provs.push(await startProvisionerCli(pki, broker.port, flags, { extra: ['--client-id-suffix', `p${i}`, '--rate-limit', '100/h'] }))
@@ -171,13 +175,13 @@ describe('provisioning: recovery and one issuance per request (issue 22)', funct
           expect(answers.length).to.be.at.least(1)
           expect(new Set(answers.map((a) => a.certificate)).size, `${vin}: ${answers.length} answers`).to.equal(1)
           const fp = fingerprintOf(answers[0]!.certificate)
-          const reg = await store.registryGet(vin)
+          const reg = await store.registry.get(vin)
           expect(Object.keys(reg), `${vin} registry`).to.deep.equal([fp])
           // the car comes online with it; it is active, never revoked
           const car = await connectAs(pki, broker.port, answers[0]!.certificate + answers[0]!.chain, keyPem(key), vin)
           open.push(car)
           await broker.audit.waitFor('registry.first_connect', { vin, fp })
-          expect((await store.status({ targets: [{ fingerprint: fp }] })).revoked).to.equal(null)
+          expect((await store.revocations.status({ targets: [{ fingerprint: fp }] })).revoked).to.equal(null)
           await end(car)
         }
         const issuedLines = provs.flatMap((p) => p.lines().filter((l) => l.evt === 'provision.issued'))
@@ -185,7 +189,7 @@ describe('provisioning: recovery and one issuance per request (issue 22)', funct
       } finally {
         await end(...open)
         for (const p of provs) await p.stop()
-        await store.close()
+        await closeStores([store.revocations, store.registry])
         await broker.close()
       }
     })

@@ -8,14 +8,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
 import { createRootCa, createIntermediateCa, generateKey, randomVin } from '../../../src/pki/index.js'
-import { FileRevocationStore } from '../../../src/revocation/index.js'
+import { REGISTRY_STORES, REVOCATION_STORES } from '../../../src/revocation/index.js'
+import { closeStores, openStores, type DeviceRegistry, type RevocationStore } from '../../../src/stores/index.js'
 import { createAuditLogger } from '../../../src/audit/index.js'
 import { buildCsr, createFastIssuer, FileProvisionerState, ProvisioningService, type IssuedResponse } from '../../../src/provisioning/index.js'
 
 describe('provisioning: service retirement (embedded stores)', function () {
   let now = Date.parse('2030-01-01T00:00:00Z')
   let service: ProvisioningService
-  let store: FileRevocationStore
+  let store: RevocationStore
+  let registry: DeviceRegistry
   const sent: Array<{ topic: string; body: IssuedResponse }> = []
 
   let state: FileProvisionerState
@@ -24,10 +26,11 @@ describe('provisioning: service retirement (embedded stores)', function () {
     const root = await createRootCa()
     issuing = await createIntermediateCa(root, 'issuing')
     const dir = mkdtempSync(join(tmpdir(), 'fg-prov-svc-'))
-    store = await FileRevocationStore.open({ dataDir: dir })
+    ;({ revocations: store, registry } = await openStores({ dataDir: dir }, { revocations: REVOCATION_STORES, registry: REGISTRY_STORES }))
     service = new ProvisioningService({
       issuer: createFastIssuer(issuing.cert, issuing.key),
-      store,
+      revocations: store,
+      registry,
       state: (state = new FileProvisionerState(dir, () => now)),
       log: createAuditLogger({ level: 'silent' }),
       lifetimeMs: 86_400_000,
@@ -37,7 +40,7 @@ describe('provisioning: service retirement (embedded stores)', function () {
       now: () => new Date(now),
     })
   })
-  after(async function () { await state.close(); await store.close() })
+  after(async function () { await state.close(); await closeStores([store, registry]) })
 
   async function ask (channel: 'provision' | 'rotate', vin: string): Promise<string> {
     const topic = channel === 'provision' ? `provisioning/${vin}/request` : `vehicles/${vin}/certificate/request`
@@ -50,12 +53,12 @@ describe('provisioning: service retirement (embedded stores)', function () {
     const vin = randomVin()
     const a = await ask('provision', vin)
     const b = await ask('rotate', vin)
-    expect((await store.registryGet(vin))[a]?.state).to.equal('issued')
+    expect((await registry.get(vin))[a]?.state).to.equal('issued')
     expect(await service.sweep()).to.equal(0)
     now += 3_600_000
     expect(await service.sweep()).to.equal(1)
-    expect((await store.registryGet(vin))[a]?.state).to.equal('revoked')
-    expect((await store.registryGet(vin))[b]?.state).to.equal('issued')
+    expect((await registry.get(vin))[a]?.state).to.equal('revoked')
+    expect((await registry.get(vin))[b]?.state).to.equal('issued')
     expect((await store.status({ targets: [{ fingerprint: a }] })).revoked).to.include({ reason: 'superseded' })
     expect(await service.sweep()).to.equal(0)
   })
@@ -65,7 +68,7 @@ describe('provisioning: service retirement (embedded stores)', function () {
     const a = await ask('provision', vin)
     const b = await ask('rotate', vin)
     expect(await service.onFirstConnect(vin, b)).to.equal(1)
-    expect((await store.registryGet(vin))[a]?.state).to.equal('revoked')
+    expect((await registry.get(vin))[a]?.state).to.equal('revoked')
     now += 3_600_000
     expect(await service.sweep()).to.equal(0)
     expect(await service.onFirstConnect(vin, 'f'.repeat(64))).to.equal(0) // not one of ours
@@ -76,7 +79,7 @@ describe('provisioning: service retirement (embedded stores)', function () {
     const a = await ask('provision', vin)
     const b = await ask('rotate', vin)
     const c = await ask('provision', vin)
-    const reg = await store.registryGet(vin)
+    const reg = await registry.get(vin)
     expect([reg[a]?.state, reg[b]?.state, reg[c]?.state]).to.deep.equal(['revoked', 'revoked', 'issued'])
     expect((await store.status({ targets: [{ fingerprint: b }] })).revoked).to.include({ reason: 'keyCompromise' })
   })
@@ -94,7 +97,7 @@ describe('provisioning: service retirement (embedded stores)', function () {
       },
     })
     const retrying = new ProvisioningService({
-      issuer: createFastIssuer(issuing.cert, issuing.key), store: flaky, state,
+      issuer: createFastIssuer(issuing.cert, issuing.key), revocations: flaky, registry, state,
       log: createAuditLogger({ level: 'silent' }), lifetimeMs: 86_400_000, graceMs: 3_600_000,
       rateLimit: { count: 100, windowMs: 3_600_000 },
       publish: async (topic, payload) => { sent.push({ topic, body: JSON.parse(payload) as IssuedResponse }) },
@@ -117,16 +120,16 @@ describe('provisioning: service retirement (embedded stores)', function () {
     const old = await ask('provision', vin)
     now += 1000
     const fresh = await ask('provision', vin)
-    expect((await store.registryGet(vin))[old]?.state).to.equal('revoked')
+    expect((await registry.get(vin))[old]?.state).to.equal('revoked')
     expect(await service.onFirstConnect(vin, old)).to.equal(0)
-    expect((await store.registryGet(vin))[fresh]?.state).to.equal('issued')
+    expect((await registry.get(vin))[fresh]?.state).to.equal('issued')
     // rotation: a stale first connect of the predecessor leaves the successor alone
     now += 1000
     const next = await ask('rotate', vin)
     expect(await service.onFirstConnect(vin, fresh)).to.equal(0)
-    expect((await store.registryGet(vin))[next]?.state).to.equal('issued')
+    expect((await registry.get(vin))[next]?.state).to.equal('issued')
     // the successor's own first connect retires its predecessor, as before
     expect(await service.onFirstConnect(vin, next)).to.equal(1)
-    expect((await store.registryGet(vin))[fresh]?.state).to.equal('revoked')
+    expect((await registry.get(vin))[fresh]?.state).to.equal('revoked')
   })
 })

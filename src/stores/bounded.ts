@@ -1,4 +1,4 @@
-// Every store call is bounded (--revocation-timeout): a slow or silent Redis
+// Every store call is bounded (--revocation-timeout): a slow or silent store
 // never hangs a connection.
 export class StoreTimeoutError extends Error {
   constructor (what: string, ms: number) { super(`${what}: no answer within ${ms} ms`) }

@@ -1,0 +1,58 @@
+// The revocation store port: which certificates (and CAs) are revoked, written by
+// `fleetgate revoke`, CRL imports and the provisioner, read by the broker at
+// CONNECT and watched for live enforcement. Implementations: the embedded file
+// (src/revocation/file-store.ts) and Redis (src/revocation/redis-store.ts), whose
+// key schema is a public contract (README "Redis schema"); a library user may
+// pass their own object (createFleetgate's parts.stores.revocations).
+
+/** value of a revocation field: JSON {"reason":"keyCompromise","revokedAt":"<ISO 8601>"} */
+export interface RevocationEntry {
+  readonly reason: string
+  readonly revokedAt: string
+}
+
+/** by certificate fingerprint, or by issuer fingerprint + serial (lowercase hex, no leading zeros) */
+export type RevocationTarget =
+  | { readonly fingerprint: string }
+  | { readonly issuer: string; readonly serial: string }
+
+export type RevokedRecord = RevocationTarget & RevocationEntry
+
+export interface RevocationQuery {
+  /** the leaf and every CA above it, by fingerprint and by issuer + serial */
+  readonly targets: readonly RevocationTarget[]
+  /**
+   * Answer from the store itself, not from what change events reported so far
+   * (the embedded store reads its file first). For decisions that cannot be
+   * undone later, such as forwarding a signed command.
+   */
+  readonly fresh?: boolean
+}
+
+export interface RevocationStatus {
+  /** the first target found revoked, or null */
+  readonly revoked: RevokedRecord | null
+}
+
+/** an event from the store: a revocation, or "re-check everything" (after a reconnect, an unreadable record) */
+export type RevocationEvent =
+  | { readonly kind: 'revoked'; readonly target: RevocationTarget }
+  | { readonly kind: 'resync' }
+
+export interface RevocationStore {
+  /** 'file', 'redis', or what a user's store calls itself */
+  readonly kind: string
+  /** true while the store answers and its events flow (Redis: both links up); a clean
+   * answer from the cache stands in for a lookup only then */
+  healthy (): boolean
+  /** one round trip; rejects (bounded by the store's timeout) when the store cannot answer */
+  status (query: RevocationQuery): Promise<RevocationStatus>
+  /** write the revocation(s), then announce each (Redis: PUBLISH <prefix>revocations) */
+  revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number>
+  /** the same with a reason and date per record (CRL import); written in batches */
+  revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number>
+  list (): Promise<RevokedRecord[]>
+  /** receive events; the store emits `resync` after a reconnect */
+  watch (onEvent: (event: RevocationEvent) => void): Promise<void>
+  close (): Promise<void>
+}
