@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
 import { coalesceAddSubscriptions } from './coalesce.js'
-import { redisRetryDelay } from '../revocation/index.js'
+import { redisRetryDelay } from '../stores/redis.js'
 import { MQ_OPTIONS } from './mq.js'
 
 const require = createRequire(import.meta.url)

@@ -37,7 +37,7 @@ export class RedisRevocationStore implements RevocationStore {
   get #cmd (): Redis { return this.#link.cmd }
 
   healthy (): boolean {
-    return this.#cmd.status === 'ready' && (this.#sub === null || this.#sub.status === 'ready')
+    return !this.#closed && this.#cmd.status === 'ready' && (this.#sub === null || this.#sub.status === 'ready')
   }
 
   async status (query: RevocationQuery): Promise<RevocationStatus> {

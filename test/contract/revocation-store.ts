@@ -1,0 +1,87 @@
+// The revocation store contract (src/stores/revocations.ts), run against every
+// implementation: describeRevocationStore(name, makeStore) per store.
+import { expect } from 'chai'
+import type { RevocationEvent, RevocationStore, RevokedRecord } from '../../src/stores/index.js'
+import { fp, storesPerTest, until, type MakeStore } from './harness.js'
+
+const AT = '2026-01-01T00:00:00.000Z'
+
+export function describeRevocationStore (name: string, makeStore: MakeStore<RevocationStore>): void {
+  describe(`revocation store contract: ${name}`, function () {
+    this.timeout(20_000)
+    const stores = storesPerTest(makeStore)
+
+    it('answers null for targets nothing revoked, and for no targets; healthy while open', async () => {
+      const s = await stores.open()
+      expect(s.healthy()).to.equal(true)
+      expect(await s.status({ targets: [{ fingerprint: fp(1) }, { issuer: fp(2), serial: 'abc' }] })).to.deep.equal({ revoked: null })
+      expect(await s.status({ targets: [] })).to.deep.equal({ revoked: null })
+      expect(await s.list()).to.deep.equal([])
+    })
+
+    it('revoke by fingerprint: found with its reason and date, by another store on the same place too', async () => {
+      const writer = await stores.open()
+      expect(await writer.revoke([{ fingerprint: fp(1) }], { reason: 'keyCompromise', revokedAt: AT })).to.equal(1)
+      const reader = await stores.open()
+      for (const s of [writer, reader]) {
+        const { revoked } = await s.status({ targets: [{ fingerprint: fp(0) }, { fingerprint: fp(1) }] })
+        expect(revoked).to.deep.equal({ fingerprint: fp(1), reason: 'keyCompromise', revokedAt: AT })
+      }
+      expect((await reader.status({ targets: [{ fingerprint: fp(2) }] })).revoked).to.equal(null)
+    })
+
+    it('revoke by issuer + serial: found by that pair only', async () => {
+      const s = await stores.open()
+      await s.revoke([{ issuer: fp(9), serial: 'abc' }], { reason: 'cACompromise', revokedAt: AT })
+      expect((await s.status({ targets: [{ fingerprint: fp(1) }, { issuer: fp(9), serial: 'abc' }] })).revoked)
+        .to.deep.equal({ issuer: fp(9), serial: 'abc', reason: 'cACompromise', revokedAt: AT })
+      expect((await s.status({ targets: [{ issuer: fp(8), serial: 'abc' }] })).revoked).to.equal(null) // another issuer's serial
+      expect((await s.status({ targets: [{ issuer: fp(9), serial: 'abd' }] })).revoked).to.equal(null)
+      expect((await s.status({ targets: [{ fingerprint: fp(9) }] })).revoked).to.equal(null) // the issuer itself is not revoked
+    })
+
+    it('revokeMany: a reason and date per record, progress up to the total, every record listed', async () => {
+      const s = await stores.open()
+      const records: RevokedRecord[] = Array.from({ length: 1200 }, (_, i) => i % 2 === 0
+        ? { fingerprint: fp(i), reason: 'superseded', revokedAt: AT }
+        : { issuer: fp(100_000), serial: (i + 1).toString(16), reason: 'keyCompromise', revokedAt: `2026-01-02T00:00:${String(i % 60).padStart(2, '0')}.000Z` })
+      const progress: Array<[number, number]> = []
+      expect(await s.revokeMany(records, (done, total) => progress.push([done, total]))).to.equal(1200)
+      expect(progress.at(-1)).to.deep.equal([1200, 1200])
+      expect(progress.every(([done, total], i) => total === 1200 && (i === 0 || done > progress[i - 1]![0]))).to.equal(true)
+      const listed = await (await stores.open()).list()
+      const key = (r: RevokedRecord) => JSON.stringify(r, Object.keys(r).sort())
+      expect(listed.map(key).sort()).to.deep.equal(records.map(key).sort())
+      expect((await s.status({ targets: [{ issuer: fp(100_000), serial: (3 + 1).toString(16) }] })).revoked?.revokedAt).to.equal('2026-01-02T00:00:03.000Z')
+    })
+
+    it('watch: a revocation written through another store arrives as a `revoked` event naming its target', async () => {
+      const watcher = await stores.open()
+      const events: RevocationEvent[] = []
+      await watcher.watch((e) => events.push(e))
+      const writer = await stores.open()
+      await writer.revoke([{ fingerprint: fp(5) }, { issuer: fp(6), serial: '7' }], { reason: 'keyCompromise', revokedAt: AT })
+      expect(await until(() => events.filter((e) => e.kind === 'revoked').length >= 2)).to.equal(true)
+      expect(events).to.deep.include({ kind: 'revoked', target: { fingerprint: fp(5) } })
+      expect(events).to.deep.include({ kind: 'revoked', target: { issuer: fp(6), serial: '7' } })
+      expect(watcher.healthy()).to.equal(true)
+    })
+
+    it('a fresh lookup of a watching store sees a write of another store at once (no waiting for its event)', async () => {
+      const watcher = await stores.open()
+      await watcher.watch(() => {})
+      const writer = await stores.open()
+      for (let i = 0; i < 5; i++) {
+        await writer.revoke([{ fingerprint: fp(20 + i) }], { reason: 'keyCompromise', revokedAt: AT })
+        expect((await watcher.status({ targets: [{ fingerprint: fp(20 + i) }], fresh: true })).revoked, `write ${i}`).to.include({ fingerprint: fp(20 + i) })
+      }
+    })
+
+    it('close is final and may be called twice', async () => {
+      const s = await stores.open()
+      await s.close()
+      await s.close()
+      expect(s.healthy()).to.equal(false)
+    })
+  })
+}
