@@ -6,7 +6,7 @@ import { expect } from 'chai'
 import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
 import { randomVin } from '../../src/pki/index.js'
-import { MemoryClientIdOwners } from '../../src/sessions/index.js'
+import { MemoryClientIdOwners, SESSION_STORES } from '../../src/sessions/index.js'
 import type { RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord } from '../../src/index.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
@@ -92,5 +92,20 @@ describe('stores a library user passes in', function () {
     await broker.close()
     broker = undefined
     expect(revocations.healthy()).to.equal(false)
+  })
+
+  it('a session backend the user made (startBroker\'s sessions option) holds the persistent sessions\' queues', async () => {
+    const overflowed: string[] = []
+    const sessions = SESSION_STORES.embedded!({ deps: { maxOfflineMessages: 2, overflowed: (clientId) => overflowed.push(clientId) }, prefix: 'fleetgate:' })
+    broker = await startTestBroker(pki.dir, {}, { sessions })
+    expect(broker.sessionStore.backend).to.equal(sessions)
+    const backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-us', clean: false })
+    await backend.subscribeAsync('vehicles/+/telemetry/+', { qos: 1 })
+    await end(backend)
+    const c = await connect(broker.port, credentials(pki.dir, pki.vehicle(0)), { clientId: pki.vins[0] })
+    clients.push(c)
+    for (let i = 0; i < 3; i++) await c.publishAsync(`vehicles/${pki.vins[0]}/telemetry/speed`, String(i), { qos: 1 })
+    expect(await sessions.queueLength('fleet-backend-us')).to.equal(2) // its own bound, not the broker's default
+    expect(overflowed).to.include('fleet-backend-us')
   })
 })
