@@ -61,7 +61,7 @@ export class RedisStoreLink {
   async release (): Promise<void> {
     if (--this.#users > 0 || this.#closed) return
     this.#closed = true
-    try { await bounded(this.cmd.quit(), 1000, 'redis quit') } catch { this.cmd.disconnect() }
+    await quitLink(this.cmd)
   }
 
   /** one warning per outage second, not one per retry */
