@@ -14,16 +14,18 @@ import { endSession } from './end-session.js'
 import { makeMqSafe, type BrokerMq } from './mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import type { SessionView } from '../contract/checks.js'
-import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
-import { admitConnection, classifyProtocolError, ConnectionLimiter, type AdmitOptions, type RateLimit } from '../guard/index.js'
+import {
+  admitConnection, classifyProtocolError, commandEdgeCheck, ConnectionLimiter, edgeCommandTrust, RevocationGuard,
+  type AdmitOptions, type RateLimit, type SignerRevocationLookup,
+} from '../checks/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
-import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
+import { openRevocationStore, type RevocationStore } from '../revocation/index.js'
 import { devPkiPaths } from '../pki/dev-pki.js'
 import { MemoryClientIdOwners, boundUnreleasedQos2, type ClientIdOwnerStore, type UnreleasedCount } from '../sessions/index.js'
 import { auditRemoteTakeovers } from './takeover.js'
 import { boundOutbound, type OutboundLimits } from './outbound.js'
-import { AEDES_CHECKED_VERSION, aedesVersion, setDrainTimeout } from './aedes-client.js'
+import { AEDES_CHECKED_VERSION, aedesVersion, setDrainTimeout } from './aedes-adapter.js'
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */

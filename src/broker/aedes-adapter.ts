@@ -1,6 +1,6 @@
 // The one place that reaches into Aedes' private Client shape for delivery.
 // Checked against aedes 1.2.0 (lib/client.js, lib/write.js, lib/handlers/subscribe.js);
-// test/unit/broker/aedes-client.test.ts fails when the installed Aedes differs.
+// test/unit/broker/aedes-adapter.test.ts fails when the installed Aedes differs.
 //
 // What fleetgate relies on, from those sources:
 // - the Client constructor makes two per-client closures, `deliver0` and `deliverQoS`

@@ -10,10 +10,10 @@ import { endSession } from '../broker/end-session.js'
 import type { CheckResult, DecisionCounter } from '../contract/checks.js'
 import type { ConnectReason } from '../contract/reasons.js'
 import { fgError } from '../contract/errors.js'
-import { CleanCache } from './clean-cache.js'
-import { queryOf, targetsOf } from './query.js'
-import { targetKey } from './schema.js'
-import type { RevocationStore, RevocationTarget, StoreEvent } from './types.js'
+import { CleanCache } from '../revocation/clean-cache.js'
+import { queryOf, targetsOf } from '../revocation/query.js'
+import { targetKey } from '../revocation/schema.js'
+import type { RevocationStore, RevocationTarget, StoreEvent } from '../revocation/types.js'
 
 export interface RevocationGuardOptions {
   readonly store: RevocationStore
