@@ -10,7 +10,7 @@ import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
-import { endSession } from './end-session.js'
+import { endSession, liveSessionsOf } from './end-session.js'
 import { makeMqSafe, type BrokerMq } from './mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import type { SessionView } from '../contract/checks.js'
@@ -110,7 +110,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // Revocation (DESIGN step 3 and 8): the store is opened and subscribed before the first CONNECT.
   const revocations = await openRevocationStore(config, log)
   const revocationGuard = new RevocationGuard({
-    store: revocations, sessions, log, decisions,
+    store: revocations, sessions: liveSessionsOf(sessions, decisions), log, decisions,
     recheckMs: config.revocationRecheck, cacheMs: config.revocationCache, failOpen: config.revocationFailOpen,
   })
   try { await revocationGuard.listen() } catch (err) { await revocations.close(); throw err }
