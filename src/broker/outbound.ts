@@ -126,7 +126,7 @@ export function boundOutbound (client: Client, limits: OutboundLimits): boolean 
   const c = clientInternals(client)
   if (!c) return false
   const aedesWait = aedesWaitForDrain(c)!
-  const gate = new OutboundGate(c as AedesClientInternals & Client, limits)
+  const gate = new OutboundGate(c, limits)
   const deliver0: Deliver = c.deliver0
   const deliverQoS: Deliver = c.deliverQoS
 
