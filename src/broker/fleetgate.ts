@@ -1,6 +1,7 @@
 // createFleetgate: the plugin. Validated config, loaded TLS material and policy,
 // the Aedes hooks, the TLS server options and the connection handler.
 import type { TLSSocket, TlsOptions } from 'node:tls'
+import type { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
@@ -10,20 +11,24 @@ import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
-import { endSession } from './end-session.js'
-import { makeMqSafe, type BrokerMq } from './mq.js'
+import { endSession, liveSessionsOf } from './end-session.js'
+import { makeMqSafe } from './mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import type { SessionView } from '../contract/checks.js'
-import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
-import { admitConnection, classifyProtocolError, ConnectionLimiter, type AdmitOptions, type RateLimit } from '../guard/index.js'
+import {
+  admitConnection, classifyProtocolError, commandEdgeCheck, ConnectionLimiter, edgeCommandTrust, RevocationGuard,
+  type AdmitOptions, type RateLimit, type SignerRevocationLookup,
+} from '../checks/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
-import { openRevocationStore, RevocationGuard, type RevocationStore } from '../revocation/index.js'
+import { openRevocationStore, type RevocationStore } from '../revocation/index.js'
 import { devPkiPaths } from '../pki/dev-pki.js'
 import { MemoryClientIdOwners, boundUnreleasedQos2, type ClientIdOwnerStore, type UnreleasedCount } from '../sessions/index.js'
 import { auditRemoteTakeovers } from './takeover.js'
 import { boundOutbound, type OutboundLimits } from './outbound.js'
-import { AEDES_CHECKED_VERSION, aedesVersion, setDrainTimeout } from './aedes-client.js'
+import {
+  AEDES_CHECKED_VERSION, aedesVersion, brokerMq, brokerPersistence, clientOfStream, setClientLimits, setDrainTimeout,
+} from './aedes-adapter.js'
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -108,7 +113,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // Revocation (DESIGN step 3 and 8): the store is opened and subscribed before the first CONNECT.
   const revocations = await openRevocationStore(config, log)
   const revocationGuard = new RevocationGuard({
-    store: revocations, sessions, log, decisions,
+    store: revocations, sessions: liveSessionsOf(sessions, decisions), log, decisions,
     recheckMs: config.revocationRecheck, cacheMs: config.revocationCache, failOpen: config.revocationFailOpen,
   })
   try { await revocationGuard.listen() } catch (err) { await revocations.close(); throw err }
@@ -221,8 +226,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     tlsOptions: () => tlsServerOptions(material, config.handshakeTimeout),
     connectionHandler (broker: Aedes) {
       // --max-publish-rate: the guard drops QoS 0 PUBLISHes over it and closes on persistent excess
-      const clientIdOf = (socket: TLSSocket) => {
-        const id = (socket as unknown as { client?: { id?: string | null } }).client?.id
+      const clientIdOf = (socket: object) => {
+        const id: unknown = clientOfStream(socket)?.id
         return typeof id === 'string' ? clip(id) : undefined
       }
       const rate = config.maxPublishRate
@@ -233,10 +238,10 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
             if (decisions.add) decisions.add('publish.drop', 'rate_limited', count)
             else for (let k = 0; k < count; k++) decisions.inc('publish.drop', 'rate_limited')
             // once per run of seconds with drops, never per message
-            if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket as TLSSocket), remote: socket.remoteAddress } }, 'QoS 0 PUBLISHes over the publish rate dropped')
+            if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'QoS 0 PUBLISHes over the publish rate dropped')
           },
           closed (socket, dropped) {
-            log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket as TLSSocket), remote: socket.remoteAddress } }, 'connection closed: over the publish rate')
+            log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'connection closed: over the publish rate')
             decisions.inc('publish.deny', 'rate_limited')
           },
         },
@@ -284,16 +289,16 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     },
     attach (broker: Aedes) {
       // fleetgate's limits apply to a broker the user built: Aedes reads both per client.
-      Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels, maxInflightInbound: config.maxInflightQos2 })
+      setClientLimits(broker, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels, maxInflightInbound: config.maxInflightQos2 })
       // fleetgate's slow-consumer timer closes a connection that does not drain (audited);
       // Aedes' own drain timeout starts at the same moment and is only a backstop behind it.
       setDrainTimeout(broker, 2 * config.slowConsumerTimeout)
       if (aedesVersion(broker) !== AEDES_CHECKED_VERSION) log.warn({ evt: 'broker.version', aedes: aedesVersion(broker), checked: AEDES_CHECKED_VERSION }, 'Aedes version differs from the one fleetgate was checked against')
       // Aedes' default emitter (concurrency 100) overflows the stack under a flood (./mq.ts).
-      if (makeMqSafe((broker as unknown as { mq?: BrokerMq }).mq)) log.info({ evt: 'broker.mq', concurrency: 0 }, 'broker emitter set to concurrency 0')
-      ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
-      storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
-      boundUnreleasedQos2((broker as unknown as { persistence: object }).persistence, config.maxInflightQos2, (client, held) => {
+      if (makeMqSafe(brokerMq(broker))) log.info({ evt: 'broker.mq', concurrency: 0 }, 'broker emitter set to concurrency 0')
+      ;(broker as EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
+      storeGrantedSubscriptionsOnly(brokerPersistence(broker), sessions)
+      boundUnreleasedQos2(brokerPersistence(broker), config.maxInflightQos2, (client, held) => {
         const session = sessions.get(client)
         ;(session?.log ?? log).warn({ evt: 'publish.deny', reason: 'too_many_unreleased', held, max: config.maxInflightQos2 }, 'QoS 2 publish refused: too many unreleased')
         decisions.inc('publish.deny', 'too_many_unreleased')
@@ -306,7 +311,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       const audited = new WeakSet<Client>()
       const onProtocolError = (client: Client, err: Error) => {
         if (audited.has(client)) return
-        const remote = connections.get(client.conn as object)?.remote ?? sessions.get(client)?.remote ?? (client.conn as { remoteAddress?: string }).remoteAddress
+        const remote = connections.get(client.conn as object)?.remote ?? sessions.get(client)?.remote ?? ('remoteAddress' in client.conn ? client.conn.remoteAddress : undefined)
         if (/connect did not arrive in time/.test(err?.message)) {
           audited.add(client)
           log.warn({ evt: 'stream.deny', reason: 'connect_timeout', remote }, 'no CONNECT in time')

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:tls'
 import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { Aedes, type Client } from 'aedes'
+import { Aedes } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { fgError } from '../contract/errors.js'
@@ -12,13 +12,9 @@ import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
 import { createSessionStore, RedisClientIdOwners, type SessionStore } from '../sessions/index.js'
 import { createMq } from './mq.js'
+import { clientsOf } from './aedes-adapter.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-
-/** Aedes keeps its connected clients by id; its types do not declare the map. */
-export function clientsOf (broker: Aedes): Record<string, Client> {
-  return (broker as unknown as { clients: Record<string, Client> }).clients
-}
 
 export interface RunningBroker {
   readonly config: Config

@@ -1,5 +1,5 @@
 // Revocation: one RevocationStore contract (types.ts), a Redis and a file
-// implementation, and the broker's guard (connect check + live enforcement).
+// implementation. The broker's guard (connect check + live enforcement) is src/checks/revocation-guard.ts.
 export type {
   RevocationEntry, RevocationTarget, RevokedRecord, RegistryRecord, CertificateQuery, CertificateStatus, StoreEvent, RevocationStore,
 } from './types.js'
@@ -13,6 +13,5 @@ export { CleanCache } from './clean-cache.js'
 export { RedisRevocationStore, openRedisLink, redactUrl, redisRetryDelay, type RedisStoreOptions } from './redis-store.js'
 export { FileRevocationStore, STORE_FILE, type FileStoreOptions } from './file-store.js'
 export { openRevocationStore, type StoreChoice } from './open.js'
-export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
 export { parseCrl, crlIsStale, type ParsedCrl, type CrlEntry } from './crl.js'
 export { revokeVehicle, type RevokedVehicle } from './vehicle.js'
