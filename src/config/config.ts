@@ -40,6 +40,24 @@ export function resolveOptions<N extends ServeOptionName> (names: readonly N[], 
 }
 
 const ALL = Object.keys(SERVE_OPTIONS) as ServeOptionName[]
+const TLS = ['ca', 'cert', 'key'] as const
+
+/**
+ * The broker's TLS material comes from --ca, --cert and --key, all three, or
+ * with --dev from the dev PKI; serve never makes keys (`fleetgate pki dev` does).
+ */
+function checkTlsSource (c: Pick<Config, 'ca' | 'cert' | 'key' | 'dev'>): void {
+  const given = TLS.filter((k) => c[k] !== undefined).map(flagOf)
+  if (c.dev) {
+    if (given.length > 0) throw fgError('FG_ERR_CONFIG_INVALID', `--dev takes the TLS files from the dev PKI: give --dev or ${given.join(', ')}, not both`)
+    return
+  }
+  if (given.length === 0) throw fgError('FG_ERR_CONFIG_MISSING', '--ca, --cert and --key are required; for a development PKI run "fleetgate pki dev", then "fleetgate serve --dev"')
+  if (given.length < 3) {
+    const missing = TLS.filter((k) => c[k] === undefined).map(flagOf)
+    throw fgError('FG_ERR_CONFIG_MISSING', `${missing.join(' and ')} must be given with ${given.join(', ')} (or none of them, with --dev)`)
+  }
+}
 
 /**
  * The whole serve configuration: every option as resolveOptions reads it, then
@@ -48,11 +66,7 @@ const ALL = Object.keys(SERVE_OPTIONS) as ServeOptionName[]
 export function resolveConfig (input: ConfigInput | Config = {}, env: NodeJS.ProcessEnv = {}): Config {
   if (RESOLVED.has(input)) return input as Config
   const out = resolveOptions(ALL, input, env)
-  const tlsGiven = (['ca', 'cert', 'key'] as const).filter((k) => out[k] !== undefined)
-  if (tlsGiven.length > 0 && tlsGiven.length < 3) {
-    const missing = (['ca', 'cert', 'key'] as const).filter((k) => out[k] === undefined).map(flagOf)
-    throw fgError('FG_ERR_CONFIG_MISSING', `${missing.join(' and ')} must be given with ${tlsGiven.map(flagOf).join(', ')} (or none of them, for the dev PKI)`)
-  }
+  checkTlsSource(out)
   const config = Object.freeze(out)
   RESOLVED.add(config)
   return config

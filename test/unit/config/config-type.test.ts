@@ -6,13 +6,14 @@ import { resolveConfig, SERVE_OPTIONS, type Config } from '../../../src/config/i
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 
-/** what src/config/config.ts declared by hand before the type was derived */
+/** what src/config/config.ts declared by hand before the type was derived, and `dev` */
 interface Expected {
   readonly port: number
   readonly host: string
   readonly ca?: string
   readonly cert?: string
   readonly key?: string
+  readonly dev: boolean
   readonly devPki: string
   readonly policy?: string
   readonly redis?: string
@@ -45,7 +46,7 @@ const derived: Equal<Config, Expected> = true
 describe('config: the Config type comes from the option table', () => {
   it('has one key per option, with its kind\'s type; an option without a default is optional', () => {
     expect(derived).to.equal(true)
-    const c = resolveConfig({})
+    const c = resolveConfig({ dev: true })
     for (const key of Object.keys(c)) expect(SERVE_OPTIONS).to.have.property(key)
     for (const [name, spec] of Object.entries(SERVE_OPTIONS)) {
       expect(name in c, name).to.equal('default' in spec)
