@@ -2,13 +2,12 @@
 // the Aedes hooks, the TLS server options and the connection handler.
 import type { TLSSocket, TlsOptions } from 'node:tls'
 import type { EventEmitter } from 'node:events'
-import { existsSync } from 'node:fs'
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { clip, createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { IdentityCache, sha256Hex } from '../identity/index.js'
-import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
+import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
 import { endSession, liveSessionsOf } from './end-session.js'
@@ -22,13 +21,15 @@ import {
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
 import { openRevocationStore, type RevocationStore } from '../revocation/index.js'
-import { devPkiPaths } from '../pki/dev-pki.js'
+import { tlsPaths, policyPath } from './config-files.js'
 import { MemoryClientIdOwners, boundUnreleasedQos2, type ClientIdOwnerStore, type UnreleasedCount } from '../sessions/index.js'
 import { auditRemoteTakeovers } from './takeover.js'
 import { boundOutbound, type OutboundLimits } from './outbound.js'
 import {
   AEDES_CHECKED_VERSION, aedesVersion, brokerMq, brokerPersistence, clientOfStream, setClientLimits, setDrainTimeout,
 } from './aedes-adapter.js'
+
+export { tlsPaths, policyPath }
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -62,25 +63,6 @@ export interface Fleetgate {
   /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
   reload (): ReloadResult
   close (): Promise<void>
-}
-
-export function tlsPaths (config: Config): { ca: string; cert: string; key: string } {
-  if (config.ca && config.cert && config.key) return { ca: config.ca, cert: config.cert, key: config.key }
-  const dev = devPkiPaths(config.devPki, [])
-  return { ca: dev.root.cert, cert: dev.broker.cert, key: dev.broker.key }
-}
-
-/**
- * The policy file: --policy; else, with the dev PKI, its policy.yaml (the shipped
- * policy pinned by that PKI's CA keys) when it has one; else the shipped policy.
- */
-export function policyPath (config: Config): string {
-  if (config.policy !== undefined) return config.policy
-  if (!config.ca) {
-    const dev = devPkiPaths(config.devPki, []).policy
-    if (existsSync(dev)) return dev
-  }
-  return defaultPolicyPath
 }
 
 export interface FleetgateParts {

@@ -1,12 +1,11 @@
 // The ready broker: tls.Server + Aedes + fleetgate (what `fleetgate serve` runs).
 import { createServer, type Server } from 'node:tls'
-import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { fgError } from '../contract/errors.js'
-import { devPkiPaths, ensureDevPolicy, initDevPki } from '../pki/index.js'
+import { checkDevPki } from './config-files.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
@@ -37,27 +36,13 @@ export interface StartOptions {
   /** the user's own hooks, run after fleetgate's */
   readonly hooks?: HookSet
   readonly parts?: FleetgateParts
-  /** called with progress lines (dev PKI creation) */
-  readonly onNotice?: (line: string) => void
-}
-
-/**
- * Make the dev PKI on first start when no --ca/--cert/--key are given, and its
- * policy.yaml (roles pinned by its CA keys) when a PKI made earlier lacks it.
- */
-export async function ensureDevPki (config: Config, notice: (line: string) => void = () => {}): Promise<void> {
-  if (config.ca) return
-  if (!existsSync(devPkiPaths(config.devPki, []).manifest)) {
-    notice(`making the dev PKI in ${config.devPki} (first start)`)
-    await initDevPki(config.devPki, {})
-  }
-  if (config.policy === undefined) ensureDevPolicy(config.devPki)
 }
 
 export async function startBroker (input: ConfigInput = {}, opts: StartOptions = {}): Promise<RunningBroker> {
   const config = resolveConfig(input, opts.env ?? {})
   const log = opts.logger ?? createAuditLogger({ level: config.logLevel })
-  await ensureDevPki(config, opts.onNotice)
+  // with --dev, a missing dev PKI stops here, before any store is opened (it is never made here)
+  checkDevPki(config)
   // With Redis the sessions are shared by every node, and so is who owns each clientId.
   const owners = opts.parts?.owners ?? (config.redis ? await RedisClientIdOwners.open({ url: config.redis, prefix: config.redisPrefix, timeoutMs: config.revocationTimeout, log }) : undefined)
   // Cluster mode: sessions and pub/sub in Redis, shared by every node.
