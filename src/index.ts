@@ -28,7 +28,7 @@ export { loadPolicyFile, parsePolicy, defaultPolicyPath, isVin, type Policy, typ
 export { MemoryClientIdOwners, RedisClientIdOwners, ownerKey, type ClientIdOwnerStore, type OwnerRecord, type ClaimResult, type RedisOwnersOptions } from './sessions/index.js'
 
 // Hardening, reload, metrics
-export { guardReads, PacketScanner, ConnectionLimiter, type Oversize } from './guard/index.js'
+export { guardReads, PacketScanner, ConnectionLimiter, type Oversize } from './checks/index.js'
 export type { ReloadResult } from './reload/index.js'
 export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer } from './metrics/index.js'
 
@@ -40,7 +40,7 @@ export {
   verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS, type CommandPolicy, type VerifyContext, type VerifiedCommand, type CommandDecision,
   signJws, signCommand, commandPayload, signResult, type SigningKey, type CommandInput, verifyResult, type ResultDecision,
 } from './commands/index.js'
-export { commandEdgeCheck, edgeCommandTrust, type CommandEdgeOptions, type SignerRevocationLookup } from './edge/index.js'
+export { commandEdgeCheck, edgeCommandTrust, type CommandEdgeOptions, type SignerRevocationLookup } from './checks/index.js'
 
 // A file replaced in one step (temporary file, fsync, rename): the simulated car's state
 export { writeFileAtomic } from './provisioning/atomic-file.js'

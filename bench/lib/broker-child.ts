@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
 import { loadTlsMaterial, tlsServerOptions } from '../../src/tls/index.js'
 import { startBroker } from '../../src/broker/index.js'
-import { guardReads } from '../../src/guard/index.js'
+import { guardReads } from '../../src/index.js'
 import { devPkiPaths } from '../../src/pki/index.js'
 
 const [mode, pkiDir] = process.argv.slice(2) as ['bare' | 'fleetgate' | 'bare-guard', string]

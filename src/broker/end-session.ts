@@ -1,17 +1,11 @@
 // Ending a session from fleetgate's side (a revocation, a reload that no longer
 // admits it), and what that means for its Will: dropped, never published.
 import type { Client } from 'aedes'
-import type { LiveReason } from '../contract/reasons.js'
 import type { DecisionCounter } from '../contract/checks.js'
-import type { Session } from './session.js'
+import type { LiveSessions, SessionEnd } from '../contract/live-sessions.js'
+import type { Session, SessionRegistry } from './session.js'
 
-/** How one end is reported: the audit line (evt, reason, then `audit`) and the decision metric (evt, reason). */
-export interface SessionEnd {
-  readonly evt: 'revocation.kick' | 'policy.kick'
-  readonly reason: LiveReason
-  readonly audit?: Readonly<Record<string, unknown>>
-  readonly message: string
-}
+export type { SessionEnd } from '../contract/live-sessions.js'
 
 /**
  * Close a live session for `end`: mark it, audit line, metric, then close. Nothing
@@ -36,4 +30,21 @@ export function willOfEndedSession (client: Client, session: Session): boolean {
   if (session.endedFor === undefined || !client.closed) return false
   session.log.info({ evt: 'will.drop', reason: session.endedFor }, 'will dropped')
   return true
+}
+
+/**
+ * The broker's side of the LiveSessions port (src/contract/live-sessions.ts):
+ * the registry's sessions, keyed by Aedes client, ended through endSession.
+ */
+export function liveSessionsOf (registry: SessionRegistry, decisions?: DecisionCounter): LiveSessions<Client> {
+  return {
+    get: (client) => registry.get(client),
+    candidatesFor: (targets) => registry.candidatesFor(targets),
+    byFingerprint: (fingerprint) => registry.byFingerprint(fingerprint),
+    live: () => registry.live(),
+    end (client, end) {
+      const session = registry.get(client)
+      return session !== undefined && endSession(client, session, end, decisions)
+    },
+  }
 }

@@ -1,31 +1,36 @@
 // createFleetgate: the plugin. Validated config, loaded TLS material and policy,
 // the Aedes hooks, the TLS server options and the connection handler.
 import type { TLSSocket, TlsOptions } from 'node:tls'
-import { existsSync } from 'node:fs'
+import type { EventEmitter } from 'node:events'
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { clip, createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { IdentityCache, sha256Hex } from '../identity/index.js'
-import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
+import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { storeGrantedSubscriptionsOnly } from './stored-subscriptions.js'
-import { endSession } from './end-session.js'
-import { makeMqSafe, type BrokerMq } from '../cluster/mq.js'
+import { endSession, liveSessionsOf } from './end-session.js'
+import { makeMqSafe } from '../cluster/mq.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
 import type { SessionView } from '../contract/checks.js'
-import { commandEdgeCheck, edgeCommandTrust, type SignerRevocationLookup } from '../edge/index.js'
-import { admitConnection, classifyProtocolError, ConnectionLimiter, type AdmitOptions, type RateLimit } from '../guard/index.js'
+import {
+  admitConnection, classifyProtocolError, commandEdgeCheck, ConnectionLimiter, edgeCommandTrust, RevocationGuard,
+  type AdmitOptions, type RateLimit, type SignerRevocationLookup,
+} from '../checks/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import { loadReloadable, reconsider, type ReloadResult } from '../reload/index.js'
-import { RevocationGuard } from '../revocation/index.js'
-import { devPkiPaths } from '../pki/dev-pki.js'
+import { tlsPaths, policyPath } from './config-files.js'
 import { boundUnreleasedQos2, type UnreleasedCount } from '../sessions/index.js'
 import { certificateStatus, closeStores, openStores, type ClientIdOwnerStore, type DeviceRegistry, type RevocationStore } from '../stores/index.js'
 import { FLEETGATE_STORES, type FleetgateStores } from './stores.js'
 import { auditRemoteTakeovers } from './takeover.js'
 import { boundOutbound, type OutboundLimits } from './outbound.js'
-import { AEDES_CHECKED_VERSION, aedesVersion, setDrainTimeout } from './aedes-client.js'
+import {
+  AEDES_CHECKED_VERSION, aedesVersion, brokerMq, brokerPersistence, clientOfStream, setClientLimits, setDrainTimeout,
+} from './aedes-adapter.js'
+
+export { tlsPaths, policyPath }
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -61,25 +66,6 @@ export interface Fleetgate {
   /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
   reload (): ReloadResult
   close (): Promise<void>
-}
-
-export function tlsPaths (config: Config): { ca: string; cert: string; key: string } {
-  if (config.ca && config.cert && config.key) return { ca: config.ca, cert: config.cert, key: config.key }
-  const dev = devPkiPaths(config.devPki, [])
-  return { ca: dev.root.cert, cert: dev.broker.cert, key: dev.broker.key }
-}
-
-/**
- * The policy file: --policy; else, with the dev PKI, its policy.yaml (the shipped
- * policy pinned by that PKI's CA keys) when it has one; else the shipped policy.
- */
-export function policyPath (config: Config): string {
-  if (config.policy !== undefined) return config.policy
-  if (!config.ca) {
-    const dev = devPkiPaths(config.devPki, []).policy
-    if (existsSync(dev)) return dev
-  }
-  return defaultPolicyPath
 }
 
 export interface FleetgateParts {
@@ -122,7 +108,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   const { revocations, registry, owners } = await openStores(config, FLEETGATE_STORES, { log, given, backends: { owners: 'embedded' } })
   const closeAll = () => closeStores([revocations, registry, owners])
   const revocationGuard = new RevocationGuard({
-    store: certificateStatus(revocations, registry), sessions, log, decisions,
+    store: certificateStatus(revocations, registry), sessions: liveSessionsOf(sessions, decisions), log, decisions,
     recheckMs: config.revocationRecheck, cacheMs: config.revocationCache, failOpen: config.revocationFailOpen,
   })
   try {
@@ -241,8 +227,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     tlsOptions: () => tlsServerOptions(material, config.handshakeTimeout),
     connectionHandler (broker: Aedes) {
       // --max-publish-rate: the guard drops QoS 0 PUBLISHes over it and closes on persistent excess
-      const clientIdOf = (socket: TLSSocket) => {
-        const id = (socket as unknown as { client?: { id?: string | null } }).client?.id
+      const clientIdOf = (socket: object) => {
+        const id: unknown = clientOfStream(socket)?.id
         return typeof id === 'string' ? clip(id) : undefined
       }
       const rate = config.maxPublishRate
@@ -253,10 +239,10 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
             if (decisions.add) decisions.add('publish.drop', 'rate_limited', count)
             else for (let k = 0; k < count; k++) decisions.inc('publish.drop', 'rate_limited')
             // once per run of seconds with drops, never per message
-            if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket as TLSSocket), remote: socket.remoteAddress } }, 'QoS 0 PUBLISHes over the publish rate dropped')
+            if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'QoS 0 PUBLISHes over the publish rate dropped')
           },
           closed (socket, dropped) {
-            log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket as TLSSocket), remote: socket.remoteAddress } }, 'connection closed: over the publish rate')
+            log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'connection closed: over the publish rate')
             decisions.inc('publish.deny', 'rate_limited')
           },
         },
@@ -304,16 +290,16 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     },
     attach (broker: Aedes) {
       // fleetgate's limits apply to a broker the user built: Aedes reads both per client.
-      Object.assign(broker as object, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels, maxInflightInbound: config.maxInflightQos2 })
+      setClientLimits(broker, { connectTimeout: config.connectTimeout, maxTopicLevels: config.maxTopicLevels, maxInflightInbound: config.maxInflightQos2 })
       // fleetgate's slow-consumer timer closes a connection that does not drain (audited);
       // Aedes' own drain timeout starts at the same moment and is only a backstop behind it.
       setDrainTimeout(broker, 2 * config.slowConsumerTimeout)
       if (aedesVersion(broker) !== AEDES_CHECKED_VERSION) log.warn({ evt: 'broker.version', aedes: aedesVersion(broker), checked: AEDES_CHECKED_VERSION }, 'Aedes version differs from the one fleetgate was checked against')
       // Aedes' default emitter (concurrency 100) overflows the stack under a flood (src/cluster/mq.ts).
-      if (makeMqSafe((broker as unknown as { mq?: BrokerMq }).mq)) log.info({ evt: 'broker.mq', concurrency: 0 }, 'broker emitter set to concurrency 0')
-      ;(broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
-      storeGrantedSubscriptionsOnly((broker as unknown as { persistence: object }).persistence, sessions)
-      boundUnreleasedQos2((broker as unknown as { persistence: object }).persistence, config.maxInflightQos2, (client, held) => {
+      if (makeMqSafe(brokerMq(broker))) log.info({ evt: 'broker.mq', concurrency: 0 }, 'broker emitter set to concurrency 0')
+      ;(broker as EventEmitter).on('error', (err: Error) => log.error({ evt: 'broker.error', err: err.message }, 'broker error'))
+      storeGrantedSubscriptionsOnly(brokerPersistence(broker), sessions)
+      boundUnreleasedQos2(brokerPersistence(broker), config.maxInflightQos2, (client, held) => {
         const session = sessions.get(client)
         ;(session?.log ?? log).warn({ evt: 'publish.deny', reason: 'too_many_unreleased', held, max: config.maxInflightQos2 }, 'QoS 2 publish refused: too many unreleased')
         decisions.inc('publish.deny', 'too_many_unreleased')
@@ -326,7 +312,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       const audited = new WeakSet<Client>()
       const onProtocolError = (client: Client, err: Error) => {
         if (audited.has(client)) return
-        const remote = connections.get(client.conn as object)?.remote ?? sessions.get(client)?.remote ?? (client.conn as { remoteAddress?: string }).remoteAddress
+        const remote = connections.get(client.conn as object)?.remote ?? sessions.get(client)?.remote ?? ('remoteAddress' in client.conn ? client.conn.remoteAddress : undefined)
         if (/connect did not arrive in time/.test(err?.message)) {
           audited.add(client)
           log.warn({ evt: 'stream.deny', reason: 'connect_timeout', remote }, 'no CONNECT in time')

@@ -2,7 +2,7 @@
 // gives it (STYLE.md §1): authenticate -> CONNACK 5 then close; authorizePublish
 // -> close [MQTT-3.3.5-2]; authorizeSubscribe -> SUBACK 0x80 for that filter;
 // authorizeForward -> the delivery is dropped.
-import type { Client, AedesPublishPacket, ConnectPacket, PublishPacket, Subscription, AuthenticateError } from 'aedes'
+import type { Client, AedesPublishPacket, AuthErrorCode, ConnectPacket, PublishPacket, Subscription, AuthenticateError } from 'aedes'
 import type { Identity } from '../identity/index.js'
 import type { Policy } from '../policy/index.js'
 import type { AuditLogger } from '../audit/index.js'
@@ -13,6 +13,7 @@ export type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck } from '.
 import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
 import { commandTopicVin } from '../contract/topics.js'
 import { willOfEndedSession } from './end-session.js'
+import { brokerIdOf, connackSent } from './aedes-adapter.js'
 import { ownerRecord, type ClientIdOwnerStore, type OwnerRecord } from '../sessions/index.js'
 
 export interface HookDeps {
@@ -44,8 +45,9 @@ export interface FleetgateHooks {
 
 interface PendingWill { topic: string; retain: boolean; qos: number; size: number }
 
-export class RefusalError extends Error {
-  readonly returnCode = 5
+export class RefusalError extends Error implements AuthenticateError {
+  /** CONNACK 5, not authorized */
+  readonly returnCode = 5 as AuthErrorCode.NOT_AUTHORIZED
   constructor (readonly reason: Reason) { super('not authorized: ' + reason) }
 }
 
@@ -141,7 +143,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     d.packet = 0
     d.sample = []
     // stored filters that a narrower policy now denies, at a session's restore, are not the client's doing
-    if (d.total > MAX_SUBSCRIBE_DENIALS && !client.closed && (client as unknown as { connackSent?: boolean }).connackSent === true) {
+    if (d.total > MAX_SUBSCRIBE_DENIALS && !client.closed && connackSent(client)) {
       d.log.warn({ evt: 'subscribe.kick', reason: 'too_many_denials', total: d.total, max: MAX_SUBSCRIBE_DENIALS }, 'connection closed: too many denied subscriptions')
       count('subscribe.kick', 'too_many_denials')
       client.close()
@@ -155,7 +157,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       ...(info?.identity ? { cert: identityFields(info.identity) } : {}),
     }, 'connect refused')
     count('connect.deny', reason)
-    done(new RefusalError(reason) as unknown as AuthenticateError, false)
+    done(new RefusalError(reason), false)
   }
 
   function refusePublish (session: Session, packet: PublishPacket, callback: (error?: Error | null) => void,
@@ -241,7 +243,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         // client never writes a record. Another identity's record (a live session
         // on any node, or an offline persistent one) refuses this CONNECT before
         // Aedes restores or takes over anything. Same identity: a takeover, as ever.
-        const record = ownerRecord(identity, session.grant.role, (client as unknown as { broker: { id: string } }).broker.id)
+        const record = ownerRecord(identity, session.grant.role, brokerIdOf(client))
         deps.owners.claim(client.id, record).then((claim) => {
           // never admitted: its record goes, whatever kind of session it asked for
           if (client.closed) { if (claim.ok) void deps.owners.release(client.id, record.token, false).catch(() => {}); return }

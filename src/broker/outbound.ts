@@ -21,7 +21,7 @@ import type { AuditLogger } from '../audit/index.js'
 import { clip } from '../audit/index.js'
 import type { DecisionCounter } from './hooks.js'
 import type { SessionRegistry } from './session.js'
-import { aedesWaitForDrain, clientInternals, type AedesClientInternals, type Deliver, type DrainWait } from './aedes-client.js'
+import { aedesWaitForDrain, clientInternals, type AedesClientInternals, type Deliver, type DrainWait } from './aedes-adapter.js'
 
 export interface OutboundLimits {
   /** bytes written to the connection and not yet taken by it */
@@ -126,7 +126,7 @@ export function boundOutbound (client: Client, limits: OutboundLimits): boolean 
   const c = clientInternals(client)
   if (!c) return false
   const aedesWait = aedesWaitForDrain(c)!
-  const gate = new OutboundGate(c as AedesClientInternals & Client, limits)
+  const gate = new OutboundGate(c, limits)
   const deliver0: Deliver = c.deliver0
   const deliverQoS: Deliver = c.deliverQoS
 

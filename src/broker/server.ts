@@ -1,25 +1,20 @@
 // The ready broker: tls.Server + Aedes + fleetgate (what `fleetgate serve` runs).
 import { createServer, type Server } from 'node:tls'
-import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { Aedes, type Client } from 'aedes'
+import { Aedes } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
 import { fgError } from '../contract/errors.js'
-import { devPkiPaths, ensureDevPolicy, initDevPki } from '../pki/index.js'
+import { checkDevPki } from './config-files.js'
 import { createFleetgate, type Fleetgate, type FleetgateParts } from './fleetgate.js'
 import { composeHooks, type HookSet } from './compose.js'
 import { clusterParts } from '../cluster/index.js'
 import { createSessionStore, OWNER_STORES, type SessionBackend, type SessionStore } from '../sessions/index.js'
 import { backendOf, openStore, storeContext } from '../stores/index.js'
 import { createMq } from '../cluster/mq.js'
+import { clientsOf } from './aedes-adapter.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-
-/** Aedes keeps its connected clients by id; its types do not declare the map. */
-export function clientsOf (broker: Aedes): Record<string, Client> {
-  return (broker as unknown as { clients: Record<string, Client> }).clients
-}
 
 export interface RunningBroker {
   readonly config: Config
@@ -45,27 +40,13 @@ export interface StartOptions {
   readonly parts?: FleetgateParts
   /** the user's own session backend (its `persistence` goes to Aedes); default: chosen with the other stores */
   readonly sessions?: SessionBackend
-  /** called with progress lines (dev PKI creation) */
-  readonly onNotice?: (line: string) => void
-}
-
-/**
- * Make the dev PKI on first start when no --ca/--cert/--key are given, and its
- * policy.yaml (roles pinned by its CA keys) when a PKI made earlier lacks it.
- */
-export async function ensureDevPki (config: Config, notice: (line: string) => void = () => {}): Promise<void> {
-  if (config.ca) return
-  if (!existsSync(devPkiPaths(config.devPki, []).manifest)) {
-    notice(`making the dev PKI in ${config.devPki} (first start)`)
-    await initDevPki(config.devPki, {})
-  }
-  if (config.policy === undefined) ensureDevPolicy(config.devPki)
 }
 
 export async function startBroker (input: ConfigInput = {}, opts: StartOptions = {}): Promise<RunningBroker> {
   const config = resolveConfig(input, opts.env ?? {})
   const log = opts.logger ?? createAuditLogger({ level: config.logLevel })
-  await ensureDevPki(config, opts.onNotice)
+  // with --dev, a missing dev PKI stops here, before any store is opened (it is never made here)
+  checkDevPki(config)
   // With Redis the sessions are shared by every node, and so is who owns each clientId.
   const givenOwners = opts.parts?.stores?.owners ?? opts.parts?.owners
   const owners = givenOwners ?? await openStore('owner', OWNER_STORES, config, storeContext(log))

@@ -6,15 +6,10 @@
 // offline car that had asked for `vehicles/#` beside its own topic (in Redis,
 // in a cluster), and written twice more at its reconnect. Only filters the
 // session's grant covers are stored.
-import type { Client } from 'aedes'
 import type { SessionRegistry } from './session.js'
+import type { AedesPersistence } from './aedes-adapter.js'
 
-interface SubscriptionStore {
-  addSubscriptions (client: Client, subs: ReadonlyArray<{ topic: string; qos: number }>): Promise<unknown>
-}
-
-export function storeGrantedSubscriptionsOnly (persistence: object, sessions: SessionRegistry): void {
-  const store = persistence as SubscriptionStore
+export function storeGrantedSubscriptionsOnly (store: AedesPersistence, sessions: SessionRegistry): void {
   const add = store.addSubscriptions.bind(store)
   // Aedes calls this once per granted filter, each time with the packet's whole
   // list: the list is filtered and stored once, the later calls share that

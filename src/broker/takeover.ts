@@ -4,17 +4,14 @@
 import type { Aedes } from 'aedes'
 import type { DecisionCounter } from './hooks.js'
 import type { SessionRegistry } from './session.js'
+import { brokerMq } from './aedes-adapter.js'
 
 const NEW_CLIENTS = '$SYS/+/new/clients'
 
-interface SysPacket { topic: string; payload: Buffer | string }
-interface Emitter { on (topic: string, listener: (packet: SysPacket, done: () => void) => void, cb?: () => void): void }
-
 export function auditRemoteTakeovers (broker: Aedes, sessions: SessionRegistry, decisions?: DecisionCounter): void {
-  const shape = broker as unknown as { mq: Emitter; id: string }
-  shape.mq.on(NEW_CLIENTS, function fleetgateTakeoverAudit (packet, done) {
+  brokerMq(broker)!.on(NEW_CLIENTS, function fleetgateTakeoverAudit (packet, done) {
     const node = packet.topic.split('/')[1]
-    if (node !== shape.id) {
+    if (node !== broker.id) {
       const clientId = packet.payload.toString()
       // Aedes' own listener (registered first) has just closed it, and may have
       // dropped it from its map already: fleetgate's registry still has it.

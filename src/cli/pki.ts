@@ -1,16 +1,52 @@
-// `fleetgate pki init|issue`: the dev PKI and bulk issuance.
+// `fleetgate pki dev|init|issue`: the dev PKI and bulk issuance.
+import { existsSync } from 'node:fs'
 import { Option } from 'commander'
-import { countFlag, durationFlag, newCommand } from './program.js'
+import { addOptions, countFlag, durationFlag, newCommand } from './program.js'
 import { progressPrinter } from './progress.js'
-import { initDevPki, issueCertificates, PKI_ROLES } from '../pki/index.js'
+import { devPkiPaths, ensureDevPolicy, initDevPki, issueCertificates, loadPki, PKI_ROLES, type DevPkiManifest } from '../pki/index.js'
 import { fgError } from '../contract/errors.js'
+import { resolveOptions, SERVE_OPTIONS } from '../config/index.js'
 
 function wholeNumber (flag: string, text: string, max: number): number {
   return countFlag(flag, text, max, `expected a whole number from 1 to ${max}`, true)
 }
 
+function manifestLine (m: DevPkiManifest): string {
+  return `root, issuing and manufacturing CAs; broker; vehicles ${m.vins.join(', ')}; ${m.backend}, ${m.monitor}, ${m.provisioner}; rogue CA and attack/ material`
+}
+
+/**
+ * `pki dev`: the dev PKI that `serve --dev` uses, in --dev-pki (the same flag,
+ * variable and default as serve's). Made when absent; when present it is
+ * checked (every file there) and reused, and a policy.yaml it lacks (a PKI from
+ * an earlier release) is written. Only this command makes the dev PKI's keys.
+ */
+function pkiDevCommand () {
+  const cmd = newCommand('dev', 'make the dev PKI that "fleetgate serve --dev" uses (in --dev-pki), or check and reuse the one there; prints what it did')
+  addOptions(cmd, ['devPki'])
+  return cmd
+    .option('--force', 'replace an existing dev PKI (new CAs and keys)')
+    .action(async (opts: { devPki?: string; force?: boolean }) => {
+      const { devPki: dir } = resolveOptions(['devPki'], { devPki: opts.devPki }, process.env)
+      const serve = 'fleetgate serve --dev' + (dir === SERVE_OPTIONS.devPki.default ? '' : ` --dev-pki ${dir}`)
+      if (opts.force !== true && existsSync(devPkiPaths(dir, []).manifest)) {
+        const { manifest } = loadPki(dir)
+        const policyWas = existsSync(devPkiPaths(dir, []).policy)
+        const policy = ensureDevPolicy(dir)
+        process.stdout.write(`dev PKI in ${dir}: reused, made ${manifest.createdAt} (${manifestLine(manifest)}); ` +
+          `policy ${policy}${policyWas ? '' : ' (written now)'}; serve it with: ${serve}\n`)
+        return
+      }
+      const print = progressPrinter('pki dev')
+      const manifest = await initDevPki(dir, { force: opts.force === true, onProgress: (d, t) => print(d, t) })
+      process.stdout.write(`dev PKI in ${dir}: made (${manifestLine(manifest)}); policy ${devPkiPaths(dir, []).policy}; serve it with: ${serve}\n`)
+    })
+}
+
 export function pkiCommand () {
   const pki = newCommand('pki', 'make a development PKI, or issue certificates from one')
+
+  pki.addCommand(pkiDevCommand())
 
   pki.addCommand(newCommand('init', 'make a dev PKI: root, issuing and manufacturing CAs, broker, sample vehicles with birth certificates, backend, monitor, provisioner, a rogue CA and attack material')
     .requiredOption('--out <dir>', 'directory to create')
@@ -21,8 +57,7 @@ export function pkiCommand () {
       const vehicles = wholeNumber('--vehicles', opts.vehicles, 10_000)
       const print = progressPrinter('pki init')
       const manifest = await initDevPki(opts.out, { vehicles, force: !!opts.force, brokerNames: opts.brokerName, onProgress: (d, t) => print(d, t) })
-      process.stdout.write(`dev PKI in ${opts.out}: root, issuing and manufacturing CAs; broker; vehicles ${manifest.vins.join(', ')}; ` +
-        `${manifest.backend}, ${manifest.monitor}, ${manifest.provisioner}; rogue CA and attack/ material\n`)
+      process.stdout.write(`dev PKI in ${opts.out}: ${manifestLine(manifest)}\n`)
     }))
 
   pki.addCommand(newCommand('issue', 'issue certificates from a dev PKI (bulk with --count)')

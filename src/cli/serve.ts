@@ -6,15 +6,15 @@ import { policyPath } from '../broker/fleetgate.js'
 import { onReloadSignal } from '../reload/index.js'
 
 export function serveCommand () {
-  const cmd = newCommand('serve', 'run the mutual-TLS MQTT broker (defaults: dev PKI made on first start, shipped policy, embedded store)')
+  const cmd = newCommand('serve', 'run the mutual-TLS MQTT broker with --ca, --cert and --key, or with --dev on the dev PKI of "fleetgate pki dev" (default: shipped policy, embedded store)')
   addOptions(cmd, Object.keys(SERVE_OPTIONS) as ServeOptionName[])
   cmd.action(async (opts: ConfigInput) => {
     const config = resolveConfig(opts, process.env) // validated once: a bad value stops here
-    // With the dev PKI and no --policy, startBroker uses the PKI's policy.yaml: the shipped
-    // one pinned by this PKI's CA keys (the shipped file pins by name only: the keys are made at run time).
-    const running = await startBroker(config, { onNotice: (line) => process.stderr.write(line + '\n') })
+    // With --dev and no --policy, startBroker uses the dev PKI's policy.yaml: the shipped
+    // one pinned by this PKI's CA keys (the shipped file pins by name only: the keys are made by `pki dev`).
+    const running = await startBroker(config)
     process.stderr.write(`fleetgate: mTLS MQTT on ${config.host}:${running.port}` +
-      (config.ca ? '' : ` (dev PKI in ${config.devPki}, policy ${policyPath(config)}; try: npx fleetgate sim car --help)`) + '\n')
+      (config.dev ? ` (dev PKI in ${config.devPki}, policy ${policyPath(config)}; try: npx fleetgate sim car --help)` : '') + '\n')
     // SIGHUP: reload certificate, key, trust bundle and policy; one line either way.
     const stopReload = onReloadSignal(() => running.reload(), (r) => {
       process.stderr.write(r.ok

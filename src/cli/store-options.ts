@@ -6,7 +6,7 @@
 // adds them here, so no command writes where the broker does not read.
 import type { Command } from 'commander'
 import { addOptions } from './program.js'
-import { resolveConfig, type ConfigInput } from '../config/index.js'
+import { resolveOptions, type ConfigInput } from '../config/index.js'
 import { fgError } from '../contract/errors.js'
 import { closeStores, openStores, redactUrl, type Closable, type StoreChoice, type StoreFactories, type StoresOf } from '../stores/index.js'
 
@@ -24,7 +24,7 @@ export function resolveStoreChoice (flags: StoreFlags, env: NodeJS.ProcessEnv = 
   if (flags.redis !== undefined && flags.dataDir !== undefined) throw fgError('FG_ERR_USAGE', 'give --redis <url> or --data-dir <dir>, not both')
   const given: ConfigInput = { redis: flags.redis, redisPrefix: flags.redisPrefix, dataDir: flags.dataDir, revocationTimeout: flags.revocationTimeout ?? '5s' }
   // --data-dir chooses the file store even when REDIS_URL is set in the environment
-  const config = resolveConfig(given, flags.dataDir !== undefined ? { ...env, REDIS_URL: undefined } : env)
+  const config = resolveOptions(STORE_OPTION_NAMES, given, flags.dataDir !== undefined ? { ...env, REDIS_URL: undefined } : env)
   const where = config.redis ? `redis ${redactUrl(config.redis)} (prefix ${config.redisPrefix})` : `file ${config.dataDir}`
   return { redis: config.redis, redisPrefix: config.redisPrefix, dataDir: config.dataDir, revocationTimeout: config.revocationTimeout, where }
 }

@@ -1,3 +1,3 @@
-export { resolveConfig, type Config, type ConfigInput } from './config.js'
-export { SERVE_OPTIONS, flagOf, envOf, defaultText, type ServeOptionName, type OptionSpec } from './schema.js'
+export { resolveConfig, resolveOptions, type Config, type ConfigInput } from './config.js'
+export { SERVE_OPTIONS, flagOf, envOf, defaultText, type ServeOptionName, type OptionSpec, type OptionKind, type OptionValue, type OptionsOf } from './schema.js'
 export { parseDuration, parseSize, formatDuration, formatSize } from './units.js'

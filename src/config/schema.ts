@@ -1,27 +1,57 @@
-// Every `fleetgate serve` option in one table: flag, environment variable,
-// type, default and help all come from here (DESIGN "Command line").
+// Every `fleetgate serve` option in one table. Each entry says its kind (how its
+// text is read, and the type of its value), default, bounds, help and, when it
+// is not FLEETGATE_<FLAG>, its environment variable. The flag is the name in
+// kebab-case. The Config type, the CLI flags, the environment variables, the
+// defaults and the help all come from here: adding an option is one entry.
 import { formatDuration, formatSize } from './units.js'
 
-export type OptionKind = 'port' | 'int' | 'duration' | 'size' | 'path' | 'url' | 'bool' | 'string' | 'level'
+/** the type of the value each kind resolves to ('enum': one of its `values`) */
+interface KindValue {
+  port: number
+  int: number
+  duration: number
+  size: number
+  path: string
+  url: string
+  string: string
+  bool: boolean
+}
 
-export interface OptionSpec {
-  readonly kind: OptionKind
-  readonly default?: number | string | boolean
-  readonly min?: number
-  readonly max?: number
+export type OptionKind = keyof KindValue | 'enum'
+
+interface Described {
   readonly help: string
   /** environment variable; default FLEETGATE_<FLAG> */
   readonly env?: string
 }
 
+/** port and int: whole numbers; duration: milliseconds (text: 10s, 5m); size: bytes (text: 128KiB) */
+export interface NumberOption extends Described {
+  readonly kind: 'port' | 'int' | 'duration' | 'size'
+  readonly default?: number
+  /** smallest accepted (port: 1 unless given) */
+  readonly min?: number
+  readonly max?: number
+}
+/** path and string: any non-empty text; url: a redis:// or rediss:// URL */
+export interface TextOption extends Described { readonly kind: 'path' | 'url' | 'string'; readonly default?: string }
+/** a switch; one that defaults to true also gets --no-<flag> */
+export interface BoolOption extends Described { readonly kind: 'bool'; readonly default?: boolean }
+export interface EnumOption extends Described { readonly kind: 'enum'; readonly values: readonly string[]; readonly default?: string }
+
+export type OptionSpec = NumberOption | TextOption | BoolOption | EnumOption
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
 export const SERVE_OPTIONS = {
-  port: { kind: 'port', default: 8883, help: 'TLS port of the MQTT listener' },
+  port: { kind: 'port', default: 8883, min: 0, help: 'TLS port of the MQTT listener' },
   host: { kind: 'string', default: '0.0.0.0', help: 'address to listen on' },
-  ca: { kind: 'path', help: 'PEM trust bundle (the fleet root CA); default: the dev PKI' },
-  cert: { kind: 'path', help: 'PEM server certificate chain (leaf first); default: the dev PKI' },
-  key: { kind: 'path', help: 'PEM server private key; default: the dev PKI' },
-  devPki: { kind: 'path', default: 'certs/dev', help: 'where the dev PKI is made on first start when --ca/--cert/--key are absent' },
-  policy: { kind: 'path', help: 'policy file (YAML or JSON); default: the shipped default policy' },
+  ca: { kind: 'path', help: 'PEM trust bundle (the fleet root CA); required unless --dev' },
+  cert: { kind: 'path', help: 'PEM server certificate chain (leaf first); required unless --dev' },
+  key: { kind: 'path', help: 'PEM server private key; required unless --dev' },
+  dev: { kind: 'bool', default: false, help: 'use the dev PKI in --dev-pki (made by "fleetgate pki dev", never by serve): its root CA, broker certificate and key, and its policy.yaml' },
+  devPki: { kind: 'path', default: 'certs/dev', help: 'directory of the dev PKI: made by "fleetgate pki dev", used by --dev' },
+  policy: { kind: 'path', help: 'policy file (YAML or JSON); default: with --dev the dev PKI\'s policy.yaml, else the shipped default policy' },
   redis: { kind: 'url', env: 'REDIS_URL', help: 'Redis URL: revocation, MQTT sessions and pub/sub between nodes (absent: embedded store)' },
   redisPrefix: { kind: 'string', default: 'fleetgate:', help: 'prefix of the Redis keys and channels of the revocation schema' },
   dataDir: { kind: 'path', default: './.fleetgate', help: 'directory of the embedded revocation store' },
@@ -44,10 +74,22 @@ export const SERVE_OPTIONS = {
   revocationFailOpen: { kind: 'bool', default: false, help: 'admit clients when the revocation store is unreachable (logged loudly)' },
   enforceSignedCommands: { kind: 'bool', default: true, help: 'verify signed commands at the broker edge, the signer\'s revocation included (command_rejected); --no-enforce-signed-commands leaves every check to the car' },
   metricsPort: { kind: 'port', help: 'serve Prometheus metrics on 127.0.0.1:<port>/metrics' },
-  logLevel: { kind: 'level', default: 'info', help: 'audit log level (fatal, error, warn, info, debug, trace, silent)' },
+  logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', help: 'audit log level (fatal, error, warn, info, debug, trace, silent)' },
 } as const satisfies Record<string, OptionSpec>
 
 export type ServeOptionName = keyof typeof SERVE_OPTIONS
+
+/** The value an option resolves to: its kind's type, or one of an enum's values. */
+export type OptionValue<S> =
+  S extends { readonly kind: 'enum'; readonly values: readonly (infer V)[] } ? V
+    : S extends { readonly kind: infer K extends keyof KindValue } ? KindValue[K] : never
+
+type WithDefault<T> = { [N in keyof T]: T[N] extends { readonly default: unknown } ? N : never }[keyof T]
+
+/** The resolved options of a table: an option with a default is always set, one without may be absent. */
+export type OptionsOf<T> =
+  { readonly [N in WithDefault<T>]: OptionValue<T[N]> } &
+  { readonly [N in Exclude<keyof T, WithDefault<T>>]?: OptionValue<T[N]> }
 
 /** camelCase name -> --kebab-case flag */
 export function flagOf (name: string): string {
@@ -61,7 +103,7 @@ export function envOf (name: ServeOptionName): string {
 
 export function defaultText (spec: OptionSpec): string | undefined {
   if (spec.default === undefined) return undefined
-  if (spec.kind === 'duration') return formatDuration(spec.default as number)
-  if (spec.kind === 'size') return formatSize(spec.default as number)
+  if (spec.kind === 'duration') return formatDuration(spec.default)
+  if (spec.kind === 'size') return formatSize(spec.default)
   return String(spec.default)
 }

@@ -1,6 +1,6 @@
 // Revocation: the revocation store and device registry implementations (ports in
-// src/stores), their factory maps, the Redis schema, and the broker's guard
-// (connect check + live enforcement).
+// src/stores), their factory maps and the Redis schema. The broker's guard
+// (connect check + live enforcement) is src/checks/revocation-guard.ts.
 export type {
   RevocationEntry, RevocationTarget, RevokedRecord, RegistryRecord, RevocationQuery, RevocationStatus, RevocationEvent, RegistryEvent,
   RevocationStore, DeviceRegistry, CertificateQuery, CertificateStatus, CertificateStatusSource, StoreEvent, StoreChoice,
@@ -20,6 +20,5 @@ export { RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
 export { RedisRevocationStore } from './redis-store.js'
 export { RedisDeviceRegistry } from './registry-redis.js'
 export { REVOCATION_STORES, REGISTRY_STORES, openRevocationStore } from './stores.js'
-export { RevocationGuard, type RevocationGuardOptions } from './guard.js'
 export { parseCrl, crlIsStale, type ParsedCrl, type CrlEntry } from './crl.js'
 export { revokeVehicle, type RevokedVehicle, type VehicleStores } from './vehicle.js'

@@ -1,11 +1,9 @@
-// The revocation types are ports now: src/stores/revocations.ts (the revocation
-// store) and src/stores/registry.ts (the device registry). The revocation guard
-// (guard.ts) reads both through one view, CertificateStatusSource
-// (src/stores/connect-status.ts), which this file still calls RevocationStore for
-// the guard until it moves to src/checks and imports the view by its own name.
-// Everything else imports the port RevocationStore from src/stores.
+// The revocation types are ports in src/stores: revocations.ts (the revocation
+// store), registry.ts (the device registry) and connect-status.ts (both as the
+// connect check reads them). Re-exported here for the modules that import them
+// from src/revocation.
 export type {
-  RevocationEntry, RevocationTarget, RevokedRecord, RevocationQuery, RevocationStatus, RevocationEvent,
+  RevocationEntry, RevocationTarget, RevokedRecord, RevocationQuery, RevocationStatus, RevocationEvent, RevocationStore,
 } from '../stores/revocations.js'
-export type { RegistryRecord, RegistryEvent } from '../stores/registry.js'
-export type { CertificateQuery, CertificateStatus, StoreEvent, CertificateStatusSource as RevocationStore } from '../stores/connect-status.js'
+export type { RegistryRecord, RegistryEvent, DeviceRegistry } from '../stores/registry.js'
+export type { CertificateQuery, CertificateStatus, CertificateStatusSource, StoreEvent } from '../stores/connect-status.js'

@@ -1,18 +1,18 @@
 // The command line as an operator meets it: help everywhere, one-line errors, exit 2.
 import { expect } from 'chai'
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli, startCli, stopChild } from '../harness/cli.js'
 import { testPki, type TestPki } from '../harness/pki.js'
-import { credentials, connect, end } from '../harness/mqtt.js'
+import { credentials, connect, tryConnect, end } from '../harness/mqtt.js'
 
 describe('fleetgate CLI', function () {
   let pki: TestPki
   before(async () => { pki = await testPki() })
 
   it('answers --help on every command', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['pki', '--help'], ['pki', 'init', '--help'], ['pki', 'issue', '--help']]) {
+    for (const args of [['--help'], ['serve', '--help'], ['pki', '--help'], ['pki', 'dev', '--help'], ['pki', 'init', '--help'], ['pki', 'issue', '--help']]) {
       const r = await runCli(args)
       expect(r.code, args.join(' ')).to.equal(0)
       expect(r.stdout, args.join(' ')).to.match(/Usage: fleetgate/)
@@ -21,7 +21,7 @@ describe('fleetgate CLI', function () {
 
   it('lists every serve flag with its environment variable and default', async () => {
     const r = await runCli(['serve', '--help'])
-    for (const text of ['--max-packet-size', 'FLEETGATE_MAX_PACKET_SIZE', 'default 128KiB', '--redis', 'REDIS_URL', '--revocation-fail-open', '--enforce-signed-commands', '--no-enforce-signed-commands']) {
+    for (const text of ['--max-packet-size', 'FLEETGATE_MAX_PACKET_SIZE', 'default 128KiB', '--redis', 'REDIS_URL', '--revocation-fail-open', '--enforce-signed-commands', '--no-enforce-signed-commands', '--dev ', 'FLEETGATE_DEV,', '--dev-pki']) {
       expect(r.stdout).to.include(text)
     }
   })
@@ -76,17 +76,46 @@ describe('fleetgate CLI', function () {
     oneLine(r, 'FG_ERR_POLICY_INVALID', /policy\.yaml:2: role "svc": \$\{clientId\} in a topic rule needs an exact clientId template/)
   })
 
-  it('makes the dev PKI on first start and serves mTLS with it (npm start)', async function () {
-    this.timeout(30_000)
+  it('serve without --ca, --cert and --key: exit 2, one line naming them and "pki dev"; no key, no directory made', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'fg-start-'))
-    const s = await startCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], /mTLS MQTT on 127\.0\.0\.1:(\d+)/, { cwd })
+    const r = await runCli(['serve', '--port', '0', '--host', '127.0.0.1'], { cwd })
+    oneLine(r, 'FG_ERR_CONFIG_MISSING', /^FG_ERR_CONFIG_MISSING: --ca, --cert and --key are required; for a development PKI run "fleetgate pki dev", then "fleetgate serve --dev"$/)
+    expect(readdirSync(cwd), 'nothing written in the working directory').to.deep.equal([])
+  })
+
+  it('serve --dev without a dev PKI: exit 2, one line naming the directory and "pki dev"; it makes nothing', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'fg-start-'))
+    oneLine(await runCli(['serve', '--dev', '--port', '0', '--host', '127.0.0.1'], { cwd }), 'FG_ERR_CONFIG_MISSING',
+      /^FG_ERR_CONFIG_MISSING: --dev: no dev PKI in certs\/dev; make it with "fleetgate pki dev"$/)
+    oneLine(await runCli(['serve', '--port', '0'], { cwd, env: { FLEETGATE_DEV: 'true', FLEETGATE_DEV_PKI: 'elsewhere' } }), 'FG_ERR_CONFIG_MISSING',
+      /"fleetgate pki dev --dev-pki elsewhere"$/)
+    expect(readdirSync(cwd), 'nothing written in the working directory').to.deep.equal([])
+  })
+
+  it('pki dev makes the dev PKI once and reuses it after; serve --dev serves mTLS with it (npm start)', async function () {
+    this.timeout(60_000)
+    const cwd = mkdtempSync(join(tmpdir(), 'fg-start-'))
+    const made = await runCli(['pki', 'dev'], { cwd, timeoutMs: 40_000 })
+    expect(made.code, made.stderr).to.equal(0)
+    expect(made.stdout).to.match(/^dev PKI in certs\/dev: made \(root, issuing and manufacturing CAs; .*\); policy certs\/dev\/policy\.yaml; serve it with: fleetgate serve --dev\n$/)
+    const dev = join(cwd, 'certs', 'dev')
+    const root = readFileSync(join(dev, 'root-ca.pem'), 'utf8')
+    expect(statSync(join(dev, 'broker', 'key.pem')).mode & 0o777).to.equal(0o600)
+    const again = await runCli(['pki', 'dev'], { cwd })
+    expect(again.code, again.stderr).to.equal(0)
+    expect(again.stdout).to.match(/^dev PKI in certs\/dev: reused, made \S+ \(.*\); policy certs\/dev\/policy\.yaml; serve it with: fleetgate serve --dev\n$/)
+    expect(readFileSync(join(dev, 'root-ca.pem'), 'utf8'), 'the same root CA').to.equal(root)
+
+    const s = await startCli(['serve', '--dev', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], /mTLS MQTT on 127\.0\.0\.1:(\d+)/, { cwd })
     try {
-      expect(s.stderr()).to.match(/making the dev PKI in certs\/dev/)
-      const dev = join(cwd, 'certs', 'dev')
-      expect(existsSync(join(dev, 'manifest.json'))).to.equal(true)
-      const { vins } = JSON.parse((await import('node:fs')).readFileSync(join(dev, 'manifest.json'), 'utf8')) as { vins: string[] }
-      const c = await connect(Number(s.match[1]), credentials(dev, join(dev, 'vehicles', vins[0]!)), { clientId: vins[0] })
-      await end(c)
+      expect(s.stderr()).to.include('(dev PKI in certs/dev, policy certs/dev/policy.yaml;')
+      const port = Number(s.match[1])
+      const { vins } = JSON.parse(readFileSync(join(dev, 'manifest.json'), 'utf8')) as { vins: string[] }
+      await end(await connect(port, credentials(dev, join(dev, 'vehicles', vins[0]!)), { clientId: vins[0] }))
+      // the listener trusts this dev PKI's root only: a car of another PKI is refused in the handshake
+      const stranger = await tryConnect(port, { ...credentials(pki.dir, pki.vehicle(0)), ca: Buffer.from(root) }, { clientId: pki.vins[0] })
+      expect(stranger.ok).to.equal(false)
+      if (!stranger.ok) expect(stranger.returnCode).to.equal(undefined)
     } finally {
       await stopChild(s.child)
     }

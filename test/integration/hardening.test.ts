@@ -158,19 +158,23 @@ describe('hardening: limits on hostile bytes and connections', function () {
       await closed(c, 5000)
     })
 
-    it('refuses a topic deeper than --max-topic-levels', async () => {
-      const backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-depth', keepalive: 1 })
+    it('refuses a topic deeper than --max-topic-levels (3 here, under the default 16): the connection is closed, audited protocol_violation', async () => {
+      const clientId = 'fleet-backend-depth'
+      const backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId, keepalive: 1 })
       open.push(backend)
-      // vehicles/+/status has 3 levels: granted. vehicles/+/telemetry/+ has 4: refused by Aedes.
-      const ok = await backend.subscribeAsync('vehicles/+/status', { qos: 0 })
-      expect(ok[0]!.qos).to.equal(0)
-      let refused = false
-      try {
-        const r = await backend.subscribeAsync('vehicles/+/telemetry/+', { qos: 0 })
-        refused = r[0]!.qos === 128
-      } catch { refused = true }
-      if (!refused) await closed(backend, 3000).then(() => { refused = true })
-      expect(refused).to.equal(true)
+      const subacks: unknown[] = []
+      backend.on('packetreceive', (p) => { if (p.cmd === 'suback') subacks.push(p) })
+      // vehicles/+/status has 3 levels, the bound: granted
+      expect((await backend.subscribeAsync('vehicles/+/status', { qos: 0 }))[0]!.qos).to.equal(0)
+      // vehicles/+/telemetry/+ has 4: the policy grants it to the backend, the depth bound refuses it;
+      // Aedes answers no SUBACK and closes the connection
+      backend.subscribe('vehicles/+/telemetry/+', { qos: 0 }, () => {})
+      await closed(backend, 3000)
+      expect(subacks, 'only the 3-level filter was answered').to.have.length(1)
+      const line = await broker.audit.waitFor('stream.deny', { reason: 'protocol_violation' })
+      expect(line.detail).to.equal('topic has too many levels')
+      expect(line.client).to.deep.equal({ id: clientId })
+      expect(broker.audit.find('subscribe.deny'), 'not a policy refusal').to.have.length(0)
     })
   })
 })

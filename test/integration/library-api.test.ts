@@ -3,9 +3,11 @@
 import { expect } from 'chai'
 import tls from 'node:tls'
 import { join } from 'node:path'
+import { mkdtempSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { Aedes, type Client, type PublishPacket } from 'aedes'
-import { createFleetgate, composeHooks, createMq, FleetgateError, ERROR_CODES, CONNECT_REASONS, type Fleetgate } from '../../src/index.js'
+import { createFleetgate, startBroker, composeHooks, createMq, FleetgateError, ERROR_CODES, CONNECT_REASONS, type Fleetgate } from '../../src/index.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { AuditSink } from '../harness/audit-sink.js'
 import { credentials, connect, closed, collect, end } from '../harness/mqtt.js'
@@ -98,11 +100,30 @@ describe('library API: createFleetgate + composeHooks on your own Aedes broker',
     expect((broker as unknown as { connectTimeout: number }).connectTimeout).to.equal(fg.config.connectTimeout)
   })
 
-  it('with the dev PKI and no policy, uses the PKI\'s policy.yaml (roles pinned by CA key); with --ca, the shipped one', async () => {
-    const dev = await createFleetgate({ devPki: pki.dir, dataDir: join(pki.dir, 'tests', 'lib-data') }, { logger: audit.logger })
+  it('with dev: true and no policy, uses the dev PKI\'s policy.yaml (roles pinned by CA key); with --ca, the shipped one', async () => {
+    const dev = await createFleetgate({ dev: true, devPki: pki.dir, dataDir: join(pki.dir, 'tests', 'lib-data') }, { logger: audit.logger })
     try {
       expect(dev.policy.source).to.equal(join(pki.dir, 'policy.yaml'))
     } finally { await dev.close() }
     expect(fg.policy.source).to.match(/default-policy\.yaml$/)
+  })
+
+  it('without TLS material createFleetgate and startBroker refuse with FG_ERR_CONFIG_MISSING and make no key; dev: true without a dev PKI too', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'fg-lib-nokeys-'))
+    const devPki = join(base, 'dev')
+    const dataDir = join(base, 'data')
+    const refusal = async (start: Promise<unknown>): Promise<FleetgateError> => {
+      const err = await start.then(() => null, (e: unknown) => e)
+      expect(err).to.be.instanceOf(FleetgateError)
+      expect((err as FleetgateError).code).to.equal('FG_ERR_CONFIG_MISSING')
+      return err as FleetgateError
+    }
+    for (const start of [() => createFleetgate({ devPki, dataDir }, { logger: audit.logger }), () => startBroker({ port: 0, devPki, dataDir }, { logger: audit.logger })]) {
+      expect((await refusal(start())).message).to.match(/^--ca, --cert and --key are required; .*"fleetgate pki dev"/)
+    }
+    for (const start of [() => createFleetgate({ dev: true, devPki, dataDir }, { logger: audit.logger }), () => startBroker({ port: 0, dev: true, devPki, dataDir }, { logger: audit.logger })]) {
+      expect((await refusal(start())).message).to.equal(`--dev: no dev PKI in ${devPki}; make it with "fleetgate pki dev --dev-pki ${devPki}"`)
+    }
+    expect(readdirSync(base), 'no dev PKI, no store').to.deep.equal([])
   })
 })

@@ -4,6 +4,8 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
+import { checkIdentity, identityFromChain, caInfoOf } from '../../src/identity/index.js'
 import { testPki, subject, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { credentials, tryConnect, end, connect, closed } from '../harness/mqtt.js'
@@ -62,11 +64,16 @@ describe('mTLS connect (DESIGN steps 1-5)', function () {
     await refusedAtConnect(join(pki.dir, 'attack', 'no-eku'), vin, 'no_client_auth')
   })
 
-  it('refuses a leaf whose EKU is serverAuth only, at TLS or at CONNECT', async () => {
-    const o = await tryConnect(broker.port, credentials(pki.dir, join(pki.dir, 'attack', 'server-eku')), { clientId: vin })
-    expect(o.ok).to.equal(false)
-    expect(broker.audit.find('connect.allow')).to.have.length(0)
-    if (!o.ok && o.returnCode === 5) expect(broker.audit.find('connect.deny', { reason: 'no_client_auth' })).to.have.length(1)
+  it('refuses a leaf whose EKU is serverAuth only: in the TLS handshake, and fleetgate\'s own CONNECT check refuses it too (no_client_auth)', async () => {
+    const dir = join(pki.dir, 'attack', 'server-eku')
+    // the shipped listener: OpenSSL's client-purpose check ends the handshake; MQTT is never reached
+    await refusedAtTls(credentials(pki.dir, dir))
+    await broker.audit.waitFor('tls.deny')
+    // the same VIN's certificate with clientAuth is admitted: only the EKU differs
+    await end(await connect(broker.port, credentials(pki.dir, join(pki.dir, 'attack', 'victim')), { clientId: vin }))
+    // behind it, the check a CONNECT meets when a server lets such a chain through (a library user's TLS settings)
+    const chain = [...readFileSync(join(dir, 'cert.pem'), 'utf8').matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)].map((m) => new X509Certificate(m[0]).raw)
+    expect(checkIdentity(identityFromChain(chain, (c) => caInfoOf(c, null)))).to.deep.equal({ ok: false, reason: 'no_client_auth', detail: 'extendedKeyUsage lacks clientAuth' })
   })
 
   it('refuses a subject value with a wildcard: identity_injection', async () => {

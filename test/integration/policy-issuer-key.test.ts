@@ -1,7 +1,7 @@
 // Roles pinned to their issuing CA by key (match.issuerKey), through real TLS:
 // a second trusted CA named like the issuing CA ("fleetgate Issuing CA") issues
 // a vehicle certificate. Pinned by name only it gets the vehicle role; pinned by
-// key (the dev PKI's policy.yaml, which `serve` uses with the dev PKI) it gets none.
+// key (the dev PKI's policy.yaml, which `serve --dev` uses) it gets none.
 import { expect } from 'chai'
 import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,7 +10,7 @@ import { createIntermediateCa, createRootCa, initDevPki, issueLeaf, loadCa, rand
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { connect, credentials, end, tryConnect, type Credentials } from '../harness/mqtt.js'
-import { startCli, stopChild } from '../harness/cli.js'
+import { runCli, startCli, stopChild } from '../harness/cli.js'
 import { defaultPolicyPath } from '../../src/policy/index.js'
 
 /** a vehicle certificate from `ca`; `brokerRoot` verifies the broker */
@@ -54,24 +54,31 @@ describe('policy: roles pinned to the issuing CA by key', function () {
     await end(await connect(broker.port, genuine, { clientId: pki.vins[0] }))
   })
 
-  it('`fleetgate serve` with the dev PKI uses its pinned policy.yaml (written first for a dev PKI made without one): a same-named CA under the same root gets no role', async () => {
+  it('`fleetgate serve --dev` uses the dev PKI\'s pinned policy.yaml (`pki dev` writes it for a dev PKI made without one): a same-named CA under the same root gets no role', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'fg-serve-pin-'))
     const dev = join(cwd, 'certs', 'dev')
     mkdirSync(join(cwd, 'certs'))
     const manifest = await initDevPki(dev, { vehicles: 1 })
     rmSync(join(dev, 'policy.yaml'), { force: true }) // as a dev PKI from an earlier release
+    // serve never writes into the dev PKI: without its policy.yaml it refuses, naming the file and `pki dev`
+    const refusedToStart = await runCli(['serve', '--dev', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(cwd, 'data')], { cwd })
+    expect(refusedToStart.code).to.equal(2)
+    expect(refusedToStart.stderr).to.equal('FG_ERR_CONFIG_MISSING: --dev: the dev PKI in certs/dev lacks certs/dev/policy.yaml; run "fleetgate pki dev" to check and complete it\n')
+    expect(existsSync(join(dev, 'policy.yaml'))).to.equal(false)
+    const completed = await runCli(['pki', 'dev'], { cwd })
+    expect(completed.code, completed.stderr).to.equal(0)
+    expect(completed.stdout).to.include('policy certs/dev/policy.yaml (written now)')
     // the dev root signs a second "fleetgate Issuing CA" with another key
     const lookAlike = await createIntermediateCa(await loadCa(dev, 'root'), 'issuing')
     const vin = randomVin()
     const impostor = await vehicleFrom(lookAlike, readFileSync(join(dev, 'root-ca.pem')), vin)
-    const s = await startCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--data-dir', join(cwd, 'data')], /mTLS MQTT on 127\.0\.0\.1:(\d+)/, { cwd })
+    const s = await startCli(['serve', '--dev', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--data-dir', join(cwd, 'data')], /mTLS MQTT on 127\.0\.0\.1:(\d+)/, { cwd })
     try {
       const port = Number(s.match[1])
       const refused = await tryConnect(port, impostor, { clientId: vin })
       expect(refused.ok, 'the look-alike CA\'s vehicle is refused').to.equal(false)
       if (!refused.ok) expect(refused.returnCode).to.equal(5)
       expect(s.stderr()).to.include('policy certs/dev/policy.yaml')
-      expect(existsSync(join(dev, 'policy.yaml'))).to.equal(true)
       await end(await connect(port, credentials(dev, join(dev, 'vehicles', manifest.vins[0]!)), { clientId: manifest.vins[0] }))
     } finally {
       await stopChild(s.child)

@@ -90,10 +90,10 @@ describe('provisioning: recovery and one issuance per request (issue 22)', funct
         await end(t0)
         const fpThief = fingerprintOf(rThief.certificate)
         const thiefCert = rThief.certificate + rThief.chain
-        let thief = track(await connectAs(pki, broker.port, thiefCert, keyPem(thiefKey), vin))
+        track(await connectAs(pki, broker.port, thiefCert, keyPem(thiefKey), vin))
         await prov.waitLine('provision.retired', { vin, fp: fpCar, trigger: 'first_connect' })
         expect(await connectOutcome(pki, broker.port, rCar.certificate + rCar.chain, keyPem(carKey), vin)).to.equal('refused rc=5')
-        thief = track(await connectAs(pki, broker.port, thiefCert, keyPem(thiefKey), vin))
+        let thief = track(await connectAs(pki, broker.port, thiefCert, keyPem(thiefKey), vin))
 
         // 8 junk rotations: bad_csr each
         for (let i = 0; i < 8; i++) {

@@ -209,7 +209,7 @@ describe('provisioning (broker + provisioner process + redis)', function () {
     const car = await connectWith(r.certificate + r.chain, readFileSync(keyPath), b.vin)
     expect(car.ok).to.equal(true)
     const allow = await broker.audit.waitFor('connect.allow', { role: 'vehicle' })
-    expect(allow).to.exist
+    expect(allow, 'connect.allow line').to.be.an('object')
   })
 
   it('a birth certificate can publish telemetry nowhere and read no other car\'s responses', async function () {
@@ -287,7 +287,7 @@ describe('provisioning (broker + provisioner process + redis)', function () {
     expect(old.ok).to.equal(false)
     if (!old.ok) expect(old.returnCode).to.equal(5)
     const deny = await broker.audit.waitFor('connect.deny', { reason: 'revoked' })
-    expect(deny).to.exist
+    expect(deny, 'connect.deny line').to.be.an('object')
   })
 
   it('re-provisioning with the birth certificate revokes every earlier certificate and cuts a live session of one', async function () {

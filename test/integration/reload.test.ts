@@ -92,7 +92,7 @@ describe('reload on SIGHUP (fleetgate serve)', function () {
     const car = clients[0]!
     const backend = await connect(port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-live' })
     clients.push(backend)
-    const policy = readFileSync(defaultPolicyPath, 'utf8').replace(/\n  # A fleet backend[\s\S]*?(?=\n  # A monitor)/, '\n')
+    const policy = readFileSync(defaultPolicyPath, 'utf8').replace(/\n {2}# A fleet backend[\s\S]*?(?=\n {2}# A monitor)/, '\n')
     expect(policy).to.not.match(/fleet-backend:/)
     writeFileSync(files().policy, policy)
     const out = await hup(/reloaded/)

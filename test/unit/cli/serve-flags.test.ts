@@ -12,8 +12,8 @@ function parsed (args: string[]): ConfigInput {
 
 describe('serve flags: on-by-default switches', () => {
   it('--enforce-signed-commands is on unless --no-enforce-signed-commands', () => {
-    expect(resolveConfig(parsed([])).enforceSignedCommands).to.equal(true)
-    expect(resolveConfig(parsed(['--no-enforce-signed-commands'])).enforceSignedCommands).to.equal(false)
-    expect(resolveConfig(parsed([]), { FLEETGATE_ENFORCE_SIGNED_COMMANDS: 'false' }).enforceSignedCommands).to.equal(false)
+    expect(resolveConfig(parsed(['--dev'])).enforceSignedCommands).to.equal(true)
+    expect(resolveConfig(parsed(['--dev', '--no-enforce-signed-commands'])).enforceSignedCommands).to.equal(false)
+    expect(resolveConfig(parsed(['--dev']), { FLEETGATE_ENFORCE_SIGNED_COMMANDS: 'false' }).enforceSignedCommands).to.equal(false)
   })
 })

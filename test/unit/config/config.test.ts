@@ -1,10 +1,10 @@
 import { expect } from 'chai'
-import { resolveConfig, parseDuration, parseSize } from '../../../src/config/index.js'
+import { resolveConfig, parseDuration, parseSize, type ConfigInput } from '../../../src/config/index.js'
 import { FleetgateError } from '../../../src/contract/errors.js'
 
 describe('config: resolved once, validated, frozen', () => {
   it('has the documented defaults', () => {
-    const c = resolveConfig({})
+    const c = resolveConfig({ dev: true })
     expect(c.port).to.equal(8883)
     expect(c.maxPacketSize).to.equal(128 * 1024)
     expect(c.connectTimeout).to.equal(10_000)
@@ -17,7 +17,7 @@ describe('config: resolved once, validated, frozen', () => {
   })
 
   it('reads FLEETGATE_* and REDIS_URL; a flag wins over the environment', () => {
-    const c = resolveConfig({ port: '9999' }, { FLEETGATE_PORT: '1234', FLEETGATE_MAX_PACKET_SIZE: '64KiB', REDIS_URL: 'redis://127.0.0.1:7777' })
+    const c = resolveConfig({ port: '9999', dev: true }, { FLEETGATE_PORT: '1234', FLEETGATE_MAX_PACKET_SIZE: '64KiB', REDIS_URL: 'redis://127.0.0.1:7777' })
     expect(c.port).to.equal(9999)
     expect(c.maxPacketSize).to.equal(65536)
     expect(c.redis).to.equal('redis://127.0.0.1:7777')
@@ -36,6 +36,24 @@ describe('config: resolved once, validated, frozen', () => {
     fail({ redis: 'http://x' }, {}, /--redis: expected a redis:\/\//)
     fail({ cert: 'a.pem' }, {}, /^FG_ERR_CONFIG_MISSING: --ca and --key/)
     fail({ bogus: '1' } as never, {}, /unknown option "bogus"/)
+  })
+
+  it('needs the TLS material: --ca, --cert and --key, or --dev (the dev PKI); never both, never none', () => {
+    const line = (input: ConfigInput, env: NodeJS.ProcessEnv = {}) => {
+      try { resolveConfig(input, env); return 'resolved' } catch (err) { return (err as FleetgateError).toLine() }
+    }
+    expect(line({})).to.equal('FG_ERR_CONFIG_MISSING: --ca, --cert and --key are required; for a development PKI run "fleetgate pki dev", then "fleetgate serve --dev"')
+    expect(line({ ca: 'a.pem', key: 'k.pem' })).to.equal('FG_ERR_CONFIG_MISSING: --cert must be given with --ca, --key (or none of them, with --dev)')
+    expect(line({ dev: true, cert: 'c.pem' })).to.equal('FG_ERR_CONFIG_INVALID: --dev takes the TLS files from the dev PKI: give --dev or --cert, not both')
+    expect(line({ ca: 'a.pem', cert: 'c.pem', key: 'k.pem' })).to.equal('resolved')
+    expect(line({}, { FLEETGATE_DEV: '1' })).to.equal('resolved')
+    expect(resolveConfig({ dev: true }).devPki).to.equal('certs/dev')
+    expect(resolveConfig({ ca: 'a.pem', cert: 'c.pem', key: 'k.pem' }).dev).to.equal(false)
+  })
+
+  it('does not read a resolved Config again', () => {
+    const c = resolveConfig({ dev: true, port: '1883' })
+    expect(resolveConfig(c, { FLEETGATE_PORT: '9' })).to.equal(c)
   })
 
   it('parses durations and sizes', () => {

@@ -8,9 +8,7 @@ import { join } from 'node:path'
 import { StoreFile, STORE_FILE } from '../../../src/revocation/store-file.js'
 import { FileRevocationStore } from '../../../src/revocation/file-store.js'
 import { FileDeviceRegistry } from '../../../src/revocation/registry-file.js'
-import { RevocationGuard } from '../../../src/revocation/guard.js'
-import { SessionRegistry } from '../../../src/broker/session.js'
-import { createAuditLogger, type AuditLogger } from '../../../src/audit/index.js'
+import type { AuditLogger } from '../../../src/audit/index.js'
 import { encodeRegistryLine, encodeRevoked } from '../../../src/revocation/file-log.js'
 import { certificateStatus, type RegistryRecord, type RevocationEvent } from '../../../src/stores/index.js'
 import { AuditSink } from '../../harness/audit-sink.js'
@@ -203,21 +201,5 @@ describe('embedded store: a torn line in the middle (a full disk took a few byte
     expect((await reader.rev.status({ targets: [{ fingerprint: fp(2) }] })).revoked).to.include({ fingerprint: fp(2) })
     expect(events.map((e) => e.kind)).to.include.members(['revoked', 'resync'])
     expect(sink.find('revocation.store_corrupt')[0]).to.include({ level: 'error', path, offset: rev(1).length })
-  })
-})
-
-describe('revocation guard: the edge signer lookup', () => {
-  it('finds a signer revoked through its issuing CA, by the root + the CA\'s serial, as a CONNECT would', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fg-signer-'))
-    const store = await FileRevocationStore.open({ dataDir: dir })
-    const guard = new RevocationGuard({ store: certificateStatus(store), sessions: new SessionRegistry(), log: createAuditLogger({ level: 'silent' }), recheckMs: 60_000, cacheMs: 60_000, failOpen: false })
-    try {
-      const issuingCa = { serial: 'abc1', rootFingerprint: fp(900) }
-      expect(await guard.signerRevoked(fp(1), fp(2), '11', issuingCa)).to.equal(false)
-      await store.revoke([{ issuer: fp(900), serial: 'abc1' }], { reason: 'cACompromise', revokedAt: '2026-01-01T00:00:00.000Z' })
-      expect(await guard.signerRevoked(fp(1), fp(2), '11', issuingCa)).to.equal(true)
-    } finally {
-      await guard.stop(); await store.close(); rmSync(dir, { recursive: true, force: true })
-    }
   })
 })

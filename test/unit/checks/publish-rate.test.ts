@@ -2,7 +2,7 @@
 // scanner's cutting of dropped QoS 0 PUBLISHes out of the byte stream.
 import { expect } from 'chai'
 import mqttPacket from 'mqtt-packet'
-import { PacketScanner, PublishRate, EXCESS_SECONDS } from '../../../src/guard/index.js'
+import { PacketScanner, PublishRate, EXCESS_SECONDS } from '../../../src/checks/index.js'
 
 const DROP = 1
 const CLOSE = 2

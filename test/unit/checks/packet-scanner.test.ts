@@ -1,7 +1,7 @@
 // The byte-stream guard's header reader (DESIGN "Verified pitfalls": Aedes has no packet size limit).
 import { expect } from 'chai'
 import mqttPacket from 'mqtt-packet'
-import { PacketScanner } from '../../../src/guard/index.js'
+import { PacketScanner } from '../../../src/checks/index.js'
 
 function publish (payloadBytes: number): Buffer {
   return mqttPacket.generate({ cmd: 'publish', topic: 'vehicles/X/telemetry/speed', payload: Buffer.alloc(payloadBytes), qos: 0, retain: false, dup: false } as mqttPacket.IPublishPacket)

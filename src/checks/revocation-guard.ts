@@ -1,23 +1,27 @@
 // The broker side of revocation: the connect check (one lookup, a cache of clean
 // answers, fail closed) and live enforcement (events kick sessions at once, a
 // periodic and a post-reconnect re-check catch what no event announced).
-import type { Client } from 'aedes'
+// It finds and ends live sessions through the LiveSessions port (src/contract),
+// which the broker implements over its session registry.
 import type { Identity } from '../identity/index.js'
 import type { AuditLogger } from '../audit/index.js'
 import { identityFields } from '../audit/index.js'
-import type { Session, SessionRegistry } from '../broker/session.js'
-import { endSession } from '../broker/end-session.js'
 import type { CheckResult, DecisionCounter } from '../contract/checks.js'
+import type { LiveSessions } from '../contract/live-sessions.js'
 import type { ConnectReason } from '../contract/reasons.js'
 import { fgError } from '../contract/errors.js'
-import { CleanCache } from './clean-cache.js'
-import { queryOf, targetsOf } from './query.js'
-import { targetKey } from './schema.js'
-import type { RevocationStore, RevocationTarget, StoreEvent } from './types.js'
+import { CleanCache } from '../revocation/clean-cache.js'
+import { queryOf, targetsOf } from '../revocation/query.js'
+import { targetKey } from '../revocation/schema.js'
+import type { RevocationTarget } from '../stores/revocations.js'
+import type { CertificateStatusSource, StoreEvent } from '../stores/connect-status.js'
 
-export interface RevocationGuardOptions {
-  readonly store: RevocationStore
-  readonly sessions: SessionRegistry
+/** `H`: the broker's handle of one live session (an Aedes client), opaque here. */
+export interface RevocationGuardOptions<H = unknown> {
+  /** the revocation store and the device registry as the connect check reads them (certificateStatus, src/stores) */
+  readonly store: CertificateStatusSource
+  /** the live sessions a revocation can end */
+  readonly sessions: LiveSessions<H>
   readonly log: AuditLogger
   /** --revocation-recheck */
   readonly recheckMs: number
@@ -25,6 +29,7 @@ export interface RevocationGuardOptions {
   readonly cacheMs: number
   /** --revocation-fail-open */
   readonly failOpen: boolean
+  /** counts admissions under --revocation-fail-open (the sessions' end() counts the kicks) */
   readonly decisions?: DecisionCounter
 }
 
@@ -40,9 +45,9 @@ function keysOf (identity: Identity): string[] {
   return targetsOf(identity).map(targetKey)
 }
 
-export class RevocationGuard {
+export class RevocationGuard<H = unknown> {
   readonly cache: CleanCache
-  readonly #o: RevocationGuardOptions
+  readonly #o: RevocationGuardOptions<H>
   #queue: RevocationTarget[] = []
   #flushScheduled = false
   #timer: NodeJS.Timeout | null = null
@@ -51,7 +56,7 @@ export class RevocationGuard {
   #listening = false
   #stopped = false
 
-  constructor (opts: RevocationGuardOptions) {
+  constructor (opts: RevocationGuardOptions<H>) {
     this.#o = opts
     this.cache = new CleanCache(opts.cacheMs)
   }
@@ -165,14 +170,14 @@ export class RevocationGuard {
       const session = this.#o.sessions.get(client)
       if (!session || session.endedFor !== undefined) continue
       const hit = keysOf(session.identity).find((k) => byKey.has(k))
-      if (hit !== undefined) this.#kick(client, session, 'event', byKey.get(hit)!)
+      if (hit !== undefined) this.#kick(client, session.identity, 'event', byKey.get(hit)!)
     }
   }
 
-  #kick (client: Client, session: Session, via: 'event' | 'recheck', target: RevocationTarget): void {
-    endSession(client, session, {
-      evt: 'revocation.kick', reason: 'revoked', audit: { via, target: describe(target), cert: identityFields(session.identity) }, message: 'revoked certificate: session closed',
-    }, this.#o.decisions)
+  #kick (client: H, identity: Identity, via: 'event' | 'recheck', target: RevocationTarget): void {
+    this.#o.sessions.end(client, {
+      evt: 'revocation.kick', reason: 'revoked', audit: { via, target: describe(target), cert: identityFields(identity) }, message: 'revoked certificate: session closed',
+    })
   }
 
   /** A connect that raced a stream of events: re-check its session once it is registered. */
@@ -190,8 +195,8 @@ export class RevocationGuard {
     return this.#rechecking
   }
 
-  async #recheckClients (clients: readonly Client[], why: string): Promise<number> {
-    const byFp = new Map<string, { identity: Identity; clients: Client[] }>()
+  async #recheckClients (clients: readonly H[], why: string): Promise<number> {
+    const byFp = new Map<string, { identity: Identity; clients: H[] }>()
     for (const c of clients) {
       const s = this.#o.sessions.get(c)
       if (!s || s.endedFor !== undefined) continue
@@ -210,7 +215,7 @@ export class RevocationGuard {
           this.cache.invalidate()
           for (const c of g.clients) {
             const s = this.#o.sessions.get(c)
-            if (s) { this.#kick(c, s, 'recheck', st.revoked); kicked++ }
+            if (s) { this.#kick(c, s.identity, 'recheck', st.revoked); kicked++ }
           }
         } catch {
           failed++

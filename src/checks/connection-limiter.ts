@@ -1,5 +1,5 @@
-// Concurrent connections per client address (DESIGN connect reason
-// too_many_connections). Pure bookkeeping: the caller acquires at accept and
+// Concurrent connections per client address (connect reason too_many_connections,
+// README "Limits against hostile clients"). Pure bookkeeping: the caller acquires at accept and
 // releases exactly once at close.
 
 export class ConnectionLimiter {

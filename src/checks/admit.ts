@@ -26,8 +26,8 @@ export function admitConnection (socket: Socket, opts: AdmitOptions): Admission 
   const count = limiter.acquire(address)
   if (socket.destroyed) limiter.release(address)
   else socket.on('close', () => limiter.release(address)) // 'close' fires once; on() spares the once-wrapper per connection
-  // Refused connections are answered at CONNECT (DESIGN lists too_many_connections
-  // as a connect reason). Past twice the limit a flood is shed without waiting
+  // Refused connections are answered at CONNECT (too_many_connections is a
+  // connect reason: CONNACK 5, audited like any other refusal). Past twice the limit a flood is shed without waiting
   // for its CONNECT, so it cannot pile up for the whole connect timeout.
   if (count > 2 * limiter.max) {
     socket.destroy()

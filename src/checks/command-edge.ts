@@ -1,5 +1,5 @@
-// The broker-side signed-command check (--enforce-signed-commands, DESIGN step
-// 6): on vehicles/{vin}/commands the broker verifies shape, x5c chain, ES256
+// The broker-side signed-command check (--enforce-signed-commands, README
+// "Signed commands"): on vehicles/{vin}/commands the broker verifies shape, x5c chain, ES256
 // signature, signer role and that the payload's vin is the topic's VIN (the
 // same pure verifyCommand as the car, scope 'authenticity'), then the signer
 // against revocation (the car cannot reach the store). A refusal closes the

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { ConnectionLimiter } from '../../../src/guard/index.js'
+import { ConnectionLimiter } from '../../../src/checks/index.js'
 
 describe('guard: ConnectionLimiter', () => {
   it('counts per address and forgets an address at zero', () => {

@@ -1,9 +1,10 @@
-// The byte-stream guard (DESIGN "Verified pitfalls": Aedes' parser has no size
-// limit). Aedes reads its connection with `conn.read()` on 'readable' (paused
-// mode; flowing mode calls read() too), so the guard wraps read() on that one
-// socket: every byte Aedes will parse is scanned first, and a packet that
-// announces more than the limit closes the connection before its body is
-// handed over. No stream in between: nothing on the write path, no extra hop
+// The byte-stream guard: Aedes' parser has no size limit of its own, so a peer
+// could make it buffer a packet of any announced size. Aedes reads its
+// connection with `conn.read()` on 'readable' (paused mode; flowing mode calls
+// read() too; test/unit/broker/aedes-adapter.test.ts checks it), so the guard
+// wraps read() on that one socket: every byte Aedes will parse is scanned
+// first, and a packet that announces more than the limit closes the connection
+// before its body is handed over. No stream in between: nothing on the write path, no extra hop
 // or object per chunk (a Duplex here cost ~10% of publish throughput).
 // (A shared guarded prototype was measured too: setPrototypeOf gave every
 // socket its own hidden class, ~1.4 KB per connection.)

@@ -1,0 +1,143 @@
+// The one place that reaches into Aedes' private shape (what its types do not
+// declare): every cast into Aedes is here, named by what it relies on.
+// Checked against aedes 1.2.0 (aedes.js, lib/client.js, lib/write.js,
+// lib/handlers/*.js); test/unit/broker/aedes-adapter.test.ts starts a real Aedes
+// and fails when the installed one differs from what is listed below.
+//
+// The Client (lib/client.js):
+// - the constructor makes two per-client closures, `deliver0` and `deliverQoS`
+//   (packet, cb); SUBSCRIBE (and a restored session) registers whichever of them
+//   fits the granted QoS with the broker's mq, reading the property at that time, so
+//   replacing them before the first SUBSCRIBE changes every delivery to the client;
+//   `deliverQoS` reaches QoS 0 through `this.deliver0` (the property, so the wrapper);
+// - both run authorizeForward, then write in a setImmediate, and call `cb` only when
+//   the write is done: after the socket's 'drain' when the write found it full;
+// - write() calls `client.waitForDrain(done)` when `mqtt.writeToStream` returned false
+//   (a prototype method; an own property of the instance takes precedence);
+// - `clean` is the session's clean flag, `closed` is set by close();
+// - `connackSent` turns true once the CONNACK is written (a session's restore,
+//   stored subscriptions included, runs before it);
+// - `broker` is the Aedes instance it belongs to;
+// - the stream handed to broker.handle gets `stream.client` = the client, and is
+//   read with `stream.read(null)` on 'readable' (src/checks/read-guard.ts wraps read());
+// The broker (aedes.js):
+// - `clients`: clientId -> connected Client;
+// - `mq`: the emitter every publish and `$SYS` announcement goes through
+//   (`on(topic, listener(packet, done))`; mqemitter's `concurrency` read per emit);
+// - `persistence`: the aedes-persistence instance (addSubscriptions, ...);
+// - `opts.drainTimeout`, read per wait by waitForDrain;
+// - `connectTimeout`, `maxTopicLevels`, `maxInflightInbound`: read per client
+//   and per packet from the instance, so they can be set after construction;
+// - `version`: the package version (a getter).
+import type { Aedes, AedesPublishPacket, Client } from 'aedes'
+import type { BrokerMq } from '../cluster/mq.js'
+
+export const AEDES_CHECKED_VERSION = '1.2.0'
+
+export type Deliver = (packet: AedesPublishPacket, cb: () => void) => void
+export type DrainWait = (this: AedesClientInternals, done: (err: Error | null, client?: unknown) => void) => void
+
+/** The writable side Aedes writes a client's packets to (the TLSSocket fleetgate hands it). */
+export interface OutboundStream {
+  readonly writableLength: number
+  readonly destroyed: boolean
+  once (event: 'drain' | 'close', listener: () => void): unknown
+  removeListener (event: 'drain' | 'close', listener: () => void): unknown
+}
+
+export interface AedesClientInternals {
+  deliver0: Deliver
+  deliverQoS: Deliver
+  waitForDrain: DrainWait
+  readonly clean: boolean
+  readonly closed: boolean
+  readonly conn: OutboundStream
+}
+
+/** Aedes' own waitForDrain (coalesced per client, bounded by drainTimeout), for a wrapper to fall back on. */
+export function aedesWaitForDrain (client: AedesClientInternals): DrainWait | undefined {
+  const proto = Object.getPrototypeOf(client) as { waitForDrain?: unknown }
+  return typeof proto?.waitForDrain === 'function' ? proto.waitForDrain as DrainWait : undefined
+}
+
+/**
+ * The client as fleetgate uses it for delivery, or null when its shape is not the
+ * one this file was checked against (then nothing is replaced: Aedes' own behaviour).
+ */
+export function clientInternals (client: Client): (AedesClientInternals & Client) | null {
+  const c = client as unknown as Partial<AedesClientInternals> & object
+  if (!Object.prototype.hasOwnProperty.call(c, 'deliver0') || typeof c.deliver0 !== 'function' || c.deliver0.length !== 2) return null
+  if (!Object.prototype.hasOwnProperty.call(c, 'deliverQoS') || typeof c.deliverQoS !== 'function' || c.deliverQoS.length !== 2) return null
+  if (aedesWaitForDrain(c as AedesClientInternals) === undefined) return null
+  const conn = c.conn as Partial<OutboundStream> | undefined
+  if (!conn || typeof conn.writableLength !== 'number' || typeof conn.once !== 'function') return null
+  return c as AedesClientInternals & Client
+}
+
+/** Aedes' version getter on the broker instance. */
+export function aedesVersion (broker: Aedes): string | undefined {
+  const v = (broker as unknown as { version?: unknown }).version
+  return typeof v === 'string' ? v : undefined
+}
+
+/**
+ * Aedes' drainTimeout, read per wait from `broker.opts` (lib/client.js waitForDrain),
+ * so that it also applies to a broker the user built.
+ */
+export function setDrainTimeout (broker: Aedes, ms: number): void {
+  const opts = (broker as unknown as { opts?: { drainTimeout?: number } }).opts
+  if (opts && typeof opts === 'object') opts.drainTimeout = ms
+}
+
+/** true once Aedes wrote the client's CONNACK (false while a session is being restored). */
+export function connackSent (client: Client): boolean {
+  return (client as unknown as { connackSent?: unknown }).connackSent === true
+}
+
+/** The id of the Aedes instance (cluster node) a client is connected to. */
+export function brokerIdOf (client: Client): string {
+  return (client as unknown as { broker: Aedes }).broker.id
+}
+
+/** The Client Aedes made for a stream handed to broker.handle, once it has. */
+export function clientOfStream (stream: object): Client | undefined {
+  return (stream as { client?: Client }).client
+}
+
+/** Aedes keeps its connected clients by id; its types do not declare the map. */
+export function clientsOf (broker: Aedes): Record<string, Client> {
+  return (broker as unknown as { clients: Record<string, Client> }).clients
+}
+
+/** A `$SYS` packet as the broker's emitter hands it to a listener. */
+export interface MqPacket { readonly topic: string; readonly payload: Buffer | string }
+
+/** The broker's emitter: what fleetgate listens on and makes safe (src/cluster/mq.ts). */
+export interface AedesMq extends BrokerMq {
+  on (topic: string, listener: (packet: MqPacket, done: () => void) => void, cb?: () => void): unknown
+}
+
+export function brokerMq (broker: Aedes): AedesMq | undefined {
+  return (broker as unknown as { mq?: AedesMq }).mq
+}
+
+/** The part of aedes-persistence fleetgate wraps (./stored-subscriptions.ts). */
+export interface AedesPersistence {
+  addSubscriptions (client: Client, subs: ReadonlyArray<{ topic: string; qos: number }>): Promise<unknown>
+}
+
+export function brokerPersistence (broker: Aedes): AedesPersistence {
+  return (broker as unknown as { persistence: AedesPersistence }).persistence
+}
+
+/** Limits Aedes reads from the instance per client and per packet. */
+export interface ClientLimits {
+  readonly connectTimeout: number
+  readonly maxTopicLevels: number
+  readonly maxInflightInbound: number
+}
+
+/** Apply fleetgate's limits to a broker the user built (they are Aedes options, read from the instance). */
+export function setClientLimits (broker: Aedes, limits: ClientLimits): void {
+  Object.assign(broker as object, limits)
+}

@@ -1,0 +1,42 @@
+// The live sessions as a check may find and end them: a port the broker
+// implements over its session registry (src/broker/end-session.ts), so the
+// revocation guard ends sessions without importing src/broker.
+import type { Identity } from './identity.js'
+import type { LiveReason, Reason } from './reasons.js'
+
+/** A certificate a revocation names: by fingerprint, or by its issuer's fingerprint + serial (lowercase hex). */
+export type CertificateTarget =
+  | { readonly fingerprint: string }
+  | { readonly issuer: string; readonly serial: string }
+
+/** What a check reads of one live session. */
+export interface LiveSessionState {
+  readonly identity: Identity
+  /** set once fleetgate ended the session itself (revoked, policy_changed) */
+  readonly endedFor?: Reason
+}
+
+/** How one end is reported: the audit line (evt, reason, then `audit`) and the decision metric (evt, reason). */
+export interface SessionEnd {
+  readonly evt: 'revocation.kick' | 'policy.kick'
+  readonly reason: LiveReason
+  readonly audit?: Readonly<Record<string, unknown>>
+  readonly message: string
+}
+
+/**
+ * The live sessions of this node. `H` is the broker's handle of one connection;
+ * a check only passes it back.
+ */
+export interface LiveSessions<H = unknown> {
+  /** the session of a handle; undefined once it is gone */
+  get (handle: H): LiveSessionState | undefined
+  /** the sessions a revocation of one of `targets` can end: a superset, each to be checked against its own identity */
+  candidatesFor (targets: Iterable<CertificateTarget>): Iterable<H>
+  /** the sessions of one leaf certificate */
+  byFingerprint (fingerprint: string): readonly H[]
+  /** every live session */
+  live (): readonly H[]
+  /** End the session for `end` (audited, counted, closed); false when it was already closed or ended. */
+  end (handle: H, end: SessionEnd): boolean
+}

@@ -1,6 +1,0 @@
-export { PacketScanner, type Oversize } from './packet-scanner.js'
-export { guardReads, type RateHandler, type RateLimit } from './read-guard.js'
-export { PublishRate, EXCESS_SECONDS, BURST_SECONDS } from './publish-rate.js'
-export { ConnectionLimiter } from './connection-limiter.js'
-export { admitConnection, type Admission, type AdmitOptions } from './admit.js'
-export { classifyProtocolError, type ProtocolError } from './protocol-errors.js'
