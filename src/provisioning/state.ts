@@ -85,7 +85,7 @@ export class FileProvisionerState implements ProvisionerState {
     this.#now = now
     takeLock(this.#lock)
     const t = now()
-    let text = ''
+    let text: string
     try { text = readFileSync(this.#path, 'utf8') } catch { text = '' } // absent: start empty (the registry and revocations live in the store)
     for (const line of text.split('\n')) {
       if (line === '') continue
