@@ -4,6 +4,7 @@
 const LAYERS = {
   contract: [],
   config: ['contract'],
+  aedes: ['contract'],
   identity: ['contract'],
   policy: ['contract', 'identity'],
   pki: ['contract', 'identity', 'policy'],
@@ -14,12 +15,12 @@ const LAYERS = {
   client: ['contract', 'pki'],
   stores: ['contract', 'identity', 'pki', 'policy', 'audit'],
   revocation: ['contract', 'identity', 'pki', 'policy', 'audit', 'stores'],
-  sessions: ['contract', 'identity', 'audit', 'stores'],
+  sessions: ['contract', 'identity', 'audit', 'stores', 'aedes'],
   provisioning: ['contract', 'identity', 'pki', 'policy', 'audit', 'client', 'stores', 'revocation'],
-  cluster: ['contract', 'audit', 'stores', 'revocation', 'sessions'],
+  cluster: ['contract', 'audit', 'stores', 'revocation', 'sessions', 'aedes'],
   reload: ['contract', 'identity', 'policy', 'tls'],
   checks: ['contract', 'identity', 'policy', 'pki', 'commands', 'audit', 'revocation', 'sessions', 'stores'],
-  broker: ['contract', 'config', 'identity', 'policy', 'pki', 'commands', 'audit', 'metrics', 'tls', 'stores', 'revocation', 'sessions', 'cluster', 'reload', 'checks'],
+  broker: ['contract', 'aedes', 'config', 'identity', 'policy', 'pki', 'commands', 'audit', 'metrics', 'tls', 'stores', 'revocation', 'sessions', 'cluster', 'reload', 'checks'],
 }
 const folders = Object.keys(LAYERS)
 

@@ -28,7 +28,7 @@ import { auditRemoteTakeovers } from './takeover.js'
 import { boundOutbound, type OutboundLimits } from './outbound.js'
 import {
   AEDES_CHECKED_VERSION, aedesVersion, brokerMq, brokerPersistence, clientOfStream, setClientLimits, setDrainTimeout,
-} from './aedes-adapter.js'
+} from '../aedes/adapter.js'
 
 export { tlsPaths, policyPath }
 

@@ -13,7 +13,7 @@ export type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck } from '.
 import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
 import { commandTopicVin } from '../contract/topics.js'
 import { willOfEndedSession } from './end-session.js'
-import { brokerIdOf, connackSent } from './aedes-adapter.js'
+import { brokerIdOf, connackSent } from '../aedes/adapter.js'
 import { ownerRecord, type ClientIdOwnerStore, type OwnerRecord } from '../sessions/index.js'
 
 export interface HookDeps {

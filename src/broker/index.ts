@@ -2,7 +2,7 @@ export { createFleetgate, tlsPaths, type Fleetgate, type FleetgateOptions, type 
 export { composeHooks, type HookSet } from './compose.js'
 export { createHooks, RefusalError, type FleetgateHooks, type ConnectCheck, type PublishCheck, type CheckResult, type DecisionCounter } from './hooks.js'
 export { startBroker, type RunningBroker, type StartOptions } from './server.js'
-export { clientsOf } from './aedes-adapter.js'
+export { clientsOf } from '../aedes/adapter.js'
 export { SessionRegistry, type Session, type ConnectionInfo } from './session.js'
 export { commandTopicVin } from '../contract/topics.js'
 export { createMq, makeMqSafe, MQ_OPTIONS, type BrokerMq } from '../cluster/mq.js'

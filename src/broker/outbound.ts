@@ -21,7 +21,7 @@ import type { AuditLogger } from '../audit/index.js'
 import { clip } from '../audit/index.js'
 import type { DecisionCounter } from './hooks.js'
 import type { SessionRegistry } from './session.js'
-import { aedesWaitForDrain, clientInternals, type AedesClientInternals, type Deliver, type DrainWait } from './aedes-adapter.js'
+import { aedesWaitForDrain, clientInternals, type AedesClientInternals, type Deliver, type DrainWait } from '../aedes/adapter.js'
 
 export interface OutboundLimits {
   /** bytes written to the connection and not yet taken by it */

@@ -12,7 +12,7 @@ import { clusterParts } from '../cluster/index.js'
 import { createSessionStore, OWNER_STORES, type SessionBackend, type SessionStore } from '../sessions/index.js'
 import { backendOf, openStore, storeContext } from '../stores/index.js'
 import { createMq } from '../cluster/mq.js'
-import { clientsOf } from './aedes-adapter.js'
+import { clientsOf } from '../aedes/adapter.js'
 import { serveMetrics, type MetricsServer } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
 

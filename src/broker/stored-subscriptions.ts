@@ -7,7 +7,7 @@
 // in a cluster), and written twice more at its reconnect. Only filters the
 // session's grant covers are stored.
 import type { SessionRegistry } from './session.js'
-import type { AedesPersistence } from './aedes-adapter.js'
+import type { AedesPersistence } from '../aedes/adapter.js'
 
 export function storeGrantedSubscriptionsOnly (store: AedesPersistence, sessions: SessionRegistry): void {
   const add = store.addSubscriptions.bind(store)

@@ -4,7 +4,7 @@
 import type { Aedes } from 'aedes'
 import type { DecisionCounter } from './hooks.js'
 import type { SessionRegistry } from './session.js'
-import { brokerMq } from './aedes-adapter.js'
+import { brokerMq } from '../aedes/adapter.js'
 
 const NEW_CLIENTS = '$SYS/+/new/clients'
 

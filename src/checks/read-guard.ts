@@ -1,7 +1,7 @@
 // The byte-stream guard: Aedes' parser has no size limit of its own, so a peer
 // could make it buffer a packet of any announced size. Aedes reads its
 // connection with `conn.read()` on 'readable' (paused mode; flowing mode calls
-// read() too; test/unit/broker/aedes-adapter.test.ts checks it), so the guard
+// read() too; test/unit/aedes/adapter.test.ts checks it), so the guard
 // wraps read() on that one socket: every byte Aedes will parse is scanned
 // first, and a packet that announces more than the limit closes the connection
 // before its body is handed over. No stream in between: nothing on the write path, no extra hop

@@ -5,13 +5,10 @@
 // that promise never settles and the SUBACK is never sent (seen with
 // aedes-persistence-redis: a clean=false client subscribing two filters in one
 // packet got nothing). Identical calls in flight are therefore made once.
-
-interface SubscriptionStore {
-  addSubscriptions (client: { id: string }, subs: ReadonlyArray<{ topic: string; qos: number }>, cb?: (err: Error | null) => void): Promise<unknown> | undefined
-}
+import { persistenceSubscriptions } from '../aedes/adapter.js'
 
 export function coalesceAddSubscriptions<T extends object> (persistence: T): T {
-  const store = persistence as unknown as SubscriptionStore
+  const store = persistenceSubscriptions(persistence)
   const original = store.addSubscriptions.bind(store)
   const inFlight = new Map<string, Promise<unknown>>()
   store.addSubscriptions = function coalescedAddSubscriptions (client, subs, cb) {

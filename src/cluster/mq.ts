@@ -14,6 +14,7 @@
 // each publisher's reads already wait for its own messages to be delivered.
 // mqemitter-redis (cluster mode) builds the same MQEmitter from these options.
 import { createRequire } from 'node:module'
+import type { BrokerMq } from '../aedes/adapter.js'
 
 const require = createRequire(import.meta.url)
 
@@ -26,10 +27,7 @@ export const MQ_OPTIONS = Object.freeze({
 })
 
 /** What Aedes needs of an emitter; mqemitter's `concurrency` is a plain property read at every emit. */
-export interface BrokerMq {
-  emit (packet: { topic: string }, cb?: (err?: Error) => void): unknown
-  concurrency?: number
-}
+export type { BrokerMq }
 
 /**
  * An in-process emitter for Aedes.createBroker({ mq: createMq() }): what

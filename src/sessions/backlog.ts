@@ -17,16 +17,10 @@
 // the socket's drain after each write: memory per draining client is bounded by
 // window + page entries, whatever the queue's length.
 
+import type { QueuedPacket } from '../aedes/adapter.js'
+
 /** A queued packet as the store gives it back (aedes-packet fields). */
-export interface StoredPacket {
-  cmd?: string
-  qos?: number
-  messageId?: number
-  brokerId?: string
-  brokerCounter?: number | string
-  retain?: boolean
-  [field: string]: unknown
-}
+export type StoredPacket = QueuedPacket
 
 export interface QueueHead {
   /** keys (stable identities) of the oldest `count` entries of the client's queue */

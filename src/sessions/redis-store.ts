@@ -11,6 +11,7 @@
 // queues once the bound has dropped an entry in flight).
 import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
+import { subscriptionMethods } from '../aedes/adapter.js'
 import { BacklogDelivery, type DeliveringClient, type StoredPacket } from './backlog.js'
 import type { SessionBackend, SessionClock, StoreDeps } from './types.js'
 
@@ -88,11 +89,6 @@ interface RedisPersistence {
   outgoingStream (client: DeliveringClient): AsyncIterable<StoredPacket>
   cleanSubscriptions (client: { id: string }): Promise<void>
   cleanIncoming (client: { id: string }): Promise<void>
-}
-
-interface SubscriptionMethods {
-  removeSubscriptions (client: { id: string }, topics: string[]): Promise<void>
-  subscriptionsByClient (client: { id: string }): Promise<Array<{ topic: string }>>
 }
 
 export interface RedisStoreOptions {
@@ -180,7 +176,7 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
   // the packets it held: their `packet:*` keys were left in Redis for good.
   // The exported persistence hands each call to an inner async instance whose
   // cleanSubscriptions calls its own removeSubscriptions: the inner one is wrapped.
-  const inner = (p as unknown as { asyncPersistence?: SubscriptionMethods }).asyncPersistence ?? (p as unknown as SubscriptionMethods)
+  const inner = subscriptionMethods(p)
   const removeSubscriptions = inner.removeSubscriptions.bind(inner)
   inner.removeSubscriptions = async function releasingRemove (client, topics) {
     const left = (await inner.subscriptionsByClient(client)).filter((s) => !topics.includes(s.topic))

@@ -5,7 +5,7 @@
 import type { Aedes } from 'aedes'
 import type { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
-import type { DeliveringClient } from './backlog.js'
+import { clientsOf, onClientMade, sessionClient, type SessionClient } from '../aedes/adapter.js'
 import { factoryOf } from '../stores/open.js'
 import { SessionExpiry } from './expiry.js'
 import { SESSION_STORES } from './stores.js'
@@ -48,7 +48,6 @@ export interface SessionStore {
   close (): Promise<void>
 }
 
-interface AedesClient extends DeliveringClient { closed: boolean }
 
 function sessionBackend (name: string, opts: SessionStoreOptions, deps: StoreDeps): SessionBackend {
   return factoryOf('session', SESSION_STORES, name)({ deps, prefix: opts.redisPrefix, redis: opts.redis })
@@ -73,18 +72,13 @@ export function createSessionStore (opts: SessionStoreOptions): SessionStore {
     persistence: backend.persistence,
     backend,
     attach (broker: Aedes) {
-      const b = broker as unknown as { handle: (conn: unknown, req?: unknown) => AedesClient; clients: Record<string, AedesClient> }
-      const handle = b.handle
-      b.handle = function handleHoldingLive (conn, req) {
-        const client = handle(conn, req)
-        backend.backlog.holdLive(client)
-        return client
-      }
+      onClientMade(broker, (client) => backend.backlog.holdLive(client))
+      const clients = clientsOf(broker)
       expiry = new SessionExpiry({
         clock: backend.clock,
         expiryMs: opts.sessionExpiry,
-        liveIds: () => Object.values(b.clients).filter((c) => !c.clean && !c.closed).map((c) => c.id),
-        isLive: (id) => { const c = b.clients[id]; return c !== undefined && !c.closed },
+        liveIds: () => Object.values(clients).filter((c) => !c.clean && !c.closed).map((c) => c.id),
+        isLive: (id) => { const c = clients[id]; return c !== undefined && !c.closed },
         remove: (id) => backend.expire(id),
         expired (clientId) {
           decisions.inc('session.expire', 'session_expired')
@@ -101,14 +95,14 @@ export function createSessionStore (opts: SessionStoreOptions): SessionStore {
         },
       })
       const ex = expiry
-      const persistent = (c: AedesClient) => c.clean === false
+      const persistent = (c: SessionClient) => c.clean === false
       broker.on('client', (client) => {
-        const c = client as unknown as AedesClient
+        const c = sessionClient(client)
         if (!persistent(c)) return
         ex.seen(c.id)
         backend.resumed(c.id).catch(() => {})
       })
-      broker.on('clientDisconnect', (client) => { const c = client as unknown as AedesClient; if (persistent(c)) ex.seen(c.id) })
+      broker.on('clientDisconnect', (client) => { const c = sessionClient(client); if (persistent(c)) ex.seen(c.id) })
       ex.start()
     },
     onExpired (listener) {

@@ -10,7 +10,7 @@ import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { startRedis, type TestRedis } from '../harness/redis.js'
 import { credentials, connect, end, type Credentials } from '../harness/mqtt.js'
 import { clientsOf } from '../../src/broker/index.js'
-import { AEDES_CHECKED_VERSION, aedesVersion, clientInternals } from '../../src/broker/aedes-adapter.js'
+import { AEDES_CHECKED_VERSION, aedesVersion, clientInternals } from '../../src/aedes/adapter.js'
 
 /** A raw MQTT 3.1.1 session over TLS: CONNECT, then SUBSCRIBE; resolves once SUBACKed. */
 async function rawSubscriber (port: number, creds: Credentials, clientId: string, filter: string, qos: 0 | 1, clean = true): Promise<TLSSocket> {

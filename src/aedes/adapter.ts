@@ -1,7 +1,7 @@
 // The one place that reaches into Aedes' private shape (what its types do not
 // declare): every cast into Aedes is here, named by what it relies on.
 // Checked against aedes 1.2.0 (aedes.js, lib/client.js, lib/write.js,
-// lib/handlers/*.js); test/unit/broker/aedes-adapter.test.ts starts a real Aedes
+// lib/handlers/*.js); test/unit/aedes/adapter.test.ts starts a real Aedes
 // and fails when the installed one differs from what is listed below.
 //
 // The Client (lib/client.js):
@@ -28,11 +28,23 @@
 // - `opts.drainTimeout`, read per wait by waitForDrain;
 // - `connectTimeout`, `maxTopicLevels`, `maxInflightInbound`: read per client
 //   and per packet from the instance, so they can be set after construction;
-// - `version`: the package version (a getter).
+// - `version`: the package version (a getter);
+// - `handle(stream, req)`: makes the Client for a stream and returns it.
+// The persistence (aedes-persistence 10 under aedes-persistence-redis 12):
+// - the instance Aedes gets hands each call to `asyncPersistence`, an inner async
+//   instance whose own methods call each other (cleanSubscriptions calls its
+//   removeSubscriptions): a wrapper must sit on the inner one;
+// - `addSubscriptions(client, subs)` returns a promise when called without a callback.
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
-import type { BrokerMq } from '../cluster/mq.js'
 
 export const AEDES_CHECKED_VERSION = '1.2.0'
+export const AEDES_PERSISTENCE_REDIS_CHECKED_VERSION = '12.0.0'
+
+/** An emitter Aedes publishes through (mqemitter's shape; `concurrency` read per emit). */
+export interface BrokerMq {
+  emit (packet: { topic: string }, cb?: (err?: Error) => void): unknown
+  concurrency?: number
+}
 
 export type Deliver = (packet: AedesPublishPacket, cb: () => void) => void
 export type DrainWait = (this: AedesClientInternals, done: (err: Error | null, client?: unknown) => void) => void
@@ -105,8 +117,8 @@ export function clientOfStream (stream: object): Client | undefined {
 }
 
 /** Aedes keeps its connected clients by id; its types do not declare the map. */
-export function clientsOf (broker: Aedes): Record<string, Client> {
-  return (broker as unknown as { clients: Record<string, Client> }).clients
+export function clientsOf (broker: Aedes): Record<string, SessionClient> {
+  return (broker as unknown as { clients: Record<string, SessionClient> }).clients
 }
 
 /** A `$SYS` packet as the broker's emitter hands it to a listener. */
@@ -128,6 +140,55 @@ export interface AedesPersistence {
 
 export function brokerPersistence (broker: Aedes): AedesPersistence {
   return (broker as unknown as { persistence: AedesPersistence }).persistence
+}
+
+/** The subscription methods of a persistence, where a wrapper must sit (the inner async instance, if any). */
+export interface SubscriptionMethods {
+  subscriptionsByClient (client: { id: string }): Promise<Array<{ topic: string; qos: number }>>
+  removeSubscriptions (client: { id: string }, topics: string[]): Promise<unknown>
+  addSubscriptions (client: { id: string }, subs: ReadonlyArray<{ topic: string; qos: number }>, cb?: (err: Error | null) => void): Promise<unknown> | undefined
+}
+
+/** The object whose subscription methods Aedes' calls end in: the inner async persistence, else the persistence itself. */
+export function subscriptionMethods (persistence: object): SubscriptionMethods {
+  const p = persistence as { asyncPersistence?: SubscriptionMethods }
+  return p.asyncPersistence ?? (persistence as SubscriptionMethods)
+}
+
+/** The persistence's own addSubscriptions (the object Aedes calls, not the inner one). */
+export function persistenceSubscriptions (persistence: object): Pick<SubscriptionMethods, 'addSubscriptions'> {
+  return persistence as Pick<SubscriptionMethods, 'addSubscriptions'>
+}
+
+/** A packet as a persistence stores it and Aedes delivers it (lib/client.js deliverQoS). */
+export interface QueuedPacket {
+  cmd?: string
+  qos?: number
+  messageId?: number
+  brokerId?: string
+  brokerCounter?: number | string
+  retain?: boolean
+  [field: string]: unknown
+}
+
+/** A connected client as the session backlog uses it: its id, clean flag, closed flag and QoS>0 delivery. */
+export interface SessionClient extends Client {
+  deliverQoS: (packet: QueuedPacket, cb: () => void) => void
+}
+
+export function sessionClient (client: Client): SessionClient {
+  return client as unknown as SessionClient
+}
+
+/** Run `made` on every Client broker.handle makes, right after Aedes made it (before it reads a byte). */
+export function onClientMade (broker: Aedes, made: (client: SessionClient) => void): void {
+  const b = broker as unknown as { handle: (conn: unknown, req?: unknown) => Client }
+  const handle = b.handle
+  b.handle = function handleThenTell (conn, req) {
+    const client = handle.call(this, conn, req)
+    made(sessionClient(client))
+    return client
+  }
 }
 
 /** Limits Aedes reads from the instance per client and per packet. */

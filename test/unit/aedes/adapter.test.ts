@@ -1,5 +1,5 @@
 // The Aedes adapter against a real Aedes: every private field and method that
-// src/broker/aedes-adapter.ts relies on exists, with the type it expects, in the
+// src/aedes/adapter.ts relies on exists, with the type it expects, in the
 // installed Aedes. An Aedes upgrade that changes that shape fails here, not in
 // production. No socket: the client's stream is an in-process Duplex.
 import { expect } from 'chai'
@@ -10,9 +10,9 @@ import { dirname, join } from 'node:path'
 import mqttPacket from 'mqtt-packet'
 import { Aedes, type Client } from 'aedes'
 import {
-  AEDES_CHECKED_VERSION, aedesVersion, aedesWaitForDrain, brokerIdOf, brokerMq, brokerPersistence, clientInternals,
+  type SessionClient, AEDES_CHECKED_VERSION, AEDES_PERSISTENCE_REDIS_CHECKED_VERSION, onClientMade, persistenceSubscriptions, subscriptionMethods, aedesVersion, aedesWaitForDrain, brokerIdOf, brokerMq, brokerPersistence, clientInternals,
   clientOfStream, clientsOf, connackSent, setClientLimits, setDrainTimeout, type MqPacket,
-} from '../../../src/broker/aedes-adapter.js'
+} from '../../../src/aedes/adapter.js'
 
 /** A client's end of a connection: what Aedes writes is parsed into `received`. */
 class Pipe extends Duplex {
@@ -115,5 +115,41 @@ describe('Aedes adapter: the private shape it relies on (real Aedes)', () => {
     await until('$SYS new/clients', () => newClients.length > 0)
     expect(newClients[0]!.topic).to.equal(`$SYS/${broker.id}/new/clients`)
     expect(newClients[0]!.payload.toString()).to.equal('adapter-shape')
+  })
+})
+
+describe('Aedes adapter: broker.handle and the persistence (real Aedes, real aedes-persistence-redis)', () => {
+  const require = createRequire(import.meta.url)
+
+  it('onClientMade sees the Client broker.handle made, before it reads a byte, and handle still returns it', async () => {
+    const broker = await Aedes.createBroker()
+    const made: SessionClient[] = []
+    onClientMade(broker, (c) => { made.push(c); expect(connackSent(c), 'before CONNECT').to.equal(false) })
+    const pipe = new Pipe()
+    const returned = broker.handle(pipe)
+    expect(made).to.have.length(1)
+    expect(made[0]).to.equal(returned)
+    expect(clientOfStream(pipe)).to.equal(returned)
+    expect(made[0]!.deliverQoS).to.be.a('function')
+    pipe.destroy()
+    await new Promise<void>((resolve) => broker.close(() => resolve()))
+  })
+
+  it(`is the aedes-persistence-redis version the adapter names (${AEDES_PERSISTENCE_REDIS_CHECKED_VERSION})`, () => {
+    const pkg = JSON.parse(readFileSync(join(dirname(require.resolve('aedes-persistence-redis')), 'package.json'), 'utf8')) as { version: string }
+    expect(pkg.version).to.equal(AEDES_PERSISTENCE_REDIS_CHECKED_VERSION)
+  })
+
+  it('aedes-persistence-redis hands each call to an inner async instance with the subscription methods a wrapper must sit on', async () => {
+    const { Redis } = await import('ioredis')
+    const conn = new Redis({ lazyConnect: true }) // never connects: only the object shape is read
+    const makePersistence = require('aedes-persistence-redis') as (opts: object) => object
+    const persistence = makePersistence({ conn })
+    const inner = subscriptionMethods(persistence)
+    expect(inner, 'the inner async persistence').to.not.equal(persistence)
+    expect(inner).to.equal(raw(persistence).asyncPersistence)
+    for (const name of ['subscriptionsByClient', 'removeSubscriptions', 'addSubscriptions'] as const) expect(inner[name], name).to.be.a('function')
+    expect(persistenceSubscriptions(persistence).addSubscriptions).to.be.a('function')
+    conn.disconnect()
   })
 })
