@@ -5,7 +5,8 @@
 // persistence (src/sessions/stores.ts).
 import { REGISTRY_STORES, REVOCATION_STORES } from '../revocation/stores.js'
 import { OWNER_STORES } from '../sessions/stores.js'
-import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore } from '../stores/index.js'
+import { closeStores, openStores, type ClientIdOwnerStore, type DeviceRegistry, type RevocationStore, type StoreChoice } from '../stores/index.js'
+import type { AuditLogger } from '../audit/index.js'
 
 /** what a broker node opens with openStores, in this order */
 export const FLEETGATE_STORES = {
@@ -25,4 +26,31 @@ export interface FleetgateStores {
    * nodes share sessions there (startBroker does this with --redis)
    */
   readonly owners: ClientIdOwnerStore
+}
+
+/** The stores of one node, opened (or the caller's own), and how to close them. */
+export interface NodeStores extends FleetgateStores {
+  /** the caller's own objects (they are closed by close() too, but not when the start fails) */
+  readonly given: Partial<FleetgateStores>
+  close (): Promise<void>
+  /** close only what this node opened (a start that failed hands the caller's own stores back untouched) */
+  closeOpened (): Promise<void>
+}
+
+/**
+ * Opened before the first CONNECT. clientId owners live beside the sessions: the
+ * caller who chose Aedes' persistence says where (given.owners); else in memory.
+ */
+export async function openNodeStores (choice: StoreChoice, log: AuditLogger, given: Partial<FleetgateStores>): Promise<NodeStores> {
+  const { revocations, registry, owners } = await openStores(choice, FLEETGATE_STORES, { log, given, backends: { owners: 'embedded' } })
+  const all = [revocations, registry, owners]
+  const own = new Set<unknown>(Object.values(given))
+  return {
+    revocations,
+    registry,
+    owners,
+    given,
+    close: () => closeStores(all),
+    closeOpened: () => closeStores(all.filter((s) => !own.has(s))),
+  }
 }

@@ -1,0 +1,92 @@
+// The identity part: what the TLS layer learnt of each connection (ARCHITECTURE.md
+// steps 1-2), kept by the stream handed to broker.handle so that a byte-stream
+// guard may sit between the TLSSocket and Aedes. Chains are verified and parsed
+// once per leaf (a reconnecting car is not parsed again); a reload that changes
+// the trust bundle starts a new generation, and connections described under an
+// older one are decided again.
+import type { TLSSocket } from 'node:tls'
+import type { Client } from 'aedes'
+import { PeerChainVerifier, peerLeaf, peerLeafDer } from '../tls/index.js'
+import { IdentityCache, sha256Hex } from '../identity/index.js'
+import type { ConnectionInfo } from './session.js'
+
+export class ConnectionIdentities {
+  #chains: PeerChainVerifier
+  readonly #identities = new IdentityCache()
+  readonly #connections = new WeakMap<object, ConnectionInfo>()
+  #generation = 0
+
+  constructor (caDer: readonly Buffer[]) {
+    this.#chains = new PeerChainVerifier(caDer)
+  }
+
+  /** The identity (or the refusal) of a verified TLS peer. */
+  describe (socket: TLSSocket): ConnectionInfo {
+    const remote = socket.remoteAddress
+    const generation = this.#generation
+    // The shipped server refuses unverified peers in the handshake; a library
+    // user's server with rejectUnauthorized off must not get identities from them.
+    if (socket.authorized !== true) return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'TLS peer not verified' } }
+    try {
+      const leafDer = peerLeafDer(socket)
+      if (!leafDer) return { identity: null, remote, generation }
+      // A reconnecting car is not parsed (nor its chain verified) again.
+      const fingerprint = sha256Hex(leafDer)
+      let entry = this.#identities.get(fingerprint)
+      if (!entry) {
+        let chain = this.#chains.chainOfKnown(leafDer)
+        if (!chain) { const leaf = peerLeaf(socket); chain = leaf ? this.#chains.chainOf(leaf) : null }
+        if (!chain) return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'no chain of verified signatures to a trust anchor' } }
+        entry = this.#identities.fromChain(chain, fingerprint)
+      }
+      const { identity, check } = entry
+      return check.ok ? { identity, remote, generation } : { identity, remote, generation, refusal: { reason: check.reason, detail: check.detail } }
+    } catch {
+      // An unparseable certificate is refused, never half-trusted.
+      return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'certificate cannot be parsed' } }
+    }
+  }
+
+  /** What is known of the stream handed to broker.handle (set by the listener before the handing). */
+  set (stream: object, info: ConnectionInfo): void {
+    this.#connections.set(stream, info)
+  }
+
+  /** For the hooks: the client's connection, described now when it was handed to Aedes directly or described before a reload. */
+  of (client: Client): ConnectionInfo | undefined {
+    const conn = client.conn as object
+    let info = this.#connections.get(conn)
+    const stale = info !== undefined && info.generation !== undefined && info.generation !== this.#generation
+    if ((!info || stale) && typeof (conn as TLSSocket).getPeerCertificate === 'function') {
+      info = this.describe(conn as TLSSocket)
+      this.#connections.set(conn, info)
+    }
+    return info
+  }
+
+  /** The remote address the listener saw for a stream. */
+  remoteOf (stream: object): string | undefined {
+    return this.#connections.get(stream)?.remote
+  }
+
+  /** false when a reload changed the trust bundle since this connection was described */
+  isCurrent (info: ConnectionInfo): boolean {
+    return info.generation === undefined || info.generation === this.#generation
+  }
+
+  /** the connection is decided: what the TLS layer learnt of it is no longer needed */
+  forget (client: Client): void {
+    this.#connections.delete(client.conn as object)
+  }
+
+  /** A new trust bundle: chains are walked again against the new anchors. */
+  retrust (caDer: readonly Buffer[]): void {
+    this.#chains = new PeerChainVerifier(caDer)
+    this.#identities.clear()
+    this.#generation++
+  }
+
+  clear (): void {
+    this.#identities.clear()
+  }
+}

@@ -1,0 +1,92 @@
+// The listener part: the tls.Server 'secureConnection' handler. Per-address
+// admission, the byte-stream guard (packet size, publish rate) and the outbound
+// bound sit between the TLSSocket and Aedes; the connection's identity is kept by
+// the stream Aedes gets (ARCHITECTURE.md step 2).
+import type { TLSSocket } from 'node:tls'
+import type { Aedes } from 'aedes'
+import type { Config } from '../config/index.js'
+import { clip, type AuditLogger } from '../audit/index.js'
+import type { DecisionCounter } from '../contract/checks.js'
+import { admitConnection, type AdmitOptions, type ConnectionLimiter, type RateLimit } from '../checks/index.js'
+import { AEDES_CHECKED_VERSION, aedesVersion, clientOfStream } from '../aedes/adapter.js'
+import { boundOutbound, type OutboundLimits } from './outbound.js'
+import type { ConnectionIdentities } from './identities.js'
+import type { SessionRegistry } from './session.js'
+
+export interface ListenerDeps {
+  readonly config: Config
+  readonly log: AuditLogger
+  readonly decisions: DecisionCounter
+  readonly limiter: ConnectionLimiter
+  readonly identities: ConnectionIdentities
+  readonly sessions: SessionRegistry
+  /** connections handed to Aedes and not closed yet (the metric) */
+  readonly handed: { count: number }
+}
+
+/** --max-publish-rate: the guard drops QoS 0 PUBLISHes over it and closes on persistent excess. */
+function publishRateLimit (config: Config, log: AuditLogger, decisions: DecisionCounter): RateLimit | undefined {
+  const rate = config.maxPublishRate
+  if (rate === 0) return undefined
+  const clientIdOf = (socket: object) => {
+    const id: unknown = clientOfStream(socket)?.id
+    return typeof id === 'string' ? clip(id) : undefined
+  }
+  return {
+    perSecond: rate,
+    handler: {
+      dropped (socket, count, first) {
+        if (decisions.add) decisions.add('publish.drop', 'rate_limited', count)
+        else for (let k = 0; k < count; k++) decisions.inc('publish.drop', 'rate_limited')
+        // once per run of seconds with drops, never per message
+        if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'QoS 0 PUBLISHes over the publish rate dropped')
+      },
+      closed (socket, dropped) {
+        log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'connection closed: over the publish rate')
+        decisions.inc('publish.deny', 'rate_limited')
+      },
+    },
+  }
+}
+
+export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: TLSSocket) => void {
+  const { config, log, decisions, limiter, identities, sessions, handed } = deps
+  // Made once per server, not per connection (memory per idle connection).
+  const admitOptions: AdmitOptions = {
+    limiter,
+    maxPacketSize: config.maxPacketSize,
+    rateLimit: publishRateLimit(config, log, decisions),
+    onOversize: (over, socket) => {
+      // a remaining length of five bytes or more is no length at all [MQTT-2.2.3]
+      if (over.announced < 0) {
+        log.warn({ evt: 'stream.deny', reason: 'malformed_packet', detail: 'malformed remaining length', remote: socket.remoteAddress }, 'malformed packet')
+        decisions.inc('stream.deny', 'malformed_packet')
+        return
+      }
+      log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote: socket.remoteAddress }, 'packet too large')
+      decisions.inc('stream.deny', 'packet_too_large')
+    },
+  }
+  const unhand = () => { handed.count-- }
+  const outbound: OutboundLimits = { maxBytes: config.maxOutboundBuffer, slowConsumerMs: config.slowConsumerTimeout, log, sessions, decisions }
+  let unbounded = false
+  return function fleetgateConnection (socket: TLSSocket) {
+    const remote = socket.remoteAddress
+    const admitted = admitConnection(socket, admitOptions)
+    const refuseLimit = { reason: 'too_many_connections' as const, detail: `${admitted.count} connections from this address, limit ${limiter.max}` }
+    if (admitted.stream === null) {
+      log.warn({ evt: 'connect.deny', reason: 'too_many_connections', remote, detail: refuseLimit.detail + ', dropped before CONNECT' }, 'connection flood shed')
+      decisions.inc('connect.deny', 'too_many_connections')
+      return
+    }
+    handed.count++
+    socket.on('close', unhand)
+    identities.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : identities.describe(socket))
+    const client = broker.handle(admitted.stream)
+    // Before any SUBSCRIBE: subscriptions register the client's delivery functions.
+    if (!boundOutbound(client, outbound) && !unbounded) {
+      unbounded = true
+      log.error({ evt: 'broker.error', err: `Aedes ${aedesVersion(broker) ?? '?'} client shape differs from ${AEDES_CHECKED_VERSION}: no outbound buffer bound` }, 'outbound bound not installed')
+    }
+  }
+}
