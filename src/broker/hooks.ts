@@ -1,5 +1,5 @@
 // fleetgate's Aedes hooks. Each hook's refusal reaches the client the way Aedes
-// gives it (STYLE.md §1): authenticate -> CONNACK 5 then close; authorizePublish
+// gives it (Aedes' hook contract, ARCHITECTURE.md step 6): authenticate -> CONNACK 5 then close; authorizePublish
 // -> close [MQTT-3.3.5-2]; authorizeSubscribe -> SUBACK 0x80 for that filter;
 // authorizeForward -> the delivery is dropped.
 import type { Client, AedesPublishPacket, AuthErrorCode, ConnectPacket, PublishPacket, Subscription, AuthenticateError } from 'aedes'
@@ -233,7 +233,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
         return { ok: true, session }
       }
       run().then((r) => {
-        // The socket may have died while we waited (STYLE.md §1).
+        // The socket may have died while we waited (Aedes' hook contract, ARCHITECTURE.md step 6).
         if (client.closed) return
         // A reload changed the trust bundle while we waited: decide again under it.
         if (deps.isCurrent && !deps.isCurrent(info)) return fleetgateAuthenticate(client, _username, _password, done)
@@ -284,7 +284,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
 
     authorizePublish: function fleetgateAuthorizePublish (client, packet, callback) {
       // Wills that a dead cluster node left behind come with no client; they
-      // were checked at their CONNECT (DESIGN step 6).
+      // were checked at their CONNECT (ARCHITECTURE.md step 7).
       if (client === null) return callback(null)
       const session = sessions.get(client)
       if (!session) return callback(new Error('no session'))
@@ -306,7 +306,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     },
 
     authorizeForward: function fleetgateAuthorizeForward (client, packet) {
-      // Aedes persists a SUBSCRIBE whole, denied filters included (DESIGN step 7):
+      // Aedes persists a SUBSCRIBE whole, denied filters included (ARCHITECTURE.md step 8):
       // every delivery is re-checked against this connection's compiled rules.
       const session = sessions.get(client)
       if (!session || session.endedFor !== undefined) return null

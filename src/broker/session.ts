@@ -67,7 +67,7 @@ function caKeysOf (chain: Identity['chain']): readonly string[] {
 }
 
 /**
- * The live sessions, indexed for revocation (DESIGN step 8): by every key the
+ * The live sessions, indexed for revocation (ARCHITECTURE.md step 9): by every key the
  * revocation check asks about for them (targetsOf), so a revocation event looks
  * up the sessions it names instead of scanning all of them. Entries come and go
  * with set and delete (called when the connection closes, whatever ended it).

@@ -1,4 +1,4 @@
-// `fleetgate`: the command line (DESIGN "Command line").
+// `fleetgate`: the command line (README "Command line").
 import { newCommand, reportError } from './program.js'
 import { serveCommand } from './serve.js'
 import { pkiCommand } from './pki.js'

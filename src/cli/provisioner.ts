@@ -1,4 +1,4 @@
-// `fleetgate provisioner`: the provisioning service (DESIGN "Command line").
+// `fleetgate provisioner`: the provisioning service (README "Command line").
 import { Option } from 'commander'
 import { durationFlag, newCommand, untilStopped } from './program.js'
 import { addStoreOptions, resolveStoreChoice, type StoreFlags } from './store-options.js'

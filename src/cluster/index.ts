@@ -1,7 +1,7 @@
 // Cluster mode (config.redis): MQTT sessions, retained messages and Wills in
 // aedes-persistence-redis, pub/sub between broker nodes in mqemitter-redis, so
-// several nodes behind a TCP load balancer act as one broker (DESIGN
-// "Embedded default and production"). Revocation has its own connections
+// several nodes behind a TCP load balancer act as one broker (README
+// "Cluster"). Revocation has its own connections
 // (src/revocation), with their own timeouts.
 import { createRequire } from 'node:module'
 import { Redis } from 'ioredis'

@@ -1,4 +1,4 @@
-// The command allowlist with argument schemas (DESIGN "Signed command"):
+// The command allowlist with argument schemas (README "Signed commands"):
 // never a generic "execute". Pure.
 
 export const COMMAND_NAMES = [

@@ -1,8 +1,8 @@
-// The wire shape of a signed command and of a signed result (DESIGN "Signed
-// command"): JWS compact, ES256, x5c. Shape checks only, no cryptography: they
+// The wire shape of a signed command and of a signed result (README "Signed
+// commands"): JWS compact, ES256, x5c. Shape checks only, no cryptography: they
 // run first, and anything off the contract is `malformed`. Pure.
 
-/** Largest command JWS accepted (DESIGN: over 8 KiB is malformed). */
+/** Largest command JWS accepted (README "Signed commands": over 8 KiB is malformed). */
 export const MAX_JWS_BYTES = 8 * 1024
 /** x5c: the signer's leaf + issuing CA (1 to 3 certificates accepted: leaf [, issuing CA [, root]]). */
 export const MAX_X5C = 3

@@ -1,4 +1,4 @@
-// Signed commands (DESIGN "Signed command"): pure sign/verify, the allowlist,
+// Signed commands (README "Signed commands"): pure sign/verify, the allowlist,
 // x5c chain trust and the replay set. No I/O.
 export {
   COMMAND_NAMES, type CommandName, isCommandName, argsValid,

@@ -1,4 +1,4 @@
-// The seen-jti set of one car (DESIGN: `replayed`, a jti kept until exp + skew).
+// The seen-jti set of one car (README "Signed commands": `replayed`, a jti kept until exp + skew).
 // Bounded by expiry, and by a maximum size: when it is full of entries that
 // have not expired, a new command is refused (fail closed: the car cannot
 // prove it is not a replay). With the default 60 s lifetime + 2 x 30 s skew,

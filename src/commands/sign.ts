@@ -1,5 +1,5 @@
 // Signing commands (fleet backend) and results (car): JWS compact, ES256, x5c =
-// the signer's leaf + issuing CA (DESIGN "Signed command"). Pure: key, chain,
+// the signer's leaf + issuing CA (README "Signed commands"). Pure: key, chain,
 // clock and jti come in.
 import { randomUUID, type KeyObject } from 'node:crypto'
 import { CompactSign } from 'jose'

@@ -1,4 +1,4 @@
-// verifyCommand: a car's decision on one signed command, in DESIGN's order
+// verifyCommand: a car's decision on one signed command, in the order README "Signed commands" gives
 // ("Signed command"): malformed -> untrusted_signer -> bad_signature ->
 // insufficient_privileges -> wrong_vin -> ttl_too_long -> not_yet_valid ->
 // expired -> unknown_command -> bad_args -> replayed. The cheap shape checks

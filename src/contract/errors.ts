@@ -1,4 +1,4 @@
-// Operator errors: FG_ERR_<AREA>_<WHAT>, one line, exit 2 (DESIGN.md).
+// Operator errors: FG_ERR_<AREA>_<WHAT>, one line, exit 2 (ARCHITECTURE.md "Reasons and error codes").
 // Every code is defined here and only here; test/unit/errors-doc.test.ts keeps
 // the README table in step with this list.
 

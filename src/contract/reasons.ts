@@ -1,4 +1,4 @@
-// Reasons: decisions about a client (DESIGN.md "Reasons and error codes").
+// Reasons: decisions about a client (ARCHITECTURE.md "Reasons and error codes").
 // The same string goes into the audit line, the metrics label, the simulator's
 // report and a car's signed result. Never mixed with operator error codes.
 

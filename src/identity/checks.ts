@@ -1,4 +1,4 @@
-// Connect-time identity checks that do not depend on the policy (DESIGN step 2).
+// Connect-time identity checks that do not depend on the policy (ARCHITECTURE.md step 2).
 import type { Identity } from './identity.js'
 
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'

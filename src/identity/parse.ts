@@ -1,6 +1,6 @@
 // DER chain -> Identity. Pure: no sockets, no files. Reads the certificate with
 // the strict DER reader in der.ts (the asn1-schema parse costs ~440 µs
-// per certificate; @peculiar/x509 ~1 ms: DESIGN pitfalls), with OpenSSL's
+// per certificate; @peculiar/x509 ~1 ms: ARCHITECTURE.md "Known pitfalls of the libraries"), with OpenSSL's
 // length rule: the TLS handshake accepted the certificate as encoded.
 import { createHash } from 'node:crypto'
 import type { CaInfo, Identity, NameAttributes } from './identity.js'
@@ -27,7 +27,7 @@ export function sha256Hex (der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex')
 }
 
-/** Serial as lowercase hex without leading zeros (DESIGN Redis schema: 0x01 is `1`). */
+/** Serial as lowercase hex without leading zeros (README "Redis schema": 0x01 is `1`). */
 export function serialHex (bytes: ArrayBuffer | Uint8Array): string {
   const hex = Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('hex').replace(/^0+/, '')
   return hex === '' ? '0' : hex

@@ -1,4 +1,4 @@
-// Certificate + clientId -> one role and its grant (DESIGN.md step 4).
+// Certificate + clientId -> one role and its grant (ARCHITECTURE.md step 4).
 // First matching role in file order wins; a failure inside that role is a
 // refusal, never a fall-through to a later, perhaps wider, role.
 import type { Identity, NameAttributes } from '../identity/identity.js'

@@ -1,4 +1,4 @@
-// Public types of the policy module (DESIGN.md "Policy file", data-flow steps 4, 6, 7).
+// Public types of the policy module (README "Policy file"; ARCHITECTURE.md steps 4, 7 and 8).
 import type { Identity } from '../identity/identity.js'
 import type { ConnectReason } from '../contract/reasons.js'
 

@@ -1,4 +1,4 @@
-// Provisioning and rotation (DESIGN "Provisioning and rotation"): the CSR
+// Provisioning and rotation (README "Provisioning and rotation"): the CSR
 // checks, the fast issuer, step-ca style sign options, the service's decisions,
 // its state (nonces, rate limit, retirements) and the MQTT process.
 export { parseRequest, isP256Key, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'

@@ -33,7 +33,7 @@ export interface IssuedLeaf {
   /** the certificate, DER */
   readonly der: Buffer
   readonly pem: string
-  /** lowercase hex without leading zeros (DESIGN revocation schema) */
+  /** lowercase hex without leading zeros (README "Redis schema") */
   readonly serial: string
   /** lowercase hex SHA-256 of the DER */
   readonly fingerprint: string

@@ -1,4 +1,4 @@
-// The provisioning exchange on the wire (DESIGN "Provisioning and rotation"):
+// The provisioning exchange on the wire (README "Provisioning and rotation"):
 // request/response topics and JSON bodies. Pure.
 import type { ProvisioningReason } from '../contract/reasons.js'
 import { isVin } from '../pki/vin.js'

@@ -1,4 +1,4 @@
-// The provisioning service's decisions (DESIGN "Provisioning and rotation"):
+// The provisioning service's decisions (README "Provisioning and rotation"):
 // one request in, one response out, one audit line. Order, cheap first:
 // topic + body shape (malformed) -> claim (VIN, nonce) atomically: a nonce
 // answered before gets the same answer again, one being answered elsewhere

@@ -1,8 +1,8 @@
-// Sign options, as step-ca's provisioners (STYLE.md section 4): authorize()
+// Sign options, as step-ca's provisioners (authority/provisioner/sign_options.go): authorize()
 // returns small named checks and modifiers; checkRequest() runs them in a fixed
 // order (CSR validators -> modifiers -> template validators), issueApproved() signs. The CSR
 // gives the public key and nothing else: the provisioner sets the subject,
-// EKU, constraints and lifetime (DESIGN "Provisioning and rotation").
+// EKU, constraints and lifetime (README "Provisioning and rotation").
 // Pure: values in, values out.
 import type { KeyObject } from 'node:crypto'
 import type { ProvisioningReason, Decision } from '../contract/reasons.js'

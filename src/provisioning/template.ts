@@ -1,5 +1,5 @@
 // What the provisioner puts in a certificate. The sign options fill it in;
-// nothing in it comes from the CSR except the public key (DESIGN
+// nothing in it comes from the CSR except the public key (README
 // "Provisioning and rotation": step-ca's provisioner sets the profile).
 
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'

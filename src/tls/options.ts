@@ -1,4 +1,4 @@
-// tls.Server options for the MQTT listener (DESIGN step 1).
+// tls.Server options for the MQTT listener (ARCHITECTURE.md step 1).
 import { constants } from 'node:crypto'
 import type { TlsOptions } from 'node:tls'
 
@@ -32,7 +32,7 @@ export function tlsServerOptions (material: TlsMaterial, handshakeTimeoutMs: num
     // Small MQTT packets must not wait for the peer's delayed ACK (Nagle): ~40 ms per round trip otherwise.
     noDelay: true,
     // Resumption off: a resumed session shows only the leaf, not the chain that
-    // revocation must check (DESIGN step 1). No tickets; Node keeps no internal
+    // revocation must check (ARCHITECTURE.md step 1). No tickets; Node keeps no internal
     // session cache, and we register no 'resumeSession' listener.
     secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
     sessionTimeout: 1,

@@ -51,7 +51,7 @@ export async function connectSession (port: number, creds: Credentials, opts: IC
   return { client: o.client, sessionPresent: o.sessionPresent }
 }
 
-/** Resolve when the client's connection closes (a denied QoS 1 publish never settles: DESIGN pitfalls). */
+/** Resolve when the client's connection closes (a denied QoS 1 publish never settles: ARCHITECTURE.md "Known pitfalls of the libraries"). */
 export async function closed (client: MqttClient, timeoutMs = 5000): Promise<void> {
   if (!client.connected && client.disconnected) return
   await new Promise<void>((resolve, reject) => {

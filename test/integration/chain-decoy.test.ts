@@ -1,4 +1,4 @@
-// DESIGN steps 1-3: the chain that revocation checks must be the chain whose
+// ARCHITECTURE.md steps 1-3: the chain that revocation checks must be the chain whose
 // signatures hold. A client sends, before the real (perhaps revoked) issuing CA,
 // an expired decoy with the same name and key identifier: OpenSSL skips it (not
 // time-valid) and verifies the real path, but Node reports the decoy as the

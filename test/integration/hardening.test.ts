@@ -1,4 +1,4 @@
-// Limits Aedes lacks (DESIGN "Verified pitfalls", serve flags): packet size
+// Limits Aedes lacks (ARCHITECTURE.md "Known pitfalls of the libraries", serve flags): packet size
 // guard, CONNECT deadline, connections per address, keepalive bound, topic depth.
 import { expect } from 'chai'
 import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls'

@@ -1,4 +1,4 @@
-// DESIGN steps 1-5: who reaches MQTT, and how each refusal looks to the client.
+// ARCHITECTURE.md steps 1-6: who reaches MQTT, and how each refusal looks to the client.
 import { expect } from 'chai'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -10,7 +10,7 @@ import { testPki, subject, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { credentials, tryConnect, end, connect, closed } from '../harness/mqtt.js'
 
-describe('mTLS connect (DESIGN steps 1-5)', function () {
+describe('mTLS connect (ARCHITECTURE.md steps 1-6)', function () {
   let pki: TestPki
   let broker: TestBroker
   let vin: string

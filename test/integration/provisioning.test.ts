@@ -1,4 +1,4 @@
-// Provisioning and rotation through the real thing (DESIGN "Provisioning and
+// Provisioning and rotation through the real thing (README "Provisioning and
 // rotation", registry certs:<VIN>): the fleetgate broker (in process, Redis
 // store), a real `fleetgate provisioner` child process, a throwaway
 // redis-server, CSRs made by the openssl CLI, MQTT.js clients over mTLS.

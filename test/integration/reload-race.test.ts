@@ -1,5 +1,5 @@
 // A reload that changes the trust bundle must also reach connections whose TLS
-// handshake ended before it but whose CONNECT comes after (DESIGN step 1, reload).
+// handshake ended before it but whose CONNECT comes after (ARCHITECTURE.md step 1, reload).
 import { expect } from 'chai'
 import { connect as tlsConnect } from 'node:tls'
 import { copyFileSync, mkdtempSync } from 'node:fs'

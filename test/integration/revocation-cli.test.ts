@@ -1,5 +1,5 @@
 // `fleetgate revoke`, `crl import`, `revocations list` against a real Redis (the
-// DESIGN schema, byte for byte) and a CRL made by the openssl CLI.
+// README "Redis schema", byte for byte) and a CRL made by the openssl CLI.
 import { expect } from 'chai'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -1,4 +1,4 @@
-// Revocation with Redis (DESIGN steps 3 and 8, "Redis revocation schema"): refusal
+// Revocation with Redis (ARCHITECTURE.md steps 3 and 9; README "Redis schema"): refusal
 // at CONNECT, live disconnect within 1 s with the Will dropped, external writers
 // using plain HSET + PUBLISH, the periodic re-check, a revoked intermediate CA.
 import { expect } from 'chai'
@@ -55,7 +55,7 @@ describe('revocation (Redis store)', function () {
     const car = await online(v, { will: { topic: `vehicles/${v.vin}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } })
     const gotWill = collect(backend, 2500)
     const t0 = process.hrtime.bigint()
-    // an external CA: plain HSET then PUBLISH, exactly the DESIGN schema
+    // an external CA: plain HSET then PUBLISH, exactly the README "Redis schema"
     const fp = fingerprintOf(join(v.dir, 'cert.pem'))
     await redisCli(redis.port, 'HSET', `${P}revoked:cert`, fp, '{"reason":"keyCompromise","revokedAt":"2026-01-01T00:00:00Z"}')
     await redisCli(redis.port, 'PUBLISH', `${P}revocations`, JSON.stringify({ fingerprint: fp }))

@@ -1,4 +1,4 @@
-// --enforce-signed-commands (DESIGN step 6): the broker verifies each command
+// --enforce-signed-commands (ARCHITECTURE.md step 7): the broker verifies each command
 // on vehicles/{vin}/commands (shape, x5c chain, ES256, signer role, payload
 // vin = topic VIN, signer revocation). A refusal closes the publisher's
 // connection with reason command_rejected and the command reason in the audit

@@ -65,7 +65,7 @@ export class CarProcess {
   }
 }
 
-/** A command body (DESIGN signed commands), fresh for 30 s; `over` replaces any field (args, iat, exp, ...). */
+/** A command body (README "Signed commands"), fresh for 30 s; `over` replaces any field (args, iat, exp, ...). */
 export function commandBody (vin: string, cmd: string, over: Record<string, unknown> = {}): { jti: string } & Record<string, unknown> {
   const now = Date.now()
   return { v: 1, vin, cmd, args: {}, jti: randomUUID(), iat: now, exp: now + 30_000, ...over }

@@ -1,4 +1,4 @@
-// Signed commands end to end (DESIGN "Signed command"), broker edge check OFF
+// Signed commands end to end (README "Signed commands"), broker edge check OFF
 // (--no-enforce-signed-commands): a real broker, the real car process (`fleetgate sim car
 // --json`), a real MQTT.js backend. Every command here is built with
 // node:crypto alone, so the contract, not src/commands, decides what is

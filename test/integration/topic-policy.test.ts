@@ -1,4 +1,4 @@
-// DESIGN steps 6-7: PUBLISH and SUBSCRIBE against the connection's compiled rules.
+// ARCHITECTURE.md steps 7-8: PUBLISH and SUBSCRIBE against the connection's compiled rules.
 import { expect } from 'chai'
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,7 +9,7 @@ import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { credentials, connect, closed, collect, end, subackCodes, connectCollecting, tryConnect } from '../harness/mqtt.js'
 
-describe('topic policy (DESIGN steps 6-7)', function () {
+describe('topic policy (ARCHITECTURE.md steps 7-8)', function () {
   let pki: TestPki
   let broker: TestBroker
   let A: string, B: string

@@ -1,4 +1,4 @@
-// The byte-stream guard's header reader (DESIGN "Verified pitfalls": Aedes has no packet size limit).
+// The byte-stream guard's header reader (ARCHITECTURE.md "Known pitfalls of the libraries": Aedes has no packet size limit).
 import { expect } from 'chai'
 import mqttPacket from 'mqtt-packet'
 import { PacketScanner } from '../../../src/checks/index.js'

@@ -1,4 +1,4 @@
-// verifyCommand: every reason, DESIGN's order, cheap checks before crypto,
+// verifyCommand: every reason, the order of README "Signed commands", cheap checks before crypto,
 // replay state last. Commands built with node:crypto alone (raw-jws.ts) and
 // with our signCommand.
 import { expect } from 'chai'
@@ -9,7 +9,7 @@ import { fixtures, signingKey, VIN, OTHER_VIN, type Fixtures } from './fixtures.
 import { rawJws, x5cOf, commandBody, tamper } from './raw-jws.js'
 import { issueLeaf, type IssuedCertificate } from '../../../src/pki/index.js'
 
-describe('commands/verifyCommand (DESIGN "Signed command")', function () {
+describe('commands/verifyCommand (README "Signed commands")', function () {
   this.timeout(20_000)
   let f: Fixtures
   before(async () => { f = await fixtures() })
@@ -151,7 +151,7 @@ describe('commands/verifyCommand (DESIGN "Signed command")', function () {
     expect(reason(await verifyCommand(backendJws(commandBody(VIN, 'set_charge_limit', { percent: 100 })), ctx()))).to.equal('executed')
   })
 
-  it('answers with the first check that fails, in DESIGN\'s order', async () => {
+  it('answers with the first check that fails, in the README\'s order', async () => {
     const now = Date.now()
     // wrong VIN + expired + unknown command -> wrong_vin
     expect(reason(await verifyCommand(backendJws(commandBody(OTHER_VIN, 'nope', {}, { iat: now - 90_000, exp: now - 80_000 })), ctx({ now })))).to.equal('wrong_vin')

@@ -1,4 +1,4 @@
-// The fast issuer and the CSR checks (DESIGN "Provisioning and rotation"):
+// The fast issuer and the CSR checks (README "Provisioning and rotation"):
 // known answers against the full @peculiar/asn1 schema encoding, and the sign
 // options' decisions, order and "nothing but the key comes from the CSR".
 import { expect } from 'chai'

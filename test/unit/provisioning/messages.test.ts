@@ -1,4 +1,4 @@
-// The provisioning exchange on the wire (DESIGN "Provisioning and rotation"), the
+// The provisioning exchange on the wire (README "Provisioning and rotation"), the
 // embedded state (nonces, rate window, retirements) and the rate-limit flag.
 import { expect } from 'chai'
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs'

@@ -1,4 +1,4 @@
-// The service's retirement rules (DESIGN "Provisioning and rotation") with the
+// The service's retirement rules (README "Provisioning and rotation") with the
 // real embedded stores on disk and an injected clock: rotation keeps the old
 // certificate until the new one connects or the grace period ends; a
 // re-provisioning revokes every earlier certificate at once.

@@ -3,7 +3,7 @@ import { decodeAnnouncement, encodeAnnouncement, keysFor, normaliseFingerprint, 
 
 const FP = 'ab'.repeat(32)
 
-describe('revocation schema (DESIGN "Redis revocation schema")', () => {
+describe('revocation schema (README "Redis schema")', () => {
   it('names the keys and channels with the prefix', () => {
     const k = keysFor()
     expect([k.cert, k.serial(FP), k.registry('VIN'), k.revocations, k.certificates]).to.deep.equal([
