@@ -101,3 +101,39 @@ export async function quitLink (link: Redis | null): Promise<void> {
   if (!link) return
   try { await bounded(link.quit(), 1000, 'redis quit') } catch { link.disconnect() }
 }
+
+/**
+ * One port's subscriber link on one channel (the revocation store's, the
+ * registry's): started once by watch(), dropped by close() with the port's use
+ * of the command link, even when close() comes while it is still connecting.
+ */
+export class ChannelWatch {
+  #sub: Redis | null = null
+  #closed = false
+  #started = false
+
+  constructor (readonly link: RedisStoreLink, readonly channel: string, readonly connectionName: string) {}
+
+  get closed (): boolean { return this.#closed }
+  /** the subscriber link, once started (null before, or after close) */
+  get sub (): Redis | null { return this.#sub }
+
+  async start (onMessage: (message: string) => void, onReady: () => void): Promise<void> {
+    if (this.#started) throw new Error('watch() called twice')
+    this.#started = true
+    const sub = await this.link.subscribe([this.channel], this.connectionName, (channel, message) => {
+      if (channel === this.channel) onMessage(message)
+    }, onReady)
+    // closed while connecting: close() did not see this link
+    if (this.#closed) { sub.disconnect(); return }
+    this.#sub = sub
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const sub = this.#sub
+    this.#sub = null
+    await Promise.all([quitLink(sub), this.link.release()])
+  }
+}

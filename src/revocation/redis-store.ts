@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis'
 import type { RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord } from '../stores/index.js'
 import { bounded } from '../stores/index.js'
 import { decodeAnnouncement, decodeEntry, encodeAnnouncement, encodeEntry, serialSpellings, type Keys } from './schema.js'
-import { quitLink, RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
+import { ChannelWatch, RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
 
 export type { RedisStoreOptions }
 
@@ -15,16 +15,15 @@ const BATCH = 1000
 export class RedisRevocationStore implements RevocationStore {
   readonly kind = 'redis' as const
   readonly #link: RedisStoreLink
-  #sub: Redis | null = null
-  #closed = false
+  readonly #watch: ChannelWatch
   #subReadyOnce = false
-  #watching = false
   #cmdLost = false
 
   /** a revocation store on `link` (its own or shared with the registry) */
   constructor (link: RedisStoreLink) {
     this.#link = link.use()
-    link.cmd.on('close', () => { if (!this.#closed) this.#cmdLost = true })
+    this.#watch = new ChannelWatch(link, link.keys.revocations, 'fleetgate-revocation-sub')
+    link.cmd.on('close', () => { if (!this.#watch.closed) this.#cmdLost = true })
   }
 
   /** Connect a link of its own (bounded); an unreachable server is the operator's FG_ERR_REDIS_UNAVAILABLE. */
@@ -37,7 +36,8 @@ export class RedisRevocationStore implements RevocationStore {
   get #cmd (): Redis { return this.#link.cmd }
 
   healthy (): boolean {
-    return !this.#closed && this.#cmd.status === 'ready' && (this.#sub === null || this.#sub.status === 'ready')
+    const sub = this.#watch.sub
+    return !this.#watch.closed && this.#cmd.status === 'ready' && (sub === null || sub.status === 'ready')
   }
 
   async status (query: RevocationQuery): Promise<RevocationStatus> {
@@ -129,10 +129,7 @@ export class RedisRevocationStore implements RevocationStore {
    * that cannot connect or subscribe is FG_ERR_REDIS_UNAVAILABLE (redis-link.ts).
    */
   async watch (onEvent: (event: RevocationEvent) => void): Promise<void> {
-    if (this.#watching) throw new Error('watch() called twice')
-    this.#watching = true
-    const sub = await this.#link.subscribe([this.keys.revocations], 'fleetgate-revocation-sub', (channel, message) => {
-      if (channel !== this.keys.revocations) return
+    await this.#watch.start((message) => {
       const target = decodeAnnouncement(message)
       // An announcement we cannot read still says "something was revoked": re-check everything.
       onEvent(target ? { kind: 'revoked', target } : { kind: 'resync' })
@@ -140,18 +137,12 @@ export class RedisRevocationStore implements RevocationStore {
       if (this.#subReadyOnce) onEvent({ kind: 'resync' })
       this.#subReadyOnce = true
     })
-    // closed while connecting: close() did not see this link
-    if (this.#closed) { sub.disconnect(); return }
-    this.#sub = sub
+    if (this.#watch.closed) return
     // The command link alone may drop too (a write made then was missed by no one, but re-check anyway).
-    this.#cmd.on('ready', () => { if (this.#cmdLost && !this.#closed) { this.#cmdLost = false; onEvent({ kind: 'resync' }) } })
+    this.#cmd.on('ready', () => { if (this.#cmdLost && !this.#watch.closed) { this.#cmdLost = false; onEvent({ kind: 'resync' }) } })
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    const sub = this.#sub
-    this.#sub = null
-    await Promise.all([quitLink(sub), this.#link.release()])
+    await this.#watch.close()
   }
 }

@@ -2,11 +2,10 @@
 // value the registry JSON) and first_connect announcements on
 // `<prefix>certificates`, as README "Redis schema" states them. It may share its
 // command link with the Redis revocation store (redis-link.ts).
-import type { Redis } from 'ioredis'
 import type { DeviceRegistry, RegistryEvent, RegistryRecord } from '../stores/index.js'
 import { bounded } from '../stores/index.js'
 import { decodeFirstConnect, decodeRegistry, encodeFirstConnect, encodeRegistry, type Keys } from './schema.js'
-import { quitLink, RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
+import { ChannelWatch, RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
 
 // issued -> active, and the first_connect announcement, atomically.
 const MARK_ACTIVE = `
@@ -24,13 +23,12 @@ interface ScriptCommands { fgMarkActive (registryKey: string, channel: string, f
 export class RedisDeviceRegistry implements DeviceRegistry {
   readonly kind = 'redis' as const
   readonly #link: RedisStoreLink
-  #sub: Redis | null = null
-  #closed = false
-  #watching = false
+  readonly #watch: ChannelWatch
 
   /** a registry on `link` (its own or shared with the revocation store) */
   constructor (link: RedisStoreLink) {
     this.#link = link.use()
+    this.#watch = new ChannelWatch(link, link.keys.certificates, 'fleetgate-registry-sub')
     // EVALSHA (ioredis falls back to EVAL once after a SCRIPT FLUSH): the script is not resent per call
     link.cmd.defineCommand('fgMarkActive', { numberOfKeys: 2, lua: MARK_ACTIVE })
   }
@@ -68,22 +66,13 @@ export class RedisDeviceRegistry implements DeviceRegistry {
 
   /** Subscribe to first_connect announcements (FG_ERR_REDIS_UNAVAILABLE when the subscriber link cannot start). */
   async watch (onEvent: (event: RegistryEvent) => void): Promise<void> {
-    if (this.#watching) throw new Error('watch() called twice')
-    this.#watching = true
-    const sub = await this.#link.subscribe([this.keys.certificates], 'fleetgate-registry-sub', (channel, message) => {
-      if (channel !== this.keys.certificates) return
+    await this.#watch.start((message) => {
       const fc = decodeFirstConnect(message)
       if (fc) onEvent({ kind: 'first_connect', vin: fc.vin, fingerprint: fc.fingerprint })
     }, () => {})
-    if (this.#closed) { sub.disconnect(); return }
-    this.#sub = sub
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    const sub = this.#sub
-    this.#sub = null
-    await Promise.all([quitLink(sub), this.#link.release()])
+    await this.#watch.close()
   }
 }
