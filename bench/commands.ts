@@ -11,7 +11,7 @@ import { percentile, round } from './lib/stats.js'
 import { devPkiPaths, initDevPki, type DevPkiPaths } from '../src/pki/index.js'
 import { startBroker } from '../src/broker/index.js'
 import { createAuditLogger } from '../src/audit/index.js'
-import { signCommand, verifyCommand, ReplayCache, ChainVerifier, commandTrust } from '../src/commands/index.js'
+import { signCommand, verifyCommand, ReplayCache, SignerVerifier, commandTrust } from '../src/commands/index.js'
 import { credentialsFromFiles, startCar, connectBackend } from '../simulator/index.js'
 
 const log = (line: string) => process.stderr.write(line + '\n')
@@ -25,10 +25,10 @@ async function verifyRates (pki: DevPkiPaths, n: number): Promise<{ ours: number
   // cold: a new verifier per command (chain parse + key import every time)
   const coldN = Math.min(200, n)
   let t = performance.now()
-  for (let i = 0; i < coldN; i++) await verifyCommand(jwss[i]!, { chains: new ChainVerifier(trust), vin, now: Date.now(), replay: new ReplayCache() })
+  for (let i = 0; i < coldN; i++) await verifyCommand(jwss[i]!, { chains: new SignerVerifier(trust), vin, now: Date.now(), replay: new ReplayCache() })
   const cold = coldN / ((performance.now() - t) / 1000)
   // ours, warm: one car (one chain cache, one replay set), every jti new
-  const chains = new ChainVerifier(trust)
+  const chains = new SignerVerifier(trust)
   const replay = new ReplayCache()
   await verifyCommand(jwss[0]!, { chains, vin, now: Date.now() })
   t = performance.now()

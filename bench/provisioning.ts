@@ -32,10 +32,11 @@ import { devPkiPaths, parsePemCsr, randomVins, readPrivateKey } from '../src/pki
 import { freePort } from '../test/harness/ports.js'
 import { startRedis } from '../test/harness/redis.js'
 import {
-  authorize, buildCsr, emptyTemplate, loadIssuer, parseRequest, signRequest, EKU_CLIENT_AUTH, type FastIssuer,
+  authorize, buildCsr, emptyTemplate, loadIssuer, parseRequest, signRequest, type FastIssuer,
 } from '../src/provisioning/index.js'
 import { progressPrinter } from '../src/cli/progress.js'
 import { P256_SPKI_HEADER } from '../src/pki/key-id.js'
+import { EKU_CLIENT_AUTH } from '../src/identity/index.js'
 
 const BIN = fileURLToPath(new URL('../../bin/fleetgate.js', import.meta.url))
 const log = (line: string) => process.stderr.write(line + '\n')

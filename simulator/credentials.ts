@@ -3,7 +3,7 @@
 // A provisioning step may produce the same shape (CredentialsProvider).
 import { X509Certificate } from 'node:crypto'
 import { parsePemCertificates, parsePrivateKey, readFlagFile } from '../src/pki/pem.js'
-import { fgError, commandTrust, ChainVerifier, type SigningKey, type CommandTrust } from '../src/index.js'
+import { fgError, commandTrust, SignerVerifier, type SigningKey, type CommandTrust } from '../src/index.js'
 
 export interface ClientCredentials {
   /** PEM texts for TLS */
@@ -16,7 +16,7 @@ export interface ClientCredentials {
   readonly ou: string | undefined
   /** pinned root (--ca) + the issuing CA that issued this client's own certificate */
   readonly trust: CommandTrust
-  readonly chains: ChainVerifier
+  readonly chains: SignerVerifier
 }
 
 /** Where a car's operational credentials come from: files today; a provisioning step may run first. */
@@ -52,7 +52,7 @@ export function credentialsFromPem (caPem: string, certPem: string, keyPem: stri
     cn,
     ou: subjectAttr(leaf, 'OU'),
     trust,
-    chains: new ChainVerifier(trust),
+    chains: new SignerVerifier(trust),
   }
 }
 

@@ -36,7 +36,7 @@ export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer 
 export {
   COMMAND_NAMES, type CommandName, isCommandName, argsValid, DEFAULT_COMMAND_ROLES, type CommandRoles,
   MAX_JWS_BYTES, type CommandPayload, type ResultPayload, type ResultStatus, isUuid, parseCommandJws, parseResultJws,
-  commandTrust, ChainVerifier, type CommandTrust, type Signer, ReplayCache, DEFAULT_REPLAY_CAPACITY,
+  commandTrust, SignerVerifier, type CommandTrust, type Signer, ReplayCache, DEFAULT_REPLAY_CAPACITY,
   verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS, type CommandPolicy, type VerifyContext, type VerifiedCommand, type CommandDecision,
   signJws, signCommand, commandPayload, signResult, type SigningKey, type CommandInput, verifyResult, type ResultDecision,
 } from './commands/index.js'

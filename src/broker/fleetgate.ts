@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs'
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { clip, createAuditLogger, type AuditLogger } from '../audit/index.js'
-import { loadTlsMaterial, PeerChainVerifier, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
+import { loadTlsMaterial, peerLeaf, peerLeafDer, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
+import { ChainVerifier } from '../pki/chain.js'
 import { IdentityCache, sha256Hex } from '../identity/index.js'
 import { loadPolicyFile, defaultPolicyPath, type Policy } from '../policy/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
@@ -115,7 +116,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // clientId owners live beside the sessions: the caller who chose Aedes' persistence says where (parts.owners).
   const owners: ClientIdOwnerStore = parts.owners ?? new MemoryClientIdOwners()
 
-  let chains = new PeerChainVerifier(material.caDer)
+  let chains = new ChainVerifier(material.caDer)
 
   let trustGeneration = 0
 
@@ -189,7 +190,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     }
     material = loaded.value.material
     // a new trust bundle: chains are walked again against the new anchors
-    chains = new PeerChainVerifier(material.caDer)
+    chains = new ChainVerifier(material.caDer)
     identities.clear()
     trustGeneration++
     if (edgeCheck) edgeCheck = makeEdge()
