@@ -7,7 +7,8 @@ import { commandPayload, signCommand, signJws, type CommandInput, type SigningKe
 import type { AttackContext } from './context.js'
 import type { CommandOutcome } from '../backend.js'
 import { existsSync } from 'node:fs'
-import { Inconclusive, SkipAttack, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { type Attack, type ExpectedReason, type Observation } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 
 function observe (out: CommandOutcome, ctx: AttackContext): Observation {
   switch (out.kind) {

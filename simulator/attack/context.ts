@@ -9,7 +9,7 @@ import { connectBackend, type Backend, type CommandOutcome } from '../backend.js
 import type { BrokerAddress } from '../broker-url.js'
 import type { CarEvent, RunningCar } from '../car.js'
 import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
-import { Inconclusive, SkipAttack } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 import type { ClientTlsPem } from '../../src/client/mqtts-options.js'
 import { Scope } from './client.js'
 

@@ -12,7 +12,7 @@ import { exchange } from '../provisioning.js'
 import type { Attack } from './types.js'
 import type { AttackContext } from './context.js'
 import { attempt, describeOutcome } from './client.js'
-import { Inconclusive, SkipAttack } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 
 const JUNK_ROTATIONS = 8
 const JUNK_CSR = '-----BEGIN CERTIFICATE REQUEST-----\nAAAAAAAA\n-----END CERTIFICATE REQUEST-----\n'

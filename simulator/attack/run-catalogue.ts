@@ -18,7 +18,8 @@ import type { FloodCar, RunSettings, VictimCar } from './context.js'
 import { Scope, attempt, describeOutcome } from './client.js'
 import { readAuditLog } from './audit-log.js'
 import { exitCodeOf, runAttacks, totals, withAuditReasons, withObservedReasons, type RunHooks } from './runner.js'
-import { Inconclusive, type Attack, type CatalogueReport } from './types.js'
+import { type Attack, type CatalogueReport } from './types.js'
+import { Inconclusive } from './not-judged.js'
 
 export interface CatalogueOptions {
   readonly url: string

@@ -26,11 +26,6 @@ export interface Observation {
   readonly reasonSeen?: string
 }
 
-/** The attack could not be judged for a known reason (e.g. no revocation store given). */
-export class SkipAttack extends Error {}
-/** A precondition failed (e.g. the victim car is not online): the attack could not be judged. */
-export class Inconclusive extends Error {}
-
 export interface Attack {
   /** kebab-case, stable: used in --only, the JSON report and tests */
   readonly id: string
