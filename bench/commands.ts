@@ -8,10 +8,8 @@ import { join } from 'node:path'
 import { verify as cryptoVerify, X509Certificate } from 'node:crypto'
 import type { BenchSection } from './types.js'
 import { percentile, round } from './lib/stats.js'
-import { devPkiPaths, initDevPki, type DevPkiPaths } from '../src/pki/index.js'
-import { startBroker } from '../src/broker/index.js'
-import { createAuditLogger } from '../src/audit/index.js'
-import { signCommand, verifyCommand, ReplayCache, SignerVerifier, commandTrust } from '../src/commands/index.js'
+import { startBroker, createAuditLogger, signCommand, verifyCommand, ReplayCache, SignerVerifier, commandTrust } from '../src/index.js'
+import { devPkiPaths, initDevPki, type DevPkiPaths } from '../src/testing.js'
 import { credentialsFromFiles, startCar, connectBackend } from '../simulator/index.js'
 
 const log = (line: string) => process.stderr.write(line + '\n')

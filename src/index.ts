@@ -50,3 +50,24 @@ export { parseBrokerUrl, type BrokerAddress } from './client/broker-url.js'
 
 // Revocation store: open the one the broker reads; revoke a car (every certificate the registry knows for its VIN)
 export { openRevocationStore, revokeVehicle, type RevocationStore, type StoreChoice, type RevocationEntry, type RevokedVehicle } from './revocation/index.js'
+
+// What the simulator and the benchmarks use, as any client of fleetgate would
+// (the dev PKI is in the second entry, fleetgate/testing: src/testing.ts).
+// X.509: the one chain verifier and its link checks, the fleet's P-256 keys, EKU OIDs, PEM files, certificate fields
+export { ChainVerifier, issuedBy, isSelfSigned, validAt } from './pki/chain.js'
+export { generateKey, isP256 } from './pki/keys.js'
+export { subjectAttribute } from './pki/subject.js'
+export { EKU_OIDS, EKU_CLIENT_AUTH, EKU_DOCUMENT_SIGNING, parseCertificate, sha256Hex, normaliseSerial, isSafeIdentityValue, type ParsedCertificate } from './identity/index.js'
+export { parsePemCertificates, readPemCertificates, parsePrivateKey, readPrivateKey, parsePemCsr, readFlagFile } from './pki/pem.js'
+// TLS: the broker's server options (what startBroker listens with); a client's MQTT.js options
+export { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from './tls/index.js'
+export { mqttsOptions, type ClientTlsPem } from './client/mqtts-options.js'
+// The audit log
+export { createAuditLogger, type AuditLogger } from './audit/index.js'
+// Provisioning: the car's side (CSR, topics, messages), the provisioner, and its parts (sign options, fast issuer)
+export {
+  buildCsr, requestTopic, responseTopic, parseRequestTopic, parseRequestBody, parseResponseBody, issuedResponse, rejectedResponse, REQUEST_FILTERS,
+  type Channel, type ProvisioningRequest, type ProvisioningResponse,
+  startProvisioner, DEFAULT_RATE_LIMIT, type ProvisionerConfig, type RunningProvisioner,
+  loadIssuer, subjectKeyOf, parseRequest, authorize, signRequest, emptyTemplate, type FastIssuer, type CertificateTemplate,
+} from './provisioning/index.js'
