@@ -8,10 +8,8 @@ import { join } from 'node:path'
 import { verify as cryptoVerify, X509Certificate } from 'node:crypto'
 import type { BenchSection } from './types.js'
 import { percentile, round } from './lib/stats.js'
-import { devPkiPaths, initDevPki, type DevPkiPaths } from '../src/pki/index.js'
-import { startBroker } from '../src/broker/index.js'
-import { createAuditLogger } from '../src/audit/index.js'
-import { signCommand, verifyCommand, ReplayCache, ChainVerifier, commandTrust } from '../src/commands/index.js'
+import { startBroker, createAuditLogger, signCommand, verifyCommand, ReplayCache, SignerVerifier, commandTrust } from '../src/index.js'
+import { devPkiPaths, initDevPki, type DevPkiPaths } from '../src/testing.js'
 import { credentialsFromFiles, startCar, connectBackend } from '../simulator/index.js'
 
 const log = (line: string) => process.stderr.write(line + '\n')
@@ -25,10 +23,10 @@ async function verifyRates (pki: DevPkiPaths, n: number): Promise<{ ours: number
   // cold: a new verifier per command (chain parse + key import every time)
   const coldN = Math.min(200, n)
   let t = performance.now()
-  for (let i = 0; i < coldN; i++) await verifyCommand(jwss[i]!, { chains: new ChainVerifier(trust), vin, now: Date.now(), replay: new ReplayCache() })
+  for (let i = 0; i < coldN; i++) await verifyCommand(jwss[i]!, { chains: new SignerVerifier(trust), vin, now: Date.now(), replay: new ReplayCache() })
   const cold = coldN / ((performance.now() - t) / 1000)
   // ours, warm: one car (one chain cache, one replay set), every jti new
-  const chains = new ChainVerifier(trust)
+  const chains = new SignerVerifier(trust)
   const replay = new ReplayCache()
   await verifyCommand(jwss[0]!, { chains, vin, now: Date.now() })
   t = performance.now()
@@ -58,22 +56,30 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
     log(`commands: verify rate over ${V} commands`)
     const rates = await verifyRates(pki, V)
 
-    const broker = await startBroker({
-      port: 0, host: '127.0.0.1', ca: pki.root.cert, ...pki.broker,
-    }, { logger: createAuditLogger({ level: 'silent' }) })
-    // FG_BENCH_NODELAY=1: what the round trip becomes once the broker turns Nagle off on accepted sockets
-    if (process.env.FG_BENCH_NODELAY === '1') broker.server.on('secureConnection', (s) => s.setNoDelay(true))
+    const brokerAt = async (enforceSignedCommands: boolean) => {
+      const b = await startBroker({
+        port: 0, host: '127.0.0.1', ca: pki.root.cert, ...pki.broker, enforceSignedCommands,
+      }, { logger: createAuditLogger({ level: 'silent' }) })
+      // FG_BENCH_NODELAY=1: what the round trip becomes once the broker turns Nagle off on accepted sockets
+      if (process.env.FG_BENCH_NODELAY === '1') b.server.on('secureConnection', (s) => s.setNoDelay(true))
+      return b
+    }
+    const broker = await brokerAt(true)
+    // the baseline's broker: the same, but without the edge check, which refuses an unsigned command
+    const plainBroker = await brokerAt(false)
     const url = `mqtts://localhost:${broker.port}`
+    const plainUrl = `mqtts://localhost:${plainBroker.port}`
     const vin = manifest.vins[0]!
     const echoVin = manifest.vins[1]!
     const files = (pair: { cert: string; key: string }) => ({ ca: pki.root.cert, cert: pair.cert, key: pair.key })
     const car = await startCar({ url, credentials: async () => credentialsFromFiles(files(pki.vehicles[0]!)), telemetryIntervalMs: 0 })
-    // the baseline "car": an unsigned echo on the same broker (vehicle certificate, its own topics)
-    const echo = await startCar({ url, credentials: async () => credentialsFromFiles(files(pki.vehicles[1]!)), telemetryIntervalMs: 0 })
+    // the baseline "car": an unsigned echo (vehicle certificate, its own topics)
+    const echo = await startCar({ url: plainUrl, credentials: async () => credentialsFromFiles(files(pki.vehicles[1]!)), telemetryIntervalMs: 0 })
     await Promise.all([car.online, echo.online])
     echo.client.removeAllListeners('message')
     echo.client.on('message', (_t, payload) => { echo.client.publish(`vehicles/${echoVin}/command-results`, payload, { qos: 1 }) })
     const backend = await connectBackend(url, credentialsFromFiles(files(pki.backend)))
+    const plainBackend = await connectBackend(plainUrl, credentialsFromFiles(files(pki.backend)))
     try {
       log(`commands: ${N} signed round trips and ${N} unsigned echoes`)
       const signed: number[] = []
@@ -82,16 +88,17 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
         if (out.kind !== 'result' || out.result.status !== 'executed') throw new Error(`bench round trip failed: ${out.kind}`)
         if (i >= 20) signed.push(out.rttMs)
       }
-      await backend.client.subscribeAsync(`vehicles/${echoVin}/command-results`, { qos: 1 })
+      const plainClient = plainBackend.client
+      await plainClient.subscribeAsync(`vehicles/${echoVin}/command-results`, { qos: 1 })
       const plain: number[] = []
       for (let i = 0; i < N + 20; i++) {
         const tag = `echo-${i}`
         const t0 = performance.now()
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error('echo timeout')), 5000)
-          const on = (_t: string, p: Buffer) => { if (p.toString() === tag) { clearTimeout(timer); backend.client.off('message', on); resolve() } }
-          backend.client.on('message', on)
-          backend.client.publish(`vehicles/${echoVin}/commands`, tag, { qos: 1 })
+          const on = (_t: string, p: Buffer) => { if (p.toString() === tag) { clearTimeout(timer); plainClient.off('message', on); resolve() } }
+          plainClient.on('message', on)
+          plainClient.publish(`vehicles/${echoVin}/commands`, tag, { qos: 1 })
         })
         if (i >= 20) plain.push(performance.now() - t0)
       }
@@ -107,15 +114,17 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
         ],
         notes: [
           'verify: jose compactVerify (WebCrypto, ES256 only) after our shape checks, chain from the cache, replay set updated; the raw baseline is crypto.verify of the same signing input and key.',
-          'round trip: broker, backend and car share this one process (and core); the signed path adds sign + verify at the backend and at the car (4 ECDSA operations).',
+          'round trip: brokers, backend and car share this one process (and core); the signed path adds sign + verify at the backend and at the car (4 ECDSA operations) and the broker\'s edge check; the unsigned echo runs through a second broker with the edge check off (--no-enforce-signed-commands), which would refuse it.',
           'the simulator turns Nagle off on its sockets; a broker that leaves it on adds a delayed-ACK wait (~40 ms) to each round trip (noDelay: true in the tls.Server options removes it; FG_BENCH_NODELAY=1 shows the difference).',
         ],
       }
     } finally {
       await backend.close()
+      await plainBackend.close()
       await car.stop()
       await echo.stop()
       await broker.close()
+      await plainBroker.close()
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

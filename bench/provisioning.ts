@@ -13,7 +13,7 @@
 //     Aedes and a lean responder that only signs (bench/lib/floor-responder.ts),
 //     i.e. what the exchange costs before fleetgate does any of its own work.
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,19 +28,16 @@ import { startBrokerProc, type BrokerProc } from './lib/broker-proc.js'
 import { mqttConnect, pubackPacket, subscribePacket } from './lib/mqtt-raw.js'
 import { round } from './lib/stats.js'
 import { cpuMeter } from './lib/cpu.js'
-import { devPkiPaths, parsePemCsr, randomVins, readPrivateKey } from '../src/pki/index.js'
 import { freePort } from '../test/harness/ports.js'
 import { startRedis } from '../test/harness/redis.js'
 import {
-  authorize, buildCsr, emptyTemplate, loadIssuer, parseRequest, signRequest, EKU_CLIENT_AUTH, type FastIssuer,
-} from '../src/provisioning/index.js'
-import { progressPrinter } from '../src/cli/progress.js'
-import { P256_SPKI_HEADER } from '../src/pki/key-id.js'
+  authorize, buildCsr, emptyTemplate, generateKey, loadIssuer, parsePemCsr, parseRequest, readPrivateKey, signRequest, subjectKeyOf, EKU_CLIENT_AUTH, type FastIssuer,
+} from '../src/index.js'
+import { devPkiPaths, randomVins } from '../src/testing.js'
+import { progressPrinter } from '../src/cli/index.js'
 
 const BIN = fileURLToPath(new URL('../../bin/fleetgate.js', import.meta.url))
 const log = (line: string) => process.stderr.write(line + '\n')
-
-function p256 (): KeyObject { return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey }
 
 // ---- (a) one core ----
 
@@ -88,10 +85,9 @@ function makeCars (dir: string, n: number): Car[] {
   const t = emptyTemplate()
   t.organization = factory.organization; t.organizationalUnit = 'factory'; t.extKeyUsage = [EKU_CLIENT_AUTH]; t.lifetimeMs = 10 * 365 * 86_400_000
   return randomVins(n).map((vin) => {
-    const birthKey = p256()
-    const spkiDer = createPublicKey(birthKey).export({ type: 'spki', format: 'der' })
-    const leaf = factory.issue({ spkiDer, publicKeyBits: spkiDer.subarray(P256_SPKI_HEADER.length) }, { ...t, commonName: vin })
-    const key = p256()
+    const birthKey = generateKey()
+    const leaf = factory.issue(subjectKeyOf(birthKey), { ...t, commonName: vin })
+    const key = generateKey()
     return {
       vin,
       birth: createSecureContext({ ca, cert: leaf.pem + manufacturingPem, key: birthKey.export({ type: 'pkcs8', format: 'pem' }) }),
@@ -317,7 +313,7 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const pki = devPkiPaths(dir, [])
   const issuer = loadIssuer(pki.issuing.cert, pki.issuing.key)
   const caKey = readPrivateKey(pki.issuing.key)
-  const csrs = randomVins(200).map((vin) => ({ vin, der: parsePemCsr(buildCsr(p256(), [['O', 'ignored'], ['OU', 'fleet-backend'], ['CN', vin]]), 'bench CSR') }))
+  const csrs = randomVins(200).map((vin) => ({ vin, der: parsePemCsr(buildCsr(generateKey(), [['O', 'ignored'], ['OU', 'fleet-backend'], ['CN', vin]]), 'bench CSR') }))
   issuanceRate(issuer, caKey, csrs, 200, 1) // warm-up
   const a = issuanceRate(issuer, caKey, csrs, P.iterations, P.rounds)
   rows.push({

@@ -8,17 +8,14 @@
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { createHash } from 'node:crypto'
 import { Aedes } from 'aedes'
 import type { BenchSection } from './types.js'
 import { benchCerts } from './lib/certs.js'
 import { contextOf, mqttConnect } from './lib/mqtt-raw.js'
 import { connectRate, type Client } from './lib/workloads.js'
 import { percentile, round } from './lib/stats.js'
-import { createFleetgate, composeHooks } from '../src/broker/index.js'
-import { createAuditLogger } from '../src/audit/index.js'
-import { RedisRevocationStore } from '../src/revocation/index.js'
-import { devPkiPaths, parsePemCertificates } from '../src/pki/index.js'
+import { createFleetgate, composeHooks, createAuditLogger, openRevocationStore, parsePemCertificates, sha256Hex } from '../src/index.js'
+import { devPkiPaths } from '../src/testing.js'
 import { startRedis } from '../test/harness/redis.js'
 
 const log = (line: string) => process.stderr.write(line + '\n')
@@ -51,7 +48,7 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const redis = await startRedis()
   const lookup = await broker(certs.dir, redis.url, 0)
   const cached = await broker(certs.dir, redis.url, 3_600_000)
-  const writer = await RedisRevocationStore.open({ url: redis.url, timeoutMs: 5000 })
+  const writer = await openRevocationStore({ redis: redis.url, dataDir: '', revocationTimeout: 5000 })
   try {
     const set = clients.slice(0, P.connects)
     await connectRate(cached.port, set, P.concurrency) // warms the clean cache of the baseline
@@ -73,7 +70,7 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
     let missed = 0
     for (const [i, sock] of live.entries()) {
       const [leaf] = parsePemCertificates(certs.vehicles[i]!.cert.toString('utf8'), `bench vehicle ${certs.vehicles[i]!.vin}`)
-      const fingerprint = createHash('sha256').update(leaf!).digest('hex')
+      const fingerprint = sha256Hex(leaf!)
       const gone = new Promise<number>((resolve) => {
         const t = setTimeout(() => resolve(-1), 3000)
         sock.once('close', () => { clearTimeout(t); resolve(performance.now()) })

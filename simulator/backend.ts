@@ -5,12 +5,11 @@
 // OU vehicle, jti matches) before believing it.
 import { randomBytes } from 'node:crypto'
 import mqtt, { type MqttClient } from 'mqtt'
-import { signCommand, verifyResult, type CommandInput, type ResultPayload } from '../src/index.js'
+import { mqttsOptions, signCommand, verifyResult, type CommandInput, type ResultPayload } from '../src/index.js'
 import { parseBrokerUrl } from './broker-url.js'
 import type { ClientCredentials } from './credentials.js'
 import { vehicleTopics } from './topics.js'
 import { noDelay } from './no-delay.js'
-import { mqttsOptions } from '../src/client/mqtts-options.js'
 
 export type CommandOutcome =
   | { kind: 'result'; result: ResultPayload; rttMs: number; ignored: number }

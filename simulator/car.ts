@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
-  MAX_JWS_BYTES, verifyCommand, signResult,
+  MAX_JWS_BYTES, mqttsOptions, verifyCommand, signResult,
   type CommandPolicy, type CommandReason, type CommandDecision,
 } from '../src/index.js'
 import { parseBrokerUrl } from './broker-url.js'
@@ -16,7 +16,6 @@ import { apply, initialState, tick, type CarState } from './car-state.js'
 import { openReplayMemory } from './replay-memory.js'
 import { vehicleTopics } from './topics.js'
 import { noDelay } from './no-delay.js'
-import { mqttsOptions } from '../src/client/mqtts-options.js'
 
 export type CarEvent =
   | { evt: 'connecting'; vin: string; url: string }

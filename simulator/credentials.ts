@@ -2,8 +2,9 @@
 // and turned into what MQTT.js (TLS) and the command signer/verifier need.
 // A provisioning step may produce the same shape (CredentialsProvider).
 import { X509Certificate } from 'node:crypto'
-import { parsePemCertificates, parsePrivateKey, readFlagFile } from '../src/pki/pem.js'
-import { fgError, commandTrust, ChainVerifier, type SigningKey, type CommandTrust } from '../src/index.js'
+import {
+  fgError, commandTrust, parsePemCertificates, parsePrivateKey, readFlagFile, subjectAttribute, SignerVerifier, type SigningKey, type CommandTrust,
+} from '../src/index.js'
 
 export interface ClientCredentials {
   /** PEM texts for TLS */
@@ -16,22 +17,13 @@ export interface ClientCredentials {
   readonly ou: string | undefined
   /** pinned root (--ca) + the issuing CA that issued this client's own certificate */
   readonly trust: CommandTrust
-  readonly chains: ChainVerifier
+  readonly chains: SignerVerifier
 }
 
 /** Where a car's operational credentials come from: files today; a provisioning step may run first. */
 export type CredentialsProvider = () => Promise<ClientCredentials>
 
 export interface CredentialFiles { readonly ca: string; readonly cert: string; readonly key: string }
-
-/** subject attribute from node's one-per-line subject text (our own certificate: no escaping games) */
-export function subjectAttr (cert: X509Certificate, attr: string): string | undefined {
-  for (const line of cert.subject.split('\n')) {
-    const i = line.indexOf('=')
-    if (i > 0 && line.slice(0, i) === attr) return line.slice(i + 1)
-  }
-  return undefined
-}
 
 /** Credentials from PEM texts (`source` names them in errors). */
 export function credentialsFromPem (caPem: string, certPem: string, keyPem: string, source: CredentialFiles): ClientCredentials {
@@ -44,15 +36,15 @@ export function credentialsFromPem (caPem: string, certPem: string, keyPem: stri
   const trust = commandTrust(caDers, chain.slice(1, 2))
   if (trust.roots.length === 0) throw fgError('FG_ERR_PKI_INVALID', `--ca ${source.ca}: holds no self-signed root CA`)
   if (trust.issuing.length === 0) throw fgError('FG_ERR_PKI_INVALID', `--cert ${source.cert}: its issuing CA does not chain to the root in --ca ${source.ca}`)
-  const cn = subjectAttr(leaf, 'CN')
+  const cn = subjectAttribute(leaf, 'CN')
   if (cn === undefined || cn === '') throw fgError('FG_ERR_PKI_INVALID', `--cert ${source.cert}: the certificate has no CN`)
   return {
     caPem, certPem, keyPem,
     signing: { key, chain: chain.slice(0, 2) },
     cn,
-    ou: subjectAttr(leaf, 'OU'),
+    ou: subjectAttribute(leaf, 'OU'),
     trust,
-    chains: new ChainVerifier(trust),
+    chains: new SignerVerifier(trust),
   }
 }
 

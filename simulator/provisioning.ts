@@ -1,20 +1,19 @@
-// The car's side of provisioning and rotation (DESIGN "Provisioning and
+// The car's side of provisioning and rotation (README "Provisioning and
 // rotation"): its key is generated here and never leaves it; a CSR goes out on
 // the request topic, the returned certificate is checked (chains to the pinned
 // root, holds our own public key, CN is our VIN, OU vehicle, valid now) before
 // it is written (atomically) and used. A rejection is reported with its reason
 // and retried with backoff.
-import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
+import { X509Certificate, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
-  buildCsr, parseResponseBody, requestTopic, responseTopic, writeFileAtomic, type Channel, type ProvisioningResponse,
-} from '../src/provisioning/index.js'
-import { normaliseSerial, parseCertificate, sha256Hex } from '../src/identity/index.js'
+  buildCsr, generateKey, issuedBy, mqttsOptions, normaliseSerial, parseCertificate, parseResponseBody, requestTopic, responseTopic, sha256Hex,
+  writeFileAtomic, type Channel, type ProvisioningResponse,
+} from '../src/index.js'
 import { parseBrokerUrl } from './broker-url.js'
-import { mqttsOptions } from '../src/client/mqtts-options.js'
 
 export type ProvisioningEvent =
   | { evt: 'provisioning'; vin: string; channel: Channel; attempt: number }
@@ -64,8 +63,8 @@ export function checkIssuedCertificate (certPem: string, chainPem: string, opts:
   if (leaf === undefined || chain.length === 0) return 'no certificate or no chain'
   const issuing = chain[0]!
   if (!issuing.ca) return 'chain certificate is not a CA'
-  if (!roots.some((r) => issuing.checkIssued(r) && issuing.verify(r.publicKey))) return 'chain does not lead to the pinned root'
-  if (!leaf.checkIssued(issuing) || !leaf.verify(issuing.publicKey)) return 'certificate is not signed by the chain'
+  if (!roots.some((r) => issuedBy(issuing, r))) return 'chain does not lead to the pinned root'
+  if (!issuedBy(leaf, issuing)) return 'certificate is not signed by the chain'
   if (leaf.ca) return 'certificate is a CA'
   const now = (opts.now ?? new Date()).getTime()
   if (now < Date.parse(leaf.validFrom) - 5 * 60_000 || now > Date.parse(leaf.validTo)) return 'certificate is not valid now'
@@ -149,10 +148,6 @@ export interface ProvisionOptions {
   readonly backoffMaxMs?: number
 }
 
-function generateP256 (): KeyObject {
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
-}
-
 function vinOfBirth (birthCertPem: string): string {
   const leaf = certificates(birthCertPem)[0]
   const cn = leaf === undefined ? undefined : parseCertificate(leaf.raw).subject.CN
@@ -171,7 +166,7 @@ async function obtain (channel: Channel, vin: string, opts: ProvisionOptions, co
   const cap = opts.backoffMaxMs ?? 60_000
   for (let attempt = 1; ; attempt++) {
     emit({ evt: 'provisioning', vin, channel, attempt })
-    const key = generateP256()
+    const key = generateKey()
     let problem: { reason?: string; message?: string }
     let client: MqttClient | undefined
     try {
@@ -246,13 +241,13 @@ export async function rotate (client: MqttClient, vin: string, opts: ProvisionOp
   }, async () => {})
 }
 
-/** one readable line per provisioning event (reasons are the provisioner's own words, from DESIGN's list) */
+/** one readable line per provisioning event (reasons are the provisioner's own words, from the README's list of provisioning reasons) */
 export function formatProvisioningEvent (e: ProvisioningEvent): string {
   const what = e.channel === 'provision' ? 'provisioning' : 'rotation'
   switch (e.evt) {
     case 'provisioning': return `car ${e.vin}: ${what}: requesting a certificate (attempt ${e.attempt})`
     case 'provision_rejected': return `car ${e.vin}: ${what}: rejected: ${e.reason.replace(/[^a-z_]/g, '?').slice(0, 40)}; retrying in ${e.retryInMs} ms`
-    case 'provision_error': return `car ${e.vin}: ${what}: ${e.message.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200)}; retrying in ${e.retryInMs} ms`
+    case 'provision_error': return `car ${e.vin}: ${what}: ${e.message.replace(/\p{Cc}/gu, '?').slice(0, 200)}; retrying in ${e.retryInMs} ms`
     case 'provisioned': return `car ${e.vin}: ${what}: new certificate serial ${e.serial}, valid until ${e.notAfter}`
   }
 }

@@ -1,4 +1,4 @@
-// The contract's topics of one vehicle (DESIGN "Topics").
+// The contract's topics of one vehicle (README "Topics").
 export function vehicleTopics (vin: string) {
   const base = `vehicles/${vin}`
   return {

@@ -32,11 +32,11 @@ export { guardReads, PacketScanner, ConnectionLimiter, type Oversize } from './c
 export type { ReloadResult } from './reload/index.js'
 export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer } from './metrics/index.js'
 
-// Signed commands (DESIGN "Signed command"): pure sign/verify, allowlist, x5c trust, replay set; the broker edge check
+// Signed commands (README "Signed commands"): pure sign/verify, allowlist, x5c trust, replay set; the broker edge check
 export {
   COMMAND_NAMES, type CommandName, isCommandName, argsValid, DEFAULT_COMMAND_ROLES, type CommandRoles,
   MAX_JWS_BYTES, type CommandPayload, type ResultPayload, type ResultStatus, isUuid, parseCommandJws, parseResultJws,
-  commandTrust, ChainVerifier, type CommandTrust, type Signer, ReplayCache, DEFAULT_REPLAY_CAPACITY,
+  commandTrust, SignerVerifier, type CommandTrust, type Signer, ReplayCache, DEFAULT_REPLAY_CAPACITY,
   verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS, type CommandPolicy, type VerifyContext, type VerifiedCommand, type CommandDecision,
   signJws, signCommand, commandPayload, signResult, type SigningKey, type CommandInput, verifyResult, type ResultDecision,
 } from './commands/index.js'
@@ -56,3 +56,24 @@ export {
 } from './stores/index.js'
 export { openRevocationStore, revokeVehicle, REVOCATION_STORES, REGISTRY_STORES, type RevokedVehicle, type VehicleStores } from './revocation/index.js'
 export { FLEETGATE_STORES, type FleetgateStores } from './broker/stores.js'
+
+// What the simulator and the benchmarks use, as any client of fleetgate would
+// (the dev PKI is in the second entry, fleetgate/testing: src/testing.ts).
+// X.509: the one chain verifier and its link checks, the fleet's P-256 keys, EKU OIDs, PEM files, certificate fields
+export { ChainVerifier, issuedBy, isSelfSigned, validAt } from './pki/chain.js'
+export { generateKey, isP256 } from './pki/keys.js'
+export { subjectAttribute } from './pki/subject.js'
+export { EKU_OIDS, EKU_CLIENT_AUTH, EKU_DOCUMENT_SIGNING, parseCertificate, sha256Hex, normaliseSerial, isSafeIdentityValue, type ParsedCertificate } from './identity/index.js'
+export { parsePemCertificates, readPemCertificates, parsePrivateKey, readPrivateKey, parsePemCsr, readFlagFile } from './pki/pem.js'
+// TLS: the broker's server options (what startBroker listens with); a client's MQTT.js options
+export { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from './tls/index.js'
+export { mqttsOptions, type ClientTlsPem } from './client/mqtts-options.js'
+// The audit log
+export { createAuditLogger, type AuditLogger } from './audit/index.js'
+// Provisioning: the car's side (CSR, topics, messages), the provisioner, and its parts (sign options, fast issuer)
+export {
+  buildCsr, requestTopic, responseTopic, parseRequestTopic, parseRequestBody, parseResponseBody, issuedResponse, rejectedResponse, REQUEST_FILTERS,
+  type Channel, type ProvisioningRequest, type ProvisioningResponse,
+  startProvisioner, DEFAULT_RATE_LIMIT, type ProvisionerConfig, type RunningProvisioner,
+  loadIssuer, subjectKeyOf, parseRequest, authorize, signRequest, emptyTemplate, type FastIssuer, type CertificateTemplate,
+} from './provisioning/index.js'

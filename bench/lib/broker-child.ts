@@ -8,10 +8,8 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
-import { loadTlsMaterial, tlsServerOptions } from '../../src/tls/index.js'
-import { startBroker } from '../../src/broker/index.js'
-import { guardReads } from '../../src/index.js'
-import { devPkiPaths } from '../../src/pki/index.js'
+import { loadTlsMaterial, tlsServerOptions, startBroker, guardReads } from '../../src/index.js'
+import { devPkiPaths } from '../../src/testing.js'
 
 const [mode, pkiDir] = process.argv.slice(2) as ['bare' | 'fleetgate' | 'bare-guard', string]
 const pki = devPkiPaths(pkiDir, [])

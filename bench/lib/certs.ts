@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { devPkiPaths, initDevPki, loadCa, issueLeaf, randomVins } from '../../src/pki/index.js'
+import { devPkiPaths, initDevPki, loadCa, issueLeaf, randomVins } from '../../src/testing.js'
 
 export interface BenchVehicle { readonly vin: string; readonly cert: Buffer; readonly key: Buffer }
 export interface BenchCerts {

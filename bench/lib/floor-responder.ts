@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import mqttPacket from 'mqtt-packet'
 import { mqttConnect, pubackPacket, subscribePacket } from './mqtt-raw.js'
-import { devPkiPaths } from '../../src/pki/index.js'
-import { authorize, signRequest, loadIssuer, parseRequestTopic, parseRequestBody, responseTopic, issuedResponse, rejectedResponse, REQUEST_FILTERS } from '../../src/provisioning/index.js'
+import { authorize, signRequest, loadIssuer, parseRequestTopic, parseRequestBody, responseTopic, issuedResponse, rejectedResponse, REQUEST_FILTERS } from '../../src/index.js'
+import { devPkiPaths } from '../../src/testing.js'
 
 const [port, dir] = process.argv.slice(2) as [string, string]
 const pki = devPkiPaths(dir, [])

@@ -54,7 +54,6 @@ export async function publishRun (port: number, publishers: readonly Client[], s
   let received = 0
   let sent = 0
   let lastProgress = performance.now()
-  let tFirst = 0
   let tLast = 0
   const parser = mqttPacket.parser({ protocolVersion: 4 })
   let subacked: () => void = () => {}
@@ -86,7 +85,7 @@ export async function publishRun (port: number, publishers: readonly Client[], s
     if (plan.kind !== 'saturate') return
     while (sent < plan.total && sent - received < plan.window) sendOne()
   }
-  tFirst = performance.now()
+  const tFirst = performance.now()
   lastProgress = tFirst
   let timer: NodeJS.Timeout | undefined
   if (plan.kind === 'saturate') pump()

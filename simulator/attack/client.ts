@@ -4,7 +4,7 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt'
 import type { BrokerAddress } from '../broker-url.js'
-import { mqttsOptions, type ClientTlsPem } from '../../src/client/mqtts-options.js'
+import { mqttsOptions, type ClientTlsPem } from '../../src/index.js'
 
 /** Everything an attack opened; closed by the runner when the attack ends. */
 export class Scope {

@@ -2,12 +2,13 @@
 // the attacker publishes through a backend connection (a stolen login or a
 // compromised broker can always deliver bytes to the car) and reads the car's
 // signed result, whose signature is verified before its reason is believed.
-import { generateKeyPairSync, randomUUID } from 'node:crypto'
-import { commandPayload, signCommand, signJws, type CommandInput, type SigningKey } from '../../src/index.js'
+import { randomUUID } from 'node:crypto'
+import { commandPayload, generateKey, signCommand, signJws, type CommandInput, type SigningKey } from '../../src/index.js'
 import type { AttackContext } from './context.js'
 import type { CommandOutcome } from '../backend.js'
 import { existsSync } from 'node:fs'
-import { Inconclusive, SkipAttack, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { type Attack, type ExpectedReason, type Observation } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 
 function observe (out: CommandOutcome, ctx: AttackContext): Observation {
   switch (out.kind) {
@@ -57,9 +58,8 @@ export const forgedSignature = commandAttack({
   expects: 'bad_signature',
   means: 'A command that names the genuine backend certificate in x5c but is signed with the attacker\'s own key.',
   async build (ctx) {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const payload = commandPayload({ vin: ctx.victimVin, cmd: 'unlock', ttlMs: 30_000 })
-    return { jws: await signJws(payload, { key: privateKey, chain: backendKey(ctx).chain }), jti: payload.jti }
+    return { jws: await signJws(payload, { key: generateKey(), chain: backendKey(ctx).chain }), jti: payload.jti }
   },
 })
 

@@ -2,10 +2,11 @@
 // legitimate car that tries to become another car at CONNECT.
 import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { CertKeyPaths } from '../../src/pki/index.js'
+import type { CertKeyPaths } from '../../src/testing.js'
 import { attackerPair, type AttackContext } from './context.js'
 import { attempt, describeOutcome } from './client.js'
-import { Inconclusive, SkipAttack, TLS_REFUSED, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { TLS_REFUSED, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 import { vehicleTopics } from '../topics.js'
 
 /** Connect with these credentials and this clientId: blocked unless CONNACK 0. */

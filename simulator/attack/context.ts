@@ -3,14 +3,13 @@
 // started it), the revocation hook, and a per-attack Scope for cleanup.
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { SigningKey } from '../../src/index.js'
-import { readPemCertificates, readPrivateKey, type DevPkiPaths, type CertKeyPaths } from '../../src/pki/index.js'
+import { readPemCertificates, readPrivateKey, type ClientTlsPem, type SigningKey } from '../../src/index.js'
+import type { DevPkiPaths, CertKeyPaths } from '../../src/testing.js'
 import { connectBackend, type Backend, type CommandOutcome } from '../backend.js'
 import type { BrokerAddress } from '../broker-url.js'
 import type { CarEvent, RunningCar } from '../car.js'
 import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
-import { Inconclusive, SkipAttack } from './types.js'
-import type { ClientTlsPem } from '../../src/client/mqtts-options.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 import { Scope } from './client.js'
 
 export interface VictimCar {

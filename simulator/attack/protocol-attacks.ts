@@ -8,7 +8,8 @@ import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { attackerPair, type AttackContext } from './context.js'
 import { attempt, describeOutcome } from './client.js'
 import { closedWithin, connectPacket, flood, publishPacket, rawConnect, subscribePacket, type RawConnect } from './raw-mqtt.js'
-import { Inconclusive, SkipAttack, STAYS_UP, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { STAYS_UP, type Attack, type ExpectedReason, type Observation } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 import { vehicleTopics } from '../topics.js'
 
 /** A genuine car still gets CONNACK 0: the broker survived the attack. */

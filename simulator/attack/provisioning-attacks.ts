@@ -5,20 +5,20 @@
 // certificate must still be issued and cut the thief off. Needs the store the
 // broker reads: the run starts its own provisioner on it (clean session, its
 // own clientId); without a store the attack is SKIPPED.
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
+import { randomUUID, type KeyObject } from 'node:crypto'
 import type { MqttClient } from 'mqtt'
-import { buildCsr } from '../../src/provisioning/index.js'
+import { buildCsr, generateKey } from '../../src/index.js'
 import { exchange } from '../provisioning.js'
 import type { Attack } from './types.js'
 import type { AttackContext } from './context.js'
 import { attempt, describeOutcome } from './client.js'
-import { Inconclusive, SkipAttack } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 
 const JUNK_ROTATIONS = 8
 const JUNK_CSR = '-----BEGIN CERTIFICATE REQUEST-----\nAAAAAAAA\n-----END CERTIFICATE REQUEST-----\n'
 
 function p256 (): { key: KeyObject; pem: string } {
-  const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
+  const key = generateKey()
   return { key, pem: key.export({ type: 'pkcs8', format: 'pem' }) as string }
 }
 

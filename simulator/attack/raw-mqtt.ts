@@ -3,7 +3,7 @@
 // that never release, a subscriber that never reads. Every wait is bounded.
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import type { BrokerAddress } from '../broker-url.js'
-import type { ClientTlsPem } from '../../src/client/mqtts-options.js'
+import type { ClientTlsPem } from '../../src/index.js'
 
 /** The remaining-length varint [MQTT-2.2.3]. */
 export function encodeLength (n: number): Buffer {

@@ -4,9 +4,9 @@
 import type { Attack } from './types.js'
 import type { AttackContext } from './context.js'
 import { attempt, closedWithin, describeOutcome, type ConnectOutcome } from './client.js'
-import { Inconclusive, SkipAttack } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 
-/** how long a live session of a revoked certificate may stay open (DESIGN step 8: within a second; margin for the round trips) */
+/** how long a live session of a revoked certificate may stay open (ARCHITECTURE.md step 9: within a second; margin for the round trips) */
 export const LIVE_KICK_MS = 2500
 
 const NO_STORE = 'no revocation store given (--redis <url> or --data-dir <dir>, the store the broker reads)'

@@ -7,7 +7,8 @@ import type { AttackContext, RunSettings } from './context.js'
 import { attackContext, newRunState } from './context.js'
 import { Scope } from './client.js'
 import { describeDecision, reasonInWindow, type AuditDecision } from './audit-log.js'
-import { Inconclusive, SkipAttack, STAYS_UP, type Attack, type AttackResult, type CatalogueReport, type Observation, type Verdict } from './types.js'
+import { STAYS_UP, type Attack, type AttackResult, type CatalogueReport, type Observation, type Verdict } from './types.js'
+import { Inconclusive, SkipAttack } from './not-judged.js'
 
 export const DEFAULT_ATTACK_TIMEOUT_MS = 20_000
 

@@ -9,7 +9,8 @@ import type { MqttClient } from 'mqtt'
 import { signCommand } from '../../src/index.js'
 import { attackerPair, type AttackContext } from './context.js'
 import { attempt, closedWithin, describeOutcome, hexCodes, publishOutcome, record, subscribeCodes, type Received } from './client.js'
-import { Inconclusive, type Attack, type Observation } from './types.js'
+import { type Attack, type Observation } from './types.js'
+import { Inconclusive } from './not-judged.js'
 import { vehicleTopics } from '../topics.js'
 
 const REFUSED = 0x80

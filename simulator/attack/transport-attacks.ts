@@ -4,7 +4,7 @@
 // --max-connections-hint).
 import type { Attack } from './types.js'
 import { attempt, publishOutcome, rawTls, type ConnectOutcome } from './client.js'
-import { Inconclusive } from './types.js'
+import { Inconclusive } from './not-judged.js'
 import { vehicleTopics } from '../topics.js'
 import { attackerPair } from './context.js'
 

@@ -6,7 +6,7 @@
 import type { Reason } from '../../src/index.js'
 import type { AttackContext } from './context.js'
 
-/** Refused in the TLS handshake: the client never reaches MQTT, so no MQTT reason exists (DESIGN step 1). */
+/** Refused in the TLS handshake: the client never reaches MQTT, so no MQTT reason exists (ARCHITECTURE.md step 1). */
 export const TLS_REFUSED = 'tls_refused'
 /** Nothing to refuse (a load attack): the broker must stay up and serve the others; judged by observation only. */
 export const STAYS_UP = 'stays_up'
@@ -25,11 +25,6 @@ export interface Observation {
   /** the reason as the client could read it (a car's verified signed result) or as the audit log gave it */
   readonly reasonSeen?: string
 }
-
-/** The attack could not be judged for a known reason (e.g. no revocation store given). */
-export class SkipAttack extends Error {}
-/** A precondition failed (e.g. the victim car is not online): the attack could not be judged. */
-export class Inconclusive extends Error {}
 
 export interface Attack {
   /** kebab-case, stable: used in --only, the JSON report and tests */

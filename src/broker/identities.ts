@@ -6,18 +6,19 @@
 // older one are decided again.
 import type { TLSSocket } from 'node:tls'
 import type { Client } from 'aedes'
-import { PeerChainVerifier, peerLeaf, peerLeafDer } from '../tls/index.js'
+import { peerLeaf, peerLeafDer } from '../tls/index.js'
+import { ChainVerifier } from '../pki/chain.js'
 import { IdentityCache, sha256Hex } from '../identity/index.js'
 import type { ConnectionInfo } from './session.js'
 
 export class ConnectionIdentities {
-  #chains: PeerChainVerifier
+  #chains: ChainVerifier
   readonly #identities = new IdentityCache()
   readonly #connections = new WeakMap<object, ConnectionInfo>()
   #generation = 0
 
   constructor (caDer: readonly Buffer[]) {
-    this.#chains = new PeerChainVerifier(caDer)
+    this.#chains = new ChainVerifier(caDer)
   }
 
   /** The identity (or the refusal) of a verified TLS peer. */
@@ -81,7 +82,7 @@ export class ConnectionIdentities {
 
   /** A new trust bundle: chains are walked again against the new anchors. */
   retrust (caDer: readonly Buffer[]): void {
-    this.#chains = new PeerChainVerifier(caDer)
+    this.#chains = new ChainVerifier(caDer)
     this.#identities.clear()
     this.#generation++
   }

@@ -12,7 +12,7 @@ import type { PublishCheck, CheckResult } from '../contract/checks.js'
 import type { SessionView } from '../contract/checks.js'
 import { commandTopicVin } from '../contract/topics.js'
 import type { CommandReason, PublishReason } from '../contract/reasons.js'
-import { ChainVerifier, MAX_JWS_BYTES, verifyCommand, type CommandPolicy, type CommandTrust } from '../commands/index.js'
+import { SignerVerifier, MAX_JWS_BYTES, verifyCommand, type CommandPolicy, type CommandTrust } from '../commands/index.js'
 
 /**
  * true when the signer is revoked: its leaf (fingerprint, or issuing CA + serial) or its
@@ -36,7 +36,7 @@ function rejected (commandReason: CommandReason, extra: Record<string, string> =
 const NOT_A_COMMAND: CheckResult<PublishReason> = Object.freeze({ ok: true })
 
 export function commandEdgeCheck (opts: CommandEdgeOptions): PublishCheck {
-  const chains = new ChainVerifier(opts.trust)
+  const chains = new SignerVerifier(opts.trust)
   const now = opts.now ?? Date.now
   // Not async: every topic but a command topic is answered at once, with no promise per message.
   return function signedCommandEdgeCheck (_session: SessionView, packet: PublishPacket): CheckResult<PublishReason> | Promise<CheckResult<PublishReason>> {

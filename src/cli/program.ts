@@ -82,11 +82,6 @@ export function durationFlag (flag: string, text: string, expected: string, acce
   return ms
 }
 
-/** --telemetry-interval of sim car and sim fleet: 0 (none) up to a day */
-export function telemetryIntervalFlag (text: string): number {
-  return durationFlag('--telemetry-interval', text, 'not a duration (e.g. 5s, 500ms, 0)', (ms) => ms <= 86_400_000)
-}
-
 /**
  * A count flag from 1 to max; FG_ERR_CONFIG_INVALID `<flag> <text>: <expected>`
  * otherwise. The text is read as Number() reads it (`1e3` and `0x10` pass),

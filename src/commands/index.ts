@@ -8,7 +8,7 @@ export {
   MAX_JWS_BYTES, type CommandPayload, type ResultPayload, type ResultStatus, type JwsHeader, type ParsedJws,
   type ShapeResult, isUuid, parseCommandJws, parseResultJws,
 } from './envelope.js'
-export { type CommandTrust, type Signer, type ChainResult, commandTrust, ChainVerifier } from './trust.js'
+export { type CommandTrust, type Signer, type ChainResult, commandTrust, SignerVerifier } from './trust.js'
 export { ReplayCache, DEFAULT_REPLAY_CAPACITY, type ReplayOutcome } from './replay.js'
 export {
   verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS,

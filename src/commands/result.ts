@@ -3,10 +3,10 @@
 // car (CN = VIN, OU = vehicle), and it answers this command (jti). Pure.
 import { compactVerify } from 'jose'
 import { parseResultJws, type ResultPayload } from './envelope.js'
-import type { ChainVerifier, Signer } from './trust.js'
+import type { SignerVerifier, Signer } from './trust.js'
 
 export interface ResultContext {
-  readonly chains: ChainVerifier
+  readonly chains: SignerVerifier
   readonly vin: string
   readonly jti: string
   readonly now: number

@@ -1,13 +1,13 @@
 // x5c chain validation for signed commands and results: the signer's leaf must
-// chain leaf -> pinned issuing CA -> pinned fleet root. node:crypto only
-// (X509Certificate.verify + checkIssued), dates against the injected clock;
-// verified chains are cached by leaf DER fingerprint, so a backend that signs
-// thousands of commands with one certificate is parsed once. Pure: takes DER.
+// chain leaf -> pinned issuing CA -> pinned fleet root. The links are checked
+// by the one chain verifier (pki/chain.ts), dates against the injected clock;
+// verified signers are cached by leaf, so a backend that signs thousands of
+// commands with one certificate is parsed once. Pure: takes DER.
 import { X509Certificate, webcrypto, type KeyObject } from 'node:crypto'
-import { normaliseSerial, parseCertificate, sha256Hex, EKU_CLIENT_AUTH } from '../identity/index.js'
-
-/** RFC 9336 id-kp-documentSigning: a certificate made for signing commands only, accepted beside clientAuth */
-export const EKU_DOCUMENT_SIGNING = '1.3.6.1.5.5.7.3.36'
+import { normaliseSerial, parseCertificate, sha256Hex, EKU_CLIENT_AUTH, EKU_DOCUMENT_SIGNING } from '../identity/index.js'
+import { ChainVerifier, isSelfSigned, issuedBy, validAt } from '../pki/chain.js'
+import { isP256 } from '../pki/keys.js'
+import { subjectAttribute } from '../pki/subject.js'
 
 /**
  * What a signer's leaf must say of itself, as the broker asks of a client: a
@@ -62,10 +62,6 @@ export type ChainResult = { ok: true; signer: Signer } | { ok: false; detail: st
 
 const fp = sha256Hex
 
-function isSelfSigned (c: X509Certificate): boolean {
-  return c.checkIssued(c) && c.verify(c.publicKey)
-}
-
 /**
  * Trust from DER certificates: `roots` are the self-signed ones of the pinned
  * bundle; `issuing` are the given fleet issuing CAs that a root signed. A
@@ -74,21 +70,8 @@ function isSelfSigned (c: X509Certificate): boolean {
 export function commandTrust (rootDers: readonly Uint8Array[], issuingDers: readonly Uint8Array[]): CommandTrust {
   const roots = rootDers.map((d) => new X509Certificate(d)).filter((c) => c.ca && isSelfSigned(c))
   const issuing = issuingDers.map((d) => new X509Certificate(d))
-    .filter((c) => c.ca && !isSelfSigned(c) && roots.some((r) => c.checkIssued(r) && c.verify(r.publicKey)))
+    .filter((c) => c.ca && !isSelfSigned(c) && roots.some((r) => issuedBy(c, r)))
   return Object.freeze({ roots: Object.freeze(roots), issuing: Object.freeze(issuing) })
-}
-
-/**
- * First value of a subject attribute from node's one-RDN-per-line subject text
- * (no ASN.1 parse on this path: ~1 ms with asn1-schema). Read only after the
- * chain holds, so the certificate is the fleet CA's; a multi-valued RDN reads
- * as "OU=a + CN=b" and never equals a role name (fails closed).
- */
-export function subjectValue (cert: X509Certificate, attr: string): string | undefined {
-  for (const line of cert.subject.split('\n')) {
-    if (line.startsWith(attr + '=')) return line.slice(attr.length + 1)
-  }
-  return undefined
 }
 
 /**
@@ -99,20 +82,22 @@ function serialOf (cert: X509Certificate): string {
   return normaliseSerial(cert.serialNumber) ?? cert.serialNumber.toLowerCase()
 }
 
-const within = (c: X509Certificate, now: number) => Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo)
-
-export class ChainVerifier {
+/** Verifies the x5c of a signed command or result against a CommandTrust: who signed it, or why not trusted. */
+export class SignerVerifier {
   readonly #trust: CommandTrust
   readonly #cache = new Map<string, CachedChain>()
   readonly #max: number
   readonly #issuingFp: readonly string[]
   readonly #rootFp: readonly string[]
+  /** the pinned issuing CAs as the anchors: a signer's leaf must be issued by one of them directly */
+  readonly #issuers: ChainVerifier
 
   constructor (trust: CommandTrust, maxCached = 1024) {
     this.#trust = trust
     this.#max = maxCached
     this.#issuingFp = trust.issuing.map((c) => fp(c.raw))
     this.#rootFp = trust.roots.map((c) => fp(c.raw))
+    this.#issuers = new ChainVerifier(trust.issuing)
   }
 
   get trust (): CommandTrust { return this.#trust }
@@ -143,24 +128,19 @@ export class ChainVerifier {
     const leaf = new X509Certificate(ders[0]!)
     if (leaf.ca) return 'the signer certificate is a CA'
     // The issuing CA: x5c[1] must be one the verifier pinned; with a bare leaf, the pinned one that issued it.
-    let issuer: X509Certificate | undefined
-    if (ders.length >= 2) {
-      const i = this.#issuingFp.indexOf(fp(ders[1]!))
-      if (i < 0) return 'x5c[1] is not the fleet issuing CA'
-      issuer = this.#trust.issuing[i]
-    } else {
-      issuer = this.#trust.issuing.find((c) => leaf.checkIssued(c))
-    }
-    if (!issuer || !leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) return 'the signer certificate is not issued by the fleet issuing CA'
-    const root = this.#trust.roots.find((r) => issuer!.checkIssued(r))
+    if (ders.length >= 2 && !this.#issuingFp.includes(fp(ders[1]!))) return 'x5c[1] is not the fleet issuing CA'
+    const chain = this.#issuers.chainOfKnown(ders[0]!, now) ?? this.#issuers.chainOf(leaf, now)
+    if (chain === null || chain.length !== 2 || (ders.length >= 2 && !chain[1]!.equals(ders[1]!))) return 'the signer certificate is not issued by the fleet issuing CA'
+    const issuer = this.#trust.issuing[this.#issuingFp.indexOf(fp(chain[1]!))]!
+    // commandTrust kept only issuing CAs that a root signed: here the name finds that root
+    const root = this.#trust.roots.find((r) => issuer.checkIssued(r))
     if (!root) return 'the issuing CA does not chain to the pinned root'
     if (ders.length === 3 && !this.#rootFp.includes(fp(ders[2]!))) return 'x5c[2] is not the pinned root'
-    for (const c of [leaf, issuer, root]) if (!within(c, now)) return 'a certificate of the chain is outside its validity'
+    for (const c of [leaf, issuer, root]) if (!validAt(c, now)) return 'a certificate of the chain is outside its validity'
     const profile = signerProfileProblem(ders[0]!)
     if (profile !== null) return profile
     const key = leaf.publicKey
-    const details = key.asymmetricKeyDetails
-    if (key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') return 'the signer key is not ECDSA P-256'
+    if (!isP256(key)) return 'the signer key is not ECDSA P-256'
     const cryptoKey = await webcrypto.subtle.importKey('spki', key.export({ type: 'spki', format: 'der' }),
       { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
     const signer: Signer = Object.freeze({
@@ -169,8 +149,8 @@ export class ChainVerifier {
       serial: serialOf(leaf),
       issuerSerial: serialOf(issuer),
       rootFingerprint: fp(root.raw),
-      cn: subjectValue(leaf, 'CN'),
-      ou: subjectValue(leaf, 'OU'),
+      cn: subjectAttribute(leaf, 'CN'),
+      ou: subjectAttribute(leaf, 'OU'),
       publicKey: key,
       cryptoKey,
     })

@@ -8,7 +8,7 @@ import { compactVerify } from 'jose'
 import type { CommandReason } from '../contract/reasons.js'
 import { argsValid, isCommandName, roleMaySend, DEFAULT_COMMAND_ROLES, type CommandName, type CommandRoles } from './catalogue.js'
 import { parseCommandJws, type CommandPayload } from './envelope.js'
-import type { ChainVerifier, Signer } from './trust.js'
+import type { SignerVerifier, Signer } from './trust.js'
 import type { ReplayCache } from './replay.js'
 
 export const DEFAULT_SKEW_MS = 30_000
@@ -24,7 +24,7 @@ export interface CommandPolicy {
 }
 
 export interface VerifyContext {
-  readonly chains: ChainVerifier
+  readonly chains: SignerVerifier
   /** the verifier's own VIN (a car's CN; at the broker edge, the topic's VIN) */
   readonly vin: string
   /** the VIN of the topic the command came on, when known */

@@ -32,7 +32,7 @@ export class IdentityCache {
     return entry
   }
 
-  /** the same CA Buffer comes back with every leaf it issued (PeerChainVerifier keeps it): not hashed again */
+  /** the same CA Buffer comes back with every leaf it issued (pki's ChainVerifier keeps it): not hashed again */
   #casByBuffer = new WeakMap<Uint8Array, CaInfo>()
 
   #ca (der: Uint8Array, chain: readonly Buffer[]): CaInfo {

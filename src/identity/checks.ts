@@ -1,7 +1,6 @@
 // Connect-time identity checks that do not depend on the policy (ARCHITECTURE.md step 2).
 import type { Identity } from './identity.js'
-
-export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
+import { EKU_CLIENT_AUTH } from './eku.js'
 
 /**
  * A certificate value (or a client-chosen clientId) that may fill a topic

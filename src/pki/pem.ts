@@ -65,8 +65,7 @@ export function parsePemCertificates (text: string, source: string): Buffer[] {
   for (const m of text.matchAll(CERT_BLOCK)) {
     const der = Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')
     try {
-      // eslint-disable-next-line no-new
-      new X509Certificate(der)
+      new X509Certificate(der) // parses, or throws
     } catch (err) {
       throw fgError('FG_ERR_PEM_INVALID', `${source}: certificate ${out.length + 1} cannot be parsed`, err)
     }

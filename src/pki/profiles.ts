@@ -1,16 +1,17 @@
-// Certificate profiles of the fleet PKI (DESIGN "Certificate profile"):
+// Certificate profiles of the fleet PKI (README "Certificate profile"):
 // root -> issuing CA -> vehicle / backend / monitor / provisioner / broker,
 // root -> manufacturing CA -> factory (birth) certificates. ECDSA P-256 keys
 // (node:crypto), certificates built with @peculiar/x509. Dev/test tooling: not
 // a hot path.
-import { createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto'
+import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
 import { x509 } from './x509.js'
 import { fgError } from '../contract/errors.js'
 import { derToPem, parsePemCsr, privateKeyToPem } from './pem.js'
 import { caCurveOf, checkCaKeyPair, randomSerial, type CaKeyPair } from './ca-key.js'
 import { keyIdentifier } from './key-id.js'
-import { serialHex, sha256Hex } from '../identity/index.js'
+import { generateKey, isP256 } from './keys.js'
+import { EKU_OIDS, serialHex, sha256Hex } from '../identity/index.js'
 
 export type PkiRole = 'vehicle' | 'fleet-backend' | 'fleet-monitor' | 'provisioner' | 'factory' | 'server'
 export const PKI_ROLES: readonly PkiRole[] = ['vehicle', 'fleet-backend', 'fleet-monitor', 'provisioner', 'factory', 'server']
@@ -35,15 +36,6 @@ export const DAY_MS = 86_400_000
 export const YEAR_MS = 365 * DAY_MS
 /** notBefore is set this far in the past, for clock skew */
 export const BACKDATE_MS = MINUTE_MS
-
-export const EKU_OIDS = {
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-  codeSigning: '1.3.6.1.5.5.7.3.3',
-  emailProtection: '1.3.6.1.5.5.7.3.4',
-  timeStamping: '1.3.6.1.5.5.7.3.8',
-  ocspSigning: '1.3.6.1.5.5.7.3.9',
-} as const
 
 export type CaKind = 'root' | 'issuing' | 'manufacturing'
 
@@ -123,7 +115,7 @@ export interface IssuedCertificate {
   readonly key: KeyObject | null
   /** PKCS#8 PEM of `key` */
   readonly keyPem: string | null
-  /** lowercase hex without leading zeros (DESIGN revocation schema) */
+  /** lowercase hex without leading zeros (README "Redis schema") */
   readonly serial: string
   readonly fingerprint: string
   readonly notBefore: Date
@@ -259,11 +251,6 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](
 function spkiOf (key: KeyObject): Buffer {
   const pub = key.type === 'private' ? createPublicKey(key) : key
   return pub.export({ type: 'spki', format: 'der' })
-}
-
-/** generate an ECDSA P-256 key pair (node:crypto) */
-export function generateKey (): KeyObject {
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
 }
 
 async function toSigningKey (key: KeyObject, source: string): Promise<CryptoKey> {
@@ -495,10 +482,10 @@ export async function parseCsr (csr: string | Uint8Array, source = 'CSR'): Promi
   } catch (err) {
     throw fgError('FG_ERR_PEM_INVALID', `${source}: not a valid PKCS#10 certificate request`, err)
   }
-  if (publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+  if (!isP256(publicKey)) {
     throw fgError('FG_ERR_PEM_INVALID', `${source}: the CSR's key is not ECDSA P-256`)
   }
-  let ok = false
+  let ok: boolean
   try {
     ok = await req.verify()
   } catch (err) {

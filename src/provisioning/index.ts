@@ -2,8 +2,8 @@
 // checks, the fast issuer, step-ca style sign options, the service's decisions,
 // its state (nonces, rate limit, retirements) and the MQTT process.
 export { parseRequest, isP256Key, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'
-export { createFastIssuer, subjectName, type FastIssuer, type IssuedLeaf, type SubjectKey } from './issuer.js'
-export { EKU_CLIENT_AUTH, BACKDATE_MS, emptyTemplate, type CertificateTemplate } from './template.js'
+export { createFastIssuer, subjectName, subjectKeyOf, type FastIssuer, type IssuedLeaf, type SubjectKey } from './issuer.js'
+export { BACKDATE_MS, emptyTemplate, type CertificateTemplate } from './template.js'
 export {
   authorize, signRequest, SignOptionError, p256KeyValidator, commonNameValidator, proofOfPossessionValidator, forceVehicleSubject,
   clientAuthOnly, lifetimeModifier, vehicleProfileValidator,

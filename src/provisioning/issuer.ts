@@ -6,7 +6,7 @@
 // subject, SPKI and SKI are written (der-writer.ts) and spliced in. A unit test checks
 // the result byte for byte against a full schema encoding.
 // Pure apart from the key it is given: no I/O.
-import { sign, type KeyObject } from 'node:crypto'
+import { createPublicKey, sign, type KeyObject } from 'node:crypto'
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import {
   AlgorithmIdentifier, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, Extension, KeyIdentifier, KeyUsage,
@@ -45,6 +45,12 @@ export interface IssuedLeaf {
 export interface SubjectKey {
   readonly spkiDer: Buffer
   readonly publicKeyBits: Buffer
+}
+
+/** the subject key of a KeyObject (public, or the public half of a private one) */
+export function subjectKeyOf (key: KeyObject): SubjectKey {
+  const spkiDer = createPublicKey(key).export({ type: 'spki', format: 'der' })
+  return { spkiDer, publicKeyBits: Buffer.from(subjectPublicKeyBits(spkiDer)) }
 }
 
 export interface FastIssuer {

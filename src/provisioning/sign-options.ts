@@ -7,7 +7,8 @@
 import type { KeyObject } from 'node:crypto'
 import type { ProvisioningReason, Decision } from '../contract/reasons.js'
 import { isP256Key, parseRequest, requestCommonName, verifyProofOfPossession, type ParsedRequest } from './csr.js'
-import { BACKDATE_MS, EKU_CLIENT_AUTH, emptyTemplate, type CertificateTemplate } from './template.js'
+import { BACKDATE_MS, emptyTemplate, type CertificateTemplate } from './template.js'
+import { EKU_CLIENT_AUTH } from '../identity/index.js'
 import type { FastIssuer, IssuedLeaf, SubjectKey } from './issuer.js'
 
 /** what a CSR validator sees; the PoP validator fills in the key */

@@ -2,8 +2,6 @@
 // nothing in it comes from the CSR except the public key (README
 // "Provisioning and rotation": step-ca's provisioner sets the profile).
 
-export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
-
 /** notBefore is this far in the past, for the car's clock skew */
 export const BACKDATE_MS = 60_000
 

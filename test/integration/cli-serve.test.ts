@@ -19,6 +19,17 @@ describe('fleetgate CLI', function () {
     }
   })
 
+  it('lists sim, which bin/fleetgate.js adds on top of the library\'s commands, with its subcommands', async () => {
+    const top = await runCli(['--help'])
+    expect(top.stdout).to.match(/^ {2}sim +the bundled simulator/m)
+    const sim = await runCli(['sim', '--help'])
+    expect(sim.code).to.equal(0)
+    for (const sub of ['car', 'backend', 'fleet', 'attack']) expect(sim.stdout).to.match(new RegExp(`^ {2}${sub} \\[options\\]`, 'm'))
+    const usage = await runCli(['sim', 'car', '--url', 'mqtts://127.0.0.1:1'])
+    expect(usage.code).to.equal(2)
+    expect(usage.stderr).to.equal('FG_ERR_CONFIG_MISSING: --ca is required\n')
+  })
+
   it('lists every serve flag with its environment variable and default', async () => {
     const r = await runCli(['serve', '--help'])
     for (const text of ['--max-packet-size', 'FLEETGATE_MAX_PACKET_SIZE', 'default 128KiB', '--redis', 'REDIS_URL', '--revocation-fail-open', '--enforce-signed-commands', '--no-enforce-signed-commands', '--dev ', 'FLEETGATE_DEV,', '--dev-pki']) {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { createPrivateKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto'
 import type { MqttClient } from 'mqtt'
 import { BIN } from '../harness/cli.js'
-import { commandTrust, ChainVerifier, verifyResult, type ResultPayload } from '../../src/commands/index.js'
+import { commandTrust, SignerVerifier, verifyResult, type ResultPayload } from '../../src/commands/index.js'
 import { rawJws, x5cOf } from '../unit/commands/raw-jws.js'
 
 export type CarLine = Record<string, unknown> & { evt: string }
@@ -81,15 +81,15 @@ export function sign (s: RawSigner, body: object, header: Record<string, unknown
 }
 
 /** The backend's view of the car's results: pinned root + the fleet issuing CA. */
-export function resultVerifier (pkiDir: string): ChainVerifier {
+export function resultVerifier (pkiDir: string): SignerVerifier {
   const der = (f: string) => new X509Certificate(readFileSync(join(pkiDir, f))).raw
-  return new ChainVerifier(commandTrust([der('root-ca.pem')], [der('issuing-ca.pem')]))
+  return new SignerVerifier(commandTrust([der('root-ca.pem')], [der('issuing-ca.pem')]))
 }
 
 /** Collect the results a backend client receives, verified (signature, chain, CN = VIN, jti). */
 export class ResultInbox {
   readonly raw: Array<{ topic: string; jws: string }> = []
-  constructor (readonly client: MqttClient, readonly chains: ChainVerifier) {
+  constructor (readonly client: MqttClient, readonly chains: SignerVerifier) {
     client.on('message', (topic, payload) => { if (topic.endsWith('/command-results')) this.raw.push({ topic, jws: payload.toString() }) })
   }
 

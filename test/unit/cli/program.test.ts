@@ -1,7 +1,8 @@
 // The flag checks shared by the commands: the lines users see are contracts.
 import { expect } from 'chai'
 import { isFleetgateError } from '../../../src/contract/errors.js'
-import { countFlag, durationFlag, requireFlags, telemetryIntervalFlag } from '../../../src/cli/program.js'
+import { countFlag, durationFlag, requireFlags } from '../../../src/cli/program.js'
+import { telemetryIntervalFlag } from '../../../simulator/cli/flags.js'
 
 function line (fn: () => unknown): string {
   try { fn() } catch (err) { return isFleetgateError(err) ? err.toLine() : String(err) }

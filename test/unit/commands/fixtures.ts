@@ -3,7 +3,7 @@ import {
   createRootCa, createRogueCa, createIntermediateCa, issueLeaf, DAY_MS,
   type CaMaterial, type IssuedCertificate,
 } from '../../../src/pki/index.js'
-import { commandTrust, ChainVerifier, type SigningKey } from '../../../src/commands/index.js'
+import { commandTrust, SignerVerifier, type SigningKey } from '../../../src/commands/index.js'
 
 export const VIN = '1FTFW1E50PFA00001'
 export const OTHER_VIN = '1FTFW1E50PFA00002'
@@ -22,7 +22,7 @@ export interface Fixtures {
   /** OU=fleet-backend issued by the rogue root */
   rogueBackend: IssuedCertificate
   expiredBackend: IssuedCertificate
-  chains: () => ChainVerifier
+  chains: () => SignerVerifier
 }
 
 export function signingKey (leaf: IssuedCertificate, ca: CaMaterial): SigningKey {
@@ -46,7 +46,7 @@ export function fixtures (): Promise<Fixtures> {
       rogueBackend: await issueLeaf(rogue, 'fleet-backend', 'fleet-backend'),
       expiredBackend: await issueLeaf(issuing, 'fleet-backend', 'old-backend', { notBefore: new Date(Date.now() - 10 * DAY_MS), notAfter: new Date(Date.now() - DAY_MS) }),
       // the car's view: pinned root + the issuing CA of its own certificate
-      chains: () => new ChainVerifier(commandTrust([root.cert], [issuing.cert])),
+      chains: () => new SignerVerifier(commandTrust([root.cert], [issuing.cert])),
     }
   })()
   return made

@@ -3,7 +3,7 @@
 // with our signCommand.
 import { expect } from 'chai'
 import {
-  verifyCommand, signCommand, ReplayCache, ChainVerifier, commandTrust, type VerifyContext, type CommandDecision,
+  verifyCommand, signCommand, ReplayCache, SignerVerifier, commandTrust, type VerifyContext, type CommandDecision,
 } from '../../../src/commands/index.js'
 import { fixtures, signingKey, VIN, OTHER_VIN, type Fixtures } from './fixtures.js'
 import { rawJws, x5cOf, commandBody, tamper } from './raw-jws.js'
@@ -62,7 +62,7 @@ describe('commands/verifyCommand (README "Signed commands")', function () {
 
     it('is decided before any cryptography (the chain verifier is never called)', async () => {
       let calls = 0
-      class Spy extends ChainVerifier { override async verify (x5c: readonly string[], now: number) { calls++; return await super.verify(x5c, now) } }
+      class Spy extends SignerVerifier { override async verify (x5c: readonly string[], now: number) { calls++; return await super.verify(x5c, now) } }
       const spy = new Spy(commandTrust([f.root.cert], [f.issuing.cert]))
       const none = `${Buffer.from(JSON.stringify({ alg: 'none', x5c: x5cOf(f.backend.chainPem) })).toString('base64url')}.${Buffer.from(JSON.stringify(commandBody(VIN, 'unlock'))).toString('base64url')}.`
       expect(reason(await verifyCommand(none, ctx({ chains: spy })))).to.equal('malformed')

@@ -17,9 +17,10 @@ import { join } from 'node:path'
 import { createRootCa, createIntermediateCa, keyIdentifier, privateKeyToPem, type CaMaterial } from '../../../src/pki/index.js'
 import {
   authorize, buildCsr, createFastIssuer, loadIssuer, emptyTemplate, parseRequest, requestCommonName, signRequest, isP256Key, verifyProofOfPossession,
-  EKU_CLIENT_AUTH, SignOptionError, p256KeyValidator, commonNameValidator, type FastIssuer, type SignOption,
+  SignOptionError, p256KeyValidator, commonNameValidator, type FastIssuer, type SignOption,
 } from '../../../src/provisioning/index.js'
 import { readTlv } from '../../../src/identity/der.js'
+import { EKU_CLIENT_AUTH } from '../../../src/identity/index.js'
 
 const VIN = '1HGCM82633A004352'
 const OTHER = '2T1BURHE0JC014852'

@@ -2,15 +2,15 @@
 // (SIGINT/SIGTERM or --duration), with progress while they connect and a
 // summary at the end. N may not exceed the PKI's vehicles: make a PKI with
 // more (`fleetgate pki init --vehicles N`) rather than certificates on the fly.
-import type { Command } from 'commander'
-import { countFlag, durationFlag, newCommand, requireFlags, telemetryIntervalFlag, untilStopped } from './program.js'
-import { progressPrinter } from './progress.js'
-import { fgError } from '../contract/errors.js'
-import { loadPki, MAX_DEV_VEHICLES } from '../pki/index.js'
-import { formatFleetSummary, startFleet, type FleetVehicle } from '../../simulator/fleet.js'
-import { formatCarEvent, jsonLine } from '../../simulator/index.js'
-import { fleetProvisioning } from '../../simulator/provisioning-car.js'
 import { join } from 'node:path'
+import type { Command } from 'commander'
+import { countFlag, durationFlag, newCommand, progressPrinter, requireFlags, untilStopped } from '../../src/cli/index.js'
+import { fgError } from '../../src/index.js'
+import { loadPki, MAX_DEV_VEHICLES } from '../../src/testing.js'
+import { telemetryIntervalFlag } from './flags.js'
+import { formatFleetSummary, startFleet, type FleetVehicle } from '../fleet.js'
+import { formatCarEvent, jsonLine } from '../index.js'
+import { fleetProvisioning } from '../provisioning-car.js'
 
 interface FleetFlags { url?: string; pki?: string; vehicles?: string; json?: boolean; duration?: string; telemetryInterval: string; concurrency: string; verbose?: boolean; provision?: boolean; stateDir?: string }
 

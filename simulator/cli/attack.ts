@@ -5,16 +5,14 @@
 // some could not be judged; 2: a usage or file mistake.
 import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { countFlag, durationFlag, newCommand, ExitCode, requireFlags } from './program.js'
-import { revokeTargets } from './revoke.js'
-import { addStoreOptions, openCliStores, resolveStoreChoice } from './store-options.js'
-import { envOf } from '../config/index.js'
-import { fgError } from '../contract/errors.js'
-import { REVOCATION_STORES, type RevocationStore } from '../revocation/index.js'
+import {
+  addStoreOptions, countFlag, durationFlag, newCommand, openCliStores, resolveStoreChoice, revokeTargets, ExitCode, requireFlags,
+} from '../../src/cli/index.js'
+import { envOf, fgError, REVOCATION_STORES, type RevocationStore } from '../../src/index.js'
 import {
   CATALOGUE, CatalogueNotStarted, renderHtml, renderJson, renderTable, runCatalogue, selectAttacks,
-} from '../../simulator/attack/index.js'
-import { safe } from '../../simulator/index.js'
+} from '../attack/index.js'
+import { safe } from '../index.js'
 
 interface AttackFlags {
   url?: string; pki?: string; quick?: boolean; cars: boolean; json?: string; html?: string; auditLog?: string

@@ -1,18 +1,19 @@
 // `fleetgate sim`: the bundled simulator. One subcommand per file or builder;
 // SIM_SUBCOMMANDS is the list (fleet and attack are added beside car and backend).
+// A client of fleetgate's command line (fleetgate/cli): bin/fleetgate.js adds
+// simCommand to the program, so the library never imports the simulator.
 import { mkdirSync } from 'node:fs'
 import type { Command } from 'commander'
-import { durationFlag, newCommand, ExitCode, requireFlags, telemetryIntervalFlag, untilStopped } from './program.js'
-import { fgError } from '../contract/errors.js'
-import { isSafeIdentityValue } from '../identity/index.js'
-import { isFleetgateError } from '../contract/errors.js'
-import { simAttackCommand } from './sim-attack.js'
-import { simFleetCommand } from './sim-fleet.js'
+import { durationFlag, newCommand, ExitCode, requireFlags, untilStopped } from '../../src/cli/index.js'
+import { fgError, isFleetgateError, isSafeIdentityValue } from '../../src/index.js'
+import { telemetryIntervalFlag } from './flags.js'
+import { simAttackCommand } from './attack.js'
+import { simFleetCommand } from './fleet.js'
 import {
   startCar, connectBackend, credentialsFromFiles, formatCarEvent, jsonLine, safe, type CarEvent,
-} from '../../simulator/index.js'
-import { formatProvisioningEvent, type OperationalCredentials, type ProvisioningEvent } from '../../simulator/provisioning.js'
-import { keepRotated, provisionedCredentials } from '../../simulator/provisioning-car.js'
+} from '../index.js'
+import { formatProvisioningEvent, type OperationalCredentials, type ProvisioningEvent } from '../provisioning.js'
+import { keepRotated, provisionedCredentials } from '../provisioning-car.js'
 
 export function simCarCommand (): Command {
   return newCommand('car', 'one simulated car (identity from its certificate) until stopped')
@@ -41,7 +42,7 @@ export function simCarCommand (): Command {
     })
 }
 
-/** `sim car --birth-cert --birth-key --state-dir`: provision first, rotate when due (simulator/provisioning-car.ts) */
+/** `sim car --birth-cert --birth-key --state-dir`: provision first, rotate when due (../provisioning-car.ts) */
 async function runProvisionedCar (opts: { url?: string; ca?: string; birthCert?: string; birthKey?: string; stateDir?: string; json?: boolean; telemetryInterval: string }): Promise<void> {
   requireFlags(opts, ['url', 'ca', 'birthCert', 'birthKey', 'stateDir'])
   const interval = telemetryIntervalFlag(opts.telemetryInterval)

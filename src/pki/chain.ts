@@ -1,0 +1,148 @@
+// Certificate chains, verified link by link: the one chain verifier behind the
+// broker's TLS peer check (a client's chain at connect) and signed-command
+// trust (a signer's x5c, commands/trust.ts), and the link check a car applies
+// to a certificate the provisioner returned.
+//
+// Why not socket.getPeerCertificate(true): it costs ~15% of an mTLS connect,
+// and both it and X509Certificate.issuerCertificate pick each issuer from the
+// certificates the *peer sent*, by name, first match. OpenSSL's verifier prefers
+// a time-valid candidate, so a client could put a decoy with the intermediate's
+// name ahead of the real (revoked) intermediate: OpenSSL verifies the real path
+// while the reported chain holds the decoy, and issuer + serial and CA revocation
+// lookups would miss. Here a link counts only if its signature holds and its
+// issuer is within its validity; links are verified once and remembered.
+import { X509Certificate, verify, type KeyObject } from 'node:crypto'
+import { sha256Hex, signedParts } from '../identity/index.js'
+
+const MAX_DEPTH = 8
+const MAX_LINKS = 100_000
+const MAX_KNOWN_CAS = 1000
+
+/** Is the certificate within its validity period at `now` (ms)? */
+export function validAt (cert: X509Certificate, now: number): boolean {
+  return Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo)
+}
+
+/** Is `parent` the issuer of `child`: the names match and parent's key verifies child's signature (false when either cannot be read)? */
+export function issuedBy (child: X509Certificate, parent: X509Certificate): boolean {
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey)
+  } catch {
+    return false
+  }
+}
+
+export function isSelfSigned (cert: X509Certificate): boolean {
+  return issuedBy(cert, cert)
+}
+
+interface KnownCa { readonly publicKey: KeyObject; readonly above: Buffer[]; readonly notBefore: number; readonly notAfter: number }
+
+/**
+ * Chains from a leaf up to one of the trust anchors (DER, or certificates
+ * already parsed: a root, or an intermediate trusted as such). Every CA of a chain once
+ * verified becomes a known issuer (bounded), so the next leaf it issued costs
+ * one signature check (chainOfKnown).
+ */
+export class ChainVerifier {
+  readonly #anchors: X509Certificate[]
+  readonly #anchorFps: Set<string>
+  readonly #links = new Set<string>()
+  readonly #fps = new WeakMap<X509Certificate, string>()
+  /** fingerprints of the CA certificates whose own chain to an anchor was verified */
+  readonly #knownCas = new Set<string>()
+  /** those CAs by the DER of their subject Name, with the chain above each */
+  readonly #bySubject = new Map<string, KnownCa[]>()
+
+  constructor (anchors: ReadonlyArray<Uint8Array | X509Certificate>) {
+    this.#anchors = anchors.map((a) => a instanceof X509Certificate ? a : new X509Certificate(a))
+    this.#anchorFps = new Set(this.#anchors.map((a) => this.fingerprint(a)))
+    for (const a of this.#anchors) this.#know(a, [a.raw])
+  }
+
+  /**
+   * The verified chain of a leaf given as DER, using only CA certificates already
+   * known (verified earlier) and valid at `now`: most leaves come from a few
+   * intermediates, so a new leaf costs one signature check and no walk of what
+   * the peer sent. Null when no known CA issued it (then walk: chainOf).
+   */
+  chainOfKnown (leafDer: Buffer, now = Date.now()): Buffer[] | null {
+    let parts
+    try { parts = signedParts(leafDer) } catch { return null }
+    if (!parts) return null
+    for (const ca of this.#bySubject.get(parts.issuerName.toString('base64')) ?? []) {
+      if (now < ca.notBefore || now > ca.notAfter) continue
+      let ok: boolean
+      try {
+        ok = verify(parts.digest, parts.tbs, parts.keyType === 'ec' ? { key: ca.publicKey, dsaEncoding: 'der' } : ca.publicKey, parts.signature)
+      } catch { ok = false }
+      if (ok) return [leafDer, ...ca.above]
+    }
+    return null
+  }
+
+  /**
+   * DER chain leaf -> ... -> trust anchor, or null when no chain of verified
+   * links reaches an anchor. Each issuer is taken from what the peer sent
+   * (leaf.issuerCertificate) when its signature holds, else from the anchors.
+   */
+  chainOf (leaf: X509Certificate, now = Date.now()): Buffer[] | null {
+    const chain: X509Certificate[] = [leaf]
+    let cur = leaf
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      if (this.#anchorFps.has(this.fingerprint(cur))) { this.#remember(chain); return chain.map((c) => c.raw) }
+      let parent: X509Certificate | undefined = cur.issuerCertificate
+      if (parent && (parent.raw.equals(cur.raw) || !this.#linked(cur, parent, now))) parent = undefined
+      parent ??= this.#anchors.find((a) => this.#linked(cur, a, now))
+      if (!parent) return null
+      chain.push(parent)
+      cur = parent
+    }
+    return null
+  }
+
+  /** lowercase hex SHA-256 of the certificate's DER, computed once per object */
+  fingerprint (cert: X509Certificate): string {
+    let fp = this.#fps.get(cert)
+    if (fp === undefined) {
+      fp = sha256Hex(cert.raw)
+      this.#fps.set(cert, fp)
+    }
+    return fp
+  }
+
+  #know (ca: X509Certificate, above: Buffer[]): void {
+    const fp = this.fingerprint(ca)
+    if (this.#knownCas.has(fp) || this.#knownCas.size >= MAX_KNOWN_CAS) return
+    this.#knownCas.add(fp)
+    const parts = signedParts(ca.raw)
+    if (!parts) return // an unusual algorithm: this CA's leaves take the general path
+    const key = parts.subjectName.toString('base64')
+    const list = this.#bySubject.get(key) ?? []
+    list.push({ publicKey: ca.publicKey, above, notBefore: Date.parse(ca.validFrom), notAfter: Date.parse(ca.validTo) })
+    this.#bySubject.set(key, list)
+  }
+
+  #remember (chain: X509Certificate[]): void {
+    // every CA of a verified chain becomes a known issuer (bounded: CAs are few)
+    for (let i = 1; i < chain.length; i++) this.#know(chain[i]!, chain.slice(i).map((c) => c.raw))
+  }
+
+  /**
+   * Is `parent` the issuer of `child`, signature included? An expired parent is
+   * never a link: a peer could send an expired copy of the issuing CA (same
+   * name and key) before the real one; OpenSSL verifies with the time-valid
+   * one, and revocation must look up that one's fingerprint.
+   */
+  #linked (child: X509Certificate, parent: X509Certificate, now: number): boolean {
+    if (!validAt(parent, now)) return false
+    const key = this.fingerprint(child) + '>' + this.fingerprint(parent)
+    if (this.#links.has(key)) return true
+    const ok = issuedBy(child, parent)
+    if (ok) {
+      if (this.#links.size >= MAX_LINKS) this.#links.clear()
+      this.#links.add(key)
+    }
+    return ok
+  }
+}
