@@ -3,7 +3,11 @@
 // The plugin and the ready broker
 export { createFleetgate, tlsPaths, type Fleetgate, type FleetgateOptions, type FleetgateParts } from './broker/fleetgate.js'
 export { composeHooks, type HookSet } from './broker/compose.js'
-export { RefusalError, type FleetgateHooks, type ConnectCheck, type PublishCheck, type CheckResult, type DecisionCounter } from './broker/hooks.js'
+export { RefusalError, type FleetgateHooks } from './broker/hooks.js'
+// The plugin contract: what a check of your own is written against (docs/ARCHITECTURE.md "The contract of a check")
+export type {
+  CheckResult, Refusal, SessionView, ConnectCheck, PublishCheck, SubscribeCheck, DecisionCounter, LiveSessions, SessionEnd,
+} from './contract/index.js'
 export { startBroker, type RunningBroker, type StartOptions } from './broker/server.js'
 export { createMq, MQ_OPTIONS, type BrokerMq } from './cluster/mq.js'
 export type { Session, ConnectionInfo } from './broker/session.js'

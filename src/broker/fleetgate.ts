@@ -15,7 +15,7 @@ import { ConnectionLimiter, type RevocationGuard, type SignerRevocationLookup } 
 import type { UnreleasedCount } from '../sessions/index.js'
 import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore } from '../stores/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
-import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck } from './hooks.js'
+import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck, type SubscribeCheck } from './hooks.js'
 import { tlsPaths, policyPath } from './config-files.js'
 import { openNodeStores, type FleetgateStores } from './stores.js'
 import { ConnectionIdentities } from './identities.js'
@@ -64,8 +64,12 @@ export interface Fleetgate {
 }
 
 export interface FleetgateParts {
+  /** run at CONNECT after identity and revocation, before the policy (ARCHITECTURE.md steps 3-4) */
   connectChecks?: ConnectCheck[]
+  /** run per PUBLISH after the topic rules, before the signed-command edge check */
   publishChecks?: PublishCheck[]
+  /** run per SUBSCRIBE filter the topic rules allowed; a refusal is SUBACK 0x80 for that filter */
+  subscribeChecks?: SubscribeCheck[]
   /** the edge command check's signer revocation lookup (--enforce-signed-commands) */
   isSignerRevoked?: SignerRevocationLookup
   /**
@@ -113,6 +117,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     log,
     connectChecks: [revocationGuard.check, ...(parts.connectChecks ?? [])],
     publishChecks: publishChecks.checks,
+    subscribeChecks: parts.subscribeChecks ?? [],
     keepaliveMaxSeconds: Math.floor(config.keepaliveMax / 1000),
     decisions,
     owners: stores.owners,

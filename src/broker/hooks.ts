@@ -7,9 +7,9 @@ import type { Identity } from '../identity/index.js'
 import type { Policy } from '../policy/index.js'
 import type { AuditLogger } from '../audit/index.js'
 import { identityFields, clip } from '../audit/index.js'
-import type { ConnectReason, PublishReason, Reason } from '../contract/reasons.js'
-import type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck } from '../contract/checks.js'
-export type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck } from '../contract/checks.js'
+import type { ConnectReason, PublishReason, Reason, SubscribeReason } from '../contract/reasons.js'
+import type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck, SubscribeCheck } from '../contract/checks.js'
+export type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck, SubscribeCheck } from '../contract/checks.js'
 import type { ConnectionInfo, Session, SessionRegistry } from './session.js'
 import { commandTopicVin } from '../contract/topics.js'
 import { willOfEndedSession } from './end-session.js'
@@ -23,6 +23,8 @@ export interface HookDeps {
   readonly log: AuditLogger
   readonly connectChecks: readonly ConnectCheck[]
   readonly publishChecks: readonly PublishCheck[]
+  /** extra SUBSCRIBE checks, run per filter after the topic rules allowed it */
+  readonly subscribeChecks?: readonly SubscribeCheck[]
   readonly keepaliveMaxSeconds: number
   /** false when a reload changed the trust bundle since this connection was described */
   readonly isCurrent?: (info: ConnectionInfo) => boolean
@@ -191,6 +193,39 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     callback(null)
   }
 
+  /** The extra subscribe checks for one filter the topic rules allowed, in order; a refusal is SUBACK 0x80 for that filter. */
+  function runSubscribeChecks (client: Client, session: Session, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void, from: number): void {
+    const checks = deps.subscribeChecks ?? []
+    for (let i = from; i < checks.length; i++) {
+      let r: ReturnType<SubscribeCheck>
+      try { r = checks[i]!(session, sub.topic) } catch (err) { return subscribeCheckFailed(session, sub, callback, err) }
+      if (typeof (r as Promise<unknown>).then === 'function') {
+        ;(r as Promise<CheckResult<SubscribeReason>>).then((res) => {
+          if (!res.ok) return refuseSubscribe(session, sub, callback, res.reason, res.detail, res.audit)
+          if (session.endedFor !== undefined || client.closed) return callback(null, null)
+          runSubscribeChecks(client, session, sub, callback, i + 1)
+        }, (err: unknown) => subscribeCheckFailed(session, sub, callback, err))
+        return
+      }
+      const res = r as CheckResult<SubscribeReason>
+      if (!res.ok) return refuseSubscribe(session, sub, callback, res.reason, res.detail, res.audit)
+    }
+    callback(null, sub)
+  }
+
+  function refuseSubscribe (session: Session, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void,
+    reason: SubscribeReason, detail?: string, audit?: Readonly<Record<string, string>>): void {
+    session.log.warn({ ...audit, evt: 'subscribe.deny', reason, detail, filter: clip(sub.topic) }, 'subscribe refused')
+    count('subscribe.deny', reason)
+    callback(null, null)
+  }
+
+  // fail closed: a check that cannot answer denies the filter
+  function subscribeCheckFailed (session: Session, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void, err: unknown): void {
+    session.log.error({ evt: 'subscribe.error', err: String(err), filter: clip(sub.topic) }, 'subscribe check failed')
+    callback(null, null)
+  }
+
   function publishCheckFailed (session: Session, callback: (error?: Error | null) => void, err: unknown): void {
     session.log.error({ evt: 'publish.error', err: String(err) }, 'publish check failed')
     callback(new Error('publish check failed'))
@@ -299,7 +334,10 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
 
     authorizeSubscribe: function fleetgateAuthorizeSubscribe (client, sub, callback) {
       const session = sessions.get(client)
-      if (session && session.grant.canSubscribe(sub.topic)) return callback(null, sub)
+      if (session && session.grant.canSubscribe(sub.topic)) {
+        if (deps.subscribeChecks === undefined || deps.subscribeChecks.length === 0) return callback(null, sub)
+        return runSubscribeChecks(client, session, sub, callback, 0)
+      }
       count('subscribe.deny', 'filter_denied')
       tallyDenial(client, session, sub.topic)
       callback(null, null)

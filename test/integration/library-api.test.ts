@@ -7,10 +7,13 @@ import { mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { Aedes, type Client, type PublishPacket } from 'aedes'
-import { createFleetgate, startBroker, composeHooks, createMq, FleetgateError, ERROR_CODES, CONNECT_REASONS, type Fleetgate } from '../../src/index.js'
+import {
+  createFleetgate, startBroker, composeHooks, createMq, FleetgateError, ERROR_CODES, CONNECT_REASONS, type Fleetgate,
+  type ConnectCheck, type PublishCheck, type SubscribeCheck,
+} from '../../src/index.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { AuditSink } from '../harness/audit-sink.js'
-import { credentials, connect, closed, collect, end } from '../harness/mqtt.js'
+import { credentials, connect, tryConnect, closed, collect, end, subackCodes } from '../harness/mqtt.js'
 
 describe('library API: createFleetgate + composeHooks on your own Aedes broker', function () {
   this.timeout(20_000)
@@ -127,3 +130,42 @@ describe('library API: createFleetgate + composeHooks on your own Aedes broker',
     expect(readdirSync(base), 'no dev PKI, no store').to.deep.equal([])
   })
 })
+
+describe('library API: your own checks, written against the plugin contract', function () {
+  this.timeout(20_000)
+  let pki: TestPki
+  const audit = new AuditSink('debug')
+
+  before(async () => { pki = await testPki() })
+
+  it('a connect, a publish and a subscribe check of your own decide real connections (CONNACK 5, closed, SUBACK 0x80), each with its reason audited', async () => {
+    const [vin, barredVin] = [pki.vins[0]!, pki.vins[1]!]
+    // a fleet that bars one car, caps a telemetry value and keeps status to itself
+    const barred: ConnectCheck = async (identity) => identity.subject.CN?.[0] === barredVin ? { ok: false, reason: 'no_role', detail: 'car barred by the fleet' } : { ok: true }
+    const speedCap: PublishCheck = (_session, packet) => packet.topic.endsWith('/speed') && Number(packet.payload.toString()) > 250 ? { ok: false, reason: 'topic_denied', detail: 'implausible speed' } : { ok: true }
+    const noStatus: SubscribeCheck = (_session, filter) => filter.endsWith('/status') ? { ok: false, reason: 'filter_denied', detail: 'status is internal' } : { ok: true }
+    const broker = await startBroker({ port: 0, host: '127.0.0.1', ca: join(pki.dir, 'root-ca.pem'), cert: join(pki.dir, 'broker', 'cert.pem'), key: join(pki.dir, 'broker', 'key.pem'), dataDir: mkdtempSync(join(tmpdir(), 'fg-checks-')) },
+      { logger: audit.logger, parts: { connectChecks: [barred], publishChecks: [speedCap], subscribeChecks: [noStatus] } })
+    try {
+      const refused = await tryConnect(broker.port, credentials(pki.dir, pki.vehicle(1)), { clientId: barredVin })
+      expect(refused.ok ? 'admitted' : refused.returnCode, 'CONNACK 5').to.equal(5)
+      expect((await audit.waitFor('connect.deny', { reason: 'no_role' })).detail).to.equal('car barred by the fleet')
+
+      const backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-checks' })
+      expect(await subackCodes(backend, [{ topic: 'vehicles/+/telemetry/+', qos: 1 }, { topic: 'vehicles/+/status', qos: 1 }])).to.deep.equal([1, 0x80])
+      expect((await audit.waitFor('subscribe.deny', { filter: 'vehicles/+/status' })).detail).to.equal('status is internal')
+
+      const car = await connect(broker.port, credentials(pki.dir, pki.vehicle(0)), { clientId: vin })
+      const got = collect(backend, 1500, 2)
+      await car.publishAsync(`vehicles/${vin}/telemetry/speed`, '120', { qos: 1 })
+      car.publish(`vehicles/${vin}/telemetry/speed`, '900', { qos: 1 })
+      await closed(car)
+      expect((await got).map((m) => m.payload.toString())).to.deep.equal(['120'])
+      expect((await audit.waitFor('publish.deny', { reason: 'topic_denied' })).detail).to.equal('implausible speed')
+      await end(backend)
+    } finally {
+      await broker.close()
+    }
+  })
+})
+

@@ -11,7 +11,7 @@ import { SessionRegistry, type ConnectionInfo } from '../../../src/broker/sessio
 import { endSession } from '../../../src/broker/end-session.js'
 import { loadPolicyFile, defaultPolicyPath } from '../../../src/policy/index.js'
 import { MemoryClientIdOwners } from '../../../src/sessions/index.js'
-import type { ConnectCheck, PublishCheck } from '../../../src/contract/index.js'
+import type { ConnectCheck, PublishCheck, SubscribeCheck } from '../../../src/contract/index.js'
 import type { Identity } from '../../../src/identity/index.js'
 import { issueLeaf } from '../../../src/pki/index.js'
 import { AuditSink } from '../../harness/audit-sink.js'
@@ -111,8 +111,8 @@ describe('broker/createHooks (pure hooks, plain client objects)', function () {
   function authorizePublish (c: FakeClient | null, packet: PublishPacket, h = hooks): Promise<string> {
     return new Promise((resolve) => h.authorizePublish(c && asClient(c), packet, (err) => resolve(err ? err.message : 'allowed')))
   }
-  function authorizeSubscribe (c: FakeClient, topic: string): Promise<string> {
-    return new Promise((resolve) => hooks.authorizeSubscribe(asClient(c), { topic, qos: 1 }, (err, sub) => resolve(err ? err.message : sub ? 'granted' : 'denied')))
+  function authorizeSubscribe (c: FakeClient, topic: string, h = hooks): Promise<string> {
+    return new Promise((resolve) => h.authorizeSubscribe(asClient(c), { topic, qos: 1 }, (err, sub) => resolve(err ? err.message : sub ? 'granted' : 'denied')))
   }
 
   describe('preConnect', () => {
@@ -270,6 +270,44 @@ describe('broker/createHooks (pure hooks, plain client objects)', function () {
       expect(c.closed).to.equal(true)
       expect(sink.find('subscribe.kick', { reason: 'too_many_denials' })).to.have.length(1)
       expect(counted).to.include('subscribe.kick:too_many_denials')
+    })
+
+    it('runs the extra subscribe checks only on filters the role allows, in order; a refusal (sync or async) is SUBACK 0x80 with its reason', async () => {
+      const seen: string[] = []
+      const noStatus: SubscribeCheck = (session, filter) => {
+        seen.push(`sync ${session.identity.subject.CN?.[0]} ${filter}`)
+        return filter.endsWith('/status') ? { ok: false, reason: 'filter_denied', detail: 'no status feed for this backend', audit: { rule: 'no-status' } } : { ok: true }
+      }
+      const notSpeed: SubscribeCheck = async (_session, filter) => {
+        seen.push(`async ${filter}`)
+        return filter.endsWith('/speed') ? { ok: false, reason: 'filter_denied', detail: 'speed is private' } : { ok: true }
+      }
+      const h = make({ subscribeChecks: [noStatus, notSpeed] })
+      const c = await admitted(client('fleet-backend', backend()), h)
+      expect(await authorizeSubscribe(c, 'vehicles/+/telemetry/+', h)).to.equal('granted')
+      expect(await authorizeSubscribe(c, 'vehicles/+/status', h)).to.equal('denied')
+      expect(await authorizeSubscribe(c, 'vehicles/+/telemetry/speed', h)).to.equal('denied')
+      expect(await authorizeSubscribe(c, 'not/a/fleet/topic', h), 'the topic rules first').to.equal('denied')
+      expect(seen).to.deep.equal([
+        'sync fleet-backend vehicles/+/telemetry/+', 'async vehicles/+/telemetry/+',
+        'sync fleet-backend vehicles/+/status',
+        'sync fleet-backend vehicles/+/telemetry/speed', 'async vehicles/+/telemetry/speed',
+      ])
+      expect(sink.find('subscribe.deny', { filter: 'vehicles/+/status' })[0]).to.include({ reason: 'filter_denied', detail: 'no status feed for this backend', rule: 'no-status' })
+      expect(sink.find('subscribe.deny', { filter: 'vehicles/+/telemetry/speed' })).to.have.length(1)
+      expect(counted.filter((x) => x === 'subscribe.deny:filter_denied')).to.have.length(3)
+    })
+
+    it('fails closed: a subscribe check that throws or rejects denies the filter, audited subscribe.error', async () => {
+      const broken: SubscribeCheck = (_session, filter) => {
+        if (filter.endsWith('/status')) throw new Error('policy service down')
+        return Promise.reject(new Error('timeout'))
+      }
+      const h = make({ subscribeChecks: [broken] })
+      const c = await admitted(client('fleet-backend', backend()), h)
+      expect(await authorizeSubscribe(c, 'vehicles/+/status', h)).to.equal('denied')
+      expect(await authorizeSubscribe(c, 'vehicles/+/telemetry/+', h)).to.equal('denied')
+      expect(sink.find('subscribe.error')).to.have.length(2)
     })
   })
 
