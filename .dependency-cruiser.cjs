@@ -19,8 +19,9 @@ const LAYERS = {
   provisioning: ['contract', 'identity', 'pki', 'policy', 'audit', 'client', 'stores', 'revocation'],
   cluster: ['contract', 'audit', 'stores', 'revocation', 'sessions', 'aedes'],
   reload: ['contract', 'identity', 'policy', 'tls'],
+  resumption: ['contract', 'audit', 'stores', 'tls'],
   checks: ['contract', 'identity', 'policy', 'pki', 'commands', 'audit', 'revocation', 'sessions', 'stores'],
-  broker: ['contract', 'aedes', 'config', 'identity', 'policy', 'pki', 'commands', 'audit', 'metrics', 'tls', 'stores', 'revocation', 'sessions', 'cluster', 'reload', 'checks'],
+  broker: ['contract', 'aedes', 'config', 'identity', 'policy', 'pki', 'commands', 'audit', 'metrics', 'tls', 'stores', 'revocation', 'sessions', 'cluster', 'reload', 'checks', 'resumption'],
 }
 const folders = Object.keys(LAYERS)
 

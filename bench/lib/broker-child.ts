@@ -20,7 +20,7 @@ async function start (): Promise<number> {
   if (mode === 'bare' || mode === 'bare-guard') {
     const broker = await Aedes.createBroker()
     // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
-    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), 5000), mode === 'bare' ? (socket) => broker.handle(socket)
+    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000 }), mode === 'bare' ? (socket) => broker.handle(socket)
       : (socket) => { guardReads(socket, 128 * 1024, () => {}); broker.handle(socket) })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return (server.address() as AddressInfo).port

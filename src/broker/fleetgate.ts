@@ -3,7 +3,7 @@
 // (./stores.ts), checks (./revocation.ts, ./publish-checks.ts, ./hooks.ts),
 // reload (./reload.ts), the live part on a running broker (./attach.ts), audit
 // and metrics.
-import type { TLSSocket, TlsOptions } from 'node:tls'
+import type { Server as TlsServer, TLSSocket, TlsOptions } from 'node:tls'
 import type { Aedes, Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
@@ -13,7 +13,7 @@ import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
 import { ConnectionLimiter, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
 import type { UnreleasedCount } from '../sessions/index.js'
-import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore } from '../stores/index.js'
+import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore, TicketSecretStore } from '../stores/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
 import { createHooks, type ConnectCheck, type DecisionCounter, type FleetgateHooks, type PublishCheck, type SubscribeCheck } from './hooks.js'
 import { tlsPaths, policyPath } from './config-files.js'
@@ -24,6 +24,7 @@ import { composePublishChecks } from './publish-checks.js'
 import { reloader } from './reload.js'
 import { connectionHandler } from './listener.js'
 import { attachTo } from './attach.js'
+import { openTicketKeys } from './tickets.js'
 
 export { tlsPaths, policyPath }
 
@@ -42,8 +43,15 @@ export interface Fleetgate {
   readonly hooks: FleetgateHooks
   readonly log: AuditLogger
   readonly sessions: SessionRegistry
-  /** options for tls.createServer: mutual TLS, TLS 1.2+, AEAD, no resumption */
+  /** options for tls.createServer: mutual TLS, TLS 1.2+, AEAD, --tls-groups; session tickets with --tls-resumption on */
   tlsOptions (): TlsOptions
+  /**
+   * What the tls.Server needs beyond its options: the rotating ticket keys (shared
+   * by the nodes of a cluster), kept across setSecureContext. Call it once, after
+   * tls.createServer(fleetgate.tlsOptions(), ...); without it tickets are sealed
+   * with the key current at tlsOptions() and nothing rotates.
+   */
+  attachServer (server: TlsServer): void
   /** the tls.Server 'secureConnection' listener: identity, then broker.handle */
   connectionHandler (broker: Aedes): (socket: TLSSocket) => void
   /** live work on a running broker ('error' listener, stream events) */
@@ -85,6 +93,8 @@ export interface FleetgateParts {
    * sessions in Redis need RedisClientIdOwners (startBroker does this with --redis).
    */
   owners?: ClientIdOwnerStore
+  /** where TLS ticket secrets come from (default: --tls-ticket-keys file, else Redis with config.redis, else this process) */
+  ticketSecrets?: TicketSecretStore
   /** how many unreleased QoS 2 packets Aedes' persistence holds for a clientId (shared stores; default: counted in this process) */
   countUnreleasedQos2?: UnreleasedCount
 }
@@ -98,7 +108,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // Listener side: TLS material, per-address admission, the identity of each connection.
   let material: LoadedTlsMaterial = loadTlsMaterial(tlsPaths(config))
   const limiter = new ConnectionLimiter(config.maxConnectionsPerIp)
-  const identities = new ConnectionIdentities(material.caDer)
+  const identities = new ConnectionIdentities(material.caDer, material.certDer)
   const handed = { count: 0 }
   // Policy and live sessions.
   let policy = loadPolicyFile(policyPath(config))
@@ -106,6 +116,12 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // Stores, then the checks that read them.
   const stores = await openNodeStores(config, log, { ...parts.stores, owners: parts.stores?.owners ?? parts.owners })
   const revocationGuard = await startRevocationGuard(config, stores, sessions, log, decisions)
+  // TLS resumption: ticket keys shared by the nodes (they change with the trust bundle).
+  const tickets = await openTicketKeys(config, material, log, parts.ticketSecrets).catch(async (err: unknown) => {
+    await revocationGuard.stop()
+    await stores.closeOpened()
+    throw err
+  })
   const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks)
   // The Aedes hooks compose them in the order of ARCHITECTURE.md "The order in which a connection is judged".
   const hooks = createHooks({
@@ -131,7 +147,9 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     decisions,
     apply (newMaterial, newPolicy) {
       material = newMaterial
-      identities.retrust(material.caDer)
+      identities.retrust(material.caDer, material.certDer)
+      tickets?.retrust(material.caDer)
+      tickets?.reload()
       publishChecks.retrust(material)
       policy = newPolicy
     },
@@ -149,12 +167,14 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     revocationGuard,
     owners: stores.owners,
     reload,
-    tlsOptions: () => tlsServerOptions(material, config.handshakeTimeout),
+    tlsOptions: () => tlsServerOptions(material, { handshakeTimeoutMs: config.handshakeTimeout, groups: config.tlsGroups, resumption: tickets?.options }),
+    attachServer: (server: TlsServer) => { tickets?.install(server) },
     connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed }),
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
       identities.clear()
       await revocationGuard.stop()
+      await tickets?.close()
       await stores.close()
     },
   }

@@ -156,6 +156,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
     done: (error: AuthenticateError | null, success: boolean | null) => void) {
     log.warn({
       evt: 'connect.deny', reason, detail, client: { id: clip(client.id), remote: info?.remote },
+      ...(info?.resumed ? { tls: { resumed: true } } : {}),
       ...(info?.identity ? { cert: identityFields(info.identity) } : {}),
     }, 'connect refused')
     count('connect.deny', reason)
@@ -303,7 +304,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
           sessions.set(client, session)
           forgetOnClose(sessions, deps.owners, log, client, record.token)
           deps.decided?.(client)
-          log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: session.grant.role, cert: identityFields(identity), remote: info.remote }, 'connect allowed')
+          log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: session.grant.role, cert: identityFields(identity), remote: info.remote, tls: { resumed: info.resumed === true } }, 'connect allowed')
           count('connect.allow', 'ok')
           done(null, true)
         }).catch((err: unknown) => {

@@ -3,12 +3,16 @@
 // guard may sit between the TLSSocket and Aedes. Chains are verified and parsed
 // once per leaf (a reconnecting car is not parsed again); a reload that changes
 // the trust bundle starts a new generation, and connections described under an
-// older one are decided again.
+// older one are decided again. A resumed TLS session shows only the leaf kept in
+// its ticket: its chain is rebuilt from the trust bundle and the CAs verified
+// before (the server's own chain included), and its validity is checked here,
+// because OpenSSL checks neither on a resumption (ARCHITECTURE.md step 1).
+import { X509Certificate } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
 import type { Client } from 'aedes'
 import { peerLeaf, peerLeafDer } from '../tls/index.js'
 import { ChainVerifier } from '../pki/chain.js'
-import { IdentityCache, sha256Hex } from '../identity/index.js'
+import { IdentityCache, checkValidity, sha256Hex } from '../identity/index.js'
 import type { ConnectionInfo } from './session.js'
 
 export class ConnectionIdentities {
@@ -17,34 +21,54 @@ export class ConnectionIdentities {
   readonly #connections = new WeakMap<object, ConnectionInfo>()
   #generation = 0
 
-  constructor (caDer: readonly Buffer[]) {
-    this.#chains = new ChainVerifier(caDer)
+  #serverChain: X509Certificate[]
+
+  /** caDer: the trust bundle; serverChainDer: the listener's own chain (its CAs are known issuers from the start) */
+  constructor (caDer: readonly Buffer[], serverChainDer: readonly Buffer[] = []) {
+    this.#serverChain = serverChainDer.slice(1).map((d) => new X509Certificate(d))
+    this.#chains = this.#verifier(caDer)
+  }
+
+  #verifier (caDer: readonly Buffer[]): ChainVerifier {
+    const chains = new ChainVerifier(caDer)
+    chains.learnIssuers(this.#serverChain)
+    return chains
   }
 
   /** The identity (or the refusal) of a verified TLS peer. */
   describe (socket: TLSSocket): ConnectionInfo {
     const remote = socket.remoteAddress
     const generation = this.#generation
+    const resumed = socket.isSessionReused()
     // The shipped server refuses unverified peers in the handshake; a library
     // user's server with rejectUnauthorized off must not get identities from them.
-    if (socket.authorized !== true) return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'TLS peer not verified' } }
+    if (socket.authorized !== true) return { identity: null, remote, generation, resumed, refusal: { reason: 'no_client_auth', detail: 'TLS peer not verified' } }
     try {
       const leafDer = peerLeafDer(socket)
-      if (!leafDer) return { identity: null, remote, generation }
+      if (!leafDer) return { identity: null, remote, generation, resumed }
       // A reconnecting car is not parsed (nor its chain verified) again.
       const fingerprint = sha256Hex(leafDer)
       let entry = this.#identities.get(fingerprint)
       if (!entry) {
         let chain = this.#chains.chainOfKnown(leafDer)
-        if (!chain) { const leaf = peerLeaf(socket); chain = leaf ? this.#chains.chainOf(leaf) : null }
-        if (!chain) return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'no chain of verified signatures to a trust anchor' } }
+        if (!chain) {
+          // resumed: no chain came with the leaf, only the trust anchors can issue it
+          const leaf = resumed ? new X509Certificate(leafDer) : peerLeaf(socket)
+          chain = leaf ? this.#chains.chainOf(leaf) : null
+        }
+        if (!chain) {
+          const detail = resumed ? 'resumed TLS session: no known CA issued this certificate (a full handshake, or its issuing CA in --ca, is needed)' : 'no chain of verified signatures to a trust anchor'
+          return { identity: null, remote, generation, resumed, refusal: { reason: 'no_client_auth', detail } }
+        }
         entry = this.#identities.fromChain(chain, fingerprint)
       }
       const { identity, check } = entry
-      return check.ok ? { identity, remote, generation } : { identity, remote, generation, refusal: { reason: check.reason, detail: check.detail } }
+      if (!check.ok) return { identity, remote, generation, resumed, refusal: { reason: check.reason, detail: check.detail } }
+      const valid = checkValidity(identity, Date.now())
+      return valid.ok ? { identity, remote, generation, resumed } : { identity, remote, generation, resumed, refusal: { reason: valid.reason, detail: valid.detail } }
     } catch {
       // An unparseable certificate is refused, never half-trusted.
-      return { identity: null, remote, generation, refusal: { reason: 'no_client_auth', detail: 'certificate cannot be parsed' } }
+      return { identity: null, remote, generation, resumed, refusal: { reason: 'no_client_auth', detail: 'certificate cannot be parsed' } }
     }
   }
 
@@ -81,8 +105,9 @@ export class ConnectionIdentities {
   }
 
   /** A new trust bundle: chains are walked again against the new anchors. */
-  retrust (caDer: readonly Buffer[]): void {
-    this.#chains = new ChainVerifier(caDer)
+  retrust (caDer: readonly Buffer[], serverChainDer?: readonly Buffer[]): void {
+    if (serverChainDer) this.#serverChain = serverChainDer.slice(1).map((d) => new X509Certificate(d))
+    this.#chains = this.#verifier(caDer)
     this.#identities.clear()
     this.#generation++
   }

@@ -82,6 +82,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   fleetgate.attach(broker)
   sessionStore.attach(broker)
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
+  fleetgate.attachServer(server)
   server.on('tlsClientError', (err, socket) => {
     log.info({ evt: 'tls.deny', remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused')
   })

@@ -27,6 +27,8 @@ export interface ConnectionInfo {
   readonly refusal?: { reason: Reason; detail?: string }
   /** the trust bundle generation this was decided under: a reload in between means deciding again */
   readonly generation?: number
+  /** the TLS session was resumed from a ticket (no certificate sent in this handshake) */
+  readonly resumed?: boolean
 }
 
 /** one Client, or a Set when several share a key (rare per certificate: no Set per connection) */

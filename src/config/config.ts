@@ -3,6 +3,7 @@
 import { fgError } from '../contract/errors.js'
 import { SERVE_OPTIONS, flagOf, envOf, type OptionSpec, type OptionsOf, type ServeOptionName } from './schema.js'
 import { PARSERS, type RawValue } from './kinds.js'
+import { resolveGroups } from './tls-groups.js'
 
 /** The resolved `fleetgate serve` configuration: its type is derived from SERVE_OPTIONS. */
 export type Config = { readonly [K in keyof ServeOptions]: ServeOptions[K] }
@@ -67,7 +68,11 @@ export function resolveConfig (input: ConfigInput | Config = {}, env: NodeJS.Pro
   if (RESOLVED.has(input)) return input as Config
   const out = resolveOptions(ALL, input, env)
   checkTlsSource(out)
-  const config = Object.freeze(out)
+  // the group names this OpenSSL knows are known only at run time
+  const fromEnv = (input as ConfigInput).tlsGroups === undefined && !!env[envOf('tlsGroups')]
+  const groups = resolveGroups(out.tlsGroups, (input as ConfigInput).tlsGroups !== undefined || fromEnv)
+  if (!groups.ok) throw fgError('FG_ERR_CONFIG_INVALID', `${fromEnv ? envOf('tlsGroups') : flagOf('tlsGroups')}: ${groups.problem}`)
+  const config = Object.freeze({ ...out, tlsGroups: groups.groups })
   RESOLVED.add(config)
   return config
 }

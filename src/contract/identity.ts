@@ -18,6 +18,9 @@ export interface CaInfo {
    * Absent when unknown: then no `issuerKey` pin holds.
    */
   readonly spki?: string
+  /** the CA certificate's validity (absent when unknown) */
+  readonly notBefore?: Date
+  readonly notAfter?: Date
 }
 
 export interface Identity {

@@ -4,7 +4,7 @@
 
 export const CONNECT_REASONS = [
   'no_client_auth', 'identity_injection', 'bad_vin', 'revoked', 'revocation_unavailable',
-  'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections', 'session_store_unavailable',
+  'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections', 'session_store_unavailable', 'cert_expired',
 ] as const
 export const STREAM_REASONS = [
   'packet_too_large', 'connect_timeout', 'malformed_packet', 'protocol_violation', 'unsupported_protocol', 'too_many_inflight',

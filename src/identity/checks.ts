@@ -35,3 +35,20 @@ export function checkIdentity (identity: Identity): IdentityCheck {
   for (const v of identity.san.dns) if (!isSafeValue(v)) return { ok: false, reason: 'identity_injection', detail: 'san dns' }
   return CLEAN
 }
+
+export type ValidityCheck = { ok: true } | { ok: false; reason: 'cert_expired'; detail: string }
+
+/**
+ * Is the leaf, and every CA above it, within its validity at `now`? A full
+ * handshake has OpenSSL check this; a resumed TLS session does not, so the
+ * broker asks at every connect (ARCHITECTURE.md step 2).
+ */
+export function checkValidity (identity: Identity, now: number): ValidityCheck {
+  if (now > identity.notAfter.getTime()) return { ok: false, reason: 'cert_expired', detail: `certificate expired ${identity.notAfter.toISOString()}` }
+  if (now < identity.notBefore.getTime()) return { ok: false, reason: 'cert_expired', detail: `certificate not valid before ${identity.notBefore.toISOString()}` }
+  for (const ca of identity.chain) {
+    if (ca.notAfter && now > ca.notAfter.getTime()) return { ok: false, reason: 'cert_expired', detail: `issuing CA ${ca.subject.CN?.[0] ?? ca.fingerprint.slice(0, 16)} expired ${ca.notAfter.toISOString()}` }
+    if (ca.notBefore && now < ca.notBefore.getTime()) return { ok: false, reason: 'cert_expired', detail: `issuing CA ${ca.subject.CN?.[0] ?? ca.fingerprint.slice(0, 16)} not valid before ${ca.notBefore.toISOString()}` }
+  }
+  return { ok: true }
+}

@@ -1,7 +1,7 @@
 export type { Identity, CaInfo, NameAttributes } from './identity.js'
 export { subjectValue } from './identity.js'
 export { parseCertificate, identityFromChain, caInfoOf, subjectPublicKeyInfo, sha256Hex, serialHex, normaliseSerial, type ParsedCertificate } from './parse.js'
-export { checkIdentity, isSafeIdentityValue, type IdentityCheck } from './checks.js'
+export { checkIdentity, checkValidity, isSafeIdentityValue, type IdentityCheck, type ValidityCheck } from './checks.js'
 export { EKU_OIDS, EKU_CLIENT_AUTH, EKU_DOCUMENT_SIGNING } from './eku.js'
 export { IdentityCache, type CachedIdentity } from './cache.js'
 export { signedParts, type SignedParts } from './signed-parts.js'

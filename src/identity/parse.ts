@@ -216,6 +216,8 @@ export function caInfoOf (der: Uint8Array, issuerDer: Uint8Array | null): CaInfo
     issuerFingerprint: issuerDer ? sha256Hex(issuerDer) : null,
     subject: parsed.subject,
     spki: sha256Hex(subjectPublicKeyInfo(der)),
+    notBefore: parsed.notBefore,
+    notAfter: parsed.notAfter,
   })
 }
 

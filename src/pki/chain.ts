@@ -101,6 +101,32 @@ export class ChainVerifier {
     return null
   }
 
+  /**
+   * Know these CA certificates (e.g. the intermediates of the server's own chain)
+   * as issuers, each whose chain to an anchor verifies now: a resumed TLS session
+   * shows only the leaf, and its chain is rebuilt from what is known.
+   */
+  learnIssuers (certs: readonly X509Certificate[], now = Date.now()): void {
+    const pending = certs.filter((c) => c.ca && !this.#knownCas.has(this.fingerprint(c)))
+    for (let progress = true; progress && pending.length > 0;) {
+      progress = false
+      for (let i = pending.length - 1; i >= 0; i--) {
+        const ca = pending[i]!
+        const above = this.#aboveOf(ca, now)
+        if (!above) continue
+        this.#know(ca, [ca.raw, ...above])
+        pending.splice(i, 1)
+        progress = true
+      }
+    }
+  }
+
+  /** the chain above a CA certificate, when a known CA valid now issued it */
+  #aboveOf (ca: X509Certificate, now: number): Buffer[] | null {
+    const chain = this.chainOfKnown(ca.raw, now)
+    return chain ? chain.slice(1) : null
+  }
+
   /** lowercase hex SHA-256 of the certificate's DER, computed once per object */
   fingerprint (cert: X509Certificate): string {
     let fp = this.#fps.get(cert)

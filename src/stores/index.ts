@@ -14,4 +14,5 @@ export {
   type StoreChoice, type StoreContext, type StoreFactory, type StoreFactories, type StoresOf, type OpenStoresOptions, type Closable,
 } from './open.js'
 export { bounded, StoreTimeoutError } from './bounded.js'
+export type { TicketSecretStore } from './ticket-secrets.js'
 export { openRedisLink, redisRetryDelay, redactUrl } from './redis.js'

@@ -19,6 +19,8 @@ export function readPrivateKey (path: string, flag: string): { pem: string; key:
 export interface LoadedTlsMaterial extends TlsMaterial {
   /** DER of every certificate in the trust bundle */
   readonly caDer: readonly Buffer[]
+  /** DER of the server chain, leaf first */
+  readonly certDer: readonly Buffer[]
 }
 
 export function loadTlsMaterial (paths: { ca: string; cert: string; key: string }): LoadedTlsMaterial {
@@ -28,5 +30,5 @@ export function loadTlsMaterial (paths: { ca: string; cert: string; key: string 
   if (!cert.certs[0]!.checkPrivateKey(key.key)) {
     throw fgError('FG_ERR_KEY_MISMATCH', `--key ${paths.key} does not match the certificate in --cert ${paths.cert}`)
   }
-  return { ca: ca.pem, cert: cert.pem, key: key.pem, caDer: ca.certs.map((c) => c.raw) }
+  return { ca: ca.pem, cert: cert.pem, key: key.pem, caDer: ca.certs.map((c) => c.raw), certDer: cert.certs.map((c) => c.raw) }
 }

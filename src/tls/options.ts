@@ -18,7 +18,20 @@ export interface TlsMaterial {
   readonly key: string
 }
 
-export function tlsServerOptions (material: TlsMaterial, handshakeTimeoutMs: number): TlsOptions {
+export interface ListenerTls {
+  readonly handshakeTimeoutMs: number
+  /** key exchange groups, OpenSSL's "A:B:C" (config: --tls-groups, checked at start) */
+  readonly groups?: string
+  /**
+   * Session tickets on: how long a ticket lives (seconds) and the session id
+   * context every node shares (tickets of another trust bundle do not resume).
+   * Absent: no resumption at all.
+   */
+  readonly resumption?: { readonly lifetimeSeconds: number; readonly sessionIdContext: string; readonly ticketKeys: Buffer }
+}
+
+export function tlsServerOptions (material: TlsMaterial, listener: ListenerTls): TlsOptions {
+  const resumption = listener.resumption
   return {
     ca: material.ca,
     cert: material.cert,
@@ -28,13 +41,18 @@ export function tlsServerOptions (material: TlsMaterial, handshakeTimeoutMs: num
     minVersion: 'TLSv1.2',
     ciphers: AEAD_CIPHERS,
     honorCipherOrder: true,
-    handshakeTimeout: handshakeTimeoutMs,
+    ...(listener.groups !== undefined ? { ecdhCurve: listener.groups } : {}),
+    handshakeTimeout: listener.handshakeTimeoutMs,
     // Small MQTT packets must not wait for the peer's delayed ACK (Nagle): ~40 ms per round trip otherwise.
     noDelay: true,
-    // Resumption off: a resumed session shows only the leaf, not the chain that
-    // revocation must check (ARCHITECTURE.md step 1). No tickets; Node keeps no internal
-    // session cache, and we register no 'resumeSession' listener.
-    secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
-    sessionTimeout: 1,
+    ...(resumption
+      // Tickets on: a resumed session shows only the leaf kept in the ticket; the
+      // broker rebuilds its chain from the trust bundle and judges it at CONNECT like
+      // a full handshake (ARCHITECTURE.md step 1). The ticket keys given here are the
+      // current ones; the broker installs its rotating keyring on the server.
+      ? { secureOptions: constants.SSL_OP_NO_RENEGOTIATION, sessionTimeout: resumption.lifetimeSeconds, sessionIdContext: resumption.sessionIdContext, ticketKeys: resumption.ticketKeys }
+      // Resumption off: no tickets; Node keeps no internal session cache, and we
+      // register no 'resumeSession' listener.
+      : { secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION, sessionTimeout: 1 }),
   }
 }

@@ -26,8 +26,9 @@ export class AuditSink extends Writable {
     cb()
   }
 
+  /** lines of `evt` whose fields equal `match`'s (a nested object matches field by field) */
   find (evt: string, match: Record<string, unknown> = {}): AuditLine[] {
-    return this.lines.filter((l) => l.evt === evt && Object.entries(match).every(([k, v]) => l[k] === v))
+    return this.lines.filter((l) => l.evt === evt && matches(l, match))
   }
 
   async waitFor (evt: string, match: Record<string, unknown> = {}, timeoutMs = 5000): Promise<AuditLine> {
@@ -42,4 +43,12 @@ export class AuditSink extends Writable {
   }
 
   clear (): void { this.lines.length = 0; this.raw.length = 0 }
+}
+
+function matches (value: unknown, match: Record<string, unknown>): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  return Object.entries(match).every(([k, v]) => {
+    const got = (value as Record<string, unknown>)[k]
+    return typeof v === 'object' && v !== null ? matches(got, v as Record<string, unknown>) : got === v
+  })
 }

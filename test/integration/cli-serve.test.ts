@@ -53,6 +53,8 @@ describe('fleetgate CLI', function () {
   it('refuses a bad flag value, naming the flag', async () => {
     oneLine(await runCli(['serve', '--max-packet-size', 'lots']), 'FG_ERR_CONFIG_INVALID', /--max-packet-size/)
     oneLine(await runCli(['serve', '--connect-timeout', '-3']), 'FG_ERR_CONFIG_INVALID', /--connect-timeout/)
+    oneLine(await runCli(['serve', '--dev', '--tls-groups', 'X25519:NOPE']), 'FG_ERR_CONFIG_INVALID', /--tls-groups: unknown group "NOPE"/)
+    oneLine(await runCli(['serve', '--dev', '--tls-resumption', 'maybe']), 'FG_ERR_CONFIG_INVALID', /--tls-resumption: expected one of on, off/)
   })
 
   it('refuses a bad environment variable, naming it', async () => {

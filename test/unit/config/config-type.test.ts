@@ -22,6 +22,10 @@ interface Expected {
   readonly maxPacketSize: number
   readonly connectTimeout: number
   readonly handshakeTimeout: number
+  readonly tlsGroups: string
+  readonly tlsResumption: 'on' | 'off'
+  readonly tlsTicketKeys?: string
+  readonly tlsTicketRotation: number
   readonly maxConnectionsPerIp: number
   readonly maxPublishRate: number
   readonly keepaliveMax: number

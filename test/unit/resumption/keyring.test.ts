@@ -1,0 +1,77 @@
+// The ticket keyring without a socket: epochs, the one-rotation overlap, the
+// trust bundle in every key, and the callback OpenSSL calls.
+import { expect } from 'chai'
+import { randomBytes } from 'node:crypto'
+import { TicketKeyring, deriveTicketKey, bundleDigest } from '../../../src/resumption/index.js'
+import { ticketKeyCallback } from '../../../src/tls/index.js'
+
+const ROTATION = 60_000
+
+function ring (now: { t: number }, ca = [Buffer.from('ca-1')]): TicketKeyring {
+  return new TicketKeyring({ rotationMs: ROTATION, caDer: ca, now: () => now.t })
+}
+
+describe('resumption: the ticket keyring', () => {
+  it('seals with the current epoch; accepts the previous one (renewing) and the next; forgets older ones', () => {
+    const now = { t: 10 * ROTATION + 5 }
+    const r = ring(now)
+    for (const e of r.wanted()) r.add(e, randomBytes(32))
+    const sealed = r.current()
+    expect(r.find(sealed.name)).to.deep.equal({ key: sealed, renew: false })
+    now.t += ROTATION // one rotation later: the old key opens and renews
+    expect(r.find(sealed.name)?.renew).to.equal(true)
+    expect(r.current().name.equals(sealed.name)).to.equal(false)
+    now.t += ROTATION // two rotations later: gone
+    expect(r.find(sealed.name)).to.equal(null)
+    r.prune()
+    expect(r.has(10)).to.equal(false)
+  })
+
+  it('a node whose clock runs ahead seals with the next key; this node still opens it', () => {
+    const now = { t: 20 * ROTATION }
+    const secrets = new Map([19, 20, 21, 22].map((e) => [e, randomBytes(32)]))
+    const a = ring(now)
+    const ahead = ring({ t: now.t + ROTATION })
+    for (const e of a.wanted()) a.add(e, secrets.get(e)!)
+    for (const e of ahead.wanted()) ahead.add(e, secrets.get(e)!)
+    expect(a.find(ahead.current().name)).to.deep.include({ renew: false })
+  })
+
+  it('the same secret under another trust bundle is another key (a reload that changes the bundle ends every ticket)', () => {
+    const secret = randomBytes(32)
+    const k1 = deriveTicketKey(secret, bundleDigest([Buffer.from('ca-1')]))
+    const k2 = deriveTicketKey(secret, bundleDigest([Buffer.from('ca-2')]))
+    expect(k1.name.equals(k2.name) || k1.aes.equals(k2.aes) || k1.hmac.equals(k2.hmac)).to.equal(false)
+    const now = { t: 5 * ROTATION }
+    const r = ring(now)
+    r.add(5, secret)
+    const before = r.current()
+    r.retrust([Buffer.from('ca-2')])
+    expect(r.find(before.name)).to.equal(null)
+    expect(r.current().name.equals(k2.name)).to.equal(true)
+  })
+
+  it('before the current epoch\'s secret arrives, the newest key held seals', () => {
+    const now = { t: 7 * ROTATION }
+    const r = ring(now)
+    r.add(6, randomBytes(32))
+    expect(r.find(r.current().name)?.renew).to.equal(true)
+    expect(() => ring({ t: 0 }).current()).to.throw(/no ticket key/)
+  })
+
+  it('the OpenSSL callback: seal with the current key, open a known name, an unknown name is a full handshake, never a throw', () => {
+    const now = { t: 3 * ROTATION }
+    const r = ring(now)
+    for (const e of r.wanted()) r.add(e, randomBytes(32))
+    const cb = ticketKeyCallback(r)
+    const sealed = cb(Buffer.alloc(16), Buffer.alloc(16), true)
+    expect(sealed[0]).to.equal(1)
+    expect((sealed[3] as Buffer).equals(r.current().name)).to.equal(true)
+    expect((sealed[4] as Buffer).length).to.equal(16)
+    expect(cb(r.current().name, Buffer.alloc(16), false)[0]).to.equal(1)
+    expect(cb(randomBytes(16), Buffer.alloc(16), false)[0]).to.equal(0)
+    const broken = ticketKeyCallback({ current () { throw new Error('x') }, find () { throw new Error('y') } })
+    expect(broken(Buffer.alloc(16), Buffer.alloc(16), true)[0]).to.equal(0)
+    expect(broken(Buffer.alloc(16), Buffer.alloc(16), false)[0]).to.equal(0)
+  })
+})
