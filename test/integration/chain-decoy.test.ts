@@ -3,10 +3,13 @@
 // an expired decoy with the same name and key identifier: OpenSSL skips it (not
 // time-valid) and verifies the real path, but Node reports the decoy as the
 // leaf's issuer, so the lookups of the issuing CA and of the leaf's issuer +
-// serial would go to the wrong fingerprint. fleetgate checks each link's
-// signature and refuses such a chain.
+// serial would go to the wrong fingerprint. fleetgate never takes the chain
+// from what the socket reports: a leaf of an issuing CA it knows (its own chain's,
+// or one verified before) gets the known chain; otherwise each link's signature
+// is checked and such a chain is refused.
 import { expect } from 'chai'
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { webcrypto, createPrivateKey } from 'node:crypto'
 import { x509 } from '../../src/pki/x509.js'
@@ -42,7 +45,11 @@ describe('peer chain: only verified links count (decoy intermediate)', function 
 
   before(async () => {
     pki = await testPki()
-    broker = await startTestBroker(pki.dir)
+    // a broker whose own chain does not carry the issuing CA: it knows only the root,
+    // so a car's chain is walked link by link (clients trust root + issuing CA)
+    const dir = mkdtempSync(join(tmpdir(), 'fg-decoy-broker-'))
+    writeFileSync(join(dir, 'cert.pem'), readFileSync(join(pki.dir, 'broker', 'cert.pem'), 'utf8').split(/(?<=-----END CERTIFICATE-----)\s*/)[0]! + '\n')
+    broker = await startTestBroker(pki.dir, { cert: join(dir, 'cert.pem') })
   })
   after(async () => { await broker?.close() })
 
@@ -58,20 +65,36 @@ describe('peer chain: only verified links count (decoy intermediate)', function 
 
     // OpenSSL skips the expired decoy and verifies the real path, so TLS succeeds; Node reports the
     // decoy as the leaf's issuer. fleetgate refuses rather than check revocation against the wrong CA.
-    const withDecoy = await tryConnect(broker.port, credentials(pki.dir, dir), { clientId: vin })
+    const bothCas = Buffer.concat([readFileSync(join(pki.dir, 'root-ca.pem')), Buffer.from(issuingPem)])
+    const withDecoy = await tryConnect(broker.port, { ...credentials(pki.dir, dir), ca: bothCas }, { clientId: vin })
     expect(withDecoy.ok).to.equal(false)
     if (!withDecoy.ok) expect(withDecoy.returnCode).to.equal(5)
     const line = await broker.audit.waitFor('connect.deny', { reason: 'no_client_auth' })
     expect(line.detail).to.match(/verified signatures/)
 
     // The same leaf with its real chain: admitted, and the identity holds the real issuing CA.
-    const plain = await tryConnect(broker.port, credentials(pki.dir, pki.vehicle(3)), { clientId: vin })
+    const plain = await tryConnect(broker.port, { ...credentials(pki.dir, pki.vehicle(3)), ca: bothCas }, { clientId: vin })
     expect(plain.ok).to.equal(true)
     const realFp = sha256Hex(new Uint8Array(new x509.X509Certificate(issuingPem).rawData))
     const session = broker.fleetgate.sessions.live().map((c) => broker.fleetgate.sessions.get(c)!).find((s) => s.identity.subject.CN?.[0] === vin)!
     expect(session.identity.issuerFingerprint).to.equal(realFp)
     expect(session.identity.chain.map((c) => c.fingerprint)).to.deep.equal([realFp, sha256Hex(new Uint8Array(new x509.X509Certificate(readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8')).rawData))])
     if (plain.ok) await end(plain.client)
+
+    // A broker that knows the issuing CA (its own chain carries it): the decoy is never looked at,
+    // the identity holds the real issuing CA, so revocation checks the real one.
+    const knowing = await startTestBroker(pki.dir)
+    try {
+      const o = await tryConnect(knowing.port, credentials(pki.dir, dir), { clientId: vin })
+      expect(o.ok).to.equal(true)
+      const s = knowing.fleetgate.sessions.live().map((c) => knowing.fleetgate.sessions.get(c)!).find((x) => x.identity.subject.CN?.[0] === vin)!
+      expect(s.identity.issuerFingerprint).to.equal(realFp)
+      if (o.ok) await end(o.client)
+      await knowing.fleetgate.revocations.revoke([{ fingerprint: realFp }], { reason: 'keyCompromise', revokedAt: new Date().toISOString() })
+      const revoked = await tryConnect(knowing.port, credentials(pki.dir, dir), { clientId: vin })
+      expect(revoked.ok).to.equal(false)
+      await knowing.audit.waitFor('connect.deny', { reason: 'revoked' })
+    } finally { await knowing.close() }
   })
 
   it('an expired same-key copy of the issuing CA sent first cannot move revocation lookups to its fingerprint', async () => {

@@ -187,16 +187,25 @@ describe('mTLS connect (ARCHITECTURE.md steps 1-6)', function () {
       })
     }
 
-    it('never resumes a TLS session (the chain must be seen on every connection)', async () => {
-      const first = await rawTls({})
-      const session = await new Promise<Buffer | undefined>((resolve) => {
-        let got: Buffer | undefined
-        first.once('session', (s: Buffer) => { got = s })
-        setTimeout(() => resolve(got ?? first.getSession()), 300)
-      })
-      first.destroy()
-      const second = await rawTls({ session })
-      expect(second.isSessionReused()).to.equal(false)
+    it('--tls-resumption off never resumes a TLS session; on (the default) it does (tls-resumption.test.ts: the checks on a resume)', async () => {
+      const ticketOf = async (port: number) => {
+        const first = await rawTls({ port })
+        const session = await new Promise<Buffer | undefined>((resolve) => {
+          let got: Buffer | undefined
+          first.on('session', (s: Buffer) => { got = s })
+          setTimeout(() => resolve(got ?? first.getSession()), 300)
+        })
+        first.destroy()
+        return session
+      }
+      const off = await startTestBroker(pki.dir, { tlsResumption: 'off' })
+      try {
+        const second = await rawTls({ port: off.port, session: await ticketOf(off.port) })
+        expect(second.isSessionReused()).to.equal(false)
+        second.destroy()
+      } finally { await off.close() }
+      const second = await rawTls({ session: await ticketOf(broker.port) })
+      expect(second.isSessionReused()).to.equal(true)
       second.destroy()
     })
 
