@@ -233,6 +233,9 @@ describe('TLS key exchange groups (--tls-groups)', function () {
     const hybrid = await connectWithTicket(b.port, creds, { clientId: vin, groups: 'X25519MLKEM768' })
     expect(hybrid.returnCode, hybrid.error).to.equal(0)
     expect(hybrid.group).to.equal('X25519MLKEM768')
+    // a Node 24 client as it comes (MQTT.js, the simulator) offers it first too
+    const asShipped = await connectWithTicket(b.port, creds, { clientId: vin })
+    expect(asShipped.group).to.equal('X25519MLKEM768')
     for (const classic of ['X25519', 'P-256']) {
       const r = await connectWithTicket(b.port, creds, { clientId: vin, groups: classic })
       expect(r.returnCode, r.error).to.equal(0)
