@@ -148,7 +148,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     apply (newMaterial, newPolicy) {
       material = newMaterial
       identities.retrust(material.caDer, material.certDer)
-      tickets?.retrust(material.caDer)
+      tickets?.retrust(material)
       tickets?.reload()
       publishChecks.retrust(material)
       policy = newPolicy

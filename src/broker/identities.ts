@@ -26,12 +26,14 @@ export class ConnectionIdentities {
   /** caDer: the trust bundle; serverChainDer: the listener's own chain (its CAs are known issuers from the start) */
   constructor (caDer: readonly Buffer[], serverChainDer: readonly Buffer[] = []) {
     this.#serverChain = serverChainDer.slice(1).map((d) => new X509Certificate(d))
-    this.#chains = this.#verifier(caDer)
+    this.#chains = this.#verifier(caDer, [])
   }
 
-  #verifier (caDer: readonly Buffer[]): ChainVerifier {
+  /** the configured CAs (the server's own chain), and the CAs peers' chains taught before, each verified against `caDer` */
+  #verifier (caDer: readonly Buffer[], seen: readonly X509Certificate[]): ChainVerifier {
     const chains = new ChainVerifier(caDer)
-    chains.learnIssuers(this.#serverChain)
+    chains.learnIssuers(this.#serverChain, Date.now(), { configured: true })
+    chains.learnIssuers(seen, Date.now(), { configured: false })
     return chains
   }
 
@@ -46,25 +48,35 @@ export class ConnectionIdentities {
     try {
       const leafDer = peerLeafDer(socket)
       if (!leafDer) return { identity: null, remote, generation, resumed }
-      // A reconnecting car is not parsed (nor its chain verified) again.
+      // A reconnecting car is not parsed (nor its chain verified) again. A resumed
+      // session's chain may have been rebuilt with the server's own CA copies: kept
+      // apart, so that a full handshake's identity always holds the copy the peer sent.
       const fingerprint = sha256Hex(leafDer)
-      let entry = this.#identities.get(fingerprint)
+      const resumedKey = fingerprint + ' resumed'
+      const now = Date.now()
+      let entry = this.#identities.get(fingerprint) ?? (resumed ? this.#identities.get(resumedKey) : undefined)
+      if (entry && !checkValidity(entry.identity, now).ok) {
+        // a CA copy of the cached chain expired: the chain is built again (another copy may hold)
+        this.#identities.delete(fingerprint)
+        this.#identities.delete(resumedKey)
+        entry = undefined
+      }
       if (!entry) {
-        let chain = this.#chains.chainOfKnown(leafDer)
+        let chain = this.#chains.chainOfKnown(leafDer, now, { configured: resumed })
         if (!chain) {
           // resumed: no chain came with the leaf, only the trust anchors can issue it
           const leaf = resumed ? new X509Certificate(leafDer) : peerLeaf(socket)
-          chain = leaf ? this.#chains.chainOf(leaf) : null
+          chain = leaf ? this.#chains.chainOf(leaf, now) : null
         }
         if (!chain) {
           const detail = resumed ? 'resumed TLS session: no known CA issued this certificate (a full handshake, or its issuing CA in --ca, is needed)' : 'no chain of verified signatures to a trust anchor'
           return { identity: null, remote, generation, resumed, refusal: { reason: 'no_client_auth', detail } }
         }
-        entry = this.#identities.fromChain(chain, fingerprint)
+        entry = this.#identities.fromChain(chain, fingerprint, resumed ? resumedKey : fingerprint)
       }
       const { identity, check } = entry
       if (!check.ok) return { identity, remote, generation, resumed, refusal: { reason: check.reason, detail: check.detail } }
-      const valid = checkValidity(identity, Date.now())
+      const valid = checkValidity(identity, now)
       return valid.ok ? { identity, remote, generation, resumed } : { identity, remote, generation, resumed, refusal: { reason: valid.reason, detail: valid.detail } }
     } catch {
       // An unparseable certificate is refused, never half-trusted.
@@ -107,7 +119,9 @@ export class ConnectionIdentities {
   /** A new trust bundle: chains are walked again against the new anchors. */
   retrust (caDer: readonly Buffer[], serverChainDer?: readonly Buffer[]): void {
     if (serverChainDer) this.#serverChain = serverChainDer.slice(1).map((d) => new X509Certificate(d))
-    this.#chains = this.#verifier(caDer)
+    // the CAs learnt from peers survive, if they still chain to the new bundle: a car
+    // resuming after a reload is not refused for a CA this node knew a moment before
+    this.#chains = this.#verifier(caDer, this.#chains.seenIssuers())
     this.#identities.clear()
     this.#generation++
   }

@@ -13,7 +13,7 @@ export async function openTicketKeys (config: Config, material: LoadedTlsMateria
   const backend = ticketSecretBackend(config)
   const store = given ?? await openStore('ticket secret', TICKET_SECRET_STORES, backend ? { ...config, backend } : config, storeContext(log))
   try {
-    return await TicketKeys.start({ store, rotationMs: config.tlsTicketRotation, caDer: material.caDer, log })
+    return await TicketKeys.start({ store, rotationMs: config.tlsTicketRotation, trust: material, log })
   } catch (err) {
     if (!given) await store.close().catch(() => {})
     throw err

@@ -21,13 +21,14 @@ export class IdentityCache {
   }
 
   /** chainDer: leaf first, then each CA up to the root, every link verified; `leafFingerprint` if the caller has it. */
-  fromChain (chainDer: readonly Buffer[], leafFingerprint?: string): CachedIdentity {
+  fromChain (chainDer: readonly Buffer[], leafFingerprint?: string, cacheKey?: string): CachedIdentity {
     const fp = leafFingerprint ?? sha256Hex(chainDer[0]!)
-    const hit = this.get(fp)
+    const key = cacheKey ?? fp
+    const hit = this.get(key)
     if (hit) return hit
     const identity = identityFromChain(chainDer, (der) => this.#ca(der, chainDer), fp)
     const entry = Object.freeze({ identity, check: checkIdentity(identity) })
-    this.#leaves.set(fp, entry)
+    this.#leaves.set(key, entry)
     if (this.#leaves.size > this.#max) this.#leaves.delete(this.#leaves.keys().next().value!)
     return entry
   }
@@ -49,6 +50,9 @@ export class IdentityCache {
     this.#casByBuffer.set(der, info)
     return info
   }
+
+  /** forget one entry (a cached chain that no longer holds: decided again) */
+  delete (key: string): void { this.#leaves.delete(key) }
 
   clear (): void { this.#leaves.clear(); this.#cas.clear(); this.#casByBuffer = new WeakMap() }
 }

@@ -36,7 +36,15 @@ export function isSelfSigned (cert: X509Certificate): boolean {
   return issuedBy(cert, cert)
 }
 
-interface KnownCa { readonly publicKey: KeyObject; readonly above: Buffer[]; readonly notBefore: number; readonly notAfter: number }
+interface KnownCa {
+  readonly cert: X509Certificate
+  readonly publicKey: KeyObject
+  readonly above: Buffer[]
+  readonly notBefore: number
+  readonly notAfter: number
+  /** known from configuration (the server's own chain), not from a chain a peer sent */
+  readonly configured: boolean
+}
 
 /**
  * Chains from a leaf up to one of the trust anchors (DER, or certificates
@@ -66,12 +74,15 @@ export class ChainVerifier {
    * intermediates, so a new leaf costs one signature check and no walk of what
    * the peer sent. Null when no known CA issued it (then walk: chainOf).
    */
-  chainOfKnown (leafDer: Buffer, now = Date.now()): Buffer[] | null {
+  chainOfKnown (leafDer: Buffer, now = Date.now(), opts: { configured?: boolean } = {}): Buffer[] | null {
     let parts
     try { parts = signedParts(leafDer) } catch { return null }
     if (!parts) return null
     for (const ca of this.#bySubject.get(parts.issuerName.toString('base64')) ?? []) {
       if (now < ca.notBefore || now > ca.notAfter) continue
+      // the server's own copies only where no peer chain exists (a resumed session):
+      // a full handshake's chain is the one the peer sent, the copy a CA revocation names
+      if (ca.configured && opts.configured !== true) continue
       let ok: boolean
       try {
         ok = verify(parts.digest, parts.tbs, parts.keyType === 'ec' ? { key: ca.publicKey, dsaEncoding: 'der' } : ca.publicKey, parts.signature)
@@ -106,7 +117,8 @@ export class ChainVerifier {
    * as issuers, each whose chain to an anchor verifies now: a resumed TLS session
    * shows only the leaf, and its chain is rebuilt from what is known.
    */
-  learnIssuers (certs: readonly X509Certificate[], now = Date.now()): void {
+  learnIssuers (certs: readonly X509Certificate[], now = Date.now(), opts: { configured?: boolean } = {}): void {
+    const configured = opts.configured ?? true
     const pending = certs.filter((c) => c.ca && !this.#knownCas.has(this.fingerprint(c)))
     for (let progress = true; progress && pending.length > 0;) {
       progress = false
@@ -114,7 +126,7 @@ export class ChainVerifier {
         const ca = pending[i]!
         const above = this.#aboveOf(ca, now)
         if (!above) continue
-        this.#know(ca, [ca.raw, ...above])
+        this.#know(ca, [ca.raw, ...above], configured)
         pending.splice(i, 1)
         progress = true
       }
@@ -123,7 +135,7 @@ export class ChainVerifier {
 
   /** the chain above a CA certificate, when a known CA valid now issued it */
   #aboveOf (ca: X509Certificate, now: number): Buffer[] | null {
-    const chain = this.chainOfKnown(ca.raw, now)
+    const chain = this.chainOfKnown(ca.raw, now, { configured: true })
     return chain ? chain.slice(1) : null
   }
 
@@ -137,15 +149,32 @@ export class ChainVerifier {
     return fp
   }
 
-  #know (ca: X509Certificate, above: Buffer[]): void {
+  /** the CAs learnt from peers' chains (not the anchors, not configured ones): kept across a new trust bundle by learnIssuers, verified again */
+  seenIssuers (): X509Certificate[] {
+    const out: X509Certificate[] = []
+    for (const list of this.#bySubject.values()) for (const ca of list) if (!ca.configured && !this.#anchorFps.has(this.fingerprint(ca.cert))) out.push(ca.cert)
+    return out
+  }
+
+  #know (ca: X509Certificate, above: Buffer[], configured = false): void {
     const fp = this.fingerprint(ca)
-    if (this.#knownCas.has(fp) || this.#knownCas.size >= MAX_KNOWN_CAS) return
+    if (this.#knownCas.has(fp)) {
+      // a configured copy a peer has now sent too: it serves full handshakes as well
+      if (!configured) {
+        for (const list of this.#bySubject.values()) {
+          const i = list.findIndex((k) => k.configured && this.fingerprint(k.cert) === fp)
+          if (i >= 0) list[i] = { ...list[i]!, configured: false }
+        }
+      }
+      return
+    }
+    if (this.#knownCas.size >= MAX_KNOWN_CAS) return
     this.#knownCas.add(fp)
     const parts = signedParts(ca.raw)
     if (!parts) return // an unusual algorithm: this CA's leaves take the general path
     const key = parts.subjectName.toString('base64')
     const list = this.#bySubject.get(key) ?? []
-    list.push({ publicKey: ca.publicKey, above, notBefore: Date.parse(ca.validFrom), notAfter: Date.parse(ca.validTo) })
+    list.push({ cert: ca, publicKey: ca.publicKey, above, notBefore: Date.parse(ca.validFrom), notAfter: Date.parse(ca.validTo), configured })
     this.#bySubject.set(key, list)
   }
 

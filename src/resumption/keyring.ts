@@ -2,8 +2,10 @@
 // (wall clock, so every node agrees without talking). Tickets are sealed with the
 // current epoch's key; the previous epoch's is accepted (and the ticket renewed),
 // and the next one too (a node whose clock runs ahead). Each key is derived from
-// the epoch's secret (the ticket secret store) and the digest of the trust
-// bundle, so a reload that changes the bundle makes every earlier ticket unknown.
+// the epoch's secret (the ticket secret store), a digest of the server's private
+// key (so the store alone, e.g. read access to Redis, cannot seal a ticket: a
+// sealed ticket names any identity) and the digest of the trust bundle (a reload
+// that changes the bundle or the key makes every earlier ticket unknown).
 import { createHash, hkdfSync } from 'node:crypto'
 import type { TicketKey, TicketKeySource } from '../tls/index.js'
 
@@ -16,9 +18,17 @@ export function bundleDigest (caDer: readonly Uint8Array[]): Buffer {
   return h.digest()
 }
 
-/** the key of one epoch: HKDF-SHA256(secret, salt = bundle digest) -> name | HMAC key | AES key */
-export function deriveTicketKey (secret: Uint8Array, digest: Uint8Array): TicketKey {
-  const okm = Buffer.from(hkdfSync('sha256', secret, digest, INFO, 48))
+/** what besides the epoch's secret goes into every ticket key */
+export interface TicketTrust {
+  /** the trust bundle (DER) */
+  readonly caDer: readonly Uint8Array[]
+  /** the server key's digest (tls material keySeed) */
+  readonly keySeed: Uint8Array
+}
+
+/** the key of one epoch: HKDF-SHA256(ikm = secret | key seed, salt = bundle digest) -> name | HMAC key | AES key */
+export function deriveTicketKey (secret: Uint8Array, keySeed: Uint8Array, digest: Uint8Array): TicketKey {
+  const okm = Buffer.from(hkdfSync('sha256', Buffer.concat([secret, keySeed]), digest, INFO, 48))
   return Object.freeze({ name: okm.subarray(0, 16), hmac: okm.subarray(16, 32), aes: okm.subarray(32, 48) })
 }
 
@@ -30,11 +40,13 @@ export class TicketKeyring implements TicketKeySource {
   /** name (hex) -> epoch */
   readonly #names = new Map<string, number>()
   #digest: Buffer
+  #keySeed: Uint8Array
 
-  constructor (opts: { rotationMs: number; caDer: readonly Uint8Array[]; now?: () => number }) {
+  constructor (opts: { rotationMs: number; trust: TicketTrust; now?: () => number }) {
     this.rotationMs = opts.rotationMs
     this.#now = opts.now ?? Date.now
-    this.#digest = bundleDigest(opts.caDer)
+    this.#digest = bundleDigest(opts.trust.caDer)
+    this.#keySeed = opts.trust.keySeed
   }
 
   epochAt (ms: number): number { return Math.floor(ms / this.rotationMs) }
@@ -52,9 +64,10 @@ export class TicketKeyring implements TicketKeySource {
     this.prune()
   }
 
-  /** a new trust bundle: every key derived again (earlier tickets no longer open) */
-  retrust (caDer: readonly Uint8Array[]): void {
-    this.#digest = bundleDigest(caDer)
+  /** a new trust bundle or server key: every key derived again (earlier tickets no longer open) */
+  retrust (trust: TicketTrust): void {
+    this.#digest = bundleDigest(trust.caDer)
+    this.#keySeed = trust.keySeed
     this.#keys.clear()
     this.#names.clear()
     for (const [epoch, secret] of this.#secrets) this.#derive(epoch, secret)
@@ -93,7 +106,7 @@ export class TicketKeyring implements TicketKeySource {
   #derive (epoch: number, secret: Uint8Array): void {
     const old = this.#keys.get(epoch)
     if (old) this.#names.delete(old.name.toString('hex'))
-    const key = deriveTicketKey(secret, this.#digest)
+    const key = deriveTicketKey(secret, this.#keySeed, this.#digest)
     this.#keys.set(epoch, key)
     this.#names.set(key.name.toString('hex'), epoch)
   }

@@ -8,14 +8,14 @@ import type { Server } from 'node:tls'
 import type { AuditLogger } from '../audit/index.js'
 import type { TicketSecretStore } from '../stores/index.js'
 import { installTicketKeys, ticketKeysBuffer } from '../tls/index.js'
-import { TicketKeyring, bundleDigest } from './keyring.js'
+import { TicketKeyring, bundleDigest, type TicketTrust } from './keyring.js'
 
 export interface TicketKeysOptions {
   readonly store: TicketSecretStore
   /** --tls-ticket-rotation */
   readonly rotationMs: number
-  /** the trust bundle (DER): its digest is in every key and in the session id context */
-  readonly caDer: readonly Uint8Array[]
+  /** the trust bundle (its digest is in every key and in the session id context) and the server key's seed */
+  readonly trust: TicketTrust
   readonly log: AuditLogger
   readonly now?: () => number
 }
@@ -36,8 +36,8 @@ export class TicketKeys {
 
   private constructor (o: TicketKeysOptions) {
     this.#o = o
-    this.keyring = new TicketKeyring({ rotationMs: o.rotationMs, caDer: o.caDer, now: o.now })
-    this.#sessionIdContext = bundleDigest(o.caDer).toString('hex').slice(0, 32)
+    this.keyring = new TicketKeyring({ rotationMs: o.rotationMs, trust: o.trust, now: o.now })
+    this.#sessionIdContext = bundleDigest(o.trust.caDer).toString('hex').slice(0, 32)
   }
 
   static async start (o: TicketKeysOptions): Promise<TicketKeys> {
@@ -65,10 +65,10 @@ export class TicketKeys {
     this.#installed.push(handle)
   }
 
-  /** a reload changed the trust bundle: new keys, new context; tickets sealed before no longer resume */
-  retrust (caDer: readonly Uint8Array[]): void {
-    this.keyring.retrust(caDer)
-    this.#sessionIdContext = bundleDigest(caDer).toString('hex').slice(0, 32)
+  /** a reload (trust bundle or server key): keys derived again; when either changed, tickets sealed before no longer resume */
+  retrust (trust: TicketTrust): void {
+    this.keyring.retrust(trust)
+    this.#sessionIdContext = bundleDigest(trust.caDer).toString('hex').slice(0, 32)
   }
 
   /** SIGHUP: the store re-reads its file (if it has one); a bad file keeps the old secret */

@@ -1,6 +1,6 @@
 // Read and check the listener's PEM files once; a bad file is one line naming
 // the flag and the file (the PEM reading itself is pki/pem.ts's).
-import { X509Certificate, type KeyObject } from 'node:crypto'
+import { X509Certificate, createHash, type KeyObject } from 'node:crypto'
 import { fgError } from '../contract/errors.js'
 import { certificatesToPem, parsePemCertificates, parsePrivateKey, readFlagFile } from '../pki/pem.js'
 import type { TlsMaterial } from './options.js'
@@ -21,6 +21,11 @@ export interface LoadedTlsMaterial extends TlsMaterial {
   readonly caDer: readonly Buffer[]
   /** DER of the server chain, leaf first */
   readonly certDer: readonly Buffer[]
+  /**
+   * A one-way digest of the server's private key: part of every TLS ticket key, so
+   * that the ticket secret store alone (Redis, a file) cannot seal a ticket. Never logged.
+   */
+  readonly keySeed: Buffer
 }
 
 export function loadTlsMaterial (paths: { ca: string; cert: string; key: string }): LoadedTlsMaterial {
@@ -30,5 +35,6 @@ export function loadTlsMaterial (paths: { ca: string; cert: string; key: string 
   if (!cert.certs[0]!.checkPrivateKey(key.key)) {
     throw fgError('FG_ERR_KEY_MISMATCH', `--key ${paths.key} does not match the certificate in --cert ${paths.cert}`)
   }
-  return { ca: ca.pem, cert: cert.pem, key: key.pem, caDer: ca.certs.map((c) => c.raw), certDer: cert.certs.map((c) => c.raw) }
+  const keySeed = createHash('sha256').update('fleetgate tls ticket seed v1\0').update(key.key.export({ type: 'pkcs8', format: 'der' })).digest()
+  return { ca: ca.pem, cert: cert.pem, key: key.pem, caDer: ca.certs.map((c) => c.raw), certDer: cert.certs.map((c) => c.raw), keySeed }
 }

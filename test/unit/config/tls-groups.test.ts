@@ -3,9 +3,9 @@ import { expect } from 'chai'
 import { resolveConfig, isKnownGroup } from '../../../src/config/index.js'
 
 describe('config: --tls-groups', () => {
-  it('the default offers the hybrid group first where OpenSSL has it, then X25519 and P-256', () => {
+  it('the default offers the hybrid group first where OpenSSL has it, then X25519, P-256 and the larger NIST curves', () => {
     const c = resolveConfig({ dev: true })
-    expect(c.tlsGroups).to.equal(isKnownGroup('X25519MLKEM768') ? 'X25519MLKEM768:X25519:P-256' : 'X25519:P-256')
+    expect(c.tlsGroups).to.equal((isKnownGroup('X25519MLKEM768') ? 'X25519MLKEM768:' : '') + 'X25519:P-256:P-384:P-521')
   })
 
   it('an unknown group refuses to start, naming the flag and the group', () => {

@@ -6,9 +6,10 @@ import { TicketKeyring, deriveTicketKey, bundleDigest } from '../../../src/resum
 import { ticketKeyCallback } from '../../../src/tls/index.js'
 
 const ROTATION = 60_000
+const SEED = Buffer.alloc(32, 7)
 
 function ring (now: { t: number }, ca = [Buffer.from('ca-1')]): TicketKeyring {
-  return new TicketKeyring({ rotationMs: ROTATION, caDer: ca, now: () => now.t })
+  return new TicketKeyring({ rotationMs: ROTATION, trust: { caDer: ca, keySeed: SEED }, now: () => now.t })
 }
 
 describe('resumption: the ticket keyring', () => {
@@ -37,16 +38,17 @@ describe('resumption: the ticket keyring', () => {
     expect(a.find(ahead.current().name)).to.deep.include({ renew: false })
   })
 
-  it('the same secret under another trust bundle is another key (a reload that changes the bundle ends every ticket)', () => {
+  it('the same secret under another trust bundle or server key is another key (a reload that changes either ends every ticket; the store alone seals nothing)', () => {
     const secret = randomBytes(32)
-    const k1 = deriveTicketKey(secret, bundleDigest([Buffer.from('ca-1')]))
-    const k2 = deriveTicketKey(secret, bundleDigest([Buffer.from('ca-2')]))
-    expect(k1.name.equals(k2.name) || k1.aes.equals(k2.aes) || k1.hmac.equals(k2.hmac)).to.equal(false)
+    const k1 = deriveTicketKey(secret, SEED, bundleDigest([Buffer.from('ca-1')]))
+    const k2 = deriveTicketKey(secret, SEED, bundleDigest([Buffer.from('ca-2')]))
+    const k3 = deriveTicketKey(secret, Buffer.alloc(32, 8), bundleDigest([Buffer.from('ca-1')]))
+    for (const other of [k2, k3]) expect(k1.name.equals(other.name) || k1.aes.equals(other.aes) || k1.hmac.equals(other.hmac)).to.equal(false)
     const now = { t: 5 * ROTATION }
     const r = ring(now)
     r.add(5, secret)
     const before = r.current()
-    r.retrust([Buffer.from('ca-2')])
+    r.retrust({ caDer: [Buffer.from('ca-2')], keySeed: SEED })
     expect(r.find(before.name)).to.equal(null)
     expect(r.current().name.equals(k2.name)).to.equal(true)
   })
