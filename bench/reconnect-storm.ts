@@ -10,8 +10,10 @@
 // (embedded store, as `fleetgate revoke`), so they hold a ticket from before their
 // revocation; every connection is dropped by the cars at once (as a network
 // outage; the broker sees each close) and the bench waits until the broker holds
-// none; then the storm: every car reconnects offering its session. Measured in
-// the storm: time until every car is back, connects/s, p50/p99 connect latency,
+// none; then the storm: every car reconnects offering its session. Twice (a
+// second drop and storm, with the tickets of the first), the faster storm
+// reported, as the other sections report the best of their rounds. Measured in
+// each storm: time until every car is back, connects/s, p50/p99 connect latency,
 // the broker's CPU per car (/proc, the broker's process alone), connection
 // errors, and how many handshakes resumed (socket.isSessionReused()).
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -40,6 +42,8 @@ const ATTEMPT_TIMEOUT_MS = 20_000
 const TARGET_SECONDS_PER_10K = 15
 /** cars of each broker's warm-up */
 const WARM_CARS = 200
+/** storms per broker; the fastest is reported */
+const STORMS = 2
 
 type VariantKey = 'fgOn' | 'fgOff' | 'bare' | 'mosquitto'
 
@@ -52,21 +56,27 @@ interface Variant {
 
 interface Broker { readonly port: number; readonly pid: number | undefined; stop (): Promise<void> }
 
-interface VariantResult {
-  readonly variant: Variant
-  readonly first: WaveResult
-  readonly storm: WaveResult
+interface Storm {
+  readonly wave: WaveResult
   /** the broker's CPU over the storm, ms */
-  readonly stormCpuMs: number
+  readonly brokerCpuMs: number
   /** the cars' (this process's) CPU over the storm, ms */
   readonly carsCpuMs: number
   /** SYNs dropped on a full accept queue during the storm (machine-wide) */
   readonly synDrops: number
+  /** the broker still held connections this long after the drop before it (ms) */
+  readonly dropMs: number
+}
+
+interface VariantResult {
+  readonly variant: Variant
+  readonly first: WaveResult
+  readonly storms: readonly Storm[]
+  /** the fastest storm */
+  readonly best: Storm
   /** revoked cars whose live connection the broker closed before the drop, and how long the bench waited for them (ms) */
   readonly closedLive: number
   readonly liveCloseMs: number
-  /** the broker still held connections this long after the drop (ms) */
-  readonly dropMs: number
 }
 
 /** What a handshake count says: "resumed", "full" or "R % resumed". */
@@ -143,20 +153,25 @@ async function runVariant (v: Variant, cars: readonly StormCar[], revoked: Reado
       log(`${label}: ${closedLive}/${before} revoked cars' live sessions closed by the broker in ${liveCloseMs} ms`)
     }
 
-    log(`${label}: the network drops every car`)
-    const t0 = Date.now()
-    dropAll(cars)
-    await waitReleased(broker.port, 30_000)
-    const dropMs = Date.now() - t0
-    await sleep(1000) // let the broker finish its session clean-up before the CPU meter starts
+    const storms: Storm[] = []
+    for (let k = 1; k <= STORMS; k++) {
+      log(`${label}: the network drops every car`)
+      const t0 = Date.now()
+      dropAll(cars)
+      await waitReleased(broker.port, 30_000)
+      const dropMs = Date.now() - t0
+      await sleep(1000) // let the broker finish its session clean-up before the CPU meter starts
 
-    log(`${label}: storm: ${n} cars reconnect at once (${CONCURRENCY} in flight), offering their last TLS session`)
-    const meter = cpuMeter({ broker: broker.pid, cars: process.pid })
-    const drops0 = listenDrops()
-    const storm = await connectWave(broker.port, cars, { offer: true, concurrency: CONCURRENCY, deadlineMs, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, retries: RETRIES, progress: progressPrinter(`${label}: storm`) })
-    const cpu = meter()
-    const synDrops = listenDrops() - drops0
-    return { variant: v, first, storm, stormCpuMs: cpu.broker!, carsCpuMs: cpu.cars!, synDrops, closedLive, liveCloseMs, dropMs }
+      log(`${label}: storm ${k}/${STORMS}: ${n} cars reconnect at once (${CONCURRENCY} in flight), offering their last TLS session`)
+      const meter = cpuMeter({ broker: broker.pid, cars: process.pid })
+      const drops0 = listenDrops()
+      const wave = await connectWave(broker.port, cars, { offer: true, concurrency: CONCURRENCY, deadlineMs, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, retries: RETRIES, progress: progressPrinter(`${label}: storm ${k}/${STORMS}`) })
+      const cpu = meter()
+      storms.push({ wave, brokerCpuMs: cpu.broker!, carsCpuMs: cpu.cars!, synDrops: listenDrops() - drops0, dropMs })
+      log(`${label}: storm ${k}/${STORMS}: ${wave.seconds.toFixed(2)} s, ${countBy(wave.last, (a) => a.reused)} resumed`)
+    }
+    const best = storms.reduce((a, b) => b.wave.seconds < a.wave.seconds ? b : a)
+    return { variant: v, first, storms, best, closedLive, liveCloseMs }
   } finally {
     dropAll(cars)
     await broker.stop()
@@ -188,32 +203,45 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
 
   const results = new Map<VariantKey, VariantResult>()
   const t0 = Date.now()
-  for (const v of variants) results.set(v.key, await runVariant(v, cars, revoked, fingerprints, certs.dir, mosquittoBin))
+  for (const v of variants) {
+    try {
+      results.set(v.key, await runVariant(v, cars, revoked, fingerprints, certs.dir, mosquittoBin))
+    } catch (err) {
+      // the system Mosquitto is optional: one that does not start (or fails) is a note, not a failed bench
+      if (v.key !== 'mosquitto') throw err
+      log(`bench: reconnect-storm: ${v.name} failed: ${String(err)}`)
+      notes.push(`${v.name}: skipped, it failed: ${String(err).slice(0, 300)}`)
+    }
+  }
   log(`bench: reconnect-storm: ${variants.length} brokers in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 
   // --- what each broker did ---
   const answered = (w: WaveResult) => countBy(w.last, (a) => a.rc >= 0)
   const resumed = (w: WaveResult) => countBy(w.last, (a) => a.rc >= 0 && a.reused)
-  const kind = (r: VariantResult) => handshakeKind(resumed(r.storm), answered(r.storm))
+  const kind = (r: VariantResult) => handshakeKind(resumed(r.best.wave), answered(r.best.wave))
   /** cars expected back: all, less the revoked ones where the broker refuses them */
   const expected = (r: VariantResult) => r.variant.revokes ? n - revoked.size : n
-  const back = (r: VariantResult) => countBy(r.storm.last, (a) => a.rc === 0)
-  const missing = (r: VariantResult) => countBy(r.storm.last.filter((_, i) => !(r.variant.revokes && revoked.has(i))), (a) => a.rc !== 0)
-  const revokedAdmitted = (r: VariantResult) => countBy([...revoked], (i) => r.storm.last[i]!.rc === 0)
-  const rate = (r: VariantResult) => n / r.storm.seconds
-  const cpuPerCar = (r: VariantResult) => r.stormCpuMs / n
+  const back = (w: WaveResult) => countBy(w.last, (a) => a.rc === 0)
+  const missing = (r: VariantResult) => countBy(r.best.wave.last.filter((_, i) => !(r.variant.revokes && revoked.has(i))), (a) => a.rc !== 0)
+  /** revoked cars admitted, over every storm */
+  const revokedAdmitted = (r: VariantResult) => r.storms.reduce((sum, st) => sum + countBy([...revoked], (i) => st.wave.last[i]!.rc === 0), 0)
+  const rate = (st: Storm) => answered(st.wave) / st.wave.seconds
+  const cpuPerCar = (st: Storm) => st.brokerCpuMs / n
   const errors = (w: WaveResult) => [...w.errors.values()].reduce((a, b) => a + b, 0)
   const errorText = (w: WaveResult) => w.errors.size === 0 ? '0 connection errors' : `${errors(w)} connection errors (${[...w.errors].map(([k, c]) => `${k} ${c}`).join(', ')})`
   const protocols = (w: WaveResult) => [...new Set(w.last.map((a) => a.protocol).filter((p) => p !== undefined))].join('/') || 'no TLS'
 
   for (const r of results.values()) {
-    const lat = latencyOf(r.storm.last)
-    const refused = countBy(r.storm.last, (a) => a.rc > 0)
-    notes.push(`${r.variant.name}: storm ${round(r.storm.seconds, 2)} s, ${round(rate(r), 0)} connects/s, connect p50 ${round(lat.p50, 1)} ms / p99 ${round(lat.p99, 1)} ms, ` +
-      `CPU per car: broker ${round(cpuPerCar(r), 3)} ms, cars ${round(r.carsCpuMs / n, 3)} ms; handshakes (${protocols(r.storm)}): ${resumed(r.storm)} resumed, ${answered(r.storm) - resumed(r.storm)} full; ` +
-      `${back(r)}/${expected(r)} back, ${refused} refused (CONNACK != 0), ${errorText(r.storm)}${r.storm.timedOut ? ', STORM TIMED OUT' : ''}, ${r.synDrops} SYNs dropped on a full accept queue; ` +
-      `first connect ${round(r.first.seconds, 2)} s (${round(n / r.first.seconds, 0)}/s, ${resumed(r.first)} resumed, ${errorText(r.first)}); broker let go of every dropped connection in ${r.dropMs} ms` +
-      (r.variant.revokes ? `; ${r.closedLive}/${revoked.size} revoked cars' live sessions closed by the broker within ${r.liveCloseMs} ms of the revoke, ${revokedAdmitted(r)} admitted in the storm` : ''))
+    const b = r.best
+    const lat = latencyOf(b.wave.last)
+    const refused = countBy(b.wave.last, (a) => a.rc > 0)
+    const others = r.storms.filter((st) => st !== b).map((st) => `${round(st.wave.seconds, 2)} s, ${resumed(st.wave)} resumed, ${round(cpuPerCar(st), 3)} ms broker CPU per car`)
+    notes.push(`${r.variant.name}: storm ${round(b.wave.seconds, 2)} s, ${round(rate(b), 0)} connects/s, connect p50 ${round(lat.p50, 1)} ms / p99 ${round(lat.p99, 1)} ms, ` +
+      `CPU per car: broker ${round(cpuPerCar(b), 3)} ms, cars ${round(b.carsCpuMs / n, 3)} ms; handshakes (${protocols(b.wave)}): ${resumed(b.wave)} resumed, ${answered(b.wave) - resumed(b.wave)} full; ` +
+      `${back(b.wave)}/${expected(r)} back, ${refused} refused (CONNACK != 0), ${errorText(b.wave)}${b.wave.timedOut ? ', STORM TIMED OUT' : ''}, ${b.synDrops} SYNs dropped on a full accept queue; ` +
+      `broker let go of the dropped connections in ${b.dropMs} ms; the other storm${others.length === 1 ? '' : 's'}: ${others.join('; ') || 'none'}; ` +
+      `first connect ${round(r.first.seconds, 2)} s (${round(n / r.first.seconds, 0)}/s, ${resumed(r.first)} resumed, ${errorText(r.first)})` +
+      (r.variant.revokes ? `; ${r.closedLive}/${revoked.size} revoked cars' live sessions closed by the broker within ${r.liveCloseMs} ms of the revoke, ${revokedAdmitted(r)} admitted in ${STORMS} storms` : ''))
   }
 
   // --- the targets ---
@@ -226,32 +254,35 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
   const short = missing(on)
   rows.push({
     metric: `reconnect storm, ${n} cars, fleetgate resumption on [${kind(on)}]: time until every car is back${short ? ` (${short} NEVER BACK)` : ''} (baseline: ${TARGET_SECONDS_PER_10K} s per 10,000 cars)`,
-    fleetgate: round(on.storm.seconds, 2), baseline: round(stormTarget, 2), unit: 's', target: '<= 1x',
+    fleetgate: round(on.best.wave.seconds, 2), baseline: round(stormTarget, 2), unit: 's', target: '<= 1x',
     ...(short ? { ratio: Infinity } : {}),
   })
   const admitted = revokedAdmitted(on) + revokedAdmitted(off)
   rows.push({
-    metric: `cars revoked before the storm and admitted in it, fleetgate on + off (baseline: ${revoked.size} revoked cars x 2 brokers)`,
-    fleetgate: admitted, baseline: 2 * revoked.size, unit: 'cars', target: '<= 0x', ratio: admitted / (2 * revoked.size),
+    metric: `cars revoked before the storms and admitted in them, fleetgate on + off (baseline: ${revoked.size} revoked cars x ${STORMS} storms x 2 brokers)`,
+    fleetgate: admitted, baseline: 2 * STORMS * revoked.size, unit: 'cars', target: '<= 0x', ratio: admitted / (2 * STORMS * revoked.size),
   })
   const onLabel = `fleetgate on [${kind(on)}]`
-  rows.push({ metric: `storm handshake + CONNECT/s, ${onLabel} (baseline: fleetgate off [${kind(off)}])`, fleetgate: round(rate(on), 0), baseline: round(rate(off), 0), unit: '/s', target: '>= 1.4x' })
-  rows.push({ metric: `storm handshake + CONNECT/s, ${onLabel} (baseline: bare Aedes [${kind(bare)}])`, fleetgate: round(rate(on), 0), baseline: round(rate(bare), 0), unit: '/s', target: '>= 0.9x' })
-  if (mosq) rows.push({ metric: `storm handshake + CONNECT/s, ${onLabel} (baseline: Mosquitto [${kind(mosq)}])`, fleetgate: round(rate(on), 0), baseline: round(rate(mosq), 0), unit: '/s', target: '>= 1.3x' })
-  rows.push({ metric: `broker CPU per storm connect, ${onLabel} (baseline: fleetgate off [${kind(off)}])`, fleetgate: round(cpuPerCar(on), 3), baseline: round(cpuPerCar(off), 3), unit: 'ms', target: '<= 0.7x' })
+  rows.push({ metric: `storm handshake + CONNECT/s, ${onLabel} (baseline: fleetgate off [${kind(off)}])`, fleetgate: round(rate(on.best), 0), baseline: round(rate(off.best), 0), unit: '/s', target: '>= 1.4x' })
+  rows.push({ metric: `storm handshake + CONNECT/s, ${onLabel} (baseline: bare Aedes [${kind(bare)}])`, fleetgate: round(rate(on.best), 0), baseline: round(rate(bare.best), 0), unit: '/s', target: '>= 0.9x' })
+  if (mosq) rows.push({ metric: `storm handshake + CONNECT/s, ${onLabel} (baseline: Mosquitto [${kind(mosq)}])`, fleetgate: round(rate(on.best), 0), baseline: round(rate(mosq.best), 0), unit: '/s', target: '>= 1.3x' })
+  rows.push({ metric: `broker CPU per storm connect, ${onLabel} (baseline: fleetgate off [${kind(off)}])`, fleetgate: round(cpuPerCar(on.best), 3), baseline: round(cpuPerCar(off.best), 3), unit: 'ms', target: '<= 0.7x' })
   // no target: latency and the other brokers' storm time, side by side
-  const latOn = latencyOf(on.storm.last)
-  const latOff = latencyOf(off.storm.last)
+  const latOn = latencyOf(on.best.wave.last)
+  const latOff = latencyOf(off.best.wave.last)
   rows.push({ metric: `storm connect latency p50, ${onLabel} (baseline: fleetgate off)`, fleetgate: round(latOn.p50, 1), baseline: round(latOff.p50, 1), unit: 'ms' })
   rows.push({ metric: `storm connect latency p99, ${onLabel} (baseline: fleetgate off)`, fleetgate: round(latOn.p99, 1), baseline: round(latOff.p99, 1), unit: 'ms' })
   for (const r of [bare, ...(mosq ? [mosq] : [])]) {
-    rows.push({ metric: `time until every car is back, ${onLabel} (baseline: ${r.variant.name} [${kind(r)}])`, fleetgate: round(on.storm.seconds, 2), baseline: round(r.storm.seconds, 2), unit: 's' })
+    rows.push({ metric: `time until every car is back, ${onLabel} (baseline: ${r.variant.name} [${kind(r)}])`, fleetgate: round(on.best.wave.seconds, 2), baseline: round(r.best.wave.seconds, 2), unit: 's' })
   }
 
+  notes.push(`each broker: ${STORMS} storms (drop, then every car back), the faster one in the figures (as the other sections take the best of their rounds); the revoked cars are counted over all of them`)
+  notes.push(`each broker first gets a warm-up of ${WARM_CARS} cars (full handshakes, then resumed ones), not measured`)
+  if (mosq) notes.push(`Mosquitto listens with a backlog of 100 (its listen(2) call; Node's default is 511): with ${CONCURRENCY} connects in flight its accept queue can overflow, and each dropped SYN (counted above) costs its car the kernel's 1 s retry`)
   if (!mosquittoBin) notes.push('Mosquitto: skipped, no `mosquitto` on the PATH (Debian: apt-get install mosquitto)')
   notes.push(`cars: a raw MQTT 3.1.1 client over node:tls in the bench process (CONNECT/CONNACK by hand, one SecureContext per car made before timing), at most ${CONCURRENCY} connects in flight, the rest queued; each keeps the latest TLS session from its socket's 'session' event and offers it on its next connect; a failed connect is tried again up to ${RETRIES} times without its session; ${ATTEMPT_TIMEOUT_MS / 1000} s per connect, ${60 + (20 * n) / 1000} s per wave`)
-  notes.push('storm: the cars drop every connection at once (a network outage; the broker sees each close), the bench waits until the broker holds none (/proc/net/tcp), then every car reconnects at once; time = first connect started to last car answered; connects/s = cars / that time; latency = tls.connect to CONNACK of each car\'s last attempt (its wait in the queue excluded); broker CPU = the broker process\'s user + system time over the storm (/proc), divided by the cars')
+  notes.push('storm: the cars drop every connection at once (a network outage; the broker sees each close), the bench waits until the broker holds none (/proc/net/tcp), then every car reconnects at once; time = first connect started to last car answered; connects/s = cars answered / that time; latency = tls.connect to CONNACK of each car\'s last attempt (its wait in the queue excluded); broker CPU = the broker process\'s user + system time over the storm (/proc), divided by the cars; cars CPU = this process\'s, over the same storm: the cars share the machine\'s cores with the broker; SYNs dropped = the kernel\'s ListenDrops counter over the storm (machine-wide): a dropped SYN costs its car 1 s')
   notes.push(`revocation: ${revoked.size} cars (1 %, spread over the queue) revoked by fingerprint in the fleetgate broker's embedded store (openRevocationStore, as \`fleetgate revoke\`) after the first connect, so each holds a session ticket from before its revocation; nothing else is revoked (no CA). bare Aedes and Mosquitto have no revocation: the same cars are admitted there and counted back`)
-  notes.push('brokers: one at a time, each in its own process (fleetgate: startBroker, embedded store, audit log at info to /dev/null; bare Aedes: tls.createServer with fleetgate\'s TLS options less SSL_OP_NO_TICKET; Mosquitto: its own instance on an ephemeral loopback port, require_certificate, use_identity_as_username, the same certificates); one storm each, not best of rounds')
+  notes.push('brokers: one at a time, each in its own process (fleetgate: startBroker, embedded store, audit log at info to /dev/null; bare Aedes: tls.createServer with fleetgate\'s TLS options less SSL_OP_NO_TICKET; Mosquitto: its own instance on an ephemeral loopback port, require_certificate, use_identity_as_username, the same certificates); the brokers keep running through the drop, so no ticket keys file (tlsTicketKeys) is needed')
   return { title: `Reconnect storm (${n} cars)`, rows, notes }
 }
