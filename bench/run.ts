@@ -1,11 +1,43 @@
-// `npm run bench [-- --quick]`: every bench section side by side, one table.
+// `npm run bench [-- --quick] [section ...]`: the bench sections side by side, one table.
+// `npm run bench -- reconnect-storm [--cars N]`: a section run only when named.
 // metric | fleetgate | baseline | ratio | target
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { BenchSection } from './types.js'
+import type { BenchOptions, BenchSection } from './types.js'
 
 // Sections in print order; a file that is absent (not written yet) is skipped.
 const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning', 'slow-subscriber']
+// Sections run only when named (too long for every run): the 10,000-car reconnect storm.
+const ON_REQUEST = ['reconnect-storm']
+const MAX_CARS = 100_000
+
+export const USAGE = `usage: npm run bench [-- [--quick] [${[...SECTIONS, ...ON_REQUEST].join('|')} ...] [--cars N]]  (no section: ${SECTIONS.join(', ')}; --cars N, 1..${MAX_CARS}, for reconnect-storm, default 10000)`
+
+export interface BenchArgs extends BenchOptions {
+  /** the sections to run, in print order */
+  sections: string[]
+}
+
+/** The command line of `npm run bench`; a string is what is wrong with it. */
+export function parseArgs (args: readonly string[]): BenchArgs | string {
+  let quick = false
+  let cars: number | undefined
+  const named: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === '--quick') quick = true
+    else if (a === '--cars' || a.startsWith('--cars=')) {
+      const text = a === '--cars' ? args[++i] : a.slice('--cars='.length)
+      if (text === undefined || !/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_CARS) return `--cars takes a whole number from 1 to ${MAX_CARS}, got ${text === undefined ? 'nothing' : `"${text}"`}`
+      cars = Number(text)
+    } else if (a.startsWith('-')) return `unknown option "${a}"`
+    else if (!SECTIONS.includes(a) && !ON_REQUEST.includes(a)) return `unknown section "${a}"`
+    else if (!named.includes(a)) named.push(a)
+  }
+  if (cars !== undefined && !named.includes('reconnect-storm')) return '--cars is for reconnect-storm: npm run bench -- reconnect-storm --cars N'
+  const sections = named.length === 0 ? SECTIONS : [...SECTIONS, ...ON_REQUEST].filter((s) => named.includes(s))
+  return { quick, ...(cars !== undefined ? { cars } : {}), sections }
+}
 
 type Row = BenchSection['rows'][number]
 
@@ -41,20 +73,23 @@ export function formatTable (sections: readonly BenchSection[]): string {
 }
 
 async function main (): Promise<void> {
-  const args = process.argv.slice(2)
-  const quick = args.includes('--quick')
-  const only = args.filter((a) => !a.startsWith('--'))
+  const parsed = parseArgs(process.argv.slice(2))
+  if (typeof parsed === 'string') {
+    process.stderr.write(`bench: ${parsed}\n${USAGE}\n`)
+    process.exitCode = 2
+    return
+  }
+  const { sections, ...options } = parsed
   const results: BenchSection[] = []
-  for (const name of SECTIONS) {
-    if (only.length > 0 && !only.includes(name)) continue
+  for (const name of sections) {
     const file = fileURLToPath(new URL(`./${name}.js`, import.meta.url))
     if (!existsSync(file)) continue
-    const mod = await import(file) as { run?: (o: { quick: boolean }) => Promise<BenchSection> }
+    const mod = await import(file) as { run?: (o: BenchOptions) => Promise<BenchSection> }
     if (typeof mod.run !== 'function') continue
-    process.stderr.write(`bench: ${name}${quick ? ' (quick)' : ''}\n`)
+    process.stderr.write(`bench: ${name}${options.quick ? ' (quick)' : ''}\n`)
     const t0 = Date.now()
     try {
-      results.push(await mod.run({ quick }))
+      results.push(await mod.run(options))
     } catch (err) {
       process.stderr.write(`bench: ${name} failed: ${(err as Error)?.stack ?? String(err)}\n`)
       process.exitCode = 1

@@ -4,3 +4,11 @@ export interface BenchSection {
   rows: Array<{ metric: string; fleetgate: number; baseline: number; unit: string; target?: string; ratio?: number }>
   notes?: string[]
 }
+
+/** what `npm run bench` passes each section's run() */
+export interface BenchOptions {
+  /** --quick: a smaller run */
+  quick: boolean
+  /** --cars N: the reconnect storm's car count */
+  cars?: number
+}
