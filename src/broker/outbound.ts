@@ -45,6 +45,8 @@ class Episode {
 
 class OutboundGate {
   episode: Episode | undefined
+  /** a check is due at the next turn: is the buffer still past the bound? (settle) */
+  settling = false
   // made at the first episode: most connections never have one (memory per idle connection)
   onDrain: (() => void) | undefined
   onClose: (() => void) | undefined
@@ -70,6 +72,22 @@ class OutboundGate {
     conn.once('close', this.onClose)
     this.log().warn({ evt: 'deliver.slow', reason: 'slow_consumer', buffered: conn.writableLength, max: this.limits.maxBytes }, 'slow consumer: outbound buffer past its bound')
     return ep
+  }
+
+  /**
+   * Past the bound after a write: an episode begins if the buffer still is at the next turn, once the chunks
+   * handed to the socket so far have had their turn to reach the kernel. A burst of deliveries written at once
+   * (a cluster node's batch from Redis), which a reading client's kernel takes at the next turn, is not a slow
+   * consumer. Since Node 22 streams buffer 64 KiB by default, not 16, and such bursts are larger than on Node 20.
+   * A delivery refused meanwhile (drop, defer) starts the episode at once.
+   */
+  settle (): void {
+    if (this.episode !== undefined || this.settling) return
+    this.settling = true
+    setImmediate(() => {
+      this.settling = false
+      if (this.over()) this.start()
+    })
   }
 
   // A connection being closed drops what still comes for it without a new episode.
@@ -148,12 +166,13 @@ export function boundOutbound (client: Client, limits: OutboundLimits): boolean 
     }
     setImmediate(cb)
   }
-  // Aedes waits for 'drain' whenever a write finds more than the socket's 16 KiB
-  // high-water mark pending; it waits here only past the bound (its backlog replay at
-  // CONNECT keeps its flow control, with this window), and the episode starts with it.
+  // Aedes waits for 'drain' whenever a write finds more than the socket's high-water
+  // mark (64 KiB on Node 24) pending; it waits here only past the bound (its backlog replay
+  // at CONNECT keeps its flow control, with this window), and the episode starts with it
+  // if the buffer is still past the bound at the next turn (settle).
   const boundedWait: DrainWait = function boundedWaitForDrain (done) {
     if (!gate.over()) { setImmediate(done, null, c); return }
-    gate.start()
+    gate.settle()
     aedesWait.call(c, done)
   }
   c.waitForDrain = boundedWait

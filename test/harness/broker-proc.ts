@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import type { ConfigInput } from '../../src/config/index.js'
+import { atExit } from './exit.js'
 
 export interface BrokerProc {
   readonly port: number
@@ -22,7 +23,7 @@ export async function startBrokerProc (pkiDir: string, input: ConfigInput = {}):
     ...input,
   }
   const child: ChildProcess = fork(CHILD, [JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-  process.once('exit', () => child.kill('SIGKILL'))
+  atExit(() => child.kill('SIGKILL'))
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('child broker did not start')), 30_000)
     child.once('message', (m: { port: number }) => { clearTimeout(t); resolve(m.port) })

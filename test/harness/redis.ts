@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './ports.js'
+import { atExit } from './exit.js'
 
 export interface TestRedis {
   readonly port: number
@@ -44,6 +45,6 @@ export async function startRedis (): Promise<TestRedis> {
     },
     async start () { if (!child) child = await launch(port, dir) },
   }
-  process.once('exit', () => { child?.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }) })
+  atExit(() => { child?.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }) })
   return r
 }

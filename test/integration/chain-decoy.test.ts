@@ -11,7 +11,7 @@ import { expect } from 'chai'
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { webcrypto, createPrivateKey } from 'node:crypto'
+import { createPrivateKey } from 'node:crypto'
 import { x509 } from '../../src/pki/x509.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
@@ -23,7 +23,9 @@ async function decoyOf (issuingPem: string, rootPem: string): Promise<string> {
   const root = new x509.X509Certificate(rootPem)
   const ski = real.getExtension(x509.SubjectKeyIdentifierExtension)!
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])
+  // the global (DOM-typed) webcrypto, the CryptoKey type @peculiar/x509 takes: @types/node 24's own
+  // CryptoKey has key usages (ML-KEM's encapsulateBits...) the DOM lib's lacks
+  const keys = await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])
   const decoy = await x509.X509CertificateGenerator.create({
     serialNumber: '0a0b0c',
     subject: real.subject,
@@ -105,7 +107,7 @@ describe('peer chain: only verified links count (decoy intermediate)', function 
     const real = new x509.X509Certificate(issuingPem)
     const rootKey = createPrivateKey(readFileSync(join(pki.dir, 'root-ca.key')))
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
-    const signingKey = await webcrypto.subtle.importKey('pkcs8', rootKey.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
+    const signingKey = await crypto.subtle.importKey('pkcs8', rootKey.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
     const copy = await x509.X509CertificateGenerator.create({
       serialNumber: '0d0e0f',
       subject: real.subject,

