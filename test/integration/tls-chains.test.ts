@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { webcrypto, createPrivateKey } from 'node:crypto'
+import { createPrivateKey } from 'node:crypto'
 import { x509 } from '../../src/pki/x509.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
@@ -65,7 +65,8 @@ describe('TLS chains: the copy a CA revocation names, reloads, expired copies, t
     const root = new x509.X509Certificate(readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8'))
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
     const rootKey = createPrivateKey(readFileSync(join(pki.dir, 'root-ca.key')))
-    const signingKey = await webcrypto.subtle.importKey('pkcs8', rootKey.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
+    // the global (DOM-typed) webcrypto: the CryptoKey type @peculiar/x509 takes (see chain-decoy.test.ts)
+    const signingKey = await crypto.subtle.importKey('pkcs8', rootKey.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
     const expiresAt = Date.now() + 4000
     const short = await x509.X509CertificateGenerator.create({
       serialNumber: '5a5a5a', subject: real.subjectName, issuer: root.subjectName,
