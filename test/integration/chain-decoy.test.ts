@@ -83,10 +83,14 @@ describe('peer chain: only verified links count (decoy intermediate)', function 
     expect(session.identity.chain.map((c) => c.fingerprint)).to.deep.equal([realFp, sha256Hex(new Uint8Array(new x509.X509Certificate(readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8')).rawData))])
     if (plain.ok) await end(plain.client)
 
-    // A broker that knows the issuing CA (its own chain carries it): the decoy is never looked at,
-    // the identity holds the real issuing CA, so revocation checks the real one.
+    // A broker that has verified the real issuing CA in a car's chain before: the decoy is never
+    // looked at, the identity holds the real issuing CA, so revocation checks the real one. (The
+    // broker's own --cert copy does not count here: it serves resumed sessions only.)
     const knowing = await startTestBroker(pki.dir)
     try {
+      const teacher = await tryConnect(knowing.port, credentials(pki.dir, pki.vehicle(0)), { clientId: pki.vins[0]! })
+      expect(teacher.ok).to.equal(true)
+      if (teacher.ok) await end(teacher.client)
       const o = await tryConnect(knowing.port, credentials(pki.dir, dir), { clientId: vin })
       expect(o.ok).to.equal(true)
       const s = knowing.fleetgate.sessions.live().map((c) => knowing.fleetgate.sessions.get(c)!).find((x) => x.identity.subject.CN?.[0] === vin)!
