@@ -1,26 +1,34 @@
 // A broker process for the benchmark, so its RSS is measured alone:
-//   bare:      Aedes with no hooks on tls.createServer, the same TLS options and certificates
-//   fleetgate: fleetgate's startBroker (what `fleetgate serve` runs)
+//   bare:        Aedes with no hooks on tls.createServer, the same TLS options and certificates
+//   bare-resume: the same with TLS session tickets on (fleetgate's listener options with
+//                resumption, sealed with Node's own single key): the bare broker a fleetgate
+//                with --tls-resumption on (the default) is compared with
+//   fleetgate:   fleetgate's startBroker (what `fleetgate serve` runs); a third argument,
+//                JSON, adds startBroker options (redis, tlsResumption, dataDir, ...)
 // Started with fork(); answers { cmd: 'rss' } with its RSS after a full GC.
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:tls'
 import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
-import { loadTlsMaterial, tlsServerOptions, startBroker, guardReads } from '../../src/index.js'
+import { loadTlsMaterial, tlsServerOptions, startBroker, guardReads, type ConfigInput } from '../../src/index.js'
 import { devPkiPaths } from '../../src/testing.js'
+import type { BrokerMode } from './broker-proc.js'
 
-const [mode, pkiDir] = process.argv.slice(2) as ['bare' | 'fleetgate' | 'bare-guard', string]
+const [mode, pkiDir, extraJson] = process.argv.slice(2) as [BrokerMode, string, string | undefined]
+const extra = (extraJson ? JSON.parse(extraJson) : {}) as ConfigInput
 const pki = devPkiPaths(pkiDir, [])
 const paths = { ca: pki.root.cert, cert: pki.broker.cert, key: pki.broker.key }
 const gc = (globalThis as { gc?: () => void }).gc
 
 async function start (): Promise<number> {
-  if (mode === 'bare' || mode === 'bare-guard') {
+  if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume') {
     const broker = await Aedes.createBroker()
+    const resumption = mode === 'bare-resume' ? { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) } : undefined
     // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
-    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000 }), mode === 'bare' ? (socket) => broker.handle(socket)
+    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), mode !== 'bare-guard' ? (socket) => broker.handle(socket)
       : (socket) => { guardReads(socket, 128 * 1024, () => {}); broker.handle(socket) })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return (server.address() as AddressInfo).port
@@ -29,8 +37,9 @@ async function start (): Promise<number> {
     port: 0, host: '127.0.0.1', ...paths,
     maxConnectionsPerIp: 1_000_000,
     maxPublishRate: 0, // the throughput runs publish far over a car's rate on purpose
-    dataDir: mkdtempSync(join(tmpdir(), 'fg-bench-data-')),
     logLevel: 'info', // audit lines are part of the cost; stdout goes to /dev/null
+    ...extra,
+    dataDir: extra.dataDir ?? mkdtempSync(join(tmpdir(), 'fg-bench-data-')),
   })
   return running.port
 }
