@@ -54,13 +54,21 @@ export function redacted (obj: Record<string, unknown>): Record<string, unknown>
   return out ?? obj
 }
 
+/**
+ * Lines go to stdout with a synchronous write each: a line is with the kernel before
+ * the decision it records is carried out, so a crash loses none, and no write waits
+ * in a buffer. (An asynchronous destination hands every line to a libuv worker
+ * thread and back: on a busy 2-core machine that handoff cost ~0.1-0.2 ms per
+ * CONNECT, more than the line itself.) A stdout that stops draining stalls the
+ * process rather than growing its memory.
+ */
 export function createAuditLogger (opts: { level?: LevelWithSilent; destination?: DestinationStream } = {}): AuditLogger {
   const root = pino({
     level: opts.level ?? 'info',
     base: { svc: 'fleetgate' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }), log: redacted, bindings: redacted },
-  }, opts.destination ?? pino.destination({ fd: 1, sync: false }))
+  }, opts.destination ?? pino.destination({ fd: 1, sync: true }))
   // pino gives a child logger's bindings no formatter (nor a child's own log formatter
   // ours): both are redacted here. Every child inherits this from the root.
   const pinoChild = root.child
