@@ -3,10 +3,14 @@
 //   bare-resume: the same with TLS session tickets on (fleetgate's listener options with
 //                resumption, sealed with Node's own single key): the bare broker a fleetgate
 //                with --tls-resumption on (the default) is compared with
+//   bare-redis:  bare Aedes on Redis, as the libraries come (aedes-persistence-redis and
+//                mqemitter-redis on the third argument's `redis` URL): the floor of
+//                fleetgate's cluster mode
 //   fleetgate:   fleetgate's startBroker (what `fleetgate serve` runs); a third argument,
 //                JSON, adds startBroker options (redis, tlsResumption, dataDir, ...)
 // Started with fork(); answers { cmd: 'rss' } with its RSS after a full GC.
 import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { createServer } from 'node:tls'
 import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
@@ -23,9 +27,20 @@ const pki = devPkiPaths(pkiDir, [])
 const paths = { ca: pki.root.cert, cert: pki.broker.cert, key: pki.broker.key }
 const gc = (globalThis as { gc?: () => void }).gc
 
+/** Aedes' persistence and emitter on Redis, each library with its own defaults */
+function onRedis (url: string | undefined): object {
+  if (!url) throw new Error('bare-redis needs a redis URL')
+  const require = createRequire(import.meta.url)
+  const { hostname, port } = new URL(url)
+  const where = { host: hostname, port: Number(port) }
+  const persistence = (require('aedes-persistence-redis') as (o: object) => object)(where)
+  const mq = (require('mqemitter-redis') as (o: object) => object)(where)
+  return { persistence, mq }
+}
+
 async function start (): Promise<number> {
-  if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume') {
-    const broker = await Aedes.createBroker()
+  if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume' || mode === 'bare-redis') {
+    const broker = await Aedes.createBroker(mode === 'bare-redis' ? onRedis(typeof extra.redis === 'string' ? extra.redis : undefined) : {})
     const resumption = mode === 'bare-resume' ? { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) } : undefined
     // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
     const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), mode !== 'bare-guard' ? (socket) => broker.handle(socket)
