@@ -7,6 +7,7 @@ import { startBrokerProc, type BrokerMode, type BrokerProc } from './lib/broker-
 import { contextOf } from './lib/mqtt-raw.js'
 import { connectRate, openIdle, publishRun, type Client, type PublishResult, type PublishPlan } from './lib/workloads.js'
 import { round } from './lib/stats.js'
+import { startRedis, type TestRedis } from '../test/harness/redis.js'
 
 type Side = Extract<BrokerMode, 'bare' | 'fleetgate'>
 const MODES: readonly Side[] = ['bare', 'fleetgate']
@@ -26,6 +27,64 @@ async function bestOf (rounds: number, brokers: Record<Side, BrokerProc>, measur
   return best as Pair
 }
 
+/** The connect brokers: bare Aedes with and without tickets and on Redis, fleetgate in three setups. */
+const CONNECT_BROKERS = {
+  bare: { mode: 'bare' },
+  bareTickets: { mode: 'bare-resume' },
+  bareRedis: { mode: 'bare-redis', redis: true },
+  fleetgate: { mode: 'fleetgate', options: { tlsResumption: 'off' } },
+  fleetgateTickets: { mode: 'fleetgate' },
+  fleetgateRedis: { mode: 'fleetgate', options: { tlsResumption: 'off' }, redis: true },
+} as const satisfies Record<string, { mode: BrokerMode; options?: Record<string, string>; redis?: boolean }>
+type ConnectSide = keyof typeof CONNECT_BROKERS
+
+/**
+ * Full mTLS handshake + CONNECT/CONNACK rates. Like with like: TLS session tickets
+ * cost the server a sealed ticket per handshake (two, with OpenSSL's default), so the
+ * rows compare fleetgate and bare Aedes both without tickets (fleetgate
+ * --tls-resumption off) and both with (fleetgate's default; bare Aedes with Node's own
+ * ticket key). Each Redis broker has a redis-server of its own.
+ */
+async function connectRows (dir: string, clients: readonly Client[], concurrency: number, rounds: number, rows: BenchSection['rows'], notes: string[]): Promise<void> {
+  const redis: TestRedis[] = []
+  const procs: Partial<Record<ConnectSide, BrokerProc>> = {}
+  const rates = Object.fromEntries(Object.keys(CONNECT_BROKERS).map((k) => [k, [] as number[]])) as Record<ConnectSide, number[]>
+  const sides = Object.keys(CONNECT_BROKERS) as ConnectSide[]
+  try {
+    for (const side of sides) {
+      const spec: { mode: BrokerMode; options?: Record<string, string>; redis?: boolean } = CONNECT_BROKERS[side]
+      let options = spec.options
+      if (spec.redis) {
+        const r = await startRedis()
+        redis.push(r)
+        options = { ...options, redis: r.url }
+      }
+      procs[side] = await startBrokerProc(spec.mode, dir, [], options)
+    }
+    log(`bench: connects/s (${clients.length} distinct certificates, full handshakes, ${concurrency} in flight; ${sides.length} brokers, ${rounds} alternating rounds)`)
+    for (const side of sides) await connectRate(procs[side]!.port, clients, concurrency) // first sight of every certificate, warm code
+    for (let r = 0; r < rounds; r++) {
+      for (const side of r % 2 === 0 ? sides : [...sides].reverse()) rates[side].push(await connectRate(procs[side]!.port, clients, concurrency))
+    }
+  } finally {
+    await Promise.all(Object.values(procs).map((b) => b.stop()))
+    await Promise.all(redis.map((r) => r.stop()))
+  }
+  const best = (side: ConnectSide) => Math.max(...rates[side])
+  const perRound = (a: ConnectSide, b: ConnectSide) => rates[a].map((x, i) => x / rates[b][i]!).sort((x, y) => x - y)
+  const row = (metric: string, a: ConnectSide, b: ConnectSide, target?: string) => {
+    rows.push({ metric, fleetgate: round(best(a), 0), baseline: round(best(b), 0), unit: '/s', ...(target ? { target } : {}) })
+    const r = perRound(a, b)
+    notes.push(`${metric}: per-round ratios ${r[0]!.toFixed(2)}-${r[r.length - 1]!.toFixed(2)}, median ${r[Math.floor(r.length / 2)]!.toFixed(2)}`)
+  }
+  row('mTLS connects/s (handshake + CONNECT/CONNACK), embedded store, TLS tickets off on both', 'fleetgate', 'bare', '>= 0.9x')
+  row('mTLS connects/s, TLS tickets on on both (fleetgate\'s default; bare Aedes: Node\'s own ticket key)', 'fleetgateTickets', 'bareTickets', '>= 0.9x')
+  row('mTLS connects/s, Redis store: cluster mode (tickets off)', 'fleetgateRedis', 'bare', '>= 0.9x')
+  row('  its floor: bare Aedes on aedes-persistence-redis + mqemitter-redis (baseline: bare Aedes)', 'bareRedis', 'bare')
+  row('  fleetgate (Redis) against that floor', 'fleetgateRedis', 'bareRedis')
+  notes.push(`connects: best of ${rounds} alternating rounds of ${clients.length}, after one round in which every broker sees every certificate once (fleetgate's identity and clean-revocation caches warm, as for a reconnecting fleet)`)
+}
+
 export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const q = opts.quick
   const P = {
@@ -42,13 +101,15 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const rows: BenchSection['rows'] = []
   const notes: string[] = []
 
+  // --- full-handshake connects: every broker up, alternating rounds ---
+  // FG_BENCH_BROKER_PARTS=connects (diagnostics): the connect rows only
+  const only = process.env.FG_BENCH_BROKER_PARTS
+  await connectRows(certs.dir, all.slice(0, P.connects), P.connectConcurrency, P.connectRounds, rows, notes)
+  if (only === 'connects') return { title: 'Broker: fleetgate vs bare Aedes', rows, notes }
+
   // --- throughput and latency: both brokers up, measured alternately ---
   const brokers = { bare: await startBrokerProc('bare', certs.dir), fleetgate: await startBrokerProc('fleetgate', certs.dir) }
   try {
-    log(`bench: connects/s (${P.connects} distinct certificates, full handshakes, ${P.connectConcurrency} in flight)`)
-    const connects = await bestOf(P.connectRounds, brokers, (b) => connectRate(b.port, all.slice(0, P.connects), P.connectConcurrency), (a, b) => a > b)
-    rows.push({ metric: 'mTLS connects/s (handshake + CONNECT/CONNACK)', fleetgate: round(connects.fleetgate, 0), baseline: round(connects.bare, 0), unit: '/s', target: '>= 0.9x' })
-
     for (const qos of [0, 1] as const) {
       const total = qos === 0 ? P.qos0Total : P.qos1Total
       log(`bench: QoS ${qos} throughput (${total} messages, ${publishers.length} publishers, 1 subscriber)`)
@@ -102,6 +163,6 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
     rows.push({ metric: `RSS per idle authenticated connection (${n})`, fleetgate: round(perConn[n]!.fleetgate!, 1), baseline: round(perConn[n]!.bare!, 1), unit: 'KiB', target: '<= 1.1x' })
   }
   notes.push('baseline: Aedes 1.2 with no hooks on tls.createServer with the same TLS options and certificates; fleetgate: startBroker (embedded revocation store, audit log at info to /dev/null)')
-  notes.push(`connect and throughput figures: best of ${P.connectRounds}/${P.publishRounds} alternating rounds; latency at a fixed offered rate`)
+  notes.push(`throughput figures: best of ${P.publishRounds} alternating rounds; latency at a fixed offered rate`)
   return { title: 'Broker: fleetgate vs bare Aedes', rows, notes }
 }

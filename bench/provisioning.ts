@@ -24,7 +24,7 @@ import mqttPacket from 'mqtt-packet'
 import { Redis } from 'ioredis'
 import type { BenchSection } from './types.js'
 import { benchCerts } from './lib/certs.js'
-import { startBrokerProc, type BrokerProc } from './lib/broker-proc.js'
+import { startBrokerProc, type BrokerMode, type BrokerProc } from './lib/broker-proc.js'
 import { mqttConnect, pubackPacket, subscribePacket } from './lib/mqtt-raw.js'
 import { round } from './lib/stats.js'
 import { cpuMeter } from './lib/cpu.js'
@@ -176,8 +176,8 @@ function startChild (args: string[], ready: RegExp): Promise<ChildProcess> {
 interface Floor { readonly port: number; readonly brokerPid: number | undefined; readonly responderPid: number | undefined; stop (): Promise<void> }
 
 /** the floor: a bare Aedes of its own (the baseline's broker keeps no subscribers) and the lean responder */
-async function startFloor (dir: string): Promise<Floor> {
-  const broker = await startBrokerProc('bare', dir)
+async function startFloor (dir: string, bareMode: BrokerMode): Promise<Floor> {
+  const broker = await startBrokerProc(bareMode, dir)
   const responder = fork(fileURLToPath(new URL('./lib/floor-responder.js', import.meta.url)), [String(broker.port), dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   try {
     await new Promise<void>((resolve, reject) => {
@@ -246,7 +246,7 @@ function addCpu (into: Record<string, number>, add: Record<string, number>): voi
  * through the floor, then twice as many connects to bare Aedes, so drift in
  * this machine's speed (it is shared) falls on all three alike.
  */
-async function storm (store: Store, dir: string, cars: Car[], rounds: number, concurrency: number, bare: BrokerProc, floor: Floor): Promise<StormResult> {
+async function storm (store: Store, dir: string, cars: Car[], rounds: number, concurrency: number, bare: BrokerProc, floor: Floor, tickets: boolean): Promise<StormResult> {
   const pki = devPkiPaths(dir, [])
   const rootCa = readFileSync(pki.root.cert)
   const redis = store === 'redis' ? await startRedis() : undefined
@@ -258,7 +258,7 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
     const where = redis ? ['--redis', redis.url] : ['--data-dir', mkdtempSync(join(tmpdir(), 'fg-bench-storm-'))]
     serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', pki.root.cert,
       '--cert', pki.broker.cert, '--key', pki.broker.key, ...where,
-      '--max-connections-per-ip', '100000'], /mTLS MQTT on/)
+      '--max-connections-per-ip', '100000', ...(tickets ? [] : ['--tls-resumption', 'off'])], /mTLS MQTT on/)
     prov = await startChild(['provisioner', '--url', `mqtts://127.0.0.1:${port}`, '--ca', pki.root.cert,
       '--cert', pki.provisioner.cert, '--key', pki.provisioner.key,
       '--issuer-cert', pki.issuing.cert, '--issuer-key', pki.issuing.key,
@@ -303,6 +303,11 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const P = { iterations: q ? 1000 : 5000, rounds: q ? 2 : 3, cars: Number(process.env.FG_BENCH_STORM_CARS ?? (q ? 200 : 2000)), stormRounds: q ? 2 : 4, concurrency: 50 }
   // FG_BENCH_STORM_STORE=redis|file: one store only (diagnostics)
   const stores: Store[] = process.env.FG_BENCH_STORM_STORE === 'file' ? ['file'] : process.env.FG_BENCH_STORM_STORE === 'redis' ? ['redis'] : ['file', 'redis']
+  // Like with like: `fleetgate serve` seals TLS session tickets by default (two per full
+  // handshake), so the bare Aedes of the baseline and of the floor seal them too (Node's own
+  // key). FG_BENCH_STORM_TICKETS=off (diagnostics): all three without.
+  const tickets = process.env.FG_BENCH_STORM_TICKETS !== 'off'
+  const bareMode: BrokerMode = tickets ? 'bare-resume' : 'bare'
   const certs = await benchCerts(1, log)
   const dir = certs.dir
   const rows: BenchSection['rows'] = []
@@ -324,14 +329,14 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   // (b)
   log(`bench: provisioning storm of ${P.cars} cars (making ${P.cars} birth certificates and keys first)`)
   const cars = makeCars(dir, P.cars)
-  const bare = await startBrokerProc('bare', dir)
+  const bare = await startBrokerProc(bareMode, dir)
   let floor: Floor | undefined
   const per = (v: number) => (v / P.cars).toFixed(1)
   const cpu = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${per(v)}`).join(', ')
   try {
-    floor = await startFloor(dir)
+    floor = await startFloor(dir, bareMode)
     for (const store of stores) {
-      const r = await storm(store, dir, cars, P.stormRounds, P.concurrency, bare, floor)
+      const r = await storm(store, dir, cars, P.stormRounds, P.concurrency, bare, floor, tickets)
       const name = store === 'redis' ? 'Redis store: cluster mode, MQTT sessions in aedes-persistence-redis' : 'embedded store: one node, as `npm start`'
       rows.push({
         metric: `provisioning storm, ${P.cars} cars end to end, ${name} (baseline: ${2 * P.cars} mTLS connects to bare Aedes)`,
@@ -354,6 +359,9 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
     await floor?.stop()
     await bare.stop()
   }
+  notes.push(tickets
+    ? 'storm: TLS session tickets on everywhere (fleetgate serve\'s default; bare Aedes of the baseline and the floor with Node\'s own ticket key): each full handshake seals two tickets on every side'
+    : 'storm: TLS session tickets off everywhere (FG_BENCH_STORM_TICKETS=off)')
   notes.push(`storm: ${P.concurrency} cars in flight, in ${P.stormRounds} rounds, each round through fleetgate, then the floor, then bare Aedes; one provisioner process; registry read + first_connect on every operational connect; keys and CSRs made before the clock starts`)
   notes.push('storm floor: no registry, nonces, rate limit, audit log or first_connect, and no fleetgate hooks; the cars do the same work (birth connect, SUBSCRIBE, request and response at QoS 1, a new TLS context, reconnect). A floor above 1.5x means no broker on Aedes can meet the storm target on this machine: the cars\' own share (a new TLS context, OpenSSL 3.0 decoders) and the exchange alone exceed it')
   return { title: 'Provisioning', rows, notes }

@@ -1,12 +1,17 @@
 // A broker process for the benchmark, so its RSS is measured alone:
 //   bare:        Aedes with no hooks on tls.createServer, the same TLS options and certificates
-//   bare-resume: the same with TLS session tickets on (no SSL_OP_NO_TICKET, Node's default
-//                ticket lifetime): what a broker that resumes sessions costs (reconnect storm)
+//   bare-resume: the same with TLS session tickets on (fleetgate's listener options with
+//                resumption, sealed with Node's own single key): the bare broker a fleetgate
+//                with --tls-resumption on (the default) is compared with
+//   bare-redis:  bare Aedes on Redis, as the libraries come (aedes-persistence-redis and
+//                mqemitter-redis on the third argument's `redis` URL): the floor of
+//                fleetgate's cluster mode
 //   fleetgate:   fleetgate's startBroker (what `fleetgate serve` runs); a third argument,
-//                JSON, adds startBroker options (dataDir, tlsResumption, ...)
+//                JSON, adds startBroker options (redis, tlsResumption, dataDir, ...)
 // Started with fork(); answers { cmd: 'rss' } with its RSS after a full GC.
-import { constants } from 'node:crypto'
-import { createServer, type TlsOptions } from 'node:tls'
+import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:tls'
 import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -22,14 +27,23 @@ const pki = devPkiPaths(pkiDir, [])
 const paths = { ca: pki.root.cert, cert: pki.broker.cert, key: pki.broker.key }
 const gc = (globalThis as { gc?: () => void }).gc
 
+/** Aedes' persistence and emitter on Redis, each library with its own defaults */
+function onRedis (url: string | undefined): object {
+  if (!url) throw new Error('bare-redis needs a redis URL')
+  const require = createRequire(import.meta.url)
+  const { hostname, port } = new URL(url)
+  const where = { host: hostname, port: Number(port) }
+  const persistence = (require('aedes-persistence-redis') as (o: object) => object)(where)
+  const mq = (require('mqemitter-redis') as (o: object) => object)(where)
+  return { persistence, mq }
+}
+
 async function start (): Promise<number> {
-  if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume') {
-    const broker = await Aedes.createBroker()
-    let options: TlsOptions = tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000 })
-    // tickets on: fleetgate's options without SSL_OP_NO_TICKET and with Node's default session lifetime (300 s)
-    if (mode === 'bare-resume') options = { ...options, secureOptions: (options.secureOptions ?? 0) & ~constants.SSL_OP_NO_TICKET, sessionTimeout: 300 }
+  if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume' || mode === 'bare-redis') {
+    const broker = await Aedes.createBroker(mode === 'bare-redis' ? onRedis(typeof extra.redis === 'string' ? extra.redis : undefined) : {})
+    const resumption = mode === 'bare-resume' ? { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) } : undefined
     // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
-    const server = createServer(options, mode !== 'bare-guard' ? (socket) => broker.handle(socket)
+    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), mode !== 'bare-guard' ? (socket) => broker.handle(socket)
       : (socket) => { guardReads(socket, 128 * 1024, () => {}); broker.handle(socket) })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return (server.address() as AddressInfo).port

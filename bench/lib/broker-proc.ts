@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-export type BrokerMode = 'bare' | 'fleetgate' | 'bare-guard' | 'bare-resume'
+export type BrokerMode = 'bare' | 'fleetgate' | 'bare-guard' | 'bare-resume' | 'bare-redis'
 
 export interface BrokerProc {
   readonly mode: BrokerMode
@@ -18,7 +18,7 @@ export interface BrokerProc {
 
 const CHILD = fileURLToPath(new URL('./broker-child.js', import.meta.url))
 
-/** `options`: more startBroker options for a fleetgate broker (JSON values: dataDir, tlsResumption, ...) */
+/** `options`: more startBroker options for a fleetgate broker (JSON values: redis, tlsResumption, ...) */
 export async function startBrokerProc (mode: BrokerMode, pkiDir: string, execArgv: readonly string[] = [], options?: Record<string, string | number | boolean>): Promise<BrokerProc> {
   const child: ChildProcess = fork(CHILD, [mode, pkiDir, ...(options ? [JSON.stringify(options)] : [])], { execArgv: ['--expose-gc', ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   const port = await new Promise<number>((resolve, reject) => {

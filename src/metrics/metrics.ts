@@ -21,11 +21,23 @@ export interface MetricSource {
 
 export function createMetrics (opts: { processMetrics?: boolean } = {}): FleetgateMetrics {
   const registry = new Registry()
-  const counter = new Counter({
+  // Counted in a Map and handed to prom-client when it is scraped: prom-client hashes and
+  // validates the labels on every inc, and every CONNECT counts one decision or more.
+  const pending = new Map<string, { evt: string; reason: string; n: number }>()
+  const count = (evt: string, reason: string, n: number) => {
+    const key = evt + '\u0000' + reason
+    const p = pending.get(key)
+    if (p === undefined) pending.set(key, { evt, reason, n })
+    else p.n += n
+  }
+  new Counter({
     name: 'fleetgate_decisions_total',
     help: 'decisions about clients, by audit event and reason',
     labelNames: ['evt', 'reason'] as const,
     registers: [registry],
+    collect () {
+      for (const p of pending.values()) if (p.n > 0) { this.inc({ evt: p.evt, reason: p.reason }, p.n); p.n = 0 }
+    },
   })
   let source: MetricSource | undefined
   new Gauge({
@@ -43,7 +55,7 @@ export function createMetrics (opts: { processMetrics?: boolean } = {}): Fleetga
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'fleetgate_' })
   return {
     registry,
-    decisions: { inc: (evt, reason) => counter.inc({ evt, reason }), add: (evt, reason, n) => counter.inc({ evt, reason }, n) },
+    decisions: { inc: (evt, reason) => count(evt, reason, 1), add: (evt, reason, n) => { if (n > 0) count(evt, reason, n) } },
     track (s) { source = s },
   }
 }

@@ -14,8 +14,11 @@
 // path names another file); and a watched file trusts its watcher instead of
 // stat-ing before each lookup. A registry lookup that misses still reads the
 // tail first: the provisioner may have written the record an instant ago.
-import { watch, type FSWatcher } from 'node:fs'
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
+// The tail's stat and read are synchronous (a local file in the page cache: a few
+// µs each, against a thread-pool round trip per call; its parse was synchronous
+// already); opening, writing and fdatasync stay asynchronous.
+import { readSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs'
+import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
@@ -143,8 +146,8 @@ export class StoreFile {
   }
 
   async #readTail (): Promise<void> {
-    let st
-    try { st = await stat(this.path) } catch { return }
+    const st = statOf(this.path)
+    if (st === undefined) return
     const size = st.size
     if (size < this.#offset || (this.#reader !== null && this.#reader.ino !== st.ino)) {
       // truncated, or replaced by another file (an editor's save, a restored
@@ -176,7 +179,7 @@ export class StoreFile {
       if (this.#closed) { await this.#closeReader(); return }
     }
     const buf = Buffer.alloc(size - this.#offset)
-    const { bytesRead } = await this.#reader.fh.read(buf, 0, buf.length, this.#offset)
+    const bytesRead = readSync(this.#reader.fh.fd, buf, 0, buf.length, this.#offset)
     // #offset stops before an incomplete last line, so it is read again whole
     const chunk = parseChunk(buf.subarray(0, bytesRead), this.#offset)
     this.#offset += chunk.consumed
@@ -264,8 +267,8 @@ export class StoreFile {
       // The kept handle must still be the file the path names: a file replaced
       // or deleted meanwhile would swallow appends no reader ever sees.
       if (this.#writer !== null) {
-        const st = await stat(this.path).catch(() => null)
-        if (st === null || st.ino !== this.#writer.ino) await this.#closeWriter()
+        const st = statOf(this.path)
+        if (st === undefined || st.ino !== this.#writer.ino) await this.#closeWriter()
       }
       if (this.#writer === null) {
         const fh = await open(this.path, 'a+')
@@ -378,6 +381,11 @@ export class StoreFile {
     await this.#closeReader()
     await this.#closeWriter()
   }
+}
+
+/** the file's stat, or undefined when it cannot be read (absent) */
+function statOf (path: string): Stats | undefined {
+  try { return statSync(path, { throwIfNoEntry: false }) } catch { return undefined }
 }
 
 async function syncDir (dir: string): Promise<void> {
