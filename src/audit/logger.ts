@@ -23,6 +23,9 @@ function withoutRedactedKeys (value: object): object {
   if (value instanceof Error) {
     const copy = Object.create(Object.getPrototypeOf(value) as object) as object
     for (const k of Reflect.ownKeys(value)) if (typeof k !== 'string' || !REDACTED.has(k)) Object.defineProperty(copy, k, Object.getOwnPropertyDescriptor(value, k)!)
+    // Node 24's V8 makes `stack` an own accessor that reads the original error's internal
+    // slot: copied as a descriptor it reads empty on the copy, so its value is copied instead
+    if (!REDACTED.has('stack')) Object.defineProperty(copy, 'stack', { value: value.stack, writable: true, configurable: true, enumerable: false })
     return copy
   }
   const copy = (Array.isArray(value) ? Object.assign([], value) : { ...value }) as Record<string, unknown>
