@@ -88,7 +88,7 @@ async function connectRows (dir: string, clients: readonly Client[], concurrency
 export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   const q = opts.quick
   const P = {
-    connects: q ? 150 : 600, connectConcurrency: 8, connectRounds: q ? 2 : 3,
+    connects: q ? 150 : 600, connectConcurrency: 8, connectRounds: q ? 2 : 5,
     qos0Total: q ? 20_000 : 200_000, qos1Total: q ? 10_000 : 60_000, window: 2000, publishRounds: q ? 2 : 4,
     pacedMs: q ? 1000 : 3000, qos0Rate: 10_000, qos1Rate: 5_000,
     idle: q ? [200, 500] : [1000, 5000],
