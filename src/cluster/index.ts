@@ -7,6 +7,7 @@ import { createRequire } from 'node:module'
 import { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
 import { coalesceAddSubscriptions } from './coalesce.js'
+import { keyWillsToThisNode } from './wills.js'
 import { redisRetryDelay } from '../stores/redis.js'
 import { MQ_OPTIONS } from './mq.js'
 
@@ -71,7 +72,7 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   // provisioning storm (redis-server ~6% less); so it is off.
   const conn = new RedisOfPersistence(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-persistence' })
   conn.on('error', onError('persistence'))
-  const persistence = coalesceAddSubscriptions(createPersistence({ conn }))
+  const persistence = keyWillsToThisNode(coalesceAddSubscriptions(createPersistence({ conn })))
   // mqemitter-redis builds its own links from a connection string with none of
   // these options (its own enableAutoPipelining is lost on that path): give it ours.
   const RedisOfMq = createRequire(require.resolve('mqemitter-redis'))('ioredis') as typeof Redis
