@@ -4,6 +4,7 @@
 // reload (./reload.ts), the live part on a running broker (./attach.ts), audit
 // and metrics.
 import type { Server as TlsServer, TLSSocket, TlsOptions } from 'node:tls'
+import { X509Certificate } from 'node:crypto'
 import type { Aedes, Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
 import { createAuditLogger, type AuditLogger } from '../audit/index.js'
@@ -27,6 +28,19 @@ import { attachTo } from './attach.js'
 import { openTicketKeys } from './tickets.js'
 
 export { tlsPaths, policyPath }
+
+/** the broker certificate (leaf of --cert) against the clock: a node serving an expired one admits no car */
+const validity = new WeakMap<LoadedTlsMaterial, { from: number; to: number }>()
+function certificateState (material: LoadedTlsMaterial, now: number): string {
+  let v = validity.get(material)
+  if (v === undefined) {
+    const leaf = new X509Certificate(material.certDer[0]!)
+    validity.set(material, (v = { from: Date.parse(leaf.validFrom), to: Date.parse(leaf.validTo) }))
+  }
+  if (now < v.from) return 'broker certificate not yet valid'
+  if (now > v.to) return 'broker certificate expired'
+  return 'loaded'
+}
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -56,6 +70,10 @@ export interface Fleetgate {
   connectionHandler (broker: Aedes): (socket: TLSSocket) => void
   /** live work on a running broker ('error' listener, stream events) */
   attach (broker: Aedes): void
+  /** TLS connections handed to Aedes and not closed yet (authenticated or not) */
+  readonly connections: ReadonlySet<TLSSocket>
+  /** 'loaded' while the broker's certificate is within its validity, else what is wrong (readiness) */
+  pkiState (now?: number): string
   readonly policy: Policy
   readonly metrics: FleetgateMetrics
   /** the revocation store (Redis with config.redis, else the file store under config.dataDir; or parts.stores.revocations) */
@@ -109,7 +127,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   let material: LoadedTlsMaterial = loadTlsMaterial(tlsPaths(config))
   const limiter = new ConnectionLimiter(config.maxConnectionsPerIp)
   const identities = new ConnectionIdentities(material.caDer, material.certDer)
-  const handed = { count: 0 }
+  const handed = new Set<TLSSocket>()
   // Policy and live sessions.
   let policy = loadPolicyFile(policyPath(config))
   const sessions = new SessionRegistry()
@@ -139,7 +157,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     owners: stores.owners,
     maxRetainedSize: config.maxRetainedSize,
   })
-  metrics.track({ sessions: () => sessions.size, connections: () => handed.count })
+  metrics.track({ sessions: () => sessions.size, connections: () => handed.size })
   const reload = reloader({
     paths: () => ({ tls: tlsPaths(config), policy: policyPath(config) }),
     sessions,
@@ -167,6 +185,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     revocationGuard,
     owners: stores.owners,
     reload,
+    connections: handed,
+    pkiState: (now = Date.now()) => certificateState(material, now),
     tlsOptions: () => tlsServerOptions(material, { handshakeTimeoutMs: config.handshakeTimeout, groups: config.tlsGroups, resumption: tickets?.options }),
     attachServer: (server: TlsServer) => { tickets?.install(server) },
     connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed }),

@@ -20,8 +20,8 @@ export interface ListenerDeps {
   readonly limiter: ConnectionLimiter
   readonly identities: ConnectionIdentities
   readonly sessions: SessionRegistry
-  /** connections handed to Aedes and not closed yet (the metric) */
-  readonly handed: { count: number }
+  /** connections handed to Aedes and not closed yet (the metric; a drain ends what is left) */
+  readonly handed: Set<TLSSocket>
 }
 
 /** --max-publish-rate: the guard drops QoS 0 PUBLISHes over it and closes on persistent excess. */
@@ -67,7 +67,7 @@ export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: 
       decisions.inc('stream.deny', 'packet_too_large')
     },
   }
-  const unhand = () => { handed.count-- }
+  const unhand = function (this: TLSSocket) { handed.delete(this) }
   const outbound: OutboundLimits = { maxBytes: config.maxOutboundBuffer, slowConsumerMs: config.slowConsumerTimeout, log, sessions, decisions }
   let unbounded = false
   return function fleetgateConnection (socket: TLSSocket) {
@@ -79,7 +79,7 @@ export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: 
       decisions.inc('connect.deny', 'too_many_connections')
       return
     }
-    handed.count++
+    handed.add(socket)
     socket.on('close', unhand)
     identities.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : identities.describe(socket))
     const client = broker.handle(admitted.stream)

@@ -77,7 +77,11 @@ export const SERVE_OPTIONS = {
   revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },
   revocationFailOpen: { kind: 'bool', default: false, help: 'admit clients when the revocation store is unreachable (logged loudly)' },
   enforceSignedCommands: { kind: 'bool', default: true, help: 'verify signed commands at the broker edge, the signer\'s revocation included (command_rejected); --no-enforce-signed-commands leaves every check to the car' },
-  metricsPort: { kind: 'port', help: 'serve Prometheus metrics on 127.0.0.1:<port>/metrics' },
+  metricsPort: { kind: 'port', min: 0, help: 'the metrics/admin port: GET /metrics (Prometheus), /healthz (process alive), /readyz (200 ready, 503 not: listener down, PKI expired, revocation store down while failing closed, draining), POST /drain (loopback only); 0: any free port' },
+  metricsHost: { kind: 'string', default: '127.0.0.1', help: 'address of the metrics/admin port (0.0.0.0 for a load balancer\'s health checks from another host; POST /drain is still taken from loopback only)' },
+  drainRate: { kind: 'int', default: 200, min: 1, max: 1_000_000, help: 'on SIGTERM or "fleetgate drain": sessions closed per second (node-wide) once the listener stopped accepting; their Wills are not published (draining)' },
+  drainTimeout: { kind: 'duration', default: 300_000, min: 0, max: 86_400_000, help: 'a drain ends after this even with sessions left: they are closed at once (Wills dropped), then the process exits' },
+  workers: { kind: 'string', help: 'worker processes sharing the listening port: a number, or auto (one per core); one primary supervises them (restarts a dead one, SIGHUP reloads all, SIGTERM drains all) and serves the metrics/admin port; needs --redis' },
   logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', help: 'audit log level (fatal, error, warn, info, debug, trace, silent)' },
 } as const satisfies Record<string, OptionSpec>
 

@@ -42,6 +42,10 @@ interface Expected {
   readonly revocationFailOpen: boolean
   readonly enforceSignedCommands: boolean
   readonly metricsPort?: number
+  readonly metricsHost: string
+  readonly drainRate: number
+  readonly drainTimeout: number
+  readonly workers?: string
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
