@@ -56,6 +56,8 @@ export interface StartOptions {
   readonly parts?: FleetgateParts
   /** the user's own session backend (its `persistence` goes to Aedes); default: chosen with the other stores */
   readonly sessions?: SessionBackend
+  /** false: no metrics/admin port even with config.metricsPort (a worker of `serve --workers`: its primary serves it) */
+  readonly admin?: boolean
 }
 
 export async function startBroker (input: ConfigInput = {}, opts: StartOptions = {}): Promise<RunningBroker> {
@@ -130,7 +132,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     return draining
   }
   let metrics: MetricsServer | undefined
-  if (config.metricsPort !== undefined) {
+  if (config.metricsPort !== undefined && opts.admin !== false) {
     const admin = { readiness, drain: () => { void drain(); return readiness() } }
     try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort, config.metricsHost, admin) } catch (err) { server.close(); await sessionStore.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
   }
