@@ -7,8 +7,8 @@ import type { BenchOptions, BenchSection } from './types.js'
 
 // Sections in print order; a file that is absent (not written yet) is skipped.
 const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning', 'slow-subscriber']
-// Sections run only when named (too long for every run): the 10,000-car reconnect storm.
-const ON_REQUEST = ['reconnect-storm']
+// Sections run only when named (too long for every run): the 10,000-car reconnect storm; serve --workers 1 vs 2.
+const ON_REQUEST = ['reconnect-storm', 'workers']
 const MAX_CARS = 100_000
 
 export const USAGE = `usage: npm run bench [-- [--quick] [${[...SECTIONS, ...ON_REQUEST].join('|')} ...] [--cars N]]  (no section: ${SECTIONS.join(', ')}; --cars N, 1..${MAX_CARS}, for reconnect-storm, default 10000)`
