@@ -13,6 +13,8 @@ export interface ProxiedOptions {
   readonly localAddress?: string
   /** write the header alone, first, rather than with the first TLS bytes */
   readonly separate?: boolean
+  /** a TLS session (ticket) to offer */
+  readonly session?: Buffer
 }
 
 /** A TLS socket to 127.0.0.1:port whose TCP connection starts with `header` (null: none). */
@@ -20,7 +22,7 @@ export function proxiedTls (port: number, creds: Credentials, header: Buffer | n
   const raw = netConnect({ host: '127.0.0.1', port, localAddress: opts.localAddress ?? '127.0.0.1' })
   raw.on('error', () => {})
   const [inner, outer] = duplexPair()
-  const tls = tlsConnect({ socket: inner, servername: 'localhost', ca: creds.ca, cert: creds.cert, key: creds.key })
+  const tls = tlsConnect({ socket: inner, servername: 'localhost', ca: creds.ca, cert: creds.cert, key: creds.key, session: opts.session })
   let pending = header
   if (pending !== null && opts.separate === true) { raw.write(pending); pending = null }
   outer.on('data', (chunk: Buffer) => {
