@@ -107,7 +107,9 @@ function proxyGate (config: Config, deps: AcceptDeps): (raw: Socket, handToTls: 
   const timeoutMs = config.handshakeTimeout
   return function readProxyHeader (raw, handToTls) {
     const peer = raw.remoteAddress
-    if (peer === undefined || !allowed.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6')) {
+    // gone before it was accepted (a balancer's TCP check: connect, then reset): nothing to judge
+    if (peer === undefined) { raw.destroy(); return }
+    if (!allowed.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6')) {
       refuse(deps, raw, 'proxy_source_denied', peer, 'not in --proxy-from')
       return
     }
