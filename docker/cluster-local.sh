@@ -80,7 +80,8 @@ read -r -a extra <<< "${FG_CLUSTER_NODE_ARGS:-}"
 for i in 0 1 2; do
   n=$((i + 1))
   node bin/fleetgate.js serve --dev --dev-pki "$PKI" --host 127.0.0.1 --port "${NODE_PORTS[$i]}" \
-    --metrics-port "${ADMIN_PORTS[$i]}" --redis "$REDIS" --data-dir "$DIR/node$n" "${workers[@]}" "${extra[@]}" \
+    --metrics-port "${ADMIN_PORTS[$i]}" --redis "$REDIS" --data-dir "$DIR/node$n" --proxy-protocol --proxy-from 127.0.0.1 \
+    "${workers[@]}" "${extra[@]}" \
     >"$DIR/node$n.log" 2>"$DIR/node$n.err" &
   node_pids+=($!); echo $! >"$DIR/node$n.pid"
 done

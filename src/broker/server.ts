@@ -102,7 +102,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
   fleetgate.attachServer(server)
   server.on('tlsClientError', (err, socket) => {
-    log.info({ evt: 'tls.deny', remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused')
+    log.info({ evt: 'tls.deny', remote: fleetgate.remoteOf(socket), err: err.message }, 'TLS handshake refused')
   })
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(fgError('FG_ERR_LISTEN', `--port ${config.port}: ${err.code ?? err.message}`))

@@ -77,6 +77,12 @@ export function workerCount (text: string, cores = 1): number | null {
   return n >= 1 && n <= MAX_WORKERS ? n : null
 }
 
+/** A PROXY header is believed only from listed balancers: --proxy-protocol needs --proxy-from, and the reverse. */
+function checkProxyProtocol (c: Pick<Config, 'proxyProtocol' | 'proxyFrom'>): void {
+  if (c.proxyProtocol && c.proxyFrom === undefined) throw fgError('FG_ERR_CONFIG_MISSING', '--proxy-protocol needs --proxy-from: the addresses of the load balancers allowed to send PROXY headers')
+  if (!c.proxyProtocol && c.proxyFrom !== undefined) throw fgError('FG_ERR_CONFIG_INVALID', '--proxy-from is given without --proxy-protocol: add --proxy-protocol, or drop --proxy-from')
+}
+
 /**
  * The whole serve configuration: every option as resolveOptions reads it, then
  * the rules between options. A Config this function returned is returned as is.
@@ -90,6 +96,7 @@ export function resolveConfig (input: ConfigInput | Config = {}, env: NodeJS.Pro
   const groups = resolveGroups(out.tlsGroups, (input as ConfigInput).tlsGroups !== undefined || fromEnv)
   if (!groups.ok) throw fgError('FG_ERR_CONFIG_INVALID', `${fromEnv ? envOf('tlsGroups') : flagOf('tlsGroups')}: ${groups.problem}`)
   checkWorkers(out)
+  checkProxyProtocol(out)
   const config = Object.freeze({ ...out, tlsGroups: groups.groups })
   RESOLVED.add(config)
   return config

@@ -28,6 +28,10 @@ interface Expected {
   readonly tlsTicketRotation: number
   readonly maxConnectionsPerIp: number
   readonly maxPublishRate: number
+  readonly maxConnectRate: number
+  readonly maxConnections: number
+  readonly proxyProtocol: boolean
+  readonly proxyFrom?: string
   readonly keepaliveMax: number
   readonly maxTopicLevels: number
   readonly maxInflightQos2: number
