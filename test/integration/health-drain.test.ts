@@ -17,6 +17,8 @@ import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { connect, credentials, end, tryConnect } from '../harness/mqtt.js'
 import { receiveSeq, until } from './session-support.js'
+import { freePort } from '../harness/ports.js'
+import { runCli } from '../harness/cli.js'
 
 async function get (port: number, path: string): Promise<{ status: number; body: { ready?: boolean; checks?: Record<string, unknown> } | string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`)
@@ -66,6 +68,18 @@ describe('health: /healthz and /readyz on the metrics/admin port', function () {
 
     await redis.start()
     await until(async () => (await get(port, '/readyz')).status === 200, 15_000, 'readyz 200 once Redis is back')
+  })
+})
+
+describe('fleetgate drain: operator mistakes', function () {
+  it('nothing on the port, or no --metrics-port: one line, exit 2', async () => {
+    const port = await freePort()
+    const r = await runCli(['drain', '--metrics-port', String(port)])
+    expect(r.code).to.equal(2)
+    expect(r.stderr).to.equal(`FG_ERR_ADMIN_UNREACHABLE: --metrics-port ${port}: nothing answers on 127.0.0.1:${port} (ECONNREFUSED)\n`)
+    const missing = await runCli(['drain'], { env: { FLEETGATE_METRICS_PORT: '' } })
+    expect(missing.code).to.equal(2)
+    expect(missing.stderr).to.match(/^FG_ERR_CONFIG_MISSING: --metrics-port is required/)
   })
 })
 
