@@ -1,7 +1,8 @@
 // CI smoke test of `npm run cluster:local` (docker/cluster-local.sh): a real
 // redis-server, three real `fleetgate serve` nodes and a real HAProxy with
 // docker/haproxy.cfg, on free loopback ports. Cars connect through HAProxy only.
-// - cars spread over the three nodes;
+// - cars spread over the three nodes, each from its own loopback address (127.0.0.2,
+//   127.0.0.3, ...) and seen with it (HAProxy's PROXY v2 header), under a per-IP limit of 2;
 // - a node killed (SIGKILL): HAProxy marks it down and its cars are back on the
 //   other two (MQTT.js reconnecting through HAProxy); the time is reported;
 // - a node drained (`fleetgate drain`): its /readyz flips to 503 at once, HAProxy
@@ -67,6 +68,20 @@ describe('npm run cluster:local: Redis, three nodes and HAProxy (smoke test)', f
   const wills: string[] = []
   const CARS = 12
 
+  /** a car's TCP source address, 127.0.0.<n> (MQTT.js hands localAddress to tls.connect) */
+  const sourced = (n: number) => ({ localAddress: `127.0.0.${n}` }) as Record<string, unknown>
+  /** clientId -> remote address of its newest connect.allow, over the three nodes' audit logs */
+  const allowedRemotes = () => {
+    const out = new Map<string, string>()
+    for (const n of [1, 2, 3]) {
+      for (const line of readFileSync(join(dir, `node${n}.log`), 'utf8').split('\n')) {
+        if (!line.includes('"connect.allow"')) continue
+        const l = JSON.parse(line) as { conn: { clientId: string }; remote: string }
+        out.set(l.conn.clientId, l.remote)
+      }
+    }
+    return out
+  }
   const pidOf = (name: string) => Number(readFileSync(join(dir, `${name}.pid`), 'utf8').trim())
   const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
   const sessionsOn = async () => Promise.all(admin.map(async (p) => { try { return (await readyz(p)).sessions } catch { return 0 } }))
@@ -84,8 +99,10 @@ describe('npm run cluster:local: Redis, three nodes and HAProxy (smoke test)', f
       env: {
         ...process.env, FG_CLUSTER_LB_PORT: String(lb), FG_CLUSTER_NODE_PORTS: nodes.join(' '), FG_CLUSTER_ADMIN_PORTS: admin.join(' '),
         FG_CLUSTER_REDIS_PORT: String(redisPort), FG_CLUSTER_DIR: dir, FG_CLUSTER_PKI: pki.dir,
-        // the drain below takes ~2 s for its cars; the primary's default would be minutes
-        FG_CLUSTER_NODE_ARGS: '--drain-rate 5',
+        // the drain below takes ~2 s for its cars (the default rate would close them at once);
+        // a per-IP limit of 2: each car comes from its own loopback address through the PROXY protocol,
+        // so none is refused, where from HAProxy's one address a node would refuse its third car
+        FG_CLUSTER_NODE_ARGS: '--drain-rate 5 --max-connections-per-ip 2',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -101,11 +118,11 @@ describe('npm run cluster:local: Redis, three nodes and HAProxy (smoke test)', f
     if (script && script.exitCode === null) script.kill('SIGKILL')
   })
 
-  it('cars through HAProxy land on all three nodes', async () => {
+  it('cars through HAProxy land on all three nodes, each seen with its own address (127.0.0.2, 127.0.0.3, ...) under a per-IP limit of 2', async () => {
     // HAProxy's first checks are spread over the first interval
     await until(async () => Object.values(await serverStates(join(dir, 'haproxy.sock'))).join() === 'UP,UP,UP', 10_000, 'three nodes UP in HAProxy')
     // a watcher for Wills, through HAProxy too
-    const watcher = mqtt.connect({ protocol: 'mqtts', host: '127.0.0.1', port: lb, servername: 'localhost', ...credentials(pki.dir, pki.monitor), clientId: 'fleet-monitor-smoke', protocolVersion: 4, reconnectPeriod: 300 })
+    const watcher = mqtt.connect({ protocol: 'mqtts', host: '127.0.0.1', port: lb, servername: 'localhost', ...credentials(pki.dir, pki.monitor), clientId: 'fleet-monitor-smoke', protocolVersion: 4, reconnectPeriod: 300, ...sourced(CARS + 2) })
     cars.push(watcher)
     watcher.on('message', (topic, _p, packet) => { if (!packet.retain) wills.push(topic) })
     await new Promise<void>((resolve) => watcher.once('connect', () => resolve()))
@@ -116,6 +133,7 @@ describe('npm run cluster:local: Redis, three nodes and HAProxy (smoke test)', f
       const vin = pki.vins[i]
       const c = mqtt.connect({
         protocol: 'mqtts', host: '127.0.0.1', port: lb, servername: 'localhost', protocolVersion: 4, reconnectPeriod: 300, connectTimeout: 5000, clean: false,
+        ...sourced(i + 2),
         ...(vin !== undefined
           ? { ...credentials(pki.dir, pki.vehicle(i)), clientId: vin, will: { topic: `vehicles/${vin}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } }
           : { ...credentials(pki.dir, pki.backend), clientId: `fleet-backend-car-${i}` }),
@@ -127,6 +145,13 @@ describe('npm run cluster:local: Redis, three nodes and HAProxy (smoke test)', f
     expect(on.reduce((a, b) => a + b, 0)).to.equal(CARS + 1)
     // leastconn spreads them
     for (const n of on) expect(n).to.be.greaterThan(0)
+    // each car seen with its own address (127.0.0.2, 127.0.0.3, ...): the PROXY v2 header from HAProxy
+    const remotes = allowedRemotes()
+    for (let i = 0; i < CARS; i++) {
+      const id = pki.vins[i] ?? `fleet-backend-car-${i}`
+      expect(remotes.get(id), id).to.equal(`127.0.0.${i + 2}`)
+    }
+    expect([...remotes.values()]).to.not.include('127.0.0.1')
   })
 
   it('a node killed: HAProxy marks it down and its cars are back on the other two', async () => {
