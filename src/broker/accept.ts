@@ -6,7 +6,9 @@
 // size bounds and within --handshake-timeout; then the socket goes to the
 // tls.Server's own 'connection' listener (Node documents that a connection may be
 // handed to a tls.Server that way), with the bytes after the header put back
-// (TLSSocket reads what its socket already holds first). The session ticket
+// (TLSSocket reads what its socket already holds first). --max-handshakes bounds
+// the connections handed to TLS and not yet secure or failed (each ends in exactly
+// one 'secureConnection' or 'tlsClientError' of the server). The session ticket
 // callback, the handshake timeout and 'tlsClientError' stay the tls.Server's.
 // Every refusal here is counted (fleetgate_decisions_total{evt="accept.deny"}) and
 // audited at a sampled rate (SampledAudit): a storm does not flood the log.
@@ -77,14 +79,28 @@ export function installAcceptGate (server: TlsServer, deps: AcceptDeps): void {
     })
   }
   const rate = config.maxConnectRate > 0 ? new ConnectRate(config.maxConnectRate, Date.now()) : null
+  const maxHandshakes = config.maxHandshakes
   const proxy = config.proxyProtocol ? proxyGate(config, deps) : null
-  if (rate === null && proxy === null) return
+  if (rate === null && maxHandshakes === 0 && proxy === null) return
+  let handshakes = 0
+  if (maxHandshakes > 0) {
+    const ended = () => { if (handshakes > 0) handshakes-- }
+    server.on('secureConnection', ended)
+    server.on('tlsClientError', ended)
+  }
   const inner = server.listeners('connection') as ConnectionListener[]
   server.removeAllListeners('connection')
-  const handToTls = (raw: Socket) => { for (const listener of inner) listener.call(server, raw) }
+  const handToTls = (raw: Socket) => {
+    if (maxHandshakes > 0) handshakes++
+    for (const listener of inner) listener.call(server, raw)
+  }
   server.on('connection', function acceptGate (raw: Socket) {
     if (rate !== null && !rate.take(Date.now())) {
       refuse(deps, raw, 'connect_rate_exceeded', raw.remoteAddress, `over --max-connect-rate ${rate.perSecond}/s`)
+      return
+    }
+    if (maxHandshakes > 0 && handshakes >= maxHandshakes) {
+      refuse(deps, raw, 'too_many_handshakes', raw.remoteAddress, `${handshakes} TLS handshakes in progress, --max-handshakes ${maxHandshakes}`)
       return
     }
     if (proxy === null) handToTls(raw)

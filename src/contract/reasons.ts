@@ -8,7 +8,7 @@ export const CONNECT_REASONS = [
 ] as const
 /** a TCP connection closed at accept, before any TLS byte is read (admission control, the PROXY header) */
 export const ACCEPT_REASONS = [
-  'connect_rate_exceeded', 'max_connections_reached',
+  'connect_rate_exceeded', 'too_many_handshakes', 'max_connections_reached',
   'proxy_header_missing', 'proxy_header_invalid', 'proxy_header_timeout', 'proxy_source_denied',
 ] as const
 export const STREAM_REASONS = [

@@ -4,6 +4,7 @@
 // and audited at a sampled rate. Real TLS sockets.
 import { expect } from 'chai'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import { connect as netConnect, type Socket } from 'node:net'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { credentials, connect, end, type Credentials } from '../harness/mqtt.js'
@@ -95,6 +96,37 @@ describe('admission control at accept (--max-connect-rate, --max-connections)', 
       sockets.push(again.socket)
       expect(again.ok).to.equal(true)
       expect(await broker.fleetgate.metrics.registry.metrics()).to.match(/fleetgate_decisions_total\{evt="accept.deny",reason="max_connections_reached"\} 1/)
+    })
+  })
+
+  describe('--max-handshakes 3', () => {
+    let broker: TestBroker
+    before(async () => { broker = await startTestBroker(pki.dir, { maxHandshakes: 3, handshakeTimeout: '3s' }) })
+    after(async () => { await broker?.close() })
+
+    it('counts connections in their TLS handshake, refuses one more at accept, and lets one in again when a handshake ends', async () => {
+      // finished handshakes do not count: one after the other, all get in
+      for (let i = 0; i < 5; i++) {
+        const a = await attempt(broker.port, creds)
+        sockets.push(a.socket)
+        expect(a.ok, `sequential connect ${i}`).to.equal(true)
+      }
+      // three connections that never send their ClientHello hold three handshakes open
+      const silent = await Promise.all([0, 1, 2].map(() => new Promise<Socket>((resolve) => { const s = netConnect({ host: '127.0.0.1', port: broker.port }, () => resolve(s)); s.on('error', () => {}) })))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const over = await attempt(broker.port, creds)
+      sockets.push(over.socket)
+      expect(over.ok).to.equal(false)
+      expect(over.bytesFromBroker).to.equal(0)
+      const line = await broker.audit.waitFor('accept.deny', { reason: 'too_many_handshakes' })
+      expect(line.detail).to.match(/3 TLS handshakes in progress/)
+      // one gives up: its handshake ends (tlsClientError), a car gets in
+      silent[0]!.destroy()
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const again = await attempt(broker.port, creds)
+      sockets.push(again.socket)
+      expect(again.ok).to.equal(true)
+      for (const s of silent) s.destroy()
     })
   })
 

@@ -29,6 +29,7 @@ interface Expected {
   readonly maxConnectionsPerIp: number
   readonly maxPublishRate: number
   readonly maxConnectRate: number
+  readonly maxHandshakes: number
   readonly maxConnections: number
   readonly proxyProtocol: boolean
   readonly proxyFrom?: string
