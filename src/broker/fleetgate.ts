@@ -25,6 +25,7 @@ import { reloader } from './reload.js'
 import { connectionHandler } from './listener.js'
 import { attachTo } from './attach.js'
 import { openTicketKeys } from './tickets.js'
+import { OutageAudit } from './outage.js'
 
 export { tlsPaths, policyPath }
 
@@ -66,6 +67,15 @@ export interface Fleetgate {
   readonly revocationGuard: RevocationGuard
   /** who owns each clientId (Redis with config.redis, else in memory beside Aedes' sessions) */
   readonly owners: ClientIdOwnerStore
+  /**
+   * Every store link this node needs to admit a new connect is up: the
+   * revocation store answers and its events flow, and each probe added with
+   * watchStore (startBroker adds the cluster's links). False during a Redis
+   * failover's stall. For a readiness endpoint.
+   */
+  storeReachable (): boolean
+  /** one more thing storeReachable() requires (e.g. the cluster's Redis links) */
+  watchStore (probe: () => boolean): void
   /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
   reload (): ReloadResult
   close (): Promise<void>
@@ -122,6 +132,10 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     await stores.closeOpened()
     throw err
   })
+  // Store outages: one audit line each, not one per refused car (./outage.ts).
+  const probes: Array<() => boolean> = []
+  const storeReachable = () => stores.revocations.healthy() && probes.every((p) => p())
+  const outage = new OutageAudit(log, storeReachable)
   const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks)
   // The Aedes hooks compose them in the order of ARCHITECTURE.md "The order in which a connection is judged".
   const hooks = createHooks({
@@ -138,6 +152,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     decisions,
     owners: stores.owners,
     maxRetainedSize: config.maxRetainedSize,
+    outage,
   })
   metrics.track({ sessions: () => sessions.size, connections: () => handed.count })
   const reload = reloader({
@@ -166,12 +181,15 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     registry: stores.registry,
     revocationGuard,
     owners: stores.owners,
+    storeReachable,
+    watchStore: (probe: () => boolean) => { probes.push(probe) },
     reload,
     tlsOptions: () => tlsServerOptions(material, { handshakeTimeoutMs: config.handshakeTimeout, groups: config.tlsGroups, resumption: tickets?.options }),
     attachServer: (server: TlsServer) => { tickets?.install(server) },
     connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed }),
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
+      outage.stop()
       identities.clear()
       await revocationGuard.stop()
       await tickets?.close()

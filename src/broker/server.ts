@@ -28,6 +28,8 @@ export interface RunningBroker {
   readonly sessionStore: SessionStore
   /** SIGHUP work: new certificate, key, trust bundle and policy; the old ones stay on failure */
   reload (): ReloadResult
+  /** every store link up (false during a Redis failover's stall): Fleetgate.storeReachable */
+  storeReachable (): boolean
   close (): Promise<void>
 }
 
@@ -81,6 +83,11 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   })
   fleetgate.attach(broker)
   sessionStore.attach(broker)
+  if (cluster) {
+    fleetgate.watchStore(cluster.reachable)
+    // after a failover, what other nodes published while this one was not subscribed is in the queues
+    cluster.onResubscribed(() => { void sessionStore.resyncLive('pubsub_resubscribed') })
+  }
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
   fleetgate.attachServer(server)
   server.on('tlsClientError', (err, socket) => {
@@ -100,6 +107,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   let closing: Promise<void> | undefined
   return {
     config, port, server, broker, fleetgate, metrics, sessionStore,
+    storeReachable: () => fleetgate.storeReachable(),
     reload () {
       const r = fleetgate.reload()
       // New connections get the new certificate and trust bundle; live ones keep theirs.
