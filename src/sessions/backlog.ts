@@ -51,6 +51,8 @@ interface DeliveryState {
   deliver: DeliveringClient['deliverQoS'] | null
   /** a resync reads the queue now */
   resyncing: boolean
+  /** another resync was asked for meanwhile: read again when this one is done */
+  again: boolean
 }
 
 export interface BacklogOptions {
@@ -76,7 +78,7 @@ export class BacklogDelivery {
 
   #state (client: object): DeliveryState {
     let s = this.#states.get(client)
-    if (!s) { s = { live: false, held: 0, inflight: null, acked: null, wake: null, deliver: null, resyncing: false }; this.#states.set(client, s) }
+    if (!s) { s = { live: false, held: 0, inflight: null, acked: null, wake: null, deliver: null, resyncing: false, again: false }; this.#states.set(client, s) }
     return s
   }
 
@@ -160,25 +162,33 @@ export class BacklogDelivery {
    * Live deliveries were lost (the pub/sub link was away: a failover), but every
    * one of them is in the client's queue: hold the live ones again and deliver
    * the queue from its head, skipping what this connection has in flight
-   * (`delivered`), until caught up. A client still reading its backlog needs
+   * (`inFlight()`: queue keys sent and not acknowledged), until caught up. A client still reading its backlog needs
    * nothing: that read follows the queue anyway. Resolves when caught up (or
    * the client closed).
    */
-  async resync (client: DeliveringClient, delivered: Iterable<string>): Promise<number> {
+  async resync (client: DeliveringClient, inFlight: () => Iterable<string>): Promise<number> {
     const state = this.#states.get(client)
-    if (!state || !state.live || state.resyncing || state.deliver === null || client.closed) return 0
+    if (!state || state.deliver === null || client.closed) return 0
+    // one under way may have read the queue before this gap's messages were queued: it reads again when done
+    if (state.resyncing) { state.again = true; return 0 }
+    if (!state.live) return 0
     state.live = false
     state.resyncing = true
     const deliver = state.deliver
     let sent = 0
     try {
-      for await (const packet of this.stream(client, delivered)) {
-        if (client.closed) break
-        await new Promise<void>((resolve) => deliver(packet, resolve))
-        sent++
+      for (let pass = true; pass && !client.closed; pass = state.again) {
+        state.again = false
+        for await (const packet of this.stream(client, inFlight())) {
+          if (client.closed) break
+          await new Promise<void>((resolve) => deliver(packet, resolve))
+          sent++
+        }
+        state.live = false
       }
     } finally {
       state.resyncing = false
+      state.again = false
       // closed, or a store error mid-read: live deliveries pass again (a later resync or reconnect reads the rest)
       state.live = true
     }
