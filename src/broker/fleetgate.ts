@@ -11,7 +11,7 @@ import { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from '../tl
 import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-import { ConnectionLimiter, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
+import { ConnectionLimiter, StoreStall, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
 import type { UnreleasedCount } from '../sessions/index.js'
 import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore, TicketSecretStore } from '../stores/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
@@ -136,7 +136,9 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   const probes: Array<() => boolean> = []
   const storeReachable = () => stores.revocations.healthy() && probes.every((p) => p())
   const outage = new OutageAudit(log, storeReachable)
-  const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks)
+  // a failover holds PUBLISHes (no PUBACK) until the store answers again
+  const stall = new StoreStall(storeReachable)
+  const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks, stall.check)
   // The Aedes hooks compose them in the order of ARCHITECTURE.md "The order in which a connection is judged".
   const hooks = createHooks({
     policy: () => policy,
@@ -190,6 +192,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
       outage.stop()
+      stall.stop()
       identities.clear()
       await revocationGuard.stop()
       await tickets?.close()

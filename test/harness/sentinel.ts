@@ -20,6 +20,8 @@ export interface SentinelSetup {
   masterPort (): Promise<number>
   /** SIGKILL the process on `port` (the master, or a replica) */
   kill (port: number): Promise<void>
+  /** the port last killed */
+  readonly killedPort?: number
   /** start the server on `port` again (after kill); Sentinel makes it a replica of the master */
   restart (port: number): Promise<void>
   /** resolves once the Sentinels name a master other than `port`, and every Sentinel agrees */
@@ -89,7 +91,9 @@ export async function startSentinels (): Promise<SentinelSetup> {
     try { await r.connect(); return await fn(r) } finally { r.disconnect() }
   }
   const masterOf = async (sport: number) => Number((await ask(sport, (r) => r.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1])
+  let killedPort: number | undefined
   const setup: SentinelSetup = {
+    get killedPort () { return killedPort },
     url: `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${MASTER_NAME}`,
     sentinelPorts,
     masterPort: async () => await masterOf(sentinelPorts[0]!),
@@ -97,6 +101,7 @@ export async function startSentinels (): Promise<SentinelSetup> {
       const c = servers.get(port)
       if (!c) return
       servers.set(port, null)
+      killedPort = port
       await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGKILL') })
     },
     async restart (port) {
