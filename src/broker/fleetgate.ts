@@ -136,8 +136,10 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   const probes: Array<() => boolean> = []
   const storeReachable = () => stores.revocations.healthy() && probes.every((p) => p())
   const outage = new OutageAudit(log, storeReachable)
-  // a failover holds PUBLISHes (no PUBACK) until the store answers again
-  const stall = new StoreStall(storeReachable)
+  // a Redis failover holds PUBLISHes (no PUBACK) until the store answers again; only
+  // a node whose sessions are in Redis (a probe was added) holds them: elsewhere
+  // nothing is acknowledged before it is stored
+  const stall = new StoreStall(() => probes.length === 0 || storeReachable())
   const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks, stall.check)
   // The Aedes hooks compose them in the order of ARCHITECTURE.md "The order in which a connection is judged".
   const hooks = createHooks({
