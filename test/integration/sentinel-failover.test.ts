@@ -98,7 +98,6 @@ describe('Sentinel: a master killed mid-traffic is a stall, not an outage', func
     while (!(a.storeReachable() && b.storeReachable()) && Date.now() < deadline) await sleep(50)
     const reachableAt = Date.now()
     expect(a.storeReachable() && b.storeReachable(), 'both nodes on the new master').to.equal(true)
-    // eslint-disable-next-line no-console
     const report = (line: string) => console.log(`      ${line}`)
 
     // traffic goes on a little on the new master, then everything PUBACKed must have arrived
