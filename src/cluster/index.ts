@@ -7,6 +7,7 @@ import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
 import { coalesceAddSubscriptions } from './coalesce.js'
+import { keyWillsToThisNode } from './wills.js'
 import { redisClient } from '../stores/redis.js'
 import { MQ_OPTIONS } from './mq.js'
 import { PubSubResync } from './resync.js'
@@ -79,12 +80,13 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   // provisioning storm (redis-server ~6% less); so it is off.
   // During a failover (no master) these links queue their commands and send them to
   // the master Sentinel names next (maxRetriesPerRequest null: a queued write is never
-  // dropped after N reconnects, which would lose a message already PUBACKed). Memory
-  // stays bounded: Aedes reads a client's next packets only once its publish is done.
+  // dropped after N reconnects, which would lose a message already PUBACKed). What
+  // waits here is only what was in flight at the failover: the node holds new
+  // PUBLISHes (no PUBACK) while these links are down (src/checks/store-stall.ts).
   const stall = { maxRetriesPerRequest: null }
   const conn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-persistence' }, 'aedes-persistence-redis')
   conn.on('error', onError('persistence'))
-  const persistence = coalesceAddSubscriptions(createPersistence({ conn }))
+  const persistence = keyWillsToThisNode(coalesceAddSubscriptions(createPersistence({ conn })))
   // mqemitter-redis builds its own links from a connection string with none of
   // these options (its own enableAutoPipelining is lost on that path): give it ours.
   const subConn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-sub' }, 'mqemitter-redis')
