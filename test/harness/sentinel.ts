@@ -20,6 +20,9 @@ export interface SentinelSetup {
   masterPort (): Promise<number>
   /** SIGKILL the process on `port` (the master, or a replica) */
   kill (port: number): Promise<void>
+  /** SIGSTOP / SIGCONT the server on `port` (a replica that stops acknowledging, still connected) */
+  pause (port: number): void
+  resume (port: number): void
   /** the port last killed */
   readonly killedPort?: number
   /** start the server on `port` again (after kill); Sentinel makes it a replica of the master */
@@ -67,7 +70,7 @@ export async function startSentinels (): Promise<SentinelSetup> {
   ]
   const sentinels: ChildProcess[] = []
   const stopAll = () => {
-    for (const c of servers.values()) c?.kill('SIGKILL')
+    for (const c of servers.values()) { c?.kill('SIGCONT'); c?.kill('SIGKILL') }
     for (const c of sentinels) c.kill('SIGKILL')
   }
   atExit(() => { stopAll(); rmSync(dir, { recursive: true, force: true }) })
@@ -104,6 +107,8 @@ export async function startSentinels (): Promise<SentinelSetup> {
       killedPort = port
       await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGKILL') })
     },
+    pause (port) { servers.get(port)?.kill('SIGSTOP') },
+    resume (port) { servers.get(port)?.kill('SIGCONT') },
     async restart (port) {
       if (servers.get(port)) return
       servers.set(port, await launch(serverArgs(port), 'Ready to accept connections'))

@@ -142,14 +142,32 @@ describe('Sentinel: a master killed mid-traffic is a stall, not an outage', func
     const o = await tryConnect(a.port, credentials(pki.dir, dir), { clientId: vin })
     expect(o.ok).to.equal(false)
     await a.audit.waitFor('connect.deny', { reason: 'revoked' })
+    // the operator may say a master alone is enough
+    const vin2 = randomVin()
+    const dir2 = await pki.extra('failover-unreplicated-ok', 'vehicle', vin2)
+    const r2 = await runCli(['revoke', '--cert', join(dir2, 'cert.pem'), '--redis', redis.url, '--redis-min-replicas', '0'])
+    expect(r2.code, r2.stderr).to.equal(0)
   })
 
-  it('with a replica back (the old master, made a replica by Sentinel) a revocation is replicated again', async () => {
-    await redis.restart(redis.killedPort!)
+  it('with a replica back (the old master, made a replica by Sentinel) a revocation is replicated again; the replica stopped, it is not', async () => {
+    const replica = redis.killedPort!
+    await redis.restart(replica)
     await redis.replicasOnline(1)
     const vin = randomVin()
     const dir = await pki.extra('failover-replicated-again', 'vehicle', vin)
     const r = await runCli(['revoke', '--cert', join(dir, 'cert.pem'), '--redis', redis.url])
     expect(r.code, r.stderr).to.equal(0)
+    // the replica stopped (SIGSTOP: still connected, acknowledging nothing)
+    redis.pause(replica)
+    try {
+      const vin2 = randomVin()
+      const dir2 = await pki.extra('replica-stopped', 'vehicle', vin2)
+      const r2 = await runCli(['revoke', '--cert', join(dir2, 'cert.pem'), '--redis', redis.url, '--redis-replica-timeout', '500ms'])
+      expect(r2.code, r2.stderr).to.equal(3)
+      expect(r2.stderr).to.match(/^FG_ERR_REDIS_NOT_REPLICATED: revocation: written to the master but confirmed by 0 of 1 replica\(s\) within 500 ms: NOT replicated/)
+      expect(r2.stdout).to.equal('')
+    } finally {
+      redis.resume(replica)
+    }
   })
 })
