@@ -104,6 +104,8 @@ export async function refuseCluster (redis: Redis, url: string): Promise<void> {
   try {
     info = await bounded(redis.info('cluster'), 5000, 'redis info')
   } catch (err) {
+    // an ACL user without INFO (or a proxy without it) cannot tell: not refused for that
+    if (/NOPERM|unknown command/i.test((err as Error).message)) return
     throw fgError('FG_ERR_REDIS_UNAVAILABLE', `--redis ${redactUrl(url)}: INFO cluster: ${(err as Error).message}`, err)
   }
   if (/^cluster_enabled:1\s*$/m.test(info)) {
