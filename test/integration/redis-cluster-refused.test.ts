@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { startRedis, type TestRedis } from '../harness/redis.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { runCli } from '../harness/cli.js'
+import { freePort } from '../harness/ports.js'
 
 describe('--redis at a Redis Cluster', function () {
   this.timeout(30_000)
@@ -13,7 +14,9 @@ describe('--redis at a Redis Cluster', function () {
   let pki: TestPki
 
   before(async () => {
-    ;[redis, pki] = await Promise.all([startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf']), testPki()])
+    // the cluster bus on a port of its own (by default the port + 10000, which may be taken or past 65535)
+    const bus = await freePort()
+    ;[redis, pki] = await Promise.all([startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(bus)]), testPki()])
   })
   after(async () => { await redis?.stop() })
 
