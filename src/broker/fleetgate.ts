@@ -13,7 +13,7 @@ import { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from '../tl
 import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-import { ConnectionLimiter, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
+import { ConnectionLimiter, StoreStall, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
 import type { UnreleasedCount } from '../sessions/index.js'
 import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore, TicketSecretStore } from '../stores/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
@@ -28,6 +28,7 @@ import { connectionHandler } from './listener.js'
 import { ClientAddresses, installAcceptGate } from './accept.js'
 import { attachTo } from './attach.js'
 import { openTicketKeys } from './tickets.js'
+import { OutageAudit } from './outage.js'
 
 export { tlsPaths, policyPath }
 
@@ -91,6 +92,15 @@ export interface Fleetgate {
   readonly revocationGuard: RevocationGuard
   /** who owns each clientId (Redis with config.redis, else in memory beside Aedes' sessions) */
   readonly owners: ClientIdOwnerStore
+  /**
+   * Every store link this node needs to admit a new connect is up: the
+   * revocation store answers and its events flow, and each probe added with
+   * watchStore (startBroker adds the cluster's links). False during a Redis
+   * failover's stall. For a readiness endpoint.
+   */
+  storeReachable (): boolean
+  /** one more thing storeReachable() requires (e.g. the cluster's Redis links) */
+  watchStore (probe: () => boolean): void
   /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
   reload (): ReloadResult
   close (): Promise<void>
@@ -150,7 +160,15 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     await stores.closeOpened()
     throw err
   })
-  const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks)
+  // Store outages: one audit line each, not one per refused car (./outage.ts).
+  const probes: Array<() => boolean> = []
+  const storeReachable = () => stores.revocations.healthy() && probes.every((p) => p())
+  const outage = new OutageAudit(log, storeReachable)
+  // a Redis failover holds PUBLISHes (no PUBACK) until the store answers again; only
+  // a node whose sessions are in Redis (a probe was added) holds them: elsewhere
+  // nothing is acknowledged before it is stored
+  const stall = new StoreStall(() => probes.length === 0 || storeReachable())
+  const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks, stall.check)
   // The Aedes hooks compose them in the order of ARCHITECTURE.md "The order in which a connection is judged".
   const hooks = createHooks({
     policy: () => policy,
@@ -166,6 +184,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     decisions,
     owners: stores.owners,
     maxRetainedSize: config.maxRetainedSize,
+    outage,
   })
   metrics.track({ sessions: () => sessions.size, connections: () => handed.size })
   const reload = reloader({
@@ -194,6 +213,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     registry: stores.registry,
     revocationGuard,
     owners: stores.owners,
+    storeReachable,
+    watchStore: (probe: () => boolean) => { probes.push(probe) },
     reload,
     connections: handed,
     pkiState: (now = Date.now()) => certificateState(material, now),
@@ -207,6 +228,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
       acceptAudit.close()
+      outage.stop()
+      stall.stop()
       identities.clear()
       await revocationGuard.stop()
       await tickets?.close()

@@ -44,6 +44,8 @@ export interface RunningBroker {
   drain (opts?: Partial<DrainOptions>): Promise<DrainResult>
   /** settles when a drain, started from anywhere (drain(), POST /drain), has ended */
   readonly drained: Promise<DrainResult>
+  /** every store link up (false during a Redis failover's stall): Fleetgate.storeReachable */
+  storeReachable (): boolean
   close (): Promise<void>
 }
 
@@ -99,6 +101,11 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   })
   fleetgate.attach(broker)
   sessionStore.attach(broker)
+  if (cluster) {
+    fleetgate.watchStore(cluster.reachable)
+    // after a failover, what other nodes published while this one was not subscribed is in the queues
+    cluster.onResubscribed(() => { void sessionStore.resyncLive('pubsub_resubscribed') })
+  }
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
   fleetgate.attachServer(server)
   server.on('tlsClientError', (err, socket) => {
@@ -115,14 +122,18 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   const drained = new Promise<DrainResult>((resolve) => { drainEnded = resolve })
   const readiness = (): Readiness => {
     const storeUp = fleetgate.revocations.healthy()
+    // the cluster's own Redis links (sessions, emitter): no --revocation-fail-open for them, a
+    // connect that cannot claim its clientId is refused (session_store_unavailable)
+    const clusterUp = cluster === undefined || cluster.reachable()
     const checks = {
       listener: server.listening ? 'up' : 'closed',
       pki: fleetgate.pkiState(),
       store: storeUp ? 'reachable' : config.revocationFailOpen ? 'unreachable (failing open)' : 'unreachable (failing closed)',
+      ...(cluster ? { cluster: clusterUp ? 'reachable' : 'unreachable (failing closed)' } : {}),
       draining: draining !== undefined,
       sessions: fleetgate.sessions.size,
     }
-    const ready = checks.listener === 'up' && checks.pki === 'loaded' && (storeUp || config.revocationFailOpen) && !checks.draining
+    const ready = checks.listener === 'up' && checks.pki === 'loaded' && (storeUp || config.revocationFailOpen) && clusterUp && !checks.draining
     return { ready, checks }
   }
   const drain = (opts: Partial<DrainOptions> = {}): Promise<DrainResult> => {
@@ -143,6 +154,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     readiness,
     drain,
     drained,
+    storeReachable: () => fleetgate.storeReachable(),
     reload () {
       const r = fleetgate.reload()
       // New connections get the new certificate and trust bundle; live ones keep theirs.

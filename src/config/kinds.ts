@@ -4,6 +4,7 @@
 // error); `bad(problem)` throws, and resolveConfig names the flag or variable.
 import { parseDuration, parseSize } from './units.js'
 import { parseAddressList } from './addresses.js'
+import { parseRedisTarget } from '../contract/redis-url.js'
 import type { EnumOption, NumberOption, OptionKind, OptionSpec } from './schema.js'
 
 export type RawValue = string | number | boolean
@@ -45,9 +46,8 @@ export const PARSERS: { readonly [K in OptionKind]: Parse } = {
     return bad(`expected true or false, got "${text}"`)
   },
   url (_raw, text, _spec, bad) {
-    let u: URL | undefined
-    try { u = new URL(text) } catch { bad(`not a URL: "${text}"`) }
-    if (!/^rediss?:$/.test(u!.protocol)) bad(`expected a redis:// or rediss:// URL, got "${u!.protocol}"`)
+    // redis://, rediss:// or redis+sentinel:// (src/contract/redis-url.ts)
+    try { parseRedisTarget(text) } catch (err) { bad((err as Error).message) }
     return text
   },
   enum (_raw, text, spec, bad) {

@@ -35,7 +35,7 @@ export interface NumberOption extends Described {
   readonly min?: number
   readonly max?: number
 }
-/** path and string: any non-empty text; url: a redis:// or rediss:// URL; addresses: IPs and CIDR blocks, comma-separated */
+/** path and string: any non-empty text; url: a redis://, rediss:// or redis+sentinel:// URL; addresses: IPs and CIDR blocks, comma-separated */
 export interface TextOption extends Described { readonly kind: 'path' | 'url' | 'string' | 'addresses'; readonly default?: string }
 /** a switch; one that defaults to true also gets --no-<flag> */
 export interface BoolOption extends Described { readonly kind: 'bool'; readonly default?: boolean }
@@ -58,7 +58,9 @@ export const SERVE_OPTIONS = {
   tlsResumption: { kind: 'enum', values: ['on', 'off'], default: 'on', help: 'TLS session tickets: a car that comes back resumes its TLS session (no certificate signatures), judged at CONNECT exactly like a full handshake (chain rebuilt from --ca, revocation, expiry)' },
   tlsTicketKeys: { kind: 'path', help: 'file holding the secret every node derives its ticket keys from (32+ bytes, base64 or hex, one line); default: with --redis a secret shared through Redis, else one made by this process' },
   tlsTicketRotation: { kind: 'duration', default: 3_600_000, min: 1000, max: 604_800_000, help: 'ticket keys rotate this often; a ticket lives at most this long, and the previous key is still accepted for one rotation' },
-  redis: { kind: 'url', env: 'REDIS_URL', help: 'Redis URL: revocation, MQTT sessions and pub/sub between nodes (absent: embedded store)' },
+  redis: { kind: 'url', env: 'REDIS_URL', help: 'Redis URL: revocation, MQTT sessions and pub/sub between nodes (absent: embedded store); redis+sentinel://host:port,host:port/<master name> follows the master Sentinel names; a Redis Cluster is refused' },
+  redisMinReplicas: { kind: 'int', min: 0, max: 16, help: 'a certificate state change (revoke, CRL import, the registry) succeeds only once this many replicas confirm it (WAIT), else FG_ERR_REDIS_NOT_REPLICATED (exit 3); default 1 with redis+sentinel://, 0 with a plain URL' },
+  redisReplicaTimeout: { kind: 'duration', default: 2000, min: 10, max: 60_000, help: 'how long a certificate state change waits for its replicas (--redis-min-replicas)' },
   redisPrefix: { kind: 'string', default: 'fleetgate:', help: 'prefix of the Redis keys and channels of the revocation schema' },
   dataDir: { kind: 'path', default: './.fleetgate', help: 'directory of the embedded revocation store' },
   maxPacketSize: { kind: 'size', default: 128 * 1024, min: 1024, max: 256 * 1024 * 1024, help: 'largest MQTT packet accepted; a larger one closes the connection (packet_too_large)' },

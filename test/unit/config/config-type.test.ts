@@ -18,6 +18,8 @@ interface Expected {
   readonly policy?: string
   readonly redis?: string
   readonly redisPrefix: string
+  readonly redisMinReplicas?: number
+  readonly redisReplicaTimeout: number
   readonly dataDir: string
   readonly maxPacketSize: number
   readonly connectTimeout: number
