@@ -33,6 +33,7 @@ export { MemoryClientIdOwners, RedisClientIdOwners, ownerKey, type ClientIdOwner
 
 // Hardening, reload, metrics
 export { guardReads, PacketScanner, ConnectionLimiter, type Oversize } from './checks/index.js'
+export { ExpiryBuckets, ExpiryGuard, firstExpiryOf, MAX_TIMER_MS, type ExpiryClock, type ExpiryGuardOptions, type FirstExpiry } from './checks/index.js'
 export type { ReloadResult } from './reload/index.js'
 export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer } from './metrics/index.js'
 

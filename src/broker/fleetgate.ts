@@ -11,7 +11,7 @@ import { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from '../tl
 import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-import { ConnectionLimiter, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
+import { ConnectionLimiter, ExpiryGuard, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
 import type { UnreleasedCount } from '../sessions/index.js'
 import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore, TicketSecretStore } from '../stores/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
@@ -20,6 +20,7 @@ import { tlsPaths, policyPath } from './config-files.js'
 import { openNodeStores, type FleetgateStores } from './stores.js'
 import { ConnectionIdentities } from './identities.js'
 import { startRevocationGuard } from './revocation.js'
+import { liveSessionsOf } from './end-session.js'
 import { composePublishChecks } from './publish-checks.js'
 import { reloader } from './reload.js'
 import { connectionHandler } from './listener.js'
@@ -64,6 +65,8 @@ export interface Fleetgate {
   readonly registry: DeviceRegistry
   /** connect check + live enforcement of revocations */
   readonly revocationGuard: RevocationGuard
+  /** ends live sessions whose certificate (or a CA above it) expires; audits cert.expiring at connect */
+  readonly expiryGuard: ExpiryGuard<Client>
   /** who owns each clientId (Redis with config.redis, else in memory beside Aedes' sessions) */
   readonly owners: ClientIdOwnerStore
   /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
@@ -116,8 +119,15 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // Stores, then the checks that read them.
   const stores = await openNodeStores(config, log, { ...parts.stores, owners: parts.stores?.owners ?? parts.owners })
   const revocationGuard = await startRevocationGuard(config, stores, sessions, log, decisions)
+  // Expiry of live sessions: one timer for the earliest notAfter of every session's chain.
+  const expiryGuard = new ExpiryGuard<Client>({
+    sessions: liveSessionsOf(sessions, decisions), log, warningMs: config.expiryWarning,
+    onExpiring: (which) => metrics.certificatesExpiring.inc(which),
+  })
+  sessions.observe({ added: (client, session) => expiryGuard.track(client, session.identity), removed: (client) => expiryGuard.untrack(client) })
   // TLS resumption: ticket keys shared by the nodes (they change with the trust bundle).
   const tickets = await openTicketKeys(config, material, log, parts.ticketSecrets).catch(async (err: unknown) => {
+    expiryGuard.stop()
     await revocationGuard.stop()
     await stores.closeOpened()
     throw err
@@ -165,6 +175,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     revocations: stores.revocations,
     registry: stores.registry,
     revocationGuard,
+    expiryGuard,
     owners: stores.owners,
     reload,
     tlsOptions: () => tlsServerOptions(material, { handshakeTimeoutMs: config.handshakeTimeout, groups: config.tlsGroups, resumption: tickets?.options }),
@@ -173,6 +184,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
       identities.clear()
+      expiryGuard.stop()
       await revocationGuard.stop()
       await tickets?.close()
       await stores.close()

@@ -5,7 +5,7 @@
 import { parseDuration, parseSize } from './units.js'
 import type { EnumOption, NumberOption, OptionKind, OptionSpec } from './schema.js'
 
-export type RawValue = string | number | boolean
+export type RawValue = string | number | boolean | readonly string[]
 
 export type Parse = (raw: RawValue, text: string, spec: OptionSpec, bad: (problem: string) => never) => unknown
 
@@ -48,6 +48,16 @@ export const PARSERS: { readonly [K in OptionKind]: Parse } = {
     try { u = new URL(text) } catch { bad(`not a URL: "${text}"`) }
     if (!/^rediss?:$/.test(u!.protocol)) bad(`expected a redis:// or rediss:// URL, got "${u!.protocol}"`)
     return text
+  },
+  urls (_raw, text, _spec, bad) {
+    const list = text.split(',').map((u) => u.trim()).filter((u) => u !== '')
+    if (list.length === 0) bad('expected one or more http:// or https:// URLs')
+    for (const u of list) {
+      let url: URL | undefined
+      try { url = new URL(u) } catch { bad(`not a URL: "${u}"`) }
+      if (!/^https?:$/.test(url!.protocol)) bad(`expected an http:// or https:// URL, got "${url!.protocol}"`)
+    }
+    return Object.freeze(list)
   },
   enum (_raw, text, spec, bad) {
     const { values } = spec as EnumOption

@@ -13,6 +13,8 @@ interface KindValue {
   size: number
   path: string
   url: string
+  /** http:// or https:// URLs, comma-separated or the flag repeated */
+  urls: readonly string[]
   string: string
   bool: boolean
 }
@@ -35,11 +37,13 @@ export interface NumberOption extends Described {
 }
 /** path and string: any non-empty text; url: a redis:// or rediss:// URL */
 export interface TextOption extends Described { readonly kind: 'path' | 'url' | 'string'; readonly default?: string }
+/** http(s) URLs: the flag may be repeated, or the URLs separated by commas (the environment variable) */
+export interface UrlListOption extends Described { readonly kind: 'urls'; readonly default?: undefined }
 /** a switch; one that defaults to true also gets --no-<flag> */
 export interface BoolOption extends Described { readonly kind: 'bool'; readonly default?: boolean }
 export interface EnumOption extends Described { readonly kind: 'enum'; readonly values: readonly string[]; readonly default?: string }
 
-export type OptionSpec = NumberOption | TextOption | BoolOption | EnumOption
+export type OptionSpec = NumberOption | TextOption | UrlListOption | BoolOption | EnumOption
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -76,6 +80,13 @@ export const SERVE_OPTIONS = {
   revocationCache: { kind: 'duration', default: 60_000, min: 0, max: 86_400_000, help: 'how long a clean revocation answer may stand in for the store when it is unreachable' },
   revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },
   revocationFailOpen: { kind: 'bool', default: false, help: 'admit clients when the revocation store is unreachable (logged loudly)' },
+  expiryWarning: { kind: 'duration', default: 14 * 86_400_000, min: 0, max: 3_650 * 86_400_000, help: 'a client certificate (or a CA above it) that expires within this is audited cert.expiring at connect and counted (fleetgate_certificates_expiring_total); 0: never' },
+  crlUrl: { kind: 'urls', help: 'a CRL to fetch over HTTP(S) (DER or PEM), signed by a CA of --ca or of --cert\'s chain; repeat the flag for several; kept under --data-dir/crl for restarts, fetched again every --crl-refresh and before its nextUpdate; its revocations end live sessions' },
+  crlRefresh: { kind: 'duration', default: 3_600_000, min: 1000, max: 604_800_000, help: 'longest time between two fetches of a --crl-url (a CRL is fetched earlier when its nextUpdate comes sooner)' },
+  crlStale: { kind: 'enum', values: ['refuse', 'use'], default: 'refuse', help: 'a --crl-url CRL past its nextUpdate with no newer one fetched: refuse the certificates under its CA (revocation_unavailable), or use the last one (its revocations still hold)' },
+  ocspUrl: { kind: 'urls', help: 'an OCSP responder asked about every client certificate (several: asked in order until one answers); a certificate\'s own AIA responder is asked instead with --ocsp-aia' },
+  ocspAia: { kind: 'bool', default: false, help: 'ask the OCSP responder a client certificate names in its Authority Information Access (before --ocsp-url)' },
+  ocspUnavailable: { kind: 'enum', values: ['refuse', 'allow'], default: 'refuse', help: 'no OCSP answer to use (responder unreachable, a bad answer, status unknown, or the cached one past its nextUpdate): refuse (revocation_unavailable) or allow (logged)' },
   enforceSignedCommands: { kind: 'bool', default: true, help: 'verify signed commands at the broker edge, the signer\'s revocation included (command_rejected); --no-enforce-signed-commands leaves every check to the car' },
   metricsPort: { kind: 'port', help: 'serve Prometheus metrics on 127.0.0.1:<port>/metrics' },
   logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', help: 'audit log level (fatal, error, warn, info, debug, trace, silent)' },
