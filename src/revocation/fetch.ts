@@ -22,7 +22,7 @@ export async function fetchBounded (url: string, o: FetchBoundedOptions): Promis
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } }
     const why = e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message)
-    throw new Error(`${url}: ${why}`)
+    throw new Error(`${url}: ${why}`, { cause: err })
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => {})
@@ -44,7 +44,7 @@ export async function fetchBounded (url: string, o: FetchBoundedOptions): Promis
   } catch (err) {
     const e = err as Error
     await res.body?.cancel().catch(() => {})
-    throw new Error(`${url}: ${e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : e.message}`)
+    throw new Error(`${url}: ${e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : e.message}`, { cause: err })
   }
   return Buffer.concat(chunks)
 }
