@@ -60,6 +60,10 @@ export {
   type RevocationQuery, type RevocationStatus, type RevocationEvent, type DeviceRegistry, type RegistryRecord, type RegistryEvent,
 } from './stores/index.js'
 export { openRevocationStore, revokeVehicle, REVOCATION_STORES, REGISTRY_STORES, type RevokedVehicle, type VehicleStores } from './revocation/index.js'
+export {
+  REVOCATION_SOURCES, openRevocationSources, anyOfRevocations, AnyOfRevocationStores, CrlRevocationSource, OcspRevocationSource, ocspRequest, parseOcspResponse,
+  type RevocationSourceChoice, type RevocationSourceContext, type RevocationSourceFactory, type CrlSourceOptions, type OcspSourceOptions, type OcspAnswer,
+} from './revocation/index.js'
 export { FLEETGATE_STORES, type FleetgateStores } from './broker/stores.js'
 
 // What the simulator and the benchmarks use, as any client of fleetgate would
