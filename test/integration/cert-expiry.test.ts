@@ -49,7 +49,7 @@ describe('certificate expiry ends live sessions (embedded store)', function () {
     await closed(client, car.notAfter - Date.now() + 2000)
     const closedAt = Date.now()
     expect(closedAt, 'not before notAfter').to.be.greaterThan(car.notAfter)
-    expect(closedAt - car.notAfter, 'within about a second of notAfter').to.be.below(1600)
+    expect(closedAt - car.notAfter, 'within a few seconds of notAfter').to.be.below(3000)
     const kick = await broker.audit.waitFor('expiry.kick', { reason: 'cert_expired' })
     expect(kick.which).to.equal('leaf')
     expect((kick.conn as { clientId: string }).clientId).to.equal(car.vin)
