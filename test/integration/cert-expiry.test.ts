@@ -5,7 +5,10 @@
 // cert.expiring is audited once at connect. Real TLS, real MQTT clients.
 import { expect } from 'chai'
 import type { MqttClient } from 'mqtt'
-import { randomVin } from '../../src/pki/index.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomVin, loadCa, createIntermediateCa, issueLeaf } from '../../src/pki/index.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { startRedis, type TestRedis } from '../harness/redis.js'
@@ -73,6 +76,26 @@ describe('certificate expiry ends live sessions (embedded store)', function () {
     const got = collect(backend, 3000, 1)
     ;(client as unknown as { stream: { destroy (): void } }).stream.destroy()
     expect((await got).map((m) => m.payload.toString())).to.deep.equal(['offline'])
+  })
+
+  it('an intermediate CA that expires before the leaf ends the session at the CA\'s notAfter (which: ca)', async () => {
+    const [root, issuing] = await Promise.all([loadCa(pki.dir, 'root'), loadCa(pki.dir, 'issuing')])
+    const caNotAfter = (Math.floor(Date.now() / 1000) + 3) * 1000
+    // a second issuing CA under the root, with a short life and its own key (the shipped policy matches the issuer by name)
+    const shortCa = await createIntermediateCa(root, 'issuing', { notAfter: new Date(caNotAfter), commonName: issuing.commonName })
+    const vin = randomVin()
+    const leaf = await issueLeaf(shortCa, 'vehicle', vin) // a year
+    const dir = mkdtempSync(join(tmpdir(), 'fg-short-ca-'))
+    writeFileSync(join(dir, 'cert.pem'), leaf.chainPem)
+    writeFileSync(join(dir, 'key.pem'), leaf.keyPem!)
+    const client = await connect(broker.port, credentials(pki.dir, dir), { clientId: vin })
+    clients.push(client)
+    const warning = await broker.audit.waitFor('cert.expiring', { which: 'ca', cert: { cn: vin } })
+    expect(warning.name).to.equal(issuing.commonName)
+    await closed(client, caNotAfter - Date.now() + 3000)
+    expect(Date.now()).to.be.greaterThan(caNotAfter)
+    const kick = await broker.audit.waitFor('expiry.kick', { which: 'ca', cert: { cn: vin } })
+    expect(kick.notAfter).to.equal(new Date(caNotAfter).toISOString())
   })
 
   it('no cert.expiring for a certificate valid beyond --expiry-warning; a disconnected session leaves no bucket behind', async () => {
