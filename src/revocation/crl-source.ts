@@ -58,6 +58,8 @@ class CrlList {
   lastError = 'not fetched yet'
   timer: NodeJS.Timeout | null = null
   failures = 0
+  /** fetches in a row that failed or brought no CRL within its nextUpdate: the retry backs off on these */
+  retries = 0
   constructor (readonly url: string, readonly file: string) {}
 }
 
@@ -87,8 +89,10 @@ export class CrlRevocationSource implements RevocationStore {
     const source = new CrlRevocationSource(opts)
     await mkdir(join(opts.dataDir, 'crl'), { recursive: true })
     for (const list of source.lists) await source.#loadFromDisk(list)
-    const outcomes = await Promise.all(source.lists.map(async (list) => await Promise.race([source.refresh(list, true), startWait()])))
-    const mistake = outcomes.find((o) => isFleetgateError(o))
+    // with no copy on disk, a first fetch that is not a CRL or that no configured CA signed is a configuration mistake
+    const fresh = new Set(source.lists.filter((l) => l.current === null))
+    const outcomes = await Promise.all(source.lists.map(async (list) => await Promise.race([source.refresh(list, fresh.has(list)), startWait()])))
+    const mistake = outcomes.find((o, i) => fresh.has(source.lists[i]!) && isFleetgateError(o))
     if (mistake !== undefined) { await source.close(); throw mistake }
     return source
   }
@@ -134,7 +138,8 @@ export class CrlRevocationSource implements RevocationStore {
   /**
    * Fetch one URL now: verify, keep it unless it is older than the one held,
    * announce what it newly lists, save it to disk, schedule the next fetch.
-   * Resolves with the error when it failed (also logged), else null.
+   * Resolves with the error when it failed (also logged, unless `starting`: a
+   * configuration mistake the caller reports), else null.
    */
   async refresh (list: CrlList, starting = false): Promise<Error | null> {
     if (this.#closed) return null
@@ -174,7 +179,8 @@ export class CrlRevocationSource implements RevocationStore {
     const now = this.#now()
     let delay = this.#o.refreshMs
     const c = list.current
-    if (list.failures > 0) delay = Math.min(this.#o.refreshMs, FIRST_RETRY_MS * 2 ** Math.min(list.failures - 1, 16))
+    list.retries = list.failures > 0 || c === null || this.#isStale(c) ? list.retries + 1 : 0
+    if (list.retries > 0) delay = Math.min(this.#o.refreshMs, FIRST_RETRY_MS * 2 ** Math.min(list.retries - 1, 16))
     else if (c?.nextUpdate != null) {
       // before nextUpdate: a tenth of its window (at least a minute) ahead of it
       const ahead = Math.max(60_000, (c.nextUpdate - c.thisUpdate) / 10)

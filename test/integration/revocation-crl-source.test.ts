@@ -91,7 +91,7 @@ describe('revocation source: CRL from a URL (--crl-url)', function () {
     return client
   }
 
-  it('refuses a certificate the CRL lists (revoked), admits one it does not; the CRL is kept on disk; a restart with the URL down uses that copy', async () => {
+  it('refuses a certificate the CRL lists (revoked), admits one it does not; the CRL is kept on disk; a restart with the URL down, or serving a CRL no configured CA signed, uses that copy', async () => {
     const [listed, clean] = [await car('crl-listed'), await car('crl-clean')]
     server.body = await makeCrl(issuing.cert, issuing.key, [serialOf(listed.dir)], { der: true })
     const dataDir = mkdtempSync(join(tmpdir(), 'fg-data-'))
@@ -116,6 +116,21 @@ describe('revocation source: CRL from a URL (--crl-url)', function () {
       await refused(again, listed, 'revoked')
       await admitted(again, clean)
     } finally { server.status = 200 }
+    await end(...clients.splice(0))
+    for (const b2 of brokers.splice(0)) await b2.close()
+
+    // the URL now serves a CRL no configured CA signed: with a verified copy on disk this is no configuration
+    // mistake, so the broker starts on that copy and says what is wrong with the URL's
+    const good = server.body
+    server.body = await makeCrl(join(pki.dir, 'manufacturing-ca.pem'), join(pki.dir, 'manufacturing-ca.key'), [serialOf(clean.dir)])
+    try {
+      const third = await broker({ crlUrl: url, dataDir })
+      const error = await third.audit.waitFor('crl.error')
+      expect(error.err).to.match(/not signed by a CA of --ca or of --cert's chain/)
+      await refused(third, listed, 'revoked')
+      await admitted(third, clean)
+      expect(readFileSync(join(dataDir, 'crl', kept[0]!)).equals(good), 'the copy on disk is not replaced').to.equal(true)
+    } finally { server.body = good }
   })
 
   it('ends the live session of a certificate a refreshed CRL newly lists (revocation.kick), its Will dropped', async () => {
