@@ -4,9 +4,11 @@
 // reload (./reload.ts), the live part on a running broker (./attach.ts), audit
 // and metrics.
 import type { Server as TlsServer, TLSSocket, TlsOptions } from 'node:tls'
+import { X509Certificate } from 'node:crypto'
+import type { Socket } from 'node:net'
 import type { Aedes, Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
-import { createAuditLogger, type AuditLogger } from '../audit/index.js'
+import { createAuditLogger, SampledAudit, type AuditLogger } from '../audit/index.js'
 import { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
@@ -24,10 +26,24 @@ import { liveSessionsOf } from './end-session.js'
 import { composePublishChecks } from './publish-checks.js'
 import { reloader } from './reload.js'
 import { connectionHandler } from './listener.js'
+import { ClientAddresses, installAcceptGate } from './accept.js'
 import { attachTo } from './attach.js'
 import { openTicketKeys } from './tickets.js'
 
 export { tlsPaths, policyPath }
+
+/** the broker certificate (leaf of --cert) against the clock: a node serving an expired one admits no car */
+const validity = new WeakMap<LoadedTlsMaterial, { from: number; to: number }>()
+function certificateState (material: LoadedTlsMaterial, now: number): string {
+  let v = validity.get(material)
+  if (v === undefined) {
+    const leaf = new X509Certificate(material.certDer[0]!)
+    validity.set(material, (v = { from: Date.parse(leaf.validFrom), to: Date.parse(leaf.validTo) }))
+  }
+  if (now < v.from) return 'broker certificate not yet valid'
+  if (now > v.to) return 'broker certificate expired'
+  return 'loaded'
+}
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -48,15 +64,24 @@ export interface Fleetgate {
   tlsOptions (): TlsOptions
   /**
    * What the tls.Server needs beyond its options: the rotating ticket keys (shared
-   * by the nodes of a cluster), kept across setSecureContext. Call it once, after
-   * tls.createServer(fleetgate.tlsOptions(), ...); without it tickets are sealed
-   * with the key current at tlsOptions() and nothing rotates.
+   * by the nodes of a cluster), kept across setSecureContext, and the checks at TCP
+   * accept, before TLS (--max-connections, --max-connect-rate, the PROXY header of
+   * --proxy-protocol). Call it once, after tls.createServer(fleetgate.tlsOptions(), ...)
+   * and before listen; without it tickets are sealed with the key current at
+   * tlsOptions(), nothing rotates, nothing is refused at accept, and with
+   * --proxy-protocol every connection fails its TLS handshake on the header.
    */
   attachServer (server: TlsServer): void
+  /** The client's address of a connection of the attached server: the PROXY header's (--proxy-protocol), else the socket's. */
+  remoteOf (socket: Socket): string | undefined
   /** the tls.Server 'secureConnection' listener: identity, then broker.handle */
   connectionHandler (broker: Aedes): (socket: TLSSocket) => void
   /** live work on a running broker ('error' listener, stream events) */
   attach (broker: Aedes): void
+  /** TLS connections handed to Aedes and not closed yet (authenticated or not) */
+  readonly connections: ReadonlySet<TLSSocket>
+  /** 'loaded' while the broker's certificate is within its validity, else what is wrong (readiness) */
+  pkiState (now?: number): string
   readonly policy: Policy
   readonly metrics: FleetgateMetrics
   /** the revocation store (Redis with config.redis, else the file store under config.dataDir; or parts.stores.revocations) */
@@ -112,7 +137,10 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   let material: LoadedTlsMaterial = loadTlsMaterial(tlsPaths(config))
   const limiter = new ConnectionLimiter(config.maxConnectionsPerIp)
   const identities = new ConnectionIdentities(material.caDer, material.certDer)
-  const handed = { count: 0 }
+  const handed = new Set<TLSSocket>()
+  // At TCP accept: admission control and the PROXY header (./accept.ts).
+  const addresses = new ClientAddresses()
+  const acceptAudit = new SampledAudit(log)
   // Policy and live sessions.
   let policy = loadPolicyFile(policyPath(config))
   const sessions = new SessionRegistry()
@@ -151,7 +179,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     owners: stores.owners,
     maxRetainedSize: config.maxRetainedSize,
   })
-  metrics.track({ sessions: () => sessions.size, connections: () => handed.count })
+  metrics.track({ sessions: () => sessions.size, connections: () => handed.size })
   const reload = reloader({
     paths: () => ({ tls: tlsPaths(config), policy: policyPath(config) }),
     sessions,
@@ -180,11 +208,18 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     expiryGuard,
     owners: stores.owners,
     reload,
+    connections: handed,
+    pkiState: (now = Date.now()) => certificateState(material, now),
     tlsOptions: () => tlsServerOptions(material, { handshakeTimeoutMs: config.handshakeTimeout, groups: config.tlsGroups, resumption: tickets?.options }),
-    attachServer: (server: TlsServer) => { tickets?.install(server) },
-    connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed }),
+    attachServer: (server: TlsServer) => {
+      tickets?.install(server)
+      installAcceptGate(server, { config, audit: acceptAudit, decisions, addresses })
+    },
+    remoteOf: (socket: Socket) => addresses.remoteOf(socket),
+    connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed, addresses }),
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
+      acceptAudit.close()
       identities.clear()
       expiryGuard.stop()
       await revocationGuard.stop()

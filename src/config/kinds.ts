@@ -3,6 +3,7 @@
 // schema.ts has its parser here (the mapped type makes a missing one a compile
 // error); `bad(problem)` throws, and resolveConfig names the flag or variable.
 import { parseDuration, parseSize } from './units.js'
+import { parseAddressList } from './addresses.js'
 import type { EnumOption, NumberOption, OptionKind, OptionSpec } from './schema.js'
 
 export type RawValue = string | number | boolean | readonly string[]
@@ -62,6 +63,11 @@ export const PARSERS: { readonly [K in OptionKind]: Parse } = {
   enum (_raw, text, spec, bad) {
     const { values } = spec as EnumOption
     if (!values.includes(text)) bad(`expected one of ${values.join(', ')}, got "${text}"`)
+    return text
+  },
+  addresses (_raw, text, _spec, bad) {
+    const list = parseAddressList(text)
+    if (!list.ok) bad(list.problem)
     return text
   },
   path: nonEmpty,

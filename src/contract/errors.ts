@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   FG_ERR_LISTEN: 'the listener cannot bind its port',
   FG_ERR_PROVISIONER_CONNECT: 'the provisioner could not connect to the broker (down, or its certificate refused)',
   FG_ERR_RELOAD_FAILED: 'a reload (SIGHUP) could not read its files; the running configuration was kept',
+  FG_ERR_ADMIN_UNREACHABLE: 'fleetgate drain could not reach the node\'s metrics/admin port, or the node refused the drain',
 } as const
 
 export type FleetgateErrorCode = keyof typeof ERROR_CODES

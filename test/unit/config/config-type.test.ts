@@ -28,6 +28,11 @@ interface Expected {
   readonly tlsTicketRotation: number
   readonly maxConnectionsPerIp: number
   readonly maxPublishRate: number
+  readonly maxConnectRate: number
+  readonly maxHandshakes: number
+  readonly maxConnections: number
+  readonly proxyProtocol: boolean
+  readonly proxyFrom?: string
   readonly keepaliveMax: number
   readonly maxTopicLevels: number
   readonly maxInflightQos2: number
@@ -49,6 +54,10 @@ interface Expected {
   readonly ocspUnavailable: 'refuse' | 'allow'
   readonly enforceSignedCommands: boolean
   readonly metricsPort?: number
+  readonly metricsHost: string
+  readonly drainRate: number
+  readonly drainTimeout: number
+  readonly workers?: string
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
