@@ -61,10 +61,11 @@ describe('health: /healthz and /readyz on the metrics/admin port', function () {
     expect((down.body as { ready: boolean }).ready).to.equal(false)
     // alive all the same: a liveness probe must not restart a node for its store's outage
     expect((await get(port, '/healthz')).status).to.equal(200)
-    // the node failing open stays ready (and says why)
+    // the node failing open on revocations says so, but it is not ready either: its sessions' Redis links
+    // (clientId owners, the emitter) are down too, and a connect that cannot claim its clientId is refused
     const failOpen = await get(open!.metrics!.port, '/readyz')
-    expect(failOpen.status).to.equal(200)
-    expect(checksOf(failOpen).store).to.equal('unreachable (failing open)')
+    expect(checksOf(failOpen)).to.include({ store: 'unreachable (failing open)', cluster: 'unreachable (failing closed)' })
+    expect(failOpen.status).to.equal(503)
 
     await redis.start()
     await until(async () => (await get(port, '/readyz')).status === 200, 15_000, 'readyz 200 once Redis is back')
