@@ -5,9 +5,9 @@
 // drifts). Then cars arrive at 1x, 2x and 3x that rate for S seconds each (default 30), open loop (a car that arrives connects,
 // whatever became of the cars before it), each giving up after CAR_TIMEOUT_MS, on a
 // fresh broker each: without admission control, with --max-connect-rate at
-// RATE_FRACTION of the capacity, and with that and --max-handshakes MAX_HANDSHAKES
-// (which holds whatever CPU the node gets: the rate is only as right as the
-// capacity measured before). Reported: goodput (cars that got CONNACK 0, per
+// RATE_FRACTION of the capacity, and with that and --max-handshakes at HANDSHAKE_SECONDS
+// of that rate (which holds whatever CPU the node gets: the rate is only as right as
+// the capacity measured before). Reported: goodput (cars that got CONNACK 0, per
 // second of the offer), p99 connect time of those cars, refused at accept, given up,
 // and the broker's CPU. Target: with admission, goodput at 3x >= 0.8x goodput at 1x.
 // The cars run in this process, on the same cores as the broker (bench/lib/storm-client.ts).
@@ -34,8 +34,12 @@ const CAR_TIMEOUT_MS = 10_000
 /** --max-connect-rate as a share of the measured capacity */
 const RATE_FRACTION = 0.9
 const FACTORS = [1, 2, 3] as const
-/** --max-handshakes of the third variant */
-const MAX_HANDSHAKES = 64
+/**
+ * --max-handshakes of the third variant, in seconds of the capacity: a handshake lasts its
+ * round trips to the car as well as its CPU (here the cars' own process is busy too), so the
+ * bound is the rate times the time a handshake takes end to end
+ */
+const HANDSHAKE_SECONDS = 1
 
 export type Admission = 'none' | 'rate' | 'rate+handshakes'
 const ADMISSIONS: readonly Admission[] = ['none', 'rate', 'rate+handshakes']
@@ -134,13 +138,16 @@ async function offer (broker: BrokerProc, cars: readonly StormCar[], rate: numbe
   return { offered: attempts.length, seconds, admitted, inWindow, refused, failed, p50: percentile(sorted, 50), p99: percentile(sorted, 99) }
 }
 
+function maxHandshakesOf (maxRate: number): number { return Math.max(1, Math.round(maxRate * HANDSHAKE_SECONDS)) }
+
 function admissionText (a: Admission, maxRate?: number): string {
   const rate = `--max-connect-rate ${maxRate ?? `${RATE_FRACTION} x capacity`}`
-  return a === 'none' ? 'none' : a === 'rate' ? rate : `${rate} --max-handshakes ${MAX_HANDSHAKES}`
+  const handshakes = `--max-handshakes ${maxRate === undefined ? `${HANDSHAKE_SECONDS} s of it` : maxHandshakesOf(maxRate)}`
+  return a === 'none' ? 'none' : a === 'rate' ? rate : `${rate} ${handshakes}`
 }
 
 function admissionOptions (a: Admission, maxRate: number): Record<string, number> {
-  return a === 'none' ? {} : a === 'rate' ? { maxConnectRate: maxRate } : { maxConnectRate: maxRate, maxHandshakes: MAX_HANDSHAKES }
+  return a === 'none' ? {} : a === 'rate' ? { maxConnectRate: maxRate } : { maxConnectRate: maxRate, maxHandshakes: maxHandshakesOf(maxRate) }
 }
 
 /** goodput as a share of the capacity measured just before the offer (the machine's spare CPU drifts) */
@@ -213,7 +220,7 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
   ]
   const notes = [
     table.split('\n').join(' / '),
-    `capacity: full TLS handshakes (--tls-resumption off) + CONNECT + CONNACK per second, ${CAPACITY_CONCURRENCY} cars in flight back to back for ${capacitySeconds} s, measured on a fresh broker without admission control just before each offer (this machine's spare CPU drifts by 3x within minutes; each row is judged against its own capacity); the offer then runs on its own fresh broker (fleetgate startBroker, embedded store, audit at info to /dev/null) warmed up for 1 s; --max-connect-rate = ${RATE_FRACTION} x that capacity`,
+    `capacity: full TLS handshakes (--tls-resumption off) + CONNECT + CONNACK per second, ${CAPACITY_CONCURRENCY} cars in flight back to back for ${capacitySeconds} s, measured on a fresh broker without admission control just before each offer (this machine's spare CPU drifts by 3x within minutes; each row is judged against its own capacity); the offer then runs on its own fresh broker (fleetgate startBroker, embedded store, audit at info to /dev/null) warmed up for 1 s; --max-connect-rate = ${RATE_FRACTION} x that capacity, --max-handshakes = ${HANDSHAKE_SECONDS} s of that rate`,
     `offer: cars arrive at factor x capacity per second for ${seconds} s, open loop; a car that gets CONNACK 0 leaves at once; a car gives up after ${CAR_TIMEOUT_MS / 1000} s; goodput = cars with CONNACK 0 within the ${seconds} s of the offer, per second (the backlog answered after it is not counted); p99 = tls.connect to CONNACK of those cars; refused at accept = reset before any TLS byte from the broker; failed = gave up, or closed by the broker's --handshake-timeout (5 s) or mid-connect`,
     `the ${POOL} cars (distinct certificates) and the broker share this machine's ${cpus().length} cores (and whatever else runs on it: load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end): the cars' own handshakes cost CPU too`,
   ]

@@ -95,12 +95,13 @@ export function installAcceptGate (server: TlsServer, deps: AcceptDeps): void {
     for (const listener of inner) listener.call(server, raw)
   }
   server.on('connection', function acceptGate (raw: Socket) {
-    if (rate !== null && !rate.take(Date.now())) {
-      refuse(deps, raw, 'connect_rate_exceeded', raw.remoteAddress, `over --max-connect-rate ${rate.perSecond}/s`)
-      return
-    }
+    // (a connection refused for the handshakes in progress spends no token of the rate)
     if (maxHandshakes > 0 && handshakes >= maxHandshakes) {
       refuse(deps, raw, 'too_many_handshakes', raw.remoteAddress, `${handshakes} TLS handshakes in progress, --max-handshakes ${maxHandshakes}`)
+      return
+    }
+    if (rate !== null && !rate.take(Date.now())) {
+      refuse(deps, raw, 'connect_rate_exceeded', raw.remoteAddress, `over --max-connect-rate ${rate.perSecond}/s`)
       return
     }
     if (proxy === null) handToTls(raw)
