@@ -41,6 +41,8 @@ export function openKeyStore (stateDir: string | undefined): KeyStore {
 
 /** A PEM public key (SPKI) file's P-256 JWK; `flag` names it in errors. */
 export function publicJwkFromPem (pem: string, flag: string): PublicJwk {
+  // a public key, nothing else: a certificate or a private key here is a mix-up of files
+  if (!/^-----BEGIN PUBLIC KEY-----$/m.test(pem)) throw fgError('FG_ERR_PEM_INVALID', `${flag}: not a PEM public key (BEGIN PUBLIC KEY)`)
   let jwk: PublicJwk
   try {
     jwk = publicJwkOf(createPublicKey(pem))
