@@ -5,20 +5,17 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import mqtt from 'mqtt'
 import {
   addStoreOptions, durationFlag, newCommand, openCliStores, requireFlags, revokeTargets, ExitCode, type StoreFlags,
 } from '../../src/cli/index.js'
 import {
-  ADDABLE_ROLES, fgError, isFleetgateError, isSafeIdentityValue, isThumbprint, mqttsOptions, readFlagFile, REVOCATION_STORES, verifyKeyRecord,
-  type KeyRecordPayload,
+  ADDABLE_ROLES, fgError, isFleetgateError, isSafeIdentityValue, isThumbprint, readFlagFile, REVOCATION_STORES,
 } from '../../src/index.js'
-import { parseBrokerUrl } from '../broker-url.js'
-import { credentialsFromFiles, type ClientCredentials } from '../credentials.js'
+import { credentialsFromFiles } from '../credentials.js'
+import { readKeyRecord } from '../key-record.js'
 import { publicJwkFromPem, KEYS_FILE, openKeyStore, applyLocalStep } from '../car-keys.js'
 import { connectPhone, makePhoneKey, readPhoneKey } from '../phone.js'
 import { jsonLine, safe } from '../print.js'
-import { vehicleTopics } from '../topics.js'
 import type { CommandOutcome } from '../backend.js'
 
 interface ConnFlags { url?: string; ca?: string; cert?: string; key?: string; vin?: string; timeout: string; json?: boolean }
@@ -160,36 +157,6 @@ export function simPhoneCommand (): Command {
       await phoneSend(flags, 'transfer', { jwk, label: labelFlag(flags.label) })
     }))
   return phone
-}
-
-/** The car's signed key list, retained on vehicles/{vin}/keys, verified; null when none arrives in time. */
-export async function readKeyRecord (url: string, creds: ClientCredentials, vin: string, timeoutMs: number): Promise<{ record: KeyRecordPayload } | { problem: string } | null> {
-  const addr = parseBrokerUrl(url)
-  const client = mqtt.connect(mqttsOptions(addr, { ca: creds.caPem, cert: creds.certPem, key: creds.keyPem }, {
-    clientId: `${creds.cn}-keys-${Math.random().toString(16).slice(2, 10)}`, connectTimeout: timeoutMs, reconnectPeriod: 0,
-  }))
-  try {
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve())
-      client.once('error', reject)
-      client.once('close', () => reject(new Error('connection closed before CONNACK')))
-    })
-    const topic = vehicleTopics(vin).keys
-    const got = new Promise<{ record: KeyRecordPayload } | { problem: string } | null>((resolve) => {
-      const timer = setTimeout(() => resolve(null), timeoutMs)
-      client.on('message', (t, payload) => {
-        if (t !== topic) return
-        clearTimeout(timer)
-        if (payload.length > 16 * 1024) { resolve({ problem: 'key record larger than 16 KiB' }); return }
-        verifyKeyRecord(payload.toString('latin1'), { chains: creds.chains, vin, now: Date.now() })
-          .then((d) => resolve(d.ok ? { record: d.record } : { problem: `${d.reason}: ${d.problem}` }), (err: unknown) => resolve({ problem: String(err) }))
-      })
-    })
-    await client.subscribeAsync(topic, { qos: 1 })
-    return await got
-  } finally {
-    await client.endAsync(true).catch(() => {})
-  }
 }
 
 export function simBackendKeysCommand (): Command {
