@@ -41,7 +41,7 @@ export function simCarCommand (): Command {
     .option('--key <file>', 'PEM private key of the car')
     .option('--birth-cert <file>', 'PEM chain: the car\'s birth certificate + manufacturing CA (provisions itself when --state-dir holds no operational certificate)')
     .option('--birth-key <file>', 'PEM private key of the birth certificate')
-    .option('--state-dir <dir>', 'where the car keeps its replay memory across restarts, and with --birth-cert its own key and operational certificate (without it: commands issued before the car started are refused as replayed)')
+    .option('--state-dir <dir>', 'where the car keeps its replay memory and its key list (keys.json) across restarts, and with --birth-cert its own key and operational certificate (without it: commands issued before the car started are refused as replayed, and the key list is forgotten at exit)')
     .option('--pair <file>', 'PEM public key (P-256) enrolled as an owner key at start: stands for tapping a key card in the car')
     .option('--transfer-to <file>', 'PEM public key of a new owner: at start, every key but the fleet backend\'s entry is cleared and this one enrolled as owner (a sale whose previous owner is gone)')
     .option('--pair-label <text>', 'label of the key given by --pair or --transfer-to', 'owner')

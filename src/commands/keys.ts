@@ -5,7 +5,7 @@
 // role (OU), whose role the car's own policy gives it. Every decision here is
 // pure: the list, the clock and the command come in, a new list goes out; the
 // car persists it (simulator/car-keys.ts).
-import { createPublicKey, type KeyObject } from 'node:crypto'
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { calculateJwkThumbprint } from 'jose'
 
 /** The roles a key may hold, and what each may send (README "Roles"). */
@@ -106,7 +106,7 @@ export function publicJwkProblem (jwk: unknown): string | null {
   if (o.kty !== 'EC' || o.crv !== 'P-256') return 'jwk is not an EC P-256 key'
   if (!isThumbprint(o.x) || !isThumbprint(o.y)) return 'jwk x or y is not 32 bytes of base64url'
   try {
-    createPublicKey({ key: o as unknown as import('node:crypto').JsonWebKey, format: 'jwk' })
+    createPublicKey({ key: o as JsonWebKey, format: 'jwk' })
   } catch {
     return 'jwk is not a point on P-256'
   }
