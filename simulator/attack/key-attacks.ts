@@ -4,8 +4,9 @@
 // stolen login or a compromised broker could deliver it. The run paired an
 // owner key with the victim car at its start (RunSettings.victimOwner); the
 // attacks use it to set the scene and the car's signed result as the verdict.
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { generateKey, signCommand, signJws, type UserSigningKey } from '../../src/index.js'
+import { generateKey, signCommand, signJws, verifyResult, type UserSigningKey } from '../../src/index.js'
 import type { AttackContext } from './context.js'
 import { attackerPair } from './context.js'
 import type { CommandOutcome } from '../backend.js'
@@ -168,25 +169,48 @@ export const forgedKeyChange = keyAttack({
   title: 'Forged key change',
   expects: 'topic_denied',
   decider: 'broker',
-  means: 'A genuine car (the attacker\'s) publishes, retained on the victim\'s key-list topic, a record claiming the victim enrolled the attacker\'s key as owner, signed with its own car key. The broker refuses the topic; a fleet that reads the record believes only the victim\'s own signature.',
+  means: 'A genuine car (the attacker\'s) forges the victim\'s word that it enrolled the attacker\'s key as owner: an executed add_key result on the victim\'s command-results topic, and a key list retained on its keys topic, both signed with the attacker\'s own car key. The broker refuses both topics; a fleet that reads them believes only the victim\'s own signature.',
   async run (ctx) {
     const intruder = await newKey()
-    const forged = await signJws({ v: 1, vin: ctx.victimVin, seq: 999_999, ts: Date.now(), keys: [{ kid: intruder.kid, role: 'owner', label: 'attack: forged' }] }, ctx.signer(attackerPair(ctx)))
-    const o = await attempt(ctx.scope, ctx.addr, ctx.tls(attackerPair(ctx)), { clientId: ctx.attackerVin })
-    if (o.kind !== 'connected') throw new Inconclusive(`the attacker's own genuine car certificate was refused: ${describeOutcome(o)}`)
-    const topic = vehicleTopics(ctx.victimVin).keys
-    const p = await publishOutcome(o.client, topic, forged, { retain: true }, 5000)
+    const attackerKey = ctx.signer(attackerPair(ctx))
+    const topics = vehicleTopics(ctx.victimVin)
+    const now = Date.now()
+    const jti = randomUUID()
+    const change = { op: 'add_key', kid: intruder.kid, role: 'owner', label: 'attack: forged', seq: 999_999 }
+    const forgedResult = await signJws({ v: 1, vin: ctx.victimVin, jti, status: 'executed', ts: now, by: intruder.kid, change }, attackerKey)
+    const forgedRecord = await signJws({ v: 1, vin: ctx.victimVin, seq: 999_999, ts: now, keys: [{ kid: intruder.kid, role: 'owner', label: 'attack: forged' }] }, attackerKey)
+    // the fleet, listening for the victim's results as a backend does
+    const b = await ctx.backend()
+    await b.client.subscribeAsync(topics.results, { qos: 1 })
+    const results: Buffer[] = []
+    b.client.on('message', (t, payload) => {
+      if (t !== topics.results || payload.length > 16 * 1024) return
+      // the claimed payload, not yet believed: only to pick this attack's result out of the car's others
+      const claimed = Buffer.from(payload.toString('latin1').split('.')[1] ?? '', 'base64url').toString('utf8')
+      if (claimed.includes(jti)) results.push(payload)
+    })
+    const publishAs = async (topic: string, payload: string, retain: boolean) => {
+      // each on its own connection: a refused publish closes the first
+      const o = await attempt(ctx.scope, ctx.addr, ctx.tls(attackerPair(ctx)), { clientId: ctx.attackerVin })
+      if (o.kind !== 'connected') throw new Inconclusive(`the attacker's own genuine car certificate was refused: ${describeOutcome(o)}`)
+      return { client: o.client, ...await publishOutcome(o.client, topic, payload, { retain }, 5000) }
+    }
+    const r = await publishAs(topics.results, forgedResult, false)
+    const k = await publishAs(topics.keys, forgedRecord, true)
     await sleep(ctx.windowMs)
     const seen = await readKeyRecord(ctx.url, ctx.backendCredentials(), ctx.victimVin, 2000)
-    // a broker that took it keeps it retained: clear it so later readers and runs are not poisoned
-    if (p.outcome === 'acked') await publishOutcome(o.client, topic, '', { retain: true }, 5000)
-    const believed = seen !== null && 'record' in seen && seen.record.keys.some((k) => k.kid === intruder.kid)
-    const what = p.outcome === 'closed' ? `connection closed after ${Math.round(p.ms)} ms` : p.outcome === 'acked' ? 'PUBACK' : 'no PUBACK, not closed'
-    const view = seen === null ? 'the fleet has no record' : 'record' in seen ? (believed ? 'the fleet believes the forged list' : 'the fleet\'s record is the car\'s own') : `the fleet refuses the record it reads (${seen.problem})`
+    // a broker that took the record keeps it retained: clear it so later readers and runs are not poisoned
+    if (k.outcome === 'acked') await publishOutcome(k.client, topics.keys, '', { retain: true }, 5000)
+    const resultBelieved = (await Promise.all(results.map(async (p) =>
+      (await verifyResult(p.toString('latin1'), { chains: ctx.backendCredentials().chains, vin: ctx.victimVin, jti, now: Date.now() })).ok))).some(Boolean)
+    const recordBelieved = seen !== null && 'record' in seen && seen.record.keys.some((e) => e.kid === intruder.kid)
+    const how = (x: { outcome: string; ms: number }) => x.outcome === 'closed' ? `connection closed after ${Math.round(x.ms)} ms` : x.outcome === 'acked' ? 'PUBACK' : 'no PUBACK, not closed'
+    const resultView = results.length === 0 ? 'the fleet received no such result' : resultBelieved ? 'the fleet believes the forged result' : 'the fleet refuses the result (not signed by that car)'
+    const recordView = seen === null ? 'the fleet has no record' : 'record' in seen ? (recordBelieved ? 'the fleet believes the forged list' : 'the fleet\'s record is the car\'s own') : `the fleet refuses the record it reads (${seen.problem})`
     return {
-      blocked: !believed,
-      observed: `${what}; ${view}`,
-      ...(seen !== null && 'reason' in seen && seen.reason !== undefined && p.outcome !== 'closed' ? { reasonSeen: seen.reason } : {}),
+      blocked: !resultBelieved && !recordBelieved,
+      observed: `result: ${how(r)}, ${resultView}; key list: ${how(k)}, ${recordView}`,
+      ...(seen !== null && 'reason' in seen && seen.reason !== undefined && k.outcome !== 'closed' ? { reasonSeen: seen.reason } : {}),
     }
   },
 })

@@ -202,7 +202,9 @@ describe('sim attack: the attack catalogue', function () {
         expect(verdict[id], `${id}: ${report.results.find((x) => x.id === id)?.observed}`).to.equal('PASS')
       }
       // past a broker that stores the forged key record, the fleet still refuses it: not the victim's signature
-      expect(report.results.find((x) => x.id === 'forged-key-change')?.reasonSeen).to.equal('untrusted_signer')
+      const forged = report.results.find((x) => x.id === 'forged-key-change')
+      expect(forged?.reasonSeen).to.equal('untrusted_signer')
+      expect(forged?.observed).to.match(/result: PUBACK, the fleet refuses the result/).and.match(/key list: PUBACK, the fleet refuses the record/)
       expect(r.code).to.equal(1)
       expect(r.stdout).to.match(/attacks got through/)
       expect(readFileSync(join(out, 'report.html'), 'utf8')).to.match(/attacks got through/)
