@@ -151,7 +151,7 @@ export const addKeyReplay = keyAttack({
 })
 
 export const previousOwner = keyAttack({
-  id: 'previous-owner-after-transfer',
+  id: 'previous-owner-key',
   title: 'Previous owner after a sale',
   expects: 'unknown_key',
   means: 'The owner transfers the car to a new owner; the previous owner\'s phone then sends unlock. A transfer clears every key but the fleet backend\'s entry.',

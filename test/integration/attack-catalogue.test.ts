@@ -37,7 +37,7 @@ const HOSTILE_MQTT_ATTACKS = [
 // forged key record is refused by the broker (topic_denied) and, past a broker that lets it through, by the fleet.
 const KEY_LIST_ATTACKS = [
   'removed-key', 'driver-add-key', 'service-key-expired', 'backend-beyond-role', 'foreign-car-key', 'add-key-replay',
-  'forged-key-change', 'previous-owner-after-transfer',
+  'forged-key-change', 'previous-owner-key',
 ]
 
 // The stuck subscriber with 50 flooding cars runs against an embedded broker of its own (below): in this
