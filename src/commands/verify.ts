@@ -13,7 +13,7 @@ import {
 import { parseCommandJws, type CommandPayload } from './envelope.js'
 import {
   certificateRole, findKey, planKeyChange, roleAllows, DEFAULT_BACKEND_ROLE,
-  type KeyChange, type KeyList, type KeyRole, type PublicJwk,
+  type KeyChange, type KeyList, type KeyRole, type UserKey,
 } from './keys.js'
 import type { SignerVerifier, Signer } from './trust.js'
 import type { ReplayCache } from './replay.js'
@@ -95,10 +95,22 @@ export type CommandDecision =
     by?: string
   }
 
-async function verifiesWith (compact: string, jwk: PublicJwk): Promise<boolean> {
+// A listed key imported once (the list's entries are immutable objects): weakly held, gone with its entry.
+const imported = new WeakMap<UserKey, Promise<webcrypto.CryptoKey>>()
+
+function cryptoKeyOf (entry: UserKey): Promise<webcrypto.CryptoKey> {
+  let key = imported.get(entry)
+  if (key === undefined) {
+    const { kty, crv, x, y } = entry.jwk
+    key = webcrypto.subtle.importKey('jwk', { kty, crv, x, y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
+    imported.set(entry, key)
+  }
+  return key
+}
+
+async function verifiesWith (compact: string, entry: UserKey): Promise<boolean> {
   try {
-    const key = await webcrypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
-    await compactVerify(compact, key, { algorithms: ['ES256'] })
+    await compactVerify(compact, await cryptoKeyOf(entry), { algorithms: ['ES256'] })
     return true
   } catch {
     return false
@@ -133,7 +145,7 @@ export async function verifyCommand (jws: string, ctx: VerifyContext, policy: Co
     if (found === undefined) return refuse('unknown_key', 'kid is not in the car\'s key list')
     if ('expired' in found) return refuse('unknown_key', 'the key\'s window has ended')
     // 3. bad_signature: with the listed key.
-    if (!await verifiesWith(shape.value.compact, found.jwk)) return refuse('bad_signature', 'the signature does not verify with the listed key')
+    if (!await verifiesWith(shape.value.compact, found)) return refuse('bad_signature', 'the signature does not verify with the listed key')
     by = found.kid
     role = found.role
   } else {
