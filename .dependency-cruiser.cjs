@@ -4,6 +4,7 @@
 const LAYERS = {
   contract: [],
   config: ['contract'],
+  proxy: ['contract'],
   aedes: ['contract'],
   identity: ['contract'],
   policy: ['contract', 'identity'],
@@ -21,7 +22,7 @@ const LAYERS = {
   reload: ['contract', 'identity', 'policy', 'tls'],
   resumption: ['contract', 'audit', 'stores', 'tls'],
   checks: ['contract', 'identity', 'policy', 'pki', 'commands', 'audit', 'revocation', 'sessions', 'stores'],
-  broker: ['contract', 'aedes', 'config', 'identity', 'policy', 'pki', 'commands', 'audit', 'metrics', 'tls', 'stores', 'revocation', 'sessions', 'cluster', 'reload', 'checks', 'resumption'],
+  broker: ['contract', 'aedes', 'config', 'proxy', 'identity', 'policy', 'pki', 'commands', 'audit', 'metrics', 'tls', 'stores', 'revocation', 'sessions', 'cluster', 'reload', 'checks', 'resumption'],
 }
 const folders = Object.keys(LAYERS)
 

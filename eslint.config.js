@@ -18,6 +18,21 @@ export default tseslint.config(
     },
   },
   {
+    // One place makes every ioredis client, from --redis (plain URL or Sentinel):
+    // redisClient() in src/stores/redis.ts. A client made anywhere else would miss
+    // Sentinel, the retry strategy and the Cluster refusal.
+    files: ['src/**/*.ts'],
+    ignores: ['src/stores/redis.ts'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: 'NewExpression[callee.name=/^(Redis|Cluster|IORedis)$/]', message: 'make Redis clients with redisClient() (src/stores/redis.ts), the one place that builds them from --redis' },
+        { selector: 'NewExpression[callee.property.name=/^(Redis|Cluster)$/]', message: 'make Redis clients with redisClient() (src/stores/redis.ts)' },
+        { selector: "CallExpression[arguments.0.value='ioredis']", message: 'load ioredis only in src/stores/redis.ts (redisClient)' },
+      ],
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: 'ioredis', allowTypeImports: true, message: 'import ioredis types only; make clients with redisClient() (src/stores/redis.ts)' }] }],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

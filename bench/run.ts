@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [section ...]`: the bench sections side by side, one table.
-// `npm run bench -- reconnect-storm [--cars N]`: a section run only when named.
+// `npm run bench -- reconnect-storm [--cars N]`, `npm run bench -- storm-overload [--duration S]`: sections run only when named.
 // metric | fleetgate | baseline | ratio | target
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -7,11 +7,12 @@ import type { BenchOptions, BenchSection } from './types.js'
 
 // Sections in print order; a file that is absent (not written yet) is skipped.
 const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning', 'slow-subscriber']
-// Sections run only when named (too long for every run): the 10,000-car reconnect storm.
-const ON_REQUEST = ['reconnect-storm']
+// Sections run only when named (too long for every run): the 10,000-car reconnect storm, the overload storm; serve --workers 1 vs 2.
+const ON_REQUEST = ['reconnect-storm', 'storm-overload', 'workers']
 const MAX_CARS = 100_000
+const MAX_DURATION = 600
 
-export const USAGE = `usage: npm run bench [-- [--quick] [${[...SECTIONS, ...ON_REQUEST].join('|')} ...] [--cars N]]  (no section: ${SECTIONS.join(', ')}; --cars N, 1..${MAX_CARS}, for reconnect-storm, default 10000)`
+export const USAGE = `usage: npm run bench [-- [--quick] [${[...SECTIONS, ...ON_REQUEST].join('|')} ...] [--cars N] [--duration S]]  (no section: ${SECTIONS.join(', ')}; --cars N, 1..${MAX_CARS}, for reconnect-storm, default 10000; --duration S, 1..${MAX_DURATION}, seconds per offered load for storm-overload, default 30)`
 
 export interface BenchArgs extends BenchOptions {
   /** the sections to run, in print order */
@@ -22,6 +23,7 @@ export interface BenchArgs extends BenchOptions {
 export function parseArgs (args: readonly string[]): BenchArgs | string {
   let quick = false
   let cars: number | undefined
+  let durationSeconds: number | undefined
   const named: string[] = []
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
@@ -30,13 +32,18 @@ export function parseArgs (args: readonly string[]): BenchArgs | string {
       const text = a === '--cars' ? args[++i] : a.slice('--cars='.length)
       if (text === undefined || !/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_CARS) return `--cars takes a whole number from 1 to ${MAX_CARS}, got ${text === undefined ? 'nothing' : `"${text}"`}`
       cars = Number(text)
+    } else if (a === '--duration' || a.startsWith('--duration=')) {
+      const text = a === '--duration' ? args[++i] : a.slice('--duration='.length)
+      if (text === undefined || !/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_DURATION) return `--duration takes whole seconds from 1 to ${MAX_DURATION}, got ${text === undefined ? 'nothing' : `"${text}"`}`
+      durationSeconds = Number(text)
     } else if (a.startsWith('-')) return `unknown option "${a}"`
     else if (!SECTIONS.includes(a) && !ON_REQUEST.includes(a)) return `unknown section "${a}"`
     else if (!named.includes(a)) named.push(a)
   }
   if (cars !== undefined && !named.includes('reconnect-storm')) return '--cars is for reconnect-storm: npm run bench -- reconnect-storm --cars N'
+  if (durationSeconds !== undefined && !named.includes('storm-overload')) return '--duration is for storm-overload: npm run bench -- storm-overload --duration S'
   const sections = named.length === 0 ? SECTIONS : [...SECTIONS, ...ON_REQUEST].filter((s) => named.includes(s))
-  return { quick, ...(cars !== undefined ? { cars } : {}), sections }
+  return { quick, ...(cars !== undefined ? { cars } : {}), ...(durationSeconds !== undefined ? { durationSeconds } : {}), sections }
 }
 
 type Row = BenchSection['rows'][number]

@@ -11,4 +11,6 @@ export interface BenchOptions {
   quick: boolean
   /** --cars N: the reconnect storm's car count */
   cars?: number
+  /** --duration S: storm-overload's seconds per offered load */
+  durationSeconds?: number
 }

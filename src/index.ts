@@ -18,8 +18,8 @@ export { resolveConfig, SERVE_OPTIONS, flagOf, envOf, type Config, type ConfigIn
 // Errors (operator mistakes) and reasons (decisions about clients)
 export { FleetgateError, ERROR_CODES, fgError, isFleetgateError, type FleetgateErrorCode } from './contract/errors.js'
 export {
-  CONNECT_REASONS, STREAM_REASONS, PUBLISH_REASONS, SUBSCRIBE_REASONS, LIVE_REASONS, DELIVERY_REASONS, COMMAND_REASONS, PROVISIONING_REASONS,
-  type Reason, type ConnectReason, type StreamReason, type PublishReason, type SubscribeReason, type LiveReason,
+  ACCEPT_REASONS, CONNECT_REASONS, STREAM_REASONS, PUBLISH_REASONS, SUBSCRIBE_REASONS, LIVE_REASONS, DELIVERY_REASONS, COMMAND_REASONS, PROVISIONING_REASONS,
+  type Reason, type AcceptReason, type ConnectReason, type StreamReason, type PublishReason, type SubscribeReason, type LiveReason,
   type DeliveryReason, type CommandReason, type ProvisioningReason, type Decision,
 } from './contract/reasons.js'
 

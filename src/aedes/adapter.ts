@@ -160,6 +160,27 @@ export function persistenceSubscriptions (persistence: object): Pick<Subscriptio
   return persistence as Pick<SubscriptionMethods, 'addSubscriptions'>
 }
 
+/** Who a Will belongs to: Aedes passes a Client (no brokerId) on CONNECT and { id, brokerId } elsewhere. */
+export interface WillClient { id: string; brokerId?: string }
+
+/** The Will methods of a persistence as Aedes 1.2 calls them (promise style) and its setup (an AsyncFunction). */
+export interface WillMethods {
+  setup (broker: { id: string } & object): Promise<unknown>
+  putWill (client: WillClient, packet: object): Promise<unknown>
+  delWill (client: WillClient): Promise<unknown>
+}
+
+/** The persistence's own Will methods (the object Aedes calls, not the inner one). */
+export function persistenceWills (persistence: object): WillMethods {
+  return persistence as WillMethods
+}
+
+/** Whether the client Aedes now holds for this clientId is open and has a Will (lib/client.js sets `will` before registering). */
+export function hasLiveWill (broker: object, clientId: string): boolean {
+  const client = (broker as { clients?: Record<string, { closed?: boolean; will?: unknown } | undefined> }).clients?.[clientId]
+  return client !== undefined && client.closed !== true && client.will != null
+}
+
 /** A packet as a persistence stores it and Aedes delivers it (lib/client.js deliverQoS). */
 export interface QueuedPacket {
   cmd?: string

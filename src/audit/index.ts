@@ -1,2 +1,3 @@
 export { createAuditLogger, REDACT_PATHS, type AuditLogger } from './logger.js'
 export { identityFields, clip } from './serializers.js'
+export { SampledAudit } from './sampled.js'

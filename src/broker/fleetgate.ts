@@ -4,14 +4,16 @@
 // reload (./reload.ts), the live part on a running broker (./attach.ts), audit
 // and metrics.
 import type { Server as TlsServer, TLSSocket, TlsOptions } from 'node:tls'
+import { X509Certificate } from 'node:crypto'
+import type { Socket } from 'node:net'
 import type { Aedes, Client } from 'aedes'
 import { resolveConfig, type Config, type ConfigInput } from '../config/index.js'
-import { createAuditLogger, type AuditLogger } from '../audit/index.js'
+import { createAuditLogger, SampledAudit, type AuditLogger } from '../audit/index.js'
 import { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from '../tls/index.js'
 import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-import { ConnectionLimiter, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
+import { ConnectionLimiter, StoreStall, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
 import type { UnreleasedCount } from '../sessions/index.js'
 import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore, TicketSecretStore } from '../stores/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
@@ -23,10 +25,25 @@ import { startRevocationGuard } from './revocation.js'
 import { composePublishChecks } from './publish-checks.js'
 import { reloader } from './reload.js'
 import { connectionHandler } from './listener.js'
+import { ClientAddresses, installAcceptGate } from './accept.js'
 import { attachTo } from './attach.js'
 import { openTicketKeys } from './tickets.js'
+import { OutageAudit } from './outage.js'
 
 export { tlsPaths, policyPath }
+
+/** the broker certificate (leaf of --cert) against the clock: a node serving an expired one admits no car */
+const validity = new WeakMap<LoadedTlsMaterial, { from: number; to: number }>()
+function certificateState (material: LoadedTlsMaterial, now: number): string {
+  let v = validity.get(material)
+  if (v === undefined) {
+    const leaf = new X509Certificate(material.certDer[0]!)
+    validity.set(material, (v = { from: Date.parse(leaf.validFrom), to: Date.parse(leaf.validTo) }))
+  }
+  if (now < v.from) return 'broker certificate not yet valid'
+  if (now > v.to) return 'broker certificate expired'
+  return 'loaded'
+}
 
 export interface FleetgateOptions {
   /** audit logger; default: pino to stdout at config.logLevel */
@@ -47,15 +64,24 @@ export interface Fleetgate {
   tlsOptions (): TlsOptions
   /**
    * What the tls.Server needs beyond its options: the rotating ticket keys (shared
-   * by the nodes of a cluster), kept across setSecureContext. Call it once, after
-   * tls.createServer(fleetgate.tlsOptions(), ...); without it tickets are sealed
-   * with the key current at tlsOptions() and nothing rotates.
+   * by the nodes of a cluster), kept across setSecureContext, and the checks at TCP
+   * accept, before TLS (--max-connections, --max-connect-rate, the PROXY header of
+   * --proxy-protocol). Call it once, after tls.createServer(fleetgate.tlsOptions(), ...)
+   * and before listen; without it tickets are sealed with the key current at
+   * tlsOptions(), nothing rotates, nothing is refused at accept, and with
+   * --proxy-protocol every connection fails its TLS handshake on the header.
    */
   attachServer (server: TlsServer): void
+  /** The client's address of a connection of the attached server: the PROXY header's (--proxy-protocol), else the socket's. */
+  remoteOf (socket: Socket): string | undefined
   /** the tls.Server 'secureConnection' listener: identity, then broker.handle */
   connectionHandler (broker: Aedes): (socket: TLSSocket) => void
   /** live work on a running broker ('error' listener, stream events) */
   attach (broker: Aedes): void
+  /** TLS connections handed to Aedes and not closed yet (authenticated or not) */
+  readonly connections: ReadonlySet<TLSSocket>
+  /** 'loaded' while the broker's certificate is within its validity, else what is wrong (readiness) */
+  pkiState (now?: number): string
   readonly policy: Policy
   readonly metrics: FleetgateMetrics
   /** the revocation store (Redis with config.redis, else the file store under config.dataDir; or parts.stores.revocations) */
@@ -66,6 +92,15 @@ export interface Fleetgate {
   readonly revocationGuard: RevocationGuard
   /** who owns each clientId (Redis with config.redis, else in memory beside Aedes' sessions) */
   readonly owners: ClientIdOwnerStore
+  /**
+   * Every store link this node needs to admit a new connect is up: the
+   * revocation store answers and its events flow, and each probe added with
+   * watchStore (startBroker adds the cluster's links). False during a Redis
+   * failover's stall. For a readiness endpoint.
+   */
+  storeReachable (): boolean
+  /** one more thing storeReachable() requires (e.g. the cluster's Redis links) */
+  watchStore (probe: () => boolean): void
   /** Re-read TLS material and policy; on success live sessions are re-decided (policy_changed). Nothing changes on failure. */
   reload (): ReloadResult
   close (): Promise<void>
@@ -109,7 +144,10 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   let material: LoadedTlsMaterial = loadTlsMaterial(tlsPaths(config))
   const limiter = new ConnectionLimiter(config.maxConnectionsPerIp)
   const identities = new ConnectionIdentities(material.caDer, material.certDer)
-  const handed = { count: 0 }
+  const handed = new Set<TLSSocket>()
+  // At TCP accept: admission control and the PROXY header (./accept.ts).
+  const addresses = new ClientAddresses()
+  const acceptAudit = new SampledAudit(log)
   // Policy and live sessions.
   let policy = loadPolicyFile(policyPath(config))
   const sessions = new SessionRegistry()
@@ -122,7 +160,15 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     await stores.closeOpened()
     throw err
   })
-  const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks)
+  // Store outages: one audit line each, not one per refused car (./outage.ts).
+  const probes: Array<() => boolean> = []
+  const storeReachable = () => stores.revocations.healthy() && probes.every((p) => p())
+  const outage = new OutageAudit(log, storeReachable)
+  // a Redis failover holds PUBLISHes (no PUBACK) until the store answers again; only
+  // a node whose sessions are in Redis (a probe was added) holds them: elsewhere
+  // nothing is acknowledged before it is stored
+  const stall = new StoreStall(() => probes.length === 0 || storeReachable())
+  const publishChecks = composePublishChecks(config, material, parts.isSignerRevoked ?? revocationGuard.signerRevoked, parts.publishChecks, stall.check)
   // The Aedes hooks compose them in the order of ARCHITECTURE.md "The order in which a connection is judged".
   const hooks = createHooks({
     policy: () => policy,
@@ -138,8 +184,9 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     decisions,
     owners: stores.owners,
     maxRetainedSize: config.maxRetainedSize,
+    outage,
   })
-  metrics.track({ sessions: () => sessions.size, connections: () => handed.count })
+  metrics.track({ sessions: () => sessions.size, connections: () => handed.size })
   const reload = reloader({
     paths: () => ({ tls: tlsPaths(config), policy: policyPath(config) }),
     sessions,
@@ -166,12 +213,23 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     registry: stores.registry,
     revocationGuard,
     owners: stores.owners,
+    storeReachable,
+    watchStore: (probe: () => boolean) => { probes.push(probe) },
     reload,
+    connections: handed,
+    pkiState: (now = Date.now()) => certificateState(material, now),
     tlsOptions: () => tlsServerOptions(material, { handshakeTimeoutMs: config.handshakeTimeout, groups: config.tlsGroups, resumption: tickets?.options }),
-    attachServer: (server: TlsServer) => { tickets?.install(server) },
-    connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed }),
+    attachServer: (server: TlsServer) => {
+      tickets?.install(server)
+      installAcceptGate(server, { config, audit: acceptAudit, decisions, addresses })
+    },
+    remoteOf: (socket: Socket) => addresses.remoteOf(socket),
+    connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed, addresses }),
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
+      acceptAudit.close()
+      outage.stop()
+      stall.stop()
       identities.clear()
       await revocationGuard.stop()
       await tickets?.close()

@@ -15,6 +15,7 @@ import { commandTopicVin } from '../contract/topics.js'
 import { willOfEndedSession } from './end-session.js'
 import { brokerIdOf, connackSent } from '../aedes/adapter.js'
 import { ownerRecord, type ClientIdOwnerStore, type OwnerRecord } from '../sessions/index.js'
+import { isStoreRefusal, type OutageAudit } from './outage.js'
 
 export interface HookDeps {
   readonly policy: () => Policy
@@ -35,6 +36,8 @@ export interface HookDeps {
   readonly owners: ClientIdOwnerStore
   /** largest retained payload (--max-retained-size) */
   readonly maxRetainedSize: number
+  /** refusals because the store cannot answer: audited once per outage (./outage.ts), not once per client */
+  readonly outage?: OutageAudit
 }
 
 export interface FleetgateHooks {
@@ -154,7 +157,9 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
 
   function deny (client: Client, info: ConnectionInfo | undefined, reason: ConnectReason, detail: string | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void) {
-    log.warn({
+    // one store.outage line per outage (the first refusal); each client's at debug level
+    const quiet = deps.outage !== undefined && isStoreRefusal(reason) && (deps.outage.refused(reason, detail), true)
+    log[quiet ? 'debug' : 'warn']({
       evt: 'connect.deny', reason, detail, client: { id: clip(client.id), remote: info?.remote },
       ...(info?.resumed ? { tls: { resumed: true } } : {}),
       ...(info?.identity ? { cert: identityFields(info.identity) } : {}),

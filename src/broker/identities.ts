@@ -37,9 +37,8 @@ export class ConnectionIdentities {
     return chains
   }
 
-  /** The identity (or the refusal) of a verified TLS peer. */
-  describe (socket: TLSSocket): ConnectionInfo {
-    const remote = socket.remoteAddress
+  /** The identity (or the refusal) of a verified TLS peer; `remote`: the client's address (default: the socket's). */
+  describe (socket: TLSSocket, remote: string | undefined = socket.remoteAddress): ConnectionInfo {
     const generation = this.#generation
     const resumed = socket.isSessionReused()
     // The shipped server refuses unverified peers in the handshake; a library
@@ -95,7 +94,7 @@ export class ConnectionIdentities {
     let info = this.#connections.get(conn)
     const stale = info !== undefined && info.generation !== undefined && info.generation !== this.#generation
     if ((!info || stale) && typeof (conn as TLSSocket).getPeerCertificate === 'function') {
-      info = this.describe(conn as TLSSocket)
+      info = this.describe(conn as TLSSocket, info?.remote ?? (conn as TLSSocket).remoteAddress)
       this.#connections.set(conn, info)
     }
     return info

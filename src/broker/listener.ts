@@ -12,6 +12,7 @@ import { AEDES_CHECKED_VERSION, aedesVersion, clientOfStream } from '../aedes/ad
 import { boundOutbound, type OutboundLimits } from './outbound.js'
 import type { ConnectionIdentities } from './identities.js'
 import type { SessionRegistry } from './session.js'
+import type { ClientAddresses } from './accept.js'
 
 export interface ListenerDeps {
   readonly config: Config
@@ -20,12 +21,14 @@ export interface ListenerDeps {
   readonly limiter: ConnectionLimiter
   readonly identities: ConnectionIdentities
   readonly sessions: SessionRegistry
-  /** connections handed to Aedes and not closed yet (the metric) */
-  readonly handed: { count: number }
+  /** connections handed to Aedes and not closed yet (the metric; a drain ends what is left) */
+  readonly handed: Set<TLSSocket>
+  /** the client's address of each connection (the PROXY header's with --proxy-protocol) */
+  readonly addresses: ClientAddresses
 }
 
 /** --max-publish-rate: the guard drops QoS 0 PUBLISHes over it and closes on persistent excess. */
-function publishRateLimit (config: Config, log: AuditLogger, decisions: DecisionCounter): RateLimit | undefined {
+function publishRateLimit (config: Config, log: AuditLogger, decisions: DecisionCounter, addresses: ClientAddresses): RateLimit | undefined {
   const rate = config.maxPublishRate
   if (rate === 0) return undefined
   const clientIdOf = (socket: object) => {
@@ -39,10 +42,10 @@ function publishRateLimit (config: Config, log: AuditLogger, decisions: Decision
         if (decisions.add) decisions.add('publish.drop', 'rate_limited', count)
         else for (let k = 0; k < count; k++) decisions.inc('publish.drop', 'rate_limited')
         // once per run of seconds with drops, never per message
-        if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'QoS 0 PUBLISHes over the publish rate dropped')
+        if (first) log.warn({ evt: 'publish.drop', reason: 'rate_limited', rate, client: { id: clientIdOf(socket), remote: addresses.remoteOf(socket) } }, 'QoS 0 PUBLISHes over the publish rate dropped')
       },
       closed (socket, dropped) {
-        log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket), remote: socket.remoteAddress } }, 'connection closed: over the publish rate')
+        log.warn({ evt: 'publish.deny', reason: 'rate_limited', rate, dropped, client: { id: clientIdOf(socket), remote: addresses.remoteOf(socket) } }, 'connection closed: over the publish rate')
         decisions.inc('publish.deny', 'rate_limited')
       },
     },
@@ -50,38 +53,38 @@ function publishRateLimit (config: Config, log: AuditLogger, decisions: Decision
 }
 
 export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: TLSSocket) => void {
-  const { config, log, decisions, limiter, identities, sessions, handed } = deps
+  const { config, log, decisions, limiter, identities, sessions, handed, addresses } = deps
   // Made once per server, not per connection (memory per idle connection).
   const admitOptions: AdmitOptions = {
     limiter,
     maxPacketSize: config.maxPacketSize,
-    rateLimit: publishRateLimit(config, log, decisions),
+    rateLimit: publishRateLimit(config, log, decisions, addresses),
     onOversize: (over, socket) => {
       // a remaining length of five bytes or more is no length at all [MQTT-2.2.3]
       if (over.announced < 0) {
-        log.warn({ evt: 'stream.deny', reason: 'malformed_packet', detail: 'malformed remaining length', remote: socket.remoteAddress }, 'malformed packet')
+        log.warn({ evt: 'stream.deny', reason: 'malformed_packet', detail: 'malformed remaining length', remote: addresses.remoteOf(socket) }, 'malformed packet')
         decisions.inc('stream.deny', 'malformed_packet')
         return
       }
-      log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote: socket.remoteAddress }, 'packet too large')
+      log.warn({ evt: 'stream.deny', reason: 'packet_too_large', announced: over.announced, max: config.maxPacketSize, remote: addresses.remoteOf(socket) }, 'packet too large')
       decisions.inc('stream.deny', 'packet_too_large')
     },
   }
-  const unhand = () => { handed.count-- }
+  const unhand = function (this: TLSSocket) { handed.delete(this) }
   const outbound: OutboundLimits = { maxBytes: config.maxOutboundBuffer, slowConsumerMs: config.slowConsumerTimeout, log, sessions, decisions }
   let unbounded = false
   return function fleetgateConnection (socket: TLSSocket) {
-    const remote = socket.remoteAddress
-    const admitted = admitConnection(socket, admitOptions)
+    const remote = addresses.remoteOf(socket)
+    const admitted = admitConnection(socket, admitOptions, remote)
     const refuseLimit = { reason: 'too_many_connections' as const, detail: `${admitted.count} connections from this address, limit ${limiter.max}` }
     if (admitted.stream === null) {
       log.warn({ evt: 'connect.deny', reason: 'too_many_connections', remote, detail: refuseLimit.detail + ', dropped before CONNECT' }, 'connection flood shed')
       decisions.inc('connect.deny', 'too_many_connections')
       return
     }
-    handed.count++
+    handed.add(socket)
     socket.on('close', unhand)
-    identities.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : identities.describe(socket))
+    identities.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : identities.describe(socket, remote))
     const client = broker.handle(admitted.stream)
     // Before any SUBSCRIBE: subscriptions register the client's delivery functions.
     if (!boundOutbound(client, outbound) && !unbounded) {

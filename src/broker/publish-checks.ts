@@ -1,5 +1,5 @@
 // The extra PUBLISH checks the broker runs after the topic rules (ARCHITECTURE.md
-// step 7): the caller's own, then the signed-command edge check when
+// step 7): the hold while the store is unreachable (a failover), the caller's own, then the signed-command edge check when
 // --enforce-signed-commands is on. The edge trusts the --ca roots and the
 // broker's issuing CA, and is rebuilt by a reload: a trust bundle that drops a CA
 // drops its signers too.
@@ -15,12 +15,14 @@ export interface PublishChecks {
   retrust (material: LoadedTlsMaterial): void
 }
 
-export function composePublishChecks (config: Config, material: LoadedTlsMaterial, isSignerRevoked: SignerRevocationLookup, own: readonly PublishCheck[] = []): PublishChecks {
-  if (!config.enforceSignedCommands) return { checks: [...own], retrust () {} }
+/** `stall`: the hold while the store is unreachable (checks/store-stall.ts), first of all */
+export function composePublishChecks (config: Config, material: LoadedTlsMaterial, isSignerRevoked: SignerRevocationLookup, own: readonly PublishCheck[] = [], stall?: PublishCheck): PublishChecks {
+  const first = stall ? [stall] : []
+  if (!config.enforceSignedCommands) return { checks: [...first, ...own], retrust () {} }
   const makeEdge = (m: LoadedTlsMaterial): PublishCheck => commandEdgeCheck({ trust: edgeCommandTrust(m.caDer, m.cert), isRevoked: isSignerRevoked, revocationFailOpen: config.revocationFailOpen })
   let edge = makeEdge(material)
   return {
-    checks: [...own, function edgeCommands (session: SessionView, packet: PublishPacket) { return edge(session, packet) }],
+    checks: [...first, ...own, function edgeCommands (session: SessionView, packet: PublishPacket) { return edge(session, packet) }],
     retrust (m) { edge = makeEdge(m) },
   }
 }

@@ -13,8 +13,11 @@ import { createSessionStore, OWNER_STORES, type SessionBackend, type SessionStor
 import { backendOf, openStore, storeContext } from '../stores/index.js'
 import { createMq } from '../cluster/mq.js'
 import { clientsOf } from '../aedes/adapter.js'
-import { serveMetrics, type MetricsServer } from '../metrics/index.js'
+import { serveMetrics, type MetricsServer, type Readiness } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
+import { drainNode, type DrainOptions, type DrainResult } from './drain.js'
+
+export type { DrainOptions, DrainResult } from './drain.js'
 
 export interface RunningBroker {
   readonly config: Config
@@ -28,6 +31,21 @@ export interface RunningBroker {
   readonly sessionStore: SessionStore
   /** SIGHUP work: new certificate, key, trust bundle and policy; the old ones stay on failure */
   reload (): ReloadResult
+  /**
+   * /readyz: ready to take new cars: listener up, broker certificate valid, revocation
+   * store reachable (or --revocation-fail-open), not draining. Each check named in `checks`.
+   */
+  readiness (): Readiness
+  /**
+   * Stop accepting (readiness false at once), close sessions at `rate` per second (Wills
+   * dropped: reason draining), the rest at once after `timeout`. Defaults: --drain-rate,
+   * --drain-timeout. Called again, it returns the drain already under way. close() after it.
+   */
+  drain (opts?: Partial<DrainOptions>): Promise<DrainResult>
+  /** settles when a drain, started from anywhere (drain(), POST /drain), has ended */
+  readonly drained: Promise<DrainResult>
+  /** every store link up (false during a Redis failover's stall): Fleetgate.storeReachable */
+  storeReachable (): boolean
   close (): Promise<void>
 }
 
@@ -40,6 +58,8 @@ export interface StartOptions {
   readonly parts?: FleetgateParts
   /** the user's own session backend (its `persistence` goes to Aedes); default: chosen with the other stores */
   readonly sessions?: SessionBackend
+  /** false: no metrics/admin port even with config.metricsPort (a worker of `serve --workers`: its primary serves it) */
+  readonly admin?: boolean
 }
 
 export async function startBroker (input: ConfigInput = {}, opts: StartOptions = {}): Promise<RunningBroker> {
@@ -81,10 +101,15 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   })
   fleetgate.attach(broker)
   sessionStore.attach(broker)
+  if (cluster) {
+    fleetgate.watchStore(cluster.reachable)
+    // after a failover, what other nodes published while this one was not subscribed is in the queues
+    cluster.onResubscribed(() => { void sessionStore.resyncLive('pubsub_resubscribed') })
+  }
   const server = createServer(fleetgate.tlsOptions(), fleetgate.connectionHandler(broker))
   fleetgate.attachServer(server)
   server.on('tlsClientError', (err, socket) => {
-    log.info({ evt: 'tls.deny', remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused')
+    log.info({ evt: 'tls.deny', remote: fleetgate.remoteOf(socket), err: err.message }, 'TLS handshake refused')
   })
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(fgError('FG_ERR_LISTEN', `--port ${config.port}: ${err.code ?? err.message}`))
@@ -92,14 +117,44 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     server.listen(config.port, config.host, () => { server.off('error', onError); resolve() })
   })
   const port = (server.address() as AddressInfo).port
+  let draining: Promise<DrainResult> | undefined
+  let drainEnded!: (r: DrainResult) => void
+  const drained = new Promise<DrainResult>((resolve) => { drainEnded = resolve })
+  const readiness = (): Readiness => {
+    const storeUp = fleetgate.revocations.healthy()
+    // the cluster's own Redis links (sessions, emitter): no --revocation-fail-open for them, a
+    // connect that cannot claim its clientId is refused (session_store_unavailable)
+    const clusterUp = cluster === undefined || cluster.reachable()
+    const checks = {
+      listener: server.listening ? 'up' : 'closed',
+      pki: fleetgate.pkiState(),
+      store: storeUp ? 'reachable' : config.revocationFailOpen ? 'unreachable (failing open)' : 'unreachable (failing closed)',
+      ...(cluster ? { cluster: clusterUp ? 'reachable' : 'unreachable (failing closed)' } : {}),
+      draining: draining !== undefined,
+      sessions: fleetgate.sessions.size,
+    }
+    const ready = checks.listener === 'up' && checks.pki === 'loaded' && (storeUp || config.revocationFailOpen) && clusterUp && !checks.draining
+    return { ready, checks }
+  }
+  const drain = (opts: Partial<DrainOptions> = {}): Promise<DrainResult> => {
+    draining ??= drainNode({ server, sessions: fleetgate.sessions, log, decisions: fleetgate.metrics.decisions, connections: fleetgate.connections },
+      { rate: opts.rate ?? config.drainRate, timeout: opts.timeout ?? config.drainTimeout })
+    void draining.then(drainEnded)
+    return draining
+  }
   let metrics: MetricsServer | undefined
-  if (config.metricsPort !== undefined) {
-    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort) } catch (err) { server.close(); await sessionStore.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
+  if (config.metricsPort !== undefined && opts.admin !== false) {
+    const admin = { readiness, drain: () => { void drain(); return readiness() } }
+    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort, config.metricsHost, admin) } catch (err) { server.close(); await sessionStore.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
   }
   log.info({ evt: 'broker.listening', port, host: config.host, roles: fleetgate.policy.roles }, 'fleetgate listening')
   let closing: Promise<void> | undefined
   return {
     config, port, server, broker, fleetgate, metrics, sessionStore,
+    readiness,
+    drain,
+    drained,
+    storeReachable: () => fleetgate.storeReachable(),
     reload () {
       const r = fleetgate.reload()
       // New connections get the new certificate and trust bundle; live ones keep theirs.

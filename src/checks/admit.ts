@@ -20,8 +20,9 @@ export interface AdmitOptions {
   readonly rateLimit?: RateLimit
 }
 
-export function admitConnection (socket: Socket, opts: AdmitOptions): Admission {
-  const address = socket.remoteAddress ?? 'unknown'
+/** `remote`: the client's address (the PROXY header's behind a load balancer); default the socket's */
+export function admitConnection (socket: Socket, opts: AdmitOptions, remote: string | undefined = socket.remoteAddress): Admission {
+  const address = remote ?? 'unknown'
   const limiter = opts.limiter
   const count = limiter.acquire(address)
   if (socket.destroyed) limiter.release(address)

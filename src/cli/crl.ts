@@ -4,13 +4,12 @@ import type { Command } from 'commander'
 import { readFileSync } from 'node:fs'
 import { newCommand } from './program.js'
 import { progressPrinter } from './progress.js'
-import { addStoreOptions, openCliStores } from './store-options.js'
+import { addStoreOptions, openCliStores, type StoreFlags } from './store-options.js'
 import { fgError } from '../contract/errors.js'
 import { readTextFile } from '../pki/pem.js'
 import { crlIsStale, parseCrl, REVOCATION_STORES, type RevokedRecord } from '../revocation/index.js'
-import type { ConfigInput } from '../config/index.js'
 
-type CrlFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'> & { issuer: string }
+type CrlFlags = StoreFlags & { issuer: string }
 
 export function crlCommand (): Command {
   const crl = newCommand('crl', 'certificate revocation lists')

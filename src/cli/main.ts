@@ -9,6 +9,7 @@ import { revokeCommand } from './revoke.js'
 import { crlCommand } from './crl.js'
 import { revocationsCommand } from './revocations.js'
 import { provisionerCommand } from './provisioner.js'
+import { drainCommand } from './drain.js'
 
 export interface CliOptions {
   /** top-level commands from outside the library (e.g. `sim`), listed after the built-in ones */
@@ -25,6 +26,7 @@ export function buildProgram (opts: CliOptions = {}): Command {
   program.addCommand(crlCommand())
   program.addCommand(revocationsCommand())
   program.addCommand(provisionerCommand())
+  program.addCommand(drainCommand())
   for (const make of opts.extraCommands ?? []) program.addCommand(make())
   return program
 }

@@ -1,7 +1,7 @@
 // Shared CLI plumbing: one-line errors, exit codes, the serve option table as
 // flags, and the flag checks of more than one command.
 import { Command, CommanderError, Option } from 'commander'
-import { fgError, isFleetgateError } from '../contract/errors.js'
+import { exitCodeOf, fgError, isFleetgateError } from '../contract/errors.js'
 import { SERVE_OPTIONS, flagOf, envOf, defaultText, parseDuration, type ServeOptionName, type OptionSpec } from '../config/index.js'
 
 /** Thrown by a command to end with this exit code after it printed what it had to. */
@@ -41,7 +41,7 @@ export function reportError (err: unknown): number {
   }
   if (isFleetgateError(err)) {
     process.stderr.write(err.toLine() + '\n')
-    return 2
+    return exitCodeOf(err.code)
   }
   process.stderr.write(`internal error: ${(err as Error)?.stack ?? String(err)}\n`)
   return 1

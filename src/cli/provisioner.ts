@@ -47,6 +47,7 @@ export function provisionerCommand () {
     const running = await startProvisioner({
       url: opts.url, ca: opts.ca, cert: opts.cert, key: opts.key, issuerCert: opts.issuerCert, issuerKey: opts.issuerKey,
       redis: store.redis, redisPrefix: store.redisPrefix, dataDir: store.dataDir, revocationTimeout: store.revocationTimeout,
+      redisMinReplicas: store.redisMinReplicas, redisReplicaTimeout: store.redisReplicaTimeout,
       lifetimeMs, graceMs, rateLimit, clientIdSuffix: opts.clientIdSuffix, log,
     })
     process.stderr.write(`fleetgate provisioner: ${running.clientId} on ${opts.url} (${store.where}; ` +

@@ -1,11 +1,10 @@
 // `fleetgate revocations list`: what the store holds, one line each.
 import type { Command } from 'commander'
 import { newCommand } from './program.js'
-import { addStoreOptions, openCliStores } from './store-options.js'
+import { addStoreOptions, openCliStores, type StoreFlags } from './store-options.js'
 import { describeRecord, REVOCATION_STORES } from '../revocation/index.js'
-import type { ConfigInput } from '../config/index.js'
 
-type ListFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'> & { json?: boolean }
+type ListFlags = StoreFlags & { json?: boolean }
 
 export function revocationsCommand (): Command {
   const cmd = newCommand('revocations', 'inspect the revocation store')

@@ -1,5 +1,6 @@
 // One option set for every command that opens the store: --redis,
-// --redis-prefix, --data-dir and --revocation-timeout, with the same
+// --redis-prefix, --data-dir, --revocation-timeout and the replica rule
+// (--redis-min-replicas, --redis-replica-timeout), with the same
 // environment variables (REDIS_URL, FLEETGATE_REDIS_PREFIX, ...) and defaults
 // as `serve` (config/schema.ts). `serve` takes them from the same table; every
 // other command (revoke, crl import, revocations list, provisioner, sim attack)
@@ -10,9 +11,9 @@ import { resolveOptions, type ConfigInput } from '../config/index.js'
 import { fgError } from '../contract/errors.js'
 import { closeStores, openStores, redactUrl, type Closable, type StoreChoice, type StoreFactories, type StoresOf } from '../stores/index.js'
 
-export type StoreFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout'>
+export type StoreFlags = Pick<ConfigInput, 'redis' | 'redisPrefix' | 'dataDir' | 'revocationTimeout' | 'redisMinReplicas' | 'redisReplicaTimeout'>
 
-export const STORE_OPTION_NAMES = ['redis', 'redisPrefix', 'dataDir', 'revocationTimeout'] as const
+export const STORE_OPTION_NAMES = ['redis', 'redisPrefix', 'dataDir', 'revocationTimeout', 'redisMinReplicas', 'redisReplicaTimeout'] as const
 
 /** --redis / --redis-prefix / --data-dir / --revocation-timeout, with the same env variables and defaults as `serve` */
 export function addStoreOptions (cmd: Command): Command {
@@ -22,11 +23,17 @@ export function addStoreOptions (cmd: Command): Command {
 /** The store `serve` would use with these flags and environment, validated; `where` names it for messages. */
 export function resolveStoreChoice (flags: StoreFlags, env: NodeJS.ProcessEnv = process.env): StoreChoice & { readonly redisPrefix: string; readonly dataDir: string; readonly where: string } {
   if (flags.redis !== undefined && flags.dataDir !== undefined) throw fgError('FG_ERR_USAGE', 'give --redis <url> or --data-dir <dir>, not both')
-  const given: ConfigInput = { redis: flags.redis, redisPrefix: flags.redisPrefix, dataDir: flags.dataDir, revocationTimeout: flags.revocationTimeout ?? '5s' }
+  const given: ConfigInput = {
+    redis: flags.redis, redisPrefix: flags.redisPrefix, dataDir: flags.dataDir, revocationTimeout: flags.revocationTimeout ?? '5s',
+    redisMinReplicas: flags.redisMinReplicas, redisReplicaTimeout: flags.redisReplicaTimeout,
+  }
   // --data-dir chooses the file store even when REDIS_URL is set in the environment
   const config = resolveOptions(STORE_OPTION_NAMES, given, flags.dataDir !== undefined ? { ...env, REDIS_URL: undefined } : env)
   const where = config.redis ? `redis ${redactUrl(config.redis)} (prefix ${config.redisPrefix})` : `file ${config.dataDir}`
-  return { redis: config.redis, redisPrefix: config.redisPrefix, dataDir: config.dataDir, revocationTimeout: config.revocationTimeout, where }
+  return {
+    redis: config.redis, redisPrefix: config.redisPrefix, dataDir: config.dataDir, revocationTimeout: config.revocationTimeout,
+    redisMinReplicas: config.redisMinReplicas, redisReplicaTimeout: config.redisReplicaTimeout, where,
+  }
 }
 
 export interface CliStores<M> {

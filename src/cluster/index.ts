@@ -4,11 +4,13 @@
 // "Cluster"). Revocation has its own connections
 // (src/revocation), with their own timeouts.
 import { createRequire } from 'node:module'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { AuditLogger } from '../audit/index.js'
 import { coalesceAddSubscriptions } from './coalesce.js'
-import { redisRetryDelay } from '../stores/redis.js'
+import { keyWillsToThisNode } from './wills.js'
+import { redisClient } from '../stores/redis.js'
 import { MQ_OPTIONS } from './mq.js'
+import { PubSubResync } from './resync.js'
 
 const require = createRequire(import.meta.url)
 
@@ -35,6 +37,14 @@ export interface ClusterParts {
   disconnect (): void
   /** unreleased QoS 2 packets stored for a clientId: aedes-persistence-redis 12's `incoming:<clientId>` hash */
   countUnreleasedQos2 (clientId: string): Promise<number>
+  /** every cluster link is connected to the master (false while a failover stalls them) */
+  reachable (): boolean
+  /**
+   * `listener` runs each time the emitter's subscriber link is subscribed again
+   * after a reconnect (a failover): messages published meanwhile never reached
+   * this node by pub/sub (src/cluster/resync.ts)
+   */
+  onResubscribed (listener: () => void): void
 }
 
 /**
@@ -64,20 +74,26 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   }
   // The persistence's own ioredis (5.x): it relies on that version's API (with ioredis 6
   // a clean=false subscriber never received its QoS 1 messages).
-  const RedisOfPersistence = createRequire(require.resolve('aedes-persistence-redis'))('ioredis') as typeof Redis
   // No auto-pipelining: ioredis builds a pipeline per event-loop tick and settles each
   // command through it, and the persistence's commands seldom share a tick. Measured
   // with it on: ~0.5 ms more broker CPU per CONNECT, ~1 ms more per car in a
   // provisioning storm (redis-server ~6% less); so it is off.
-  const conn = new RedisOfPersistence(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-persistence' })
+  // During a failover (no master) these links queue their commands and send them to
+  // the master Sentinel names next (maxRetriesPerRequest null: a queued write is never
+  // dropped after N reconnects, which would lose a message already PUBACKed). What
+  // waits here is only what was in flight at the failover: the node holds new
+  // PUBLISHes (no PUBACK) while these links are down (src/checks/store-stall.ts).
+  const stall = { maxRetriesPerRequest: null }
+  const conn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-persistence' }, 'aedes-persistence-redis')
   conn.on('error', onError('persistence'))
-  const persistence = coalesceAddSubscriptions(createPersistence({ conn }))
+  const persistence = keyWillsToThisNode(coalesceAddSubscriptions(createPersistence({ conn })))
   // mqemitter-redis builds its own links from a connection string with none of
   // these options (its own enableAutoPipelining is lost on that path): give it ours.
-  const RedisOfMq = createRequire(require.resolve('mqemitter-redis'))('ioredis') as typeof Redis
+  const subConn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-sub' }, 'mqemitter-redis')
+  const pubConn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-pub', enableAutoPipelining: true }, 'mqemitter-redis')
   const mq = createMq({
-    subConn: new RedisOfMq(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-sub' }),
-    pubConn: new RedisOfMq(url, { retryStrategy: redisRetryDelay, connectionName: 'fleetgate-mqtt-pub', enableAutoPipelining: true }),
+    subConn,
+    pubConn,
     // the same emitter options as embedded mode (./mq.ts)
     ...MQ_OPTIONS,
   })
@@ -85,12 +101,16 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   mq.state.on('error', onError('mq'))
   mq.subConn.on('error', onError('mq-sub'))
   mq.pubConn.on('error', onError('mq-pub'))
+  const resync = new PubSubResync(mq.subConn)
   return {
     persistence,
     mq,
     countUnreleasedQos2: async (clientId) => await conn.hlen(`incoming:${encodeURIComponent(clientId)}`),
     persistenceConn: conn,
+    reachable: () => conn.status === 'ready' && mq.subConn.status === 'ready' && mq.pubConn.status === 'ready',
+    onResubscribed: (listener) => resync.on(listener),
     disconnect () {
+      resync.stop()
       for (const c of [conn, mq.subConn, mq.pubConn]) c.disconnect()
     },
   }

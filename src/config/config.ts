@@ -60,6 +60,29 @@ function checkTlsSource (c: Pick<Config, 'ca' | 'cert' | 'key' | 'dev'>): void {
   }
 }
 
+/** --workers: a count or auto; workers share sessions, ownership and pub/sub through Redis only */
+function checkWorkers (c: Pick<Config, 'workers' | 'redis'>): void {
+  if (c.workers === undefined) return
+  if (workerCount(c.workers) === null) throw fgError('FG_ERR_CONFIG_INVALID', `--workers ${c.workers}: expected a number from 1 to ${MAX_WORKERS}, or auto`)
+  if (c.redis === undefined) throw fgError('FG_ERR_CONFIG_INVALID', '--workers needs --redis: worker processes share sessions, clientId owners and messages through Redis, as cluster nodes do')
+}
+
+export const MAX_WORKERS = 256
+
+/** the number of worker processes --workers asks for (auto: `cores`), or null when the text is neither */
+export function workerCount (text: string, cores = 1): number | null {
+  if (text === 'auto') return Math.max(1, cores)
+  if (!/^\d+$/.test(text)) return null
+  const n = Number(text)
+  return n >= 1 && n <= MAX_WORKERS ? n : null
+}
+
+/** A PROXY header is believed only from listed balancers: --proxy-protocol needs --proxy-from, and the reverse. */
+function checkProxyProtocol (c: Pick<Config, 'proxyProtocol' | 'proxyFrom'>): void {
+  if (c.proxyProtocol && c.proxyFrom === undefined) throw fgError('FG_ERR_CONFIG_MISSING', '--proxy-protocol needs --proxy-from: the addresses of the load balancers allowed to send PROXY headers')
+  if (!c.proxyProtocol && c.proxyFrom !== undefined) throw fgError('FG_ERR_CONFIG_INVALID', '--proxy-from is given without --proxy-protocol: add --proxy-protocol, or drop --proxy-from')
+}
+
 /**
  * The whole serve configuration: every option as resolveOptions reads it, then
  * the rules between options. A Config this function returned is returned as is.
@@ -72,6 +95,8 @@ export function resolveConfig (input: ConfigInput | Config = {}, env: NodeJS.Pro
   const fromEnv = (input as ConfigInput).tlsGroups === undefined && !!env[envOf('tlsGroups')]
   const groups = resolveGroups(out.tlsGroups, (input as ConfigInput).tlsGroups !== undefined || fromEnv)
   if (!groups.ok) throw fgError('FG_ERR_CONFIG_INVALID', `${fromEnv ? envOf('tlsGroups') : flagOf('tlsGroups')}: ${groups.problem}`)
+  checkWorkers(out)
+  checkProxyProtocol(out)
   const config = Object.freeze({ ...out, tlsGroups: groups.groups })
   RESOLVED.add(config)
   return config

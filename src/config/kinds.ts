@@ -3,6 +3,8 @@
 // schema.ts has its parser here (the mapped type makes a missing one a compile
 // error); `bad(problem)` throws, and resolveConfig names the flag or variable.
 import { parseDuration, parseSize } from './units.js'
+import { parseAddressList } from './addresses.js'
+import { parseRedisTarget } from '../contract/redis-url.js'
 import type { EnumOption, NumberOption, OptionKind, OptionSpec } from './schema.js'
 
 export type RawValue = string | number | boolean
@@ -44,14 +46,18 @@ export const PARSERS: { readonly [K in OptionKind]: Parse } = {
     return bad(`expected true or false, got "${text}"`)
   },
   url (_raw, text, _spec, bad) {
-    let u: URL | undefined
-    try { u = new URL(text) } catch { bad(`not a URL: "${text}"`) }
-    if (!/^rediss?:$/.test(u!.protocol)) bad(`expected a redis:// or rediss:// URL, got "${u!.protocol}"`)
+    // redis://, rediss:// or redis+sentinel:// (src/contract/redis-url.ts)
+    try { parseRedisTarget(text) } catch (err) { bad((err as Error).message) }
     return text
   },
   enum (_raw, text, spec, bad) {
     const { values } = spec as EnumOption
     if (!values.includes(text)) bad(`expected one of ${values.join(', ')}, got "${text}"`)
+    return text
+  },
+  addresses (_raw, text, _spec, bad) {
+    const list = parseAddressList(text)
+    if (!list.ok) bad(list.problem)
     return text
   },
   path: nonEmpty,

@@ -13,6 +13,8 @@ interface KindValue {
   size: number
   path: string
   url: string
+  /** addresses and CIDR blocks, comma-separated, as given (checked: parseAddressList) */
+  addresses: string
   string: string
   bool: boolean
 }
@@ -33,8 +35,8 @@ export interface NumberOption extends Described {
   readonly min?: number
   readonly max?: number
 }
-/** path and string: any non-empty text; url: a redis:// or rediss:// URL */
-export interface TextOption extends Described { readonly kind: 'path' | 'url' | 'string'; readonly default?: string }
+/** path and string: any non-empty text; url: a redis://, rediss:// or redis+sentinel:// URL; addresses: IPs and CIDR blocks, comma-separated */
+export interface TextOption extends Described { readonly kind: 'path' | 'url' | 'string' | 'addresses'; readonly default?: string }
 /** a switch; one that defaults to true also gets --no-<flag> */
 export interface BoolOption extends Described { readonly kind: 'bool'; readonly default?: boolean }
 export interface EnumOption extends Described { readonly kind: 'enum'; readonly values: readonly string[]; readonly default?: string }
@@ -56,13 +58,20 @@ export const SERVE_OPTIONS = {
   tlsResumption: { kind: 'enum', values: ['on', 'off'], default: 'on', help: 'TLS session tickets: a car that comes back resumes its TLS session (no certificate signatures), judged at CONNECT exactly like a full handshake (chain rebuilt from --ca, revocation, expiry)' },
   tlsTicketKeys: { kind: 'path', help: 'file holding the secret every node derives its ticket keys from (32+ bytes, base64 or hex, one line); default: with --redis a secret shared through Redis, else one made by this process' },
   tlsTicketRotation: { kind: 'duration', default: 3_600_000, min: 1000, max: 604_800_000, help: 'ticket keys rotate this often; a ticket lives at most this long, and the previous key is still accepted for one rotation' },
-  redis: { kind: 'url', env: 'REDIS_URL', help: 'Redis URL: revocation, MQTT sessions and pub/sub between nodes (absent: embedded store)' },
+  redis: { kind: 'url', env: 'REDIS_URL', help: 'Redis URL: revocation, MQTT sessions and pub/sub between nodes (absent: embedded store); redis+sentinel://host:port,host:port/<master name> follows the master Sentinel names; a Redis Cluster is refused' },
+  redisMinReplicas: { kind: 'int', min: 0, max: 16, help: 'a certificate state change (revoke, CRL import, the registry) succeeds only once this many replicas confirm it (WAIT), else FG_ERR_REDIS_NOT_REPLICATED (exit 3); default 1 with redis+sentinel://, 0 with a plain URL' },
+  redisReplicaTimeout: { kind: 'duration', default: 2000, min: 10, max: 60_000, help: 'how long a certificate state change waits for its replicas (--redis-min-replicas)' },
   redisPrefix: { kind: 'string', default: 'fleetgate:', help: 'prefix of the Redis keys and channels of the revocation schema' },
   dataDir: { kind: 'path', default: './.fleetgate', help: 'directory of the embedded revocation store' },
   maxPacketSize: { kind: 'size', default: 128 * 1024, min: 1024, max: 256 * 1024 * 1024, help: 'largest MQTT packet accepted; a larger one closes the connection (packet_too_large)' },
   connectTimeout: { kind: 'duration', default: 10_000, min: 100, max: 600_000, help: 'time allowed between TLS handshake and CONNECT (connect_timeout)' },
-  handshakeTimeout: { kind: 'duration', default: 5_000, min: 100, max: 120_000, help: 'time allowed for the TLS handshake' },
-  maxConnectionsPerIp: { kind: 'int', default: 50, min: 1, max: 1_000_000, help: 'concurrent connections from one client address (too_many_connections)' },
+  handshakeTimeout: { kind: 'duration', default: 5_000, min: 100, max: 120_000, help: 'time allowed for the TLS handshake (and, with --proxy-protocol, as long again for the PROXY header before it)' },
+  maxConnectionsPerIp: { kind: 'int', default: 50, min: 1, max: 1_000_000, help: 'concurrent connections from one client address (too_many_connections); with --proxy-protocol the address is the one in the PROXY header' },
+  maxConnectRate: { kind: 'int', default: 0, min: 0, max: 1_000_000, help: 'new TCP connections accepted per second by this node (token bucket, burst 1 s of it); over it a connection is closed at accept, before its TLS handshake costs anything (connect_rate_exceeded); size it to the handshakes the node can do ("npm run bench -- storm-overload"); 0: no limit' },
+  maxHandshakes: { kind: 'int', default: 0, min: 0, max: 1_000_000, help: 'TLS handshakes in progress at once on this node (process); a new connection past it is closed at accept (too_many_handshakes): the node never queues more handshakes than it can finish before their cars give up, whatever its CPU has to give; 0: no limit' },
+  maxConnections: { kind: 'int', default: 0, min: 0, max: 10_000_000, help: 'open TCP connections on this node (process), handshakes included; one more is closed at accept (max_connections_reached); 0: no limit' },
+  proxyProtocol: { kind: 'bool', default: false, help: 'every connection starts with a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy-v2) from a load balancer in --proxy-from: the client address in it is the one limits, audit and metrics use; a connection without a valid header within --handshake-timeout is closed before TLS (proxy_header_missing, proxy_header_invalid, proxy_header_timeout, proxy_source_denied)' },
+  proxyFrom: { kind: 'addresses', help: 'the load balancers allowed to send PROXY headers: addresses and CIDR blocks separated by commas (10.0.0.0/8,2001:db8::/32,127.0.0.1); required with --proxy-protocol' },
   maxPublishRate: { kind: 'int', default: 1000, min: 0, max: 1_000_000, help: 'PUBLISH packets per second per connection, burst 2 s of it; over it QoS 0 is dropped, persistent excess closes the connection (rate_limited); 0: no limit' },
   keepaliveMax: { kind: 'duration', default: 1_200_000, min: 1000, max: 65_535_000, help: 'largest MQTT keepalive honoured; 0 or larger is clamped to this' },
   maxOfflineMessages: { kind: 'int', default: 10_080, min: 0, max: 100_000_000, help: 'messages queued per persistent session; past it the oldest are dropped (offline_queue_full); 0: unbounded' },
@@ -77,7 +86,11 @@ export const SERVE_OPTIONS = {
   revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },
   revocationFailOpen: { kind: 'bool', default: false, help: 'admit clients when the revocation store is unreachable (logged loudly)' },
   enforceSignedCommands: { kind: 'bool', default: true, help: 'verify signed commands at the broker edge, the signer\'s revocation included (command_rejected); --no-enforce-signed-commands leaves every check to the car' },
-  metricsPort: { kind: 'port', help: 'serve Prometheus metrics on 127.0.0.1:<port>/metrics' },
+  metricsPort: { kind: 'port', min: 0, help: 'the metrics/admin port: GET /metrics (Prometheus), /healthz (process alive), /readyz (200 ready, 503 not: listener down, PKI expired, revocation store down while failing closed, draining), POST /drain (loopback only); 0: any free port' },
+  metricsHost: { kind: 'string', default: '127.0.0.1', help: 'address of the metrics/admin port (0.0.0.0 for a load balancer\'s health checks from another host; POST /drain is still taken from loopback only)' },
+  drainRate: { kind: 'int', default: 200, min: 1, max: 1_000_000, help: 'on SIGTERM or "fleetgate drain": sessions closed per second (node-wide) once the listener stopped accepting; their Wills are not published (draining)' },
+  drainTimeout: { kind: 'duration', default: 300_000, min: 0, max: 86_400_000, help: 'a drain ends after this even with sessions left: they are closed at once (Wills dropped), then the process exits' },
+  workers: { kind: 'string', help: 'worker processes sharing the listening port: a number, or auto (one per core); one primary supervises them (restarts a dead one, SIGHUP reloads all, SIGTERM drains all) and serves the metrics/admin port; needs --redis' },
   logLevel: { kind: 'enum', values: LOG_LEVELS, default: 'info', help: 'audit log level (fatal, error, warn, info, debug, trace, silent)' },
 } as const satisfies Record<string, OptionSpec>
 

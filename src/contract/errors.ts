@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   FG_ERR_PKI_EXISTS: 'pki init would overwrite an existing PKI directory',
   FG_ERR_PKI_INVALID: 'a PKI directory or certificate is incomplete or inconsistent',
   FG_ERR_REDIS_UNAVAILABLE: 'the Redis server named by --redis cannot be reached',
+  FG_ERR_REDIS_CLUSTER: '--redis names a Redis Cluster, which fleetgate refuses (its pub/sub between nodes loses messages there)',
+  FG_ERR_REDIS_NOT_REPLICATED: 'a write reached the Redis master but no replica confirmed it in time (--redis-min-replicas): a failover now could lose it (exit 3)',
   FG_ERR_STORE_INVALID: 'the embedded store file is corrupt',
   FG_ERR_STORE_WRITE: 'the embedded store file cannot be written (a full disk?); nothing was stored',
   FG_ERR_CRL_INVALID: 'a CRL cannot be parsed',
@@ -23,9 +25,23 @@ export const ERROR_CODES = {
   FG_ERR_LISTEN: 'the listener cannot bind its port',
   FG_ERR_PROVISIONER_CONNECT: 'the provisioner could not connect to the broker (down, or its certificate refused)',
   FG_ERR_RELOAD_FAILED: 'a reload (SIGHUP) could not read its files; the running configuration was kept',
+  FG_ERR_ADMIN_UNREACHABLE: 'fleetgate drain could not reach the node\'s metrics/admin port, or the node refused the drain',
 } as const
 
 export type FleetgateErrorCode = keyof typeof ERROR_CODES
+
+/**
+ * The exit code of each error code: 2 (the operator's input) unless listed. A
+ * write that was made but is not durable yet is not a usage error: scripts tell
+ * it apart (retry, or check replication) by its own exit code.
+ */
+export const EXIT_CODES: Readonly<Partial<Record<FleetgateErrorCode, number>>> = {
+  FG_ERR_REDIS_NOT_REPLICATED: 3,
+}
+
+export function exitCodeOf (code: FleetgateErrorCode): number {
+  return EXIT_CODES[code] ?? 2
+}
 
 export class FleetgateError extends Error {
   readonly code: FleetgateErrorCode

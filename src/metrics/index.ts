@@ -1,2 +1,3 @@
 export { createMetrics, type FleetgateMetrics, type MetricSource } from './metrics.js'
-export { serveMetrics, type MetricsServer } from './http.js'
+export { serveMetrics, type MetricsServer, type Readiness, type AdminHandlers, type MetricsSource } from './http.js'
+export { shareWithPrimary, primaryMetrics, type PrimaryMetrics } from './cluster.js'

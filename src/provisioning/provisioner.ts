@@ -41,6 +41,9 @@ export interface ProvisionerConfig {
   readonly dataDir: string
   /** bound on each store call; default 5 s */
   readonly revocationTimeout?: number
+  /** replicas that must confirm each certificate state change (as --redis-min-replicas) */
+  readonly redisMinReplicas?: number
+  readonly redisReplicaTimeout?: number
   readonly lifetimeMs: number
   readonly graceMs: number
   readonly rateLimit: RateLimit
@@ -86,7 +89,10 @@ export async function startProvisioner (cfg: ProvisionerConfig): Promise<Running
   const addr = parseBrokerUrl(cfg.url)
   const log = cfg.log.child({ component: 'provisioner' })
 
-  const choice = { redis: cfg.redis, redisPrefix: cfg.redisPrefix ?? DEFAULT_PREFIX, dataDir: cfg.dataDir, revocationTimeout: cfg.revocationTimeout ?? 5000 }
+  const choice = {
+    redis: cfg.redis, redisPrefix: cfg.redisPrefix ?? DEFAULT_PREFIX, dataDir: cfg.dataDir, revocationTimeout: cfg.revocationTimeout ?? 5000,
+    redisMinReplicas: cfg.redisMinReplicas, redisReplicaTimeout: cfg.redisReplicaTimeout,
+  }
   const stores = await openStores(choice, PROVISIONER_STORES, { log, given: cfg.stores })
   const { revocations: store, registry, state } = stores
   const closeAll = () => closeStores([state, registry, store])

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis'
 import { fgError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
-import { bounded, DEFAULT_PREFIX, openRedisLink, redactUrl } from '../stores/index.js'
+import { bounded, DEFAULT_PREFIX, openRedisLink, redactUrl, waitForReplicas } from '../stores/index.js'
 import { keysFor, type Keys } from './schema.js'
 
 export interface RedisStoreOptions {
@@ -17,6 +17,10 @@ export interface RedisStoreOptions {
   /** bound on bulk writes and listings (CLI) */
   readonly bulkTimeoutMs?: number
   readonly log?: AuditLogger
+  /** replicas that must confirm a certificate state change (WAIT); 0: none */
+  readonly minReplicas?: number
+  /** how long a state change waits for them */
+  readonly replicaTimeoutMs?: number
 }
 
 export class RedisStoreLink {
@@ -39,9 +43,11 @@ export class RedisStoreLink {
   /** Connect (bounded); an unreachable server is the operator's FG_ERR_REDIS_UNAVAILABLE. */
   static async open (opts: RedisStoreOptions): Promise<RedisStoreLink> {
     let link: RedisStoreLink | undefined
+    const replicaMs = (opts.minReplicas ?? 0) > 0 ? (opts.replicaTimeoutMs ?? 2000) + 1000 : 0
     await openRedisLink(opts.url, {
       enableOfflineQueue: false,
-      commandTimeout: opts.timeoutMs,
+      // a WAIT for replicas outlasts a lookup's bound (every lookup has its own, bounded())
+      commandTimeout: Math.max(opts.timeoutMs, replicaMs),
       maxRetriesPerRequest: 0,
       connectTimeout: Math.max(opts.timeoutMs, 2000),
       connectionName: 'fleetgate-revocation',
@@ -54,6 +60,16 @@ export class RedisStoreLink {
   }
 
   get closed (): boolean { return this.#closed }
+
+  /**
+   * A certificate state change this link wrote is durable only once
+   * --redis-min-replicas replicas have it (WAIT on this link, which made the
+   * write); else FG_ERR_REDIS_NOT_REPLICATED naming `what`. Nothing to wait for
+   * with 0.
+   */
+  async replicated (what: string): Promise<void> {
+    await waitForReplicas(this.cmd, this.opts.minReplicas ?? 0, this.opts.replicaTimeoutMs ?? 2000, what)
+  }
 
   /** a port opened on this link (the last to release it closes it) */
   use (): this { this.#users++; return this }
@@ -115,6 +131,7 @@ export class ChannelWatch {
   constructor (readonly link: RedisStoreLink, readonly channel: string, readonly connectionName: string) {}
 
   get closed (): boolean { return this.#closed }
+
   /** the subscriber link, once started (null before, or after close) */
   get sub (): Redis | null { return this.#sub }
 

@@ -98,6 +98,8 @@ export class RedisRevocationStore implements RevocationStore {
       for (const r of chunk) p.publish(this.keys.revocations, encodeAnnouncement(r))
       const results = await bounded(p.exec(), this.#link.bulkMs, 'revocation write')
       for (const [err] of results ?? []) if (err) throw err
+      // durable once a replica has it (--redis-min-replicas): a failover now keeps it
+      await this.#link.replicated(records.length <= BATCH ? 'revocation' : `revocations ${done + 1}-${done + chunk.length} of ${records.length}`)
       done += chunk.length
       onProgress?.(done, records.length)
     }

@@ -56,8 +56,15 @@ export class RedisDeviceRegistry implements DeviceRegistry {
 
   async set (vin: string, fingerprint: string, record: RegistryRecord): Promise<void> {
     await bounded(this.#link.cmd.hset(this.keys.registry(vin), fingerprint, encodeRegistry(record)), this.#ms, 'registry write')
+    // a certificate's state (issued, superseded, revoked) is durable once a replica has it
+    await this.#link.replicated(`registry record of ${vin} (${record.state})`)
   }
 
+  /**
+   * Not waited for replicas (a broker's first connect of a car: a WAIT here would
+   * hold the connect path's link); one lost in a failover is made again at the
+   * car's next connect.
+   */
   async markActive (vin: string, fingerprint: string): Promise<boolean> {
     const changed = await bounded((this.#link.cmd as unknown as ScriptCommands).fgMarkActive(this.keys.registry(vin), this.keys.certificates, fingerprint, encodeFirstConnect(vin, fingerprint)),
       this.#ms, 'registry update')

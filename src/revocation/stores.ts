@@ -3,7 +3,7 @@
 // StoreFile when opened together. Redis: both on the revocation schema's keys,
 // one command link when opened together. A new implementation is a file beside
 // these plus one line in its map.
-import { DEFAULT_PREFIX, openStore, storeContext, type DeviceRegistry, type RevocationStore, type StoreChoice, type StoreContext, type StoreFactories } from '../stores/index.js'
+import { DEFAULT_PREFIX, minReplicasOf, openStore, storeContext, type DeviceRegistry, type RevocationStore, type StoreChoice, type StoreContext, type StoreFactories } from '../stores/index.js'
 import type { AuditLogger } from '../audit/index.js'
 import { fgError } from '../contract/errors.js'
 import { StoreFile } from './store-file.js'
@@ -23,7 +23,10 @@ function redisLink (choice: StoreChoice, ctx: StoreContext): Promise<RedisStoreL
   if (!choice.redis) throw fgError('FG_ERR_CONFIG_MISSING', 'the redis store needs --redis <url> (REDIS_URL)')
   const prefix = choice.redisPrefix ?? DEFAULT_PREFIX
   const url = choice.redis
-  return ctx.share(`redis:${url}:${prefix}`, () => RedisStoreLink.open({ url, prefix, timeoutMs: choice.revocationTimeout ?? 1000, log: ctx.log }))
+  return ctx.share(`redis:${url}:${prefix}`, () => RedisStoreLink.open({
+    url, prefix, timeoutMs: choice.revocationTimeout ?? 1000, log: ctx.log,
+    minReplicas: minReplicasOf(choice), replicaTimeoutMs: choice.redisReplicaTimeout ?? 2000,
+  }))
 }
 
 export const REVOCATION_STORES: StoreFactories<RevocationStore> = {

@@ -47,6 +47,12 @@ interface DeliveryState {
   /** acknowledged while a read was under way: that read may still show them */
   acked: Set<string> | null
   wake: (() => void) | null
+  /** the client's own deliverQoS (Aedes'), past the hold */
+  deliver: DeliveringClient['deliverQoS'] | null
+  /** a resync reads the queue now */
+  resyncing: boolean
+  /** another resync was asked for meanwhile: read again when this one is done */
+  again: boolean
 }
 
 export interface BacklogOptions {
@@ -72,7 +78,7 @@ export class BacklogDelivery {
 
   #state (client: object): DeliveryState {
     let s = this.#states.get(client)
-    if (!s) { s = { live: false, held: 0, inflight: null, acked: null, wake: null }; this.#states.set(client, s) }
+    if (!s) { s = { live: false, held: 0, inflight: null, acked: null, wake: null, deliver: null, resyncing: false, again: false }; this.#states.set(client, s) }
     return s
   }
 
@@ -83,6 +89,7 @@ export class BacklogDelivery {
   holdLive (client: DeliveringClient): void {
     const state = this.#state(client)
     const deliver = client.deliverQoS
+    state.deliver = deliver
     client.deliverQoS = function deliverAfterBacklog (packet, cb) {
       // Retained messages sent on SUBSCRIBE are not queued: they pass.
       if (!state.live && client.clean === false && (packet.qos ?? 0) > 0 && packet.retain !== true) {
@@ -94,8 +101,12 @@ export class BacklogDelivery {
     }
   }
 
-  /** outgoingStream(client): the whole queue, in order, paged, until caught up. */
-  stream (client: DeliveringClient): AsyncGenerator<StoredPacket> {
+  /**
+   * outgoingStream(client): the whole queue, in order, paged, until caught up.
+   * `delivered`: queue keys already sent on this connection and not yet
+   * acknowledged (a resync): they are not sent again.
+   */
+  stream (client: DeliveringClient, delivered: Iterable<string> = []): AsyncGenerator<StoredPacket> {
     const state = this.#state(client)
     const queues = this.#queues
     const { window, page } = this
@@ -105,7 +116,7 @@ export class BacklogDelivery {
       state.wake = wake
     })
     async function * backlog (): AsyncGenerator<StoredPacket> {
-      const inflight = new Set<string>()
+      const inflight = new Set<string>(delivered)
       const acked = new Set<string>()
       state.inflight = inflight
       state.acked = acked
@@ -145,6 +156,43 @@ export class BacklogDelivery {
       }
     }
     return backlog()
+  }
+
+  /**
+   * Live deliveries were lost (the pub/sub link was away: a failover), but every
+   * one of them is in the client's queue: hold the live ones again and deliver
+   * the queue from its head, skipping what this connection has in flight
+   * (`inFlight()`: queue keys sent and not acknowledged), until caught up. A client still reading its backlog needs
+   * nothing: that read follows the queue anyway. Resolves when caught up (or
+   * the client closed).
+   */
+  async resync (client: DeliveringClient, inFlight: () => Iterable<string>): Promise<number> {
+    const state = this.#states.get(client)
+    if (!state || state.deliver === null || client.closed) return 0
+    // one under way may have read the queue before this gap's messages were queued: it reads again when done
+    if (state.resyncing) { state.again = true; return 0 }
+    if (!state.live) return 0
+    state.live = false
+    state.resyncing = true
+    const deliver = state.deliver
+    let sent = 0
+    try {
+      for (let pass = true; pass && !client.closed; pass = state.again) {
+        state.again = false
+        for await (const packet of this.stream(client, inFlight())) {
+          if (client.closed) break
+          await new Promise<void>((resolve) => deliver(packet, resolve))
+          sent++
+        }
+        state.live = false
+      }
+    } finally {
+      state.resyncing = false
+      state.again = false
+      // closed, or a store error mid-read: live deliveries pass again (a later resync or reconnect reads the rest)
+      state.live = true
+    }
+    return sent
   }
 
   /** the client acknowledged the packet stored under these keys */

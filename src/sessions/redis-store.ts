@@ -228,6 +228,8 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
     backlog,
     clock,
     async resumed (clientId) { await db.srem(overflowKey, clientId) },
+    // what this connection was sent and has not acknowledged is in `sent`: not sent again
+    resync: async (client) => await backlog.resync(client, () => [...(sent.get(client)?.values() ?? [])]),
     async expire (clientId) {
       const list = outgoingKey(clientId)
       while (await db.fgDrop(list, 1000) > 0) { /* next batch */ }

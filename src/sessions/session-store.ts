@@ -12,6 +12,7 @@ import { SESSION_STORES } from './stores.js'
 import type { SessionBackend, StoreDeps } from './types.js'
 
 export { BacklogDelivery } from './backlog.js'
+import type { DeliveringClient } from './backlog.js'
 export { sweepPeriod } from './expiry.js'
 export type { SessionBackend, SessionClock } from './types.js'
 
@@ -45,6 +46,12 @@ export interface SessionStore {
   onExpired (listener: SessionExpiredListener): () => void
   /** one expiry sweep now (tests, diagnostics) */
   sweep (): Promise<void>
+  /**
+   * Live deliveries may have been lost (the pub/sub link between nodes was away:
+   * a failover): every connected persistent session reads its queue again and is
+   * sent what it was not. The number of messages sent.
+   */
+  resyncLive (why: string): Promise<number>
   close (): Promise<void>
 }
 
@@ -67,11 +74,13 @@ export function createSessionStore (opts: SessionStoreOptions): SessionStore {
   const listeners = new Set<SessionExpiredListener>()
   let expiry: SessionExpiry | null = null
   let lastError = 0
+  let attached: Aedes | null = null
 
   return {
     persistence: backend.persistence,
     backend,
     attach (broker: Aedes) {
+      attached = broker
       onClientMade(broker, (client) => backend.backlog.holdLive(client))
       const clients = clientsOf(broker)
       expiry = new SessionExpiry({
@@ -110,6 +119,18 @@ export function createSessionStore (opts: SessionStoreOptions): SessionStore {
       return () => { listeners.delete(listener) }
     },
     async sweep () { await expiry?.sweep() },
+    async resyncLive (why) {
+      const resync = backend.resync?.bind(backend)
+      if (!attached || !resync) return 0
+      const live = Object.values(clientsOf(attached)).filter((c) => c.clean === false && !c.closed) as unknown as DeliveringClient[]
+      const sent = await Promise.all(live.map((c) => resync(c).catch((err: Error) => {
+        log.warn({ evt: 'session.resync_error', clientId: c.id, err: err.message }, 'session queue not read again')
+        return 0
+      })))
+      const total = sent.reduce((a, b) => a + b, 0)
+      log.info({ evt: 'session.resync', why, sessions: live.length, sent: total }, 'live persistent sessions read their queues again')
+      return total
+    },
     async close () {
       await expiry?.stop()
       await backend.close()

@@ -2,7 +2,7 @@
 // the composition in session-store.ts. It stays beside the sessions code (its
 // backlog delivery is theirs); its factory map is SESSION_STORES (stores.ts).
 import type { Redis } from 'ioredis'
-import type { BacklogDelivery } from './backlog.js'
+import type { BacklogDelivery, DeliveringClient } from './backlog.js'
 
 export interface StoreDeps {
   /** entries per session queue; past it the oldest are dropped (0: unbounded) */
@@ -41,6 +41,12 @@ export interface SessionBackend {
   resumed (clientId: string): Promise<void>
   /** remove the session: queue, subscriptions, QoS 2 inbound state */
   expire (clientId: string): Promise<void>
+  /**
+   * Live deliveries to this connected client may have been lost (the pub/sub
+   * link between nodes was away): deliver from its queue what this connection
+   * has not been sent. The number sent. Absent: nothing can be lost (embedded).
+   */
+  resync? (client: DeliveringClient): Promise<number>
   /** entries in the session's queue (tests, diagnostics) */
   queueLength (clientId: string): Promise<number>
   close (): Promise<void>

@@ -15,4 +15,4 @@ export {
 } from './open.js'
 export { bounded, StoreTimeoutError } from './bounded.js'
 export type { TicketSecretStore } from './ticket-secrets.js'
-export { openRedisLink, redisRetryDelay, redactUrl } from './redis.js'
+export { openRedisLink, redisClient, redisRetryDelay, redactUrl, refuseCluster, isSentinel, minReplicasOf, waitForReplicas, type RedisFlavour } from './redis.js'

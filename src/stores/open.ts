@@ -15,8 +15,12 @@ export const DEFAULT_PREFIX = 'fleetgate:'
 export interface StoreChoice {
   /** the implementation, a key of each kind's factory map; default `redis` when `redis` is given, else `embedded` */
   readonly backend?: string
-  /** Redis URL (--redis, REDIS_URL) */
+  /** Redis URL (--redis, REDIS_URL): redis://, rediss:// or redis+sentinel:// */
   readonly redis?: string
+  /** replicas that must confirm a certificate state change (--redis-min-replicas); default: minReplicasOf */
+  readonly redisMinReplicas?: number
+  /** how long a state change waits for them (--redis-replica-timeout); default 2 s */
+  readonly redisReplicaTimeout?: number
   /** key prefix in Redis (--redis-prefix); default fleetgate: */
   readonly redisPrefix?: string
   /** the embedded stores' directory (--data-dir) */

@@ -15,8 +15,8 @@ export interface TestRedis {
   start (): Promise<void>
 }
 
-async function launch (port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function launch (port: number, dir: string, extra: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
   await new Promise<void>((resolve, reject) => {
     let out = ''
     const timer = setTimeout(() => reject(new Error('redis-server did not start: ' + out)), 10_000)
@@ -30,10 +30,11 @@ async function launch (port: number, dir: string): Promise<ChildProcess> {
   return child
 }
 
-export async function startRedis (): Promise<TestRedis> {
+/** `extra`: more redis-server arguments (e.g. --cluster-enabled yes) */
+export async function startRedis (extra: readonly string[] = []): Promise<TestRedis> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'fg-redis-'))
-  let child: ChildProcess | null = await launch(port, dir)
+  let child: ChildProcess | null = await launch(port, dir, extra)
   const r: TestRedis = {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -43,7 +44,7 @@ export async function startRedis (): Promise<TestRedis> {
       const c = child; child = null
       await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGKILL') })
     },
-    async start () { if (!child) child = await launch(port, dir) },
+    async start () { if (!child) child = await launch(port, dir, extra) },
   }
   atExit(() => { child?.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }) })
   return r

@@ -57,6 +57,14 @@ describe('fleetgate CLI', function () {
     oneLine(await runCli(['serve', '--dev', '--tls-resumption', 'maybe']), 'FG_ERR_CONFIG_INVALID', /--tls-resumption: expected one of on, off/)
   })
 
+  it('lists the accept flags and refuses a PROXY setup that would believe anyone, in one line', async () => {
+    const help = await runCli(['serve', '--help'])
+    for (const text of ['--proxy-protocol', 'FLEETGATE_PROXY_PROTOCOL', '--proxy-from', 'FLEETGATE_PROXY_FROM', '--max-connect-rate', '--max-handshakes', '--max-connections ']) expect(help.stdout).to.include(text)
+    oneLine(await runCli(['serve', '--dev', '--proxy-protocol']), 'FG_ERR_CONFIG_MISSING', /--proxy-protocol needs --proxy-from/)
+    oneLine(await runCli(['serve', '--dev', '--proxy-protocol', '--proxy-from', '10.0.0.0/33']), 'FG_ERR_CONFIG_INVALID', /--proxy-from: "10.0.0.0\/33": prefix length must be 0-32/)
+    oneLine(await runCli(['serve', '--dev'], { env: { FLEETGATE_PROXY_FROM: '10.0.0.1' } }), 'FG_ERR_CONFIG_INVALID', /--proxy-from is given without --proxy-protocol/)
+  })
+
   it('refuses a bad environment variable, naming it', async () => {
     oneLine(await runCli(['serve'], { env: { FLEETGATE_MAX_CONNECTIONS_PER_IP: 'many' } }), 'FG_ERR_CONFIG_INVALID', /FLEETGATE_MAX_CONNECTIONS_PER_IP/)
   })

@@ -11,7 +11,7 @@ import mqttPacket from 'mqtt-packet'
 import { Aedes, type Client } from 'aedes'
 import {
   type SessionClient, AEDES_CHECKED_VERSION, AEDES_PERSISTENCE_REDIS_CHECKED_VERSION, onClientMade, persistenceSubscriptions, subscriptionMethods, aedesVersion, aedesWaitForDrain, brokerIdOf, brokerMq, brokerPersistence, clientInternals,
-  clientOfStream, clientsOf, connackSent, setClientLimits, setDrainTimeout, type MqPacket,
+  clientOfStream, clientsOf, connackSent, hasLiveWill, persistenceWills, setClientLimits, setDrainTimeout, type MqPacket,
 } from '../../../src/aedes/adapter.js'
 
 /** A client's end of a connection: what Aedes writes is parsed into `received`. */
@@ -151,5 +151,24 @@ describe('Aedes adapter: broker.handle and the persistence (real Aedes, real aed
     for (const name of ['subscriptionsByClient', 'removeSubscriptions', 'addSubscriptions'] as const) expect(inner[name], name).to.be.a('function')
     expect(persistenceSubscriptions(persistence).addSubscriptions).to.be.a('function')
     conn.disconnect()
+  })
+
+  it('aedes-persistence-redis: setup is an AsyncFunction and putWill/delWill take a promise-style (client[, packet]) call (src/cluster/wills.ts wraps them)', async () => {
+    const { Redis } = await import('ioredis')
+    const conn = new Redis({ lazyConnect: true })
+    const makePersistence = require('aedes-persistence-redis') as (opts: object) => object
+    const wills = persistenceWills(makePersistence({ conn }))
+    expect(wills.setup.constructor.name).to.equal('AsyncFunction')
+    expect(wills.putWill).to.be.a('function').with.lengthOf.at.most(3)
+    expect(wills.delWill).to.be.a('function').with.lengthOf.at.most(2)
+    conn.disconnect()
+  })
+
+  it('hasLiveWill: true for an open client holding a Will, false once it is closed or has none', () => {
+    const broker = { clients: { a: { closed: false, will: { topic: 't' } }, b: { closed: true, will: { topic: 't' } }, c: { closed: false, will: null } } }
+    expect(hasLiveWill(broker, 'a')).to.equal(true)
+    expect(hasLiveWill(broker, 'b')).to.equal(false)
+    expect(hasLiveWill(broker, 'c')).to.equal(false)
+    expect(hasLiveWill(broker, 'd')).to.equal(false)
   })
 })

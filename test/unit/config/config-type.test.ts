@@ -18,6 +18,8 @@ interface Expected {
   readonly policy?: string
   readonly redis?: string
   readonly redisPrefix: string
+  readonly redisMinReplicas?: number
+  readonly redisReplicaTimeout: number
   readonly dataDir: string
   readonly maxPacketSize: number
   readonly connectTimeout: number
@@ -28,6 +30,11 @@ interface Expected {
   readonly tlsTicketRotation: number
   readonly maxConnectionsPerIp: number
   readonly maxPublishRate: number
+  readonly maxConnectRate: number
+  readonly maxHandshakes: number
+  readonly maxConnections: number
+  readonly proxyProtocol: boolean
+  readonly proxyFrom?: string
   readonly keepaliveMax: number
   readonly maxTopicLevels: number
   readonly maxInflightQos2: number
@@ -42,6 +49,10 @@ interface Expected {
   readonly revocationFailOpen: boolean
   readonly enforceSignedCommands: boolean
   readonly metricsPort?: number
+  readonly metricsHost: string
+  readonly drainRate: number
+  readonly drainTimeout: number
+  readonly workers?: string
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 

@@ -67,3 +67,45 @@ describe('config: resolved once, validated, frozen', () => {
     expect(parseSize('1 GB')).to.equal(null)
   })
 })
+
+describe('config: the accept checks (--proxy-protocol, --proxy-from, --max-connect-rate, --max-connections)', () => {
+  const line = (input: ConfigInput, env: Record<string, string> = {}): string => {
+    try { resolveConfig({ dev: true, ...input }, env) } catch (err) { return (err as FleetgateError).toLine() }
+    return 'accepted'
+  }
+
+  it('is all off by default', () => {
+    const c = resolveConfig({ dev: true })
+    expect(c).to.include({ proxyProtocol: false, maxConnectRate: 0, maxConnections: 0 })
+    expect(c.proxyFrom).to.equal(undefined)
+  })
+
+  it('believes a PROXY header only from listed balancers: --proxy-protocol needs --proxy-from, and the reverse', () => {
+    expect(line({ proxyProtocol: true })).to.match(/^FG_ERR_CONFIG_MISSING: --proxy-protocol needs --proxy-from/)
+    expect(line({ proxyFrom: '10.0.0.0/8' })).to.match(/^FG_ERR_CONFIG_INVALID: --proxy-from is given without --proxy-protocol/)
+    expect(line({ proxyProtocol: true, proxyFrom: '10.0.0.0/8, 127.0.0.1,2001:db8::/32,::1' })).to.equal('accepted')
+    expect(line({}, { FLEETGATE_PROXY_PROTOCOL: 'true', FLEETGATE_PROXY_FROM: '192.168.0.0/16' })).to.equal('accepted')
+  })
+
+  for (const [bad, problem] of [
+    ['10.0.0.0/33', /prefix length must be 0-32/],
+    ['::/129', /prefix length must be 0-128/],
+    ['lb.example', /not an IPv4 or IPv6 address/],
+    ['10.0.0.1,,10.0.0.2', /empty entry/],
+    ['10.0.0.0/8x', /prefix length/],
+    ['fe80::1%eth0', /not an IPv4 or IPv6 address/],
+    ['010.0.0.1', /not an IPv4 or IPv6 address/],
+  ] as const) {
+    it(`refuses --proxy-from ${bad} in one line naming the flag`, () => {
+      const l = line({ proxyProtocol: true, proxyFrom: bad })
+      expect(l).to.match(/^FG_ERR_CONFIG_INVALID: --proxy-from: /)
+      expect(l).to.match(problem)
+    })
+  }
+
+  it('takes whole numbers for the rate and the cap', () => {
+    expect(line({ maxConnectRate: '-1' })).to.match(/--max-connect-rate: expected a whole number/)
+    expect(line({ maxConnections: '1.5' })).to.match(/--max-connections: expected a whole number/)
+    expect(resolveConfig({ dev: true, maxConnectRate: '500', maxConnections: '20000' })).to.include({ maxConnectRate: 500, maxConnections: 20000 })
+  })
+})
