@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { BenchOptions, BenchSection } from './types.js'
 
 // Sections in print order; a file that is absent (not written yet) is skipped.
-const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning', 'slow-subscriber']
+const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning', 'slow-subscriber', 'expiry']
 // Sections run only when named (too long for every run): the 10,000-car reconnect storm, the overload storm; serve --workers 1 vs 2.
 const ON_REQUEST = ['reconnect-storm', 'storm-overload', 'workers']
 const MAX_CARS = 100_000

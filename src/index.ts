@@ -33,6 +33,7 @@ export { MemoryClientIdOwners, RedisClientIdOwners, ownerKey, type ClientIdOwner
 
 // Hardening, reload, metrics
 export { guardReads, PacketScanner, ConnectionLimiter, type Oversize } from './checks/index.js'
+export { ExpiryBuckets, ExpiryGuard, firstExpiryOf, MAX_TIMER_MS, type ExpiryClock, type ExpiryGuardOptions, type FirstExpiry } from './checks/index.js'
 export type { ReloadResult } from './reload/index.js'
 export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer } from './metrics/index.js'
 
@@ -65,6 +66,10 @@ export {
   type RevocationQuery, type RevocationStatus, type RevocationEvent, type DeviceRegistry, type RegistryRecord, type RegistryEvent,
 } from './stores/index.js'
 export { openRevocationStore, revokeVehicle, REVOCATION_STORES, REGISTRY_STORES, type RevokedVehicle, type VehicleStores } from './revocation/index.js'
+export {
+  REVOCATION_SOURCES, openRevocationSources, anyOfRevocations, AnyOfRevocationStores, CrlRevocationSource, OcspRevocationSource, ocspRequest, parseOcspResponse,
+  type RevocationSourceChoice, type RevocationSourceContext, type RevocationSourceFactory, type CrlSourceOptions, type OcspSourceOptions, type OcspAnswer,
+} from './revocation/index.js'
 export { FLEETGATE_STORES, type FleetgateStores } from './broker/stores.js'
 
 // What the simulator and the benchmarks use, as any client of fleetgate would

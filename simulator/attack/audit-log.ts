@@ -12,7 +12,7 @@ export interface AuditDecision {
 }
 
 /** evt of audit lines that record a refusal */
-const DECISION_EVTS = new Set(['connect.deny', 'publish.deny', 'publish.drop', 'subscribe.deny', 'subscribe.kick', 'stream.deny', 'revocation.kick', 'policy.kick', 'deliver.kick', 'tls.deny'])
+const DECISION_EVTS = new Set(['connect.deny', 'publish.deny', 'publish.drop', 'subscribe.deny', 'subscribe.kick', 'stream.deny', 'revocation.kick', 'policy.kick', 'expiry.kick', 'deliver.kick', 'tls.deny'])
 /** the tail of a long-running broker's log is enough for one run */
 export const MAX_AUDIT_BYTES = 64 * 1024 * 1024
 

@@ -13,7 +13,7 @@ import { loadTlsMaterial, tlsServerOptions, type LoadedTlsMaterial } from '../tl
 import { loadPolicyFile, type Policy } from '../policy/index.js'
 import { createMetrics, type FleetgateMetrics } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
-import { ConnectionLimiter, StoreStall, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
+import { ConnectionLimiter, ExpiryGuard, StoreStall, type RevocationGuard, type SignerRevocationLookup } from '../checks/index.js'
 import type { UnreleasedCount } from '../sessions/index.js'
 import type { ClientIdOwnerStore, DeviceRegistry, RevocationStore, TicketSecretStore } from '../stores/index.js'
 import { SessionRegistry, type ConnectionInfo } from './session.js'
@@ -22,6 +22,7 @@ import { tlsPaths, policyPath } from './config-files.js'
 import { openNodeStores, type FleetgateStores } from './stores.js'
 import { ConnectionIdentities } from './identities.js'
 import { startRevocationGuard } from './revocation.js'
+import { liveSessionsOf } from './end-session.js'
 import { composePublishChecks } from './publish-checks.js'
 import { reloader } from './reload.js'
 import { connectionHandler } from './listener.js'
@@ -90,6 +91,8 @@ export interface Fleetgate {
   readonly registry: DeviceRegistry
   /** connect check + live enforcement of revocations */
   readonly revocationGuard: RevocationGuard
+  /** ends live sessions whose certificate (or a CA above it) expires; audits cert.expiring at connect */
+  readonly expiryGuard: ExpiryGuard<Client>
   /** who owns each clientId (Redis with config.redis, else in memory beside Aedes' sessions) */
   readonly owners: ClientIdOwnerStore
   /**
@@ -152,10 +155,19 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   let policy = loadPolicyFile(policyPath(config))
   const sessions = new SessionRegistry()
   // Stores, then the checks that read them.
-  const stores = await openNodeStores(config, log, { ...parts.stores, owners: parts.stores?.owners ?? parts.owners })
+  // CRLs and OCSP answers are verified against --ca, --cert's chain and the CAs of verified client chains
+  const knownCas = (): Uint8Array[] => [...material.caDer, ...material.certDer.slice(1), ...identities.knownCas()]
+  const stores = await openNodeStores(config, log, { ...parts.stores, owners: parts.stores?.owners ?? parts.owners }, knownCas)
   const revocationGuard = await startRevocationGuard(config, stores, sessions, log, decisions)
+  // Expiry of live sessions: one timer for the earliest notAfter of every session's chain.
+  const expiryGuard = new ExpiryGuard<Client>({
+    sessions: liveSessionsOf(sessions, decisions), log, warningMs: config.expiryWarning,
+    onExpiring: (which) => metrics.certificatesExpiring.inc(which),
+  })
+  sessions.observe({ added: (client, session) => expiryGuard.track(client, session.identity), removed: (client) => expiryGuard.untrack(client) })
   // TLS resumption: ticket keys shared by the nodes (they change with the trust bundle).
   const tickets = await openTicketKeys(config, material, log, parts.ticketSecrets).catch(async (err: unknown) => {
+    expiryGuard.stop()
     await revocationGuard.stop()
     await stores.closeOpened()
     throw err
@@ -212,6 +224,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
     revocations: stores.revocations,
     registry: stores.registry,
     revocationGuard,
+    expiryGuard,
     owners: stores.owners,
     storeReachable,
     watchStore: (probe: () => boolean) => { probes.push(probe) },
@@ -231,6 +244,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       outage.stop()
       stall.stop()
       identities.clear()
+      expiryGuard.stop()
       await revocationGuard.stop()
       await tickets?.close()
       await stores.close()

@@ -128,4 +128,9 @@ export class ConnectionIdentities {
   clear (): void {
     this.#identities.clear()
   }
+
+  /** the CA certificates learnt from verified client chains (DER) */
+  knownCas (): Buffer[] {
+    return this.#chains.seenIssuers().map((c) => c.raw)
+  }
 }

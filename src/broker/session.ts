@@ -68,6 +68,12 @@ function caKeysOf (chain: Identity['chain']): readonly string[] {
   return keys
 }
 
+/** told of every session the registry gains and loses (the expiry guard) */
+export interface SessionObserver {
+  added (client: Client, session: Session): void
+  removed (client: Client, session: Session): void
+}
+
 /**
  * The live sessions, indexed for revocation (ARCHITECTURE.md step 9): by every key the
  * revocation check asks about for them (targetsOf), so a revocation event looks
@@ -89,6 +95,10 @@ export class SessionRegistry {
    * Per CA, not per session: a revoked CA ends every session of those issuers' groups.
    */
   readonly #issuersByCaKey = new Map<string, Map<string, number>>()
+  readonly #observers: SessionObserver[] = []
+
+  /** be told of every session added and removed from now on */
+  observe (observer: SessionObserver): void { this.#observers.push(observer) }
 
   set (client: Client, session: Session): void {
     const before = this.#byClient.get(client)
@@ -107,6 +117,7 @@ export class SessionRegistry {
       if (issuers === undefined) this.#issuersByCaKey.set(key, (issuers = new Map()))
       issuers.set(issuer, (issuers.get(issuer) ?? 0) + 1)
     }
+    for (const o of this.#observers) o.added(client, session)
   }
 
   get (client: Client | null | undefined): Session | undefined {
@@ -122,6 +133,7 @@ export class SessionRegistry {
   }
 
   #unindex (client: Client, session: Session): void {
+    for (const o of this.#observers) o.removed(client, session)
     const identity = session.identity
     const issuer = identity.issuerFingerprint ?? NO_ISSUER
     release(this.#byFingerprint, identity.fingerprint, client)

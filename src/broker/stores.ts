@@ -3,7 +3,7 @@
 // each clientId. A library user passes their own object for any of them
 // (createFleetgate's parts.stores); the session backend is chosen beside Aedes'
 // persistence (src/sessions/stores.ts).
-import { REGISTRY_STORES, REVOCATION_STORES } from '../revocation/stores.js'
+import { REGISTRY_STORES, REVOCATION_STORES, anyOfRevocations, openRevocationSources, type RevocationSourceChoice } from '../revocation/stores.js'
 import { OWNER_STORES } from '../sessions/stores.js'
 import { closeStores, openStores, type ClientIdOwnerStore, type DeviceRegistry, type RevocationStore, type StoreChoice } from '../stores/index.js'
 import type { AuditLogger } from '../audit/index.js'
@@ -30,6 +30,10 @@ export interface FleetgateStores {
 
 /** The stores of one node, opened (or the caller's own), and how to close them. */
 export interface NodeStores extends FleetgateStores {
+  /** the revocation store alone (revocations is it and the sources together) */
+  readonly store: RevocationStore
+  /** the revocation sources the configuration turned on (--crl-url, --ocsp-url, --ocsp-aia) */
+  readonly sources: readonly RevocationStore[]
   /** the caller's own objects (they are closed by close() too, but not when the start fails) */
   readonly given: Partial<FleetgateStores>
   close (): Promise<void>
@@ -41,12 +45,21 @@ export interface NodeStores extends FleetgateStores {
  * Opened before the first CONNECT. clientId owners live beside the sessions: the
  * caller who chose Aedes' persistence says where (given.owners); else in memory.
  */
-export async function openNodeStores (choice: StoreChoice, log: AuditLogger, given: Partial<FleetgateStores>): Promise<NodeStores> {
-  const { revocations, registry, owners } = await openStores(choice, FLEETGATE_STORES, { log, given, backends: { owners: 'embedded' } })
-  const all = [revocations, registry, owners]
+export async function openNodeStores (choice: StoreChoice & RevocationSourceChoice, log: AuditLogger, given: Partial<FleetgateStores>, cas: () => readonly Uint8Array[] = () => []): Promise<NodeStores> {
+  const { revocations: store, registry, owners } = await openStores(choice, FLEETGATE_STORES, { log, given, backends: { owners: 'embedded' } })
   const own = new Set<unknown>(Object.values(given))
+  let sources: RevocationStore[]
+  try {
+    sources = await openRevocationSources(choice, { log, cas })
+  } catch (err) {
+    await closeStores([store, registry, owners].filter((s) => !own.has(s))).catch(() => {})
+    throw err
+  }
+  const all = [...sources, store, registry, owners]
   return {
-    revocations,
+    revocations: anyOfRevocations(store, sources),
+    store,
+    sources,
     registry,
     owners,
     given,

@@ -210,7 +210,7 @@ export class RevocationGuard<H = unknown> {
     for (let i = 0; i < groups.length && !this.#stopped; i += RECHECK_CONCURRENCY) {
       await Promise.all(groups.slice(i, i + RECHECK_CONCURRENCY).map(async (g) => {
         try {
-          const st = await this.#o.store.status({ targets: targetsOf(g.identity) })
+          const st = await this.#o.store.status({ targets: targetsOf(g.identity), identity: g.identity })
           if (!st.revoked) return
           this.cache.invalidate()
           for (const c of g.clients) {

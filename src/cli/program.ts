@@ -24,6 +24,8 @@ export function addOptions (cmd: Command, names: readonly ServeOptionName[]): Co
     const def = defaultText(spec)
     const help = `${spec.help} [env ${envOf(name)}${def !== undefined ? `, default ${def}` : ''}]`
     const opt = spec.kind === 'bool' ? new Option(flag, help) : new Option(`${flag} <value>`, help)
+    // a list flag may be repeated: its values are joined as the environment variable spells them
+    if (spec.kind === 'urls') opt.argParser((value: string, before: string | undefined) => before === undefined ? value : `${before},${value}`)
     cmd.addOption(opt)
     // a switch that is on by default can be turned off: --no-<flag> (commander leaves the value unset otherwise)
     if (spec.kind === 'bool' && spec.default === true) cmd.addOption(new Option(`--no-${flag.slice(2)}`, `turn ${flag} off`))

@@ -7,7 +7,7 @@ import { parseAddressList } from './addresses.js'
 import { parseRedisTarget } from '../contract/redis-url.js'
 import type { EnumOption, NumberOption, OptionKind, OptionSpec } from './schema.js'
 
-export type RawValue = string | number | boolean
+export type RawValue = string | number | boolean | readonly string[]
 
 export type Parse = (raw: RawValue, text: string, spec: OptionSpec, bad: (problem: string) => never) => unknown
 
@@ -49,6 +49,16 @@ export const PARSERS: { readonly [K in OptionKind]: Parse } = {
     // redis://, rediss:// or redis+sentinel:// (src/contract/redis-url.ts)
     try { parseRedisTarget(text) } catch (err) { bad((err as Error).message) }
     return text
+  },
+  urls (_raw, text, _spec, bad) {
+    const list = text.split(',').map((u) => u.trim()).filter((u) => u !== '')
+    if (list.length === 0) bad('expected one or more http:// or https:// URLs')
+    for (const u of list) {
+      let url: URL | undefined
+      try { url = new URL(u) } catch { bad(`not a URL: "${u}"`) }
+      if (!/^https?:$/.test(url!.protocol)) bad(`expected an http:// or https:// URL, got "${url!.protocol}"`)
+    }
+    return Object.freeze(list)
   },
   enum (_raw, text, spec, bad) {
     const { values } = spec as EnumOption

@@ -13,6 +13,8 @@ interface KindValue {
   size: number
   path: string
   url: string
+  /** http:// or https:// URLs, comma-separated or the flag repeated */
+  urls: readonly string[]
   /** addresses and CIDR blocks, comma-separated, as given (checked: parseAddressList) */
   addresses: string
   string: string
@@ -37,11 +39,13 @@ export interface NumberOption extends Described {
 }
 /** path and string: any non-empty text; url: a redis://, rediss:// or redis+sentinel:// URL; addresses: IPs and CIDR blocks, comma-separated */
 export interface TextOption extends Described { readonly kind: 'path' | 'url' | 'string' | 'addresses'; readonly default?: string }
+/** http(s) URLs: the flag may be repeated, or the URLs separated by commas (the environment variable) */
+export interface UrlListOption extends Described { readonly kind: 'urls'; readonly default?: undefined }
 /** a switch; one that defaults to true also gets --no-<flag> */
 export interface BoolOption extends Described { readonly kind: 'bool'; readonly default?: boolean }
 export interface EnumOption extends Described { readonly kind: 'enum'; readonly values: readonly string[]; readonly default?: string }
 
-export type OptionSpec = NumberOption | TextOption | BoolOption | EnumOption
+export type OptionSpec = NumberOption | TextOption | UrlListOption | BoolOption | EnumOption
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -85,6 +89,13 @@ export const SERVE_OPTIONS = {
   revocationCache: { kind: 'duration', default: 60_000, min: 0, max: 86_400_000, help: 'how long a clean revocation answer may stand in for the store when it is unreachable' },
   revocationTimeout: { kind: 'duration', default: 1_000, min: 50, max: 60_000, help: 'bound on every revocation store call' },
   revocationFailOpen: { kind: 'bool', default: false, help: 'admit clients when the revocation store is unreachable (logged loudly)' },
+  expiryWarning: { kind: 'duration', default: 14 * 86_400_000, min: 0, max: 3_650 * 86_400_000, help: 'a client certificate (or a CA above it) that expires within this is audited cert.expiring at connect and counted (fleetgate_certificates_expiring_total); 0: never' },
+  crlUrl: { kind: 'urls', help: 'a CRL to fetch over HTTP(S) (DER or PEM), signed by a CA of --ca or of --cert\'s chain; repeat the flag for several; kept under --data-dir/crl for restarts, fetched again every --crl-refresh and before its nextUpdate; its revocations end live sessions' },
+  crlRefresh: { kind: 'duration', default: 3_600_000, min: 1000, max: 604_800_000, help: 'longest time between two fetches of a --crl-url (a CRL is fetched earlier when its nextUpdate comes sooner)' },
+  crlStale: { kind: 'enum', values: ['refuse', 'use'], default: 'refuse', help: 'a --crl-url CRL past its nextUpdate with no newer one fetched: refuse the certificates under its CA (revocation_unavailable), or use the last one (its revocations still hold)' },
+  ocspUrl: { kind: 'urls', help: 'an OCSP responder asked about every client certificate (several: asked in order until one answers); with --ocsp-aia a certificate\'s own AIA responder is asked first' },
+  ocspAia: { kind: 'bool', default: false, help: 'ask the OCSP responder a client certificate names in its Authority Information Access (before --ocsp-url)' },
+  ocspUnavailable: { kind: 'enum', values: ['refuse', 'allow'], default: 'refuse', help: 'no OCSP answer to use (responder unreachable, a bad answer, status unknown, or the cached one past its nextUpdate): refuse (revocation_unavailable) or allow (logged)' },
   enforceSignedCommands: { kind: 'bool', default: true, help: 'verify signed commands at the broker edge, the signer\'s revocation included (command_rejected); --no-enforce-signed-commands leaves every check to the car' },
   metricsPort: { kind: 'port', min: 0, help: 'the metrics/admin port: GET /metrics (Prometheus), /healthz (process alive), /readyz (200 ready, 503 not: listener down, PKI expired, revocation store down while failing closed, draining), POST /drain (loopback only); 0: any free port' },
   metricsHost: { kind: 'string', default: '127.0.0.1', help: 'address of the metrics/admin port (0.0.0.0 for a load balancer\'s health checks from another host; POST /drain is still taken from loopback only)' },

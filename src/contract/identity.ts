@@ -41,4 +41,6 @@ export interface Identity {
   readonly eku: readonly string[] | null
   /** certificate policy OIDs of the leaf */
   readonly policies: readonly string[]
+  /** OCSP responder URLs of the leaf's Authority Information Access (absent: none) */
+  readonly ocsp?: readonly string[]
 }

@@ -12,13 +12,13 @@ export type CertificateTarget =
 /** What a check reads of one live session. */
 export interface LiveSessionState {
   readonly identity: Identity
-  /** set once fleetgate ended the session itself (revoked, policy_changed, draining) */
+  /** set once fleetgate ended the session itself (revoked, policy_changed, draining, cert_expired) */
   readonly endedFor?: Reason
 }
 
 /** How one end is reported: the audit line (evt, reason, then `audit`) and the decision metric (evt, reason). */
 export interface SessionEnd {
-  readonly evt: 'revocation.kick' | 'policy.kick' | 'drain.kick'
+  readonly evt: 'revocation.kick' | 'policy.kick' | 'drain.kick' | 'expiry.kick'
   readonly reason: LiveReason
   readonly audit?: Readonly<Record<string, unknown>>
   readonly message: string

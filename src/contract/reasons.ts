@@ -16,7 +16,7 @@ export const STREAM_REASONS = [
 ] as const
 export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected', 'too_many_unreleased', 'retain_denied', 'rate_limited'] as const
 export const SUBSCRIBE_REASONS = ['filter_denied', 'too_many_denials'] as const
-export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over', 'draining'] as const
+export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over', 'draining', 'cert_expired'] as const
 /** a delivery dropped or held back, or a connection closed, because the subscriber does not read */
 export const DELIVERY_REASONS = ['slow_consumer'] as const
 export const COMMAND_REASONS = [

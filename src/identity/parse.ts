@@ -19,6 +19,8 @@ const EXT_EKU = '2.5.29.37'
 const EXT_SAN = '2.5.29.17'
 const EXT_KEY_USAGE = '2.5.29.15'
 const EXT_POLICIES = '2.5.29.32'
+const EXT_AIA = '1.3.6.1.5.5.7.1.1'
+const AD_OCSP = '1.3.6.1.5.5.7.48.1'
 
 const NONE: readonly string[] = Object.freeze([])
 const NO_SAN: Identity['san'] = Object.freeze({ dns: NONE, uri: NONE, ip: NONE, email: NONE })
@@ -115,6 +117,8 @@ export interface ParsedCertificate {
   readonly policies: readonly string[]
   readonly san: Identity['san']
   readonly selfIssued: boolean
+  /** OCSP URLs of the Authority Information Access extension (empty: none) */
+  readonly ocsp: readonly string[]
 }
 
 /**
@@ -136,6 +140,7 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
   let eku: readonly string[] | null = null
   let digitalSignature: boolean | null = null
   let policies: readonly string[] = NONE
+  let ocsp: readonly string[] = NONE
   const dns: string[] = []; const uri: string[] = []; const ip: string[] = []; const email: string[] = []
   for (; i < tbs.length; i++) {
     if (tbs[i]!.tag !== 0xa3) continue // [1], [2] unique ids
@@ -155,6 +160,14 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
         const oids = certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'CertificatePolicies'))
           .map((p) => decodeOid(der, expectTag(certChildren(der, expectTag(p, 0x30, 'PolicyInformation'))[0], 0x06, 'policyIdentifier')))
         policies = intern('pol:' + oids.join(','), () => Object.freeze(oids))
+      } else if (id === EXT_AIA) {
+        const urls: string[] = []
+        for (const ad of certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'AuthorityInfoAccessSyntax'))) {
+          const [method, location] = certChildren(der, expectTag(ad, 0x30, 'AccessDescription'))
+          if (decodeOid(der, expectTag(method, 0x06, 'accessMethod')) === AD_OCSP && location?.tag === 0x86) urls.push(decodeString(der, asIa5(location)))
+        }
+        // a fleet's leaves name the same responder: one frozen list
+        if (urls.length > 0) ocsp = intern('ocsp:' + urls.join(' '), () => Object.freeze(urls))
       } else if (id === EXT_SAN) {
         for (const gn of certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'GeneralNames'))) {
           const bytes = der.subarray(gn.contentStart, gn.end)
@@ -183,6 +196,7 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
     // most client certificates have no SAN: they share one empty record
     san: dns.length + uri.length + ip.length + email.length === 0 ? NO_SAN : Object.freeze({ dns: freezeOrNone(dns), uri: freezeOrNone(uri), ip: freezeOrNone(ip), email: freezeOrNone(email) }),
     selfIssued: Buffer.from(issuerBytes).equals(subjectBytes),
+    ocsp,
   })
 }
 
@@ -209,6 +223,7 @@ export function identityFromChain (chainDer: readonly Uint8Array[], caInfo: (der
     notAfter: leaf.notAfter,
     eku: leaf.eku,
     policies: leaf.policies,
+    ...(leaf.ocsp.length > 0 ? { ocsp: leaf.ocsp } : {}),
   })
 }
 

@@ -8,6 +8,8 @@ export interface FleetgateMetrics {
   readonly registry: Registry
   /** fleetgate_decisions_total{evt,reason} */
   readonly decisions: DecisionCounter
+  /** fleetgate_certificates_expiring_total{which}: connects whose leaf or CA expires within --expiry-warning (cert.expiring) */
+  readonly certificatesExpiring: { inc (which: 'leaf' | 'ca'): void }
   /** live figures read at scrape time */
   track (source: MetricSource): void
 }
@@ -52,10 +54,17 @@ export function createMetrics (opts: { processMetrics?: boolean } = {}): Fleetga
     registers: [registry],
     collect () { this.set(source?.connections() ?? 0) },
   })
+  const expiring = new Counter({
+    name: 'fleetgate_certificates_expiring_total',
+    help: 'connects whose certificate (which="leaf") or a CA above it (which="ca") expires within --expiry-warning',
+    labelNames: ['which'] as const,
+    registers: [registry],
+  })
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'fleetgate_' })
   return {
     registry,
     decisions: { inc: (evt, reason) => count(evt, reason, 1), add: (evt, reason, n) => { if (n > 0) count(evt, reason, n) } },
+    certificatesExpiring: { inc: (which) => expiring.inc({ which }) },
     track (s) { source = s },
   }
 }

@@ -159,6 +159,8 @@ export interface LeafOptions extends ValidityOptions {
   readonly san?: readonly string[]
   /** certify this public key (a KeyObject, public or private) instead of generating a key pair */
   readonly publicKey?: KeyObject
+  /** OCSP responder URLs for an Authority Information Access extension (none: no AIA) */
+  readonly ocsp?: readonly string[]
 }
 
 // ---------------------------------------------------------------------------
@@ -439,6 +441,7 @@ export async function issueLeaf (ca: CaMaterial, role: PkiRole, commonName: stri
   if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sanEntries(san), false))
   extensions.push(new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)))
   extensions.push(akiExtension(ca))
+  if (opts.ocsp !== undefined && opts.ocsp.length > 0) extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: opts.ocsp.map((value) => new x509.GeneralName('url', value)) }, false))
   const validity = resolveValidity(opts, profile.lifetimeMs)
   const { der, serial } = await sign({
     subject: buildName(opts.subject ?? defaultSubject(role, commonName)),

@@ -33,12 +33,12 @@ export function crlIsStale (crl: Pick<ParsedCrl, 'nextUpdate'>, now = new Date()
   return crl.nextUpdate !== null && Date.parse(crl.nextUpdate) < now.getTime()
 }
 
-const REASON_NAMES: Record<number, string> = {
+export const REASON_NAMES: Record<number, string> = {
   0: 'unspecified', 1: 'keyCompromise', 2: 'cACompromise', 3: 'affiliationChanged', 4: 'superseded',
   5: 'cessationOfOperation', 6: 'certificateHold', 8: 'removeFromCRL', 9: 'privilegeWithdrawn', 10: 'aACompromise',
 }
 
-const HASH_OF_SIGNATURE: Record<string, string> = {
+export const HASH_OF_SIGNATURE: Record<string, string> = {
   '1.2.840.10045.4.3.2': 'sha256', '1.2.840.10045.4.3.3': 'sha384', '1.2.840.10045.4.3.4': 'sha512',
   '1.2.840.113549.1.1.11': 'sha256', '1.2.840.113549.1.1.12': 'sha384', '1.2.840.113549.1.1.13': 'sha512',
 }

@@ -19,6 +19,13 @@ export { FileDeviceRegistry } from './registry-file.js'
 export { RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
 export { RedisRevocationStore } from './redis-store.js'
 export { RedisDeviceRegistry } from './registry-redis.js'
-export { REVOCATION_STORES, REGISTRY_STORES, openRevocationStore } from './stores.js'
+export {
+  REVOCATION_STORES, REGISTRY_STORES, REVOCATION_SOURCES, openRevocationStore, openRevocationSources, anyOfRevocations,
+  type RevocationSourceChoice, type RevocationSourceContext, type RevocationSourceFactory,
+} from './stores.js'
+export { AnyOfRevocationStores } from './any-of.js'
+export { CrlRevocationSource, MAX_CRL_BYTES, type CrlSourceOptions } from './crl-source.js'
+export { OcspRevocationSource, type OcspSourceOptions } from './ocsp-source.js'
+export { ocspRequest, parseOcspResponse, type OcspAnswer, type OcspCertStatus } from './ocsp.js'
 export { parseCrl, crlIsStale, type ParsedCrl, type CrlEntry } from './crl.js'
 export { revokeVehicle, type RevokedVehicle, type VehicleStores } from './vehicle.js'

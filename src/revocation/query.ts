@@ -25,7 +25,7 @@ export function caTargetsOf (chain: Identity['chain']): RevocationTarget[] {
 export function queryOf (identity: Identity): CertificateQuery {
   const cn = subjectValue(identity, 'CN')
   const vehicle = identity.subject.OU?.includes('vehicle') === true && cn !== undefined && isVin(cn)
-  return vehicle ? { targets: targetsOf(identity), registry: { vin: cn, fingerprint: identity.fingerprint } } : { targets: targetsOf(identity) }
+  return vehicle ? { targets: targetsOf(identity), identity, registry: { vin: cn, fingerprint: identity.fingerprint } } : { targets: targetsOf(identity), identity }
 }
 
 /** Does this revocation target name the identity's leaf or one of its CAs? */

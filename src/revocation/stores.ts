@@ -12,6 +12,9 @@ import { FileDeviceRegistry } from './registry-file.js'
 import { RedisStoreLink } from './redis-link.js'
 import { RedisRevocationStore } from './redis-store.js'
 import { RedisDeviceRegistry } from './registry-redis.js'
+import { CrlRevocationSource } from './crl-source.js'
+import { OcspRevocationSource } from './ocsp-source.js'
+import { AnyOfRevocationStores } from './any-of.js'
 
 /** the store file under choice.dataDir, one per context */
 function storeFile (choice: StoreChoice, ctx: StoreContext): Promise<StoreFile> {
@@ -42,4 +45,56 @@ export const REGISTRY_STORES: StoreFactories<DeviceRegistry> = {
 /** The revocation store the broker reads with this choice (Redis with --redis, else the file under --data-dir). */
 export async function openRevocationStore (choice: StoreChoice, log?: AuditLogger): Promise<RevocationStore> {
   return await openStore('revocation', REVOCATION_STORES, choice, storeContext(log))
+}
+
+/** What the revocation sources read of the configuration (the serve flags of the same names). */
+export interface RevocationSourceChoice {
+  readonly dataDir: string
+  readonly crlUrl?: readonly string[] | undefined
+  readonly crlRefresh?: number
+  readonly crlStale?: 'refuse' | 'use'
+  readonly ocspUrl?: readonly string[] | undefined
+  readonly ocspAia?: boolean
+  readonly ocspUnavailable?: 'refuse' | 'allow'
+  readonly revocationTimeout?: number
+  readonly revocationCache?: number
+}
+
+export interface RevocationSourceContext {
+  readonly log?: AuditLogger
+  /** the CA certificates (DER) a CRL or an OCSP answer may be signed by: --ca, --cert's chain, CAs of verified client chains */
+  readonly cas: () => readonly Uint8Array[]
+}
+
+/** a source the configuration turns on, or null */
+export type RevocationSourceFactory = (choice: RevocationSourceChoice, ctx: RevocationSourceContext) => Promise<RevocationStore | null>
+
+/**
+ * Revocation sources beside the store (README "Revocation sources"): read-only
+ * stores behind the same port, opened when their flags are given, composed with
+ * the store by anyOfRevocations. A new source is a file beside these and one line here.
+ */
+export const REVOCATION_SOURCES: Readonly<Record<string, RevocationSourceFactory>> = {
+  crl: async (c, ctx) => c.crlUrl?.length ? await CrlRevocationSource.open({ urls: c.crlUrl, dataDir: c.dataDir, refreshMs: c.crlRefresh ?? 3_600_000, stale: c.crlStale ?? 'refuse', cas: ctx.cas, log: ctx.log }) : null,
+  ocsp: async (c, ctx) => c.ocspUrl?.length || c.ocspAia ? new OcspRevocationSource({ urls: c.ocspUrl ?? [], aia: c.ocspAia ?? false, unavailable: c.ocspUnavailable ?? 'refuse', timeoutMs: c.revocationTimeout ?? 1000, cacheMs: c.revocationCache ?? 60_000, cas: ctx.cas, log: ctx.log }) : null,
+}
+
+/** Every source the choice turns on, in the map's order; those opened are closed when one fails. */
+export async function openRevocationSources (choice: RevocationSourceChoice, ctx: RevocationSourceContext): Promise<RevocationStore[]> {
+  const opened: RevocationStore[] = []
+  try {
+    for (const factory of Object.values(REVOCATION_SOURCES)) {
+      const source = await factory(choice, ctx)
+      if (source !== null) opened.push(source)
+    }
+  } catch (err) {
+    for (const s of opened) await s.close().catch(() => {})
+    throw err
+  }
+  return opened
+}
+
+/** The store and the sources as one: revoked by any is revoked (the store alone when there is no source). */
+export function anyOfRevocations (store: RevocationStore, sources: readonly RevocationStore[]): RevocationStore {
+  return sources.length === 0 ? store : new AnyOfRevocationStores(store, sources)
 }

@@ -33,10 +33,10 @@ export function certificateStatus (revocations: RevocationStore, registry?: Devi
   return {
     healthy: () => revocations.healthy(),
     async status (query) {
-      const { targets, fresh } = query
+      const { targets, fresh, identity } = query
       const reg = query.registry
       const [status, record] = await Promise.all([
-        revocations.status(fresh === undefined ? { targets } : { targets, fresh }),
+        revocations.status({ targets, ...(fresh !== undefined ? { fresh } : {}), ...(identity !== undefined ? { identity } : {}) }),
         reg !== undefined && registry !== undefined ? registry.record(reg.vin, reg.fingerprint, fresh) : null,
       ])
       return { revoked: status.revoked, registry: record }

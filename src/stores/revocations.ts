@@ -4,6 +4,9 @@
 // (src/revocation/file-store.ts) and Redis (src/revocation/redis-store.ts), whose
 // key schema is a public contract (README "Redis schema"); a library user may
 // pass their own object (createFleetgate's parts.stores.revocations).
+// Revocation sources (a CRL fetched from a URL, an OCSP responder) are read-only
+// stores behind the same port, composed with the store: revoked by any is revoked.
+import type { Identity } from '../contract/identity.js'
 
 /** value of a revocation field: JSON {"reason":"keyCompromise","revokedAt":"<ISO 8601>"} */
 export interface RevocationEntry {
@@ -27,6 +30,12 @@ export interface RevocationQuery {
    * undone later, such as forwarding a signed command.
    */
   readonly fresh?: boolean
+  /**
+   * The connection's identity the targets were taken from, when there is one: a
+   * source that asks about a certificate rather than looking targets up (OCSP)
+   * reads its serial, issuing CA and AIA here. Absent for a command signer.
+   */
+  readonly identity?: Identity
 }
 
 export interface RevocationStatus {

@@ -47,6 +47,13 @@ interface Expected {
   readonly revocationCache: number
   readonly revocationTimeout: number
   readonly revocationFailOpen: boolean
+  readonly expiryWarning: number
+  readonly crlUrl?: readonly string[]
+  readonly crlRefresh: number
+  readonly crlStale: 'refuse' | 'use'
+  readonly ocspUrl?: readonly string[]
+  readonly ocspAia: boolean
+  readonly ocspUnavailable: 'refuse' | 'allow'
   readonly enforceSignedCommands: boolean
   readonly metricsPort?: number
   readonly metricsHost: string

@@ -5,6 +5,7 @@ import { AsnConvert } from '@peculiar/asn1-schema'
 import {
   Certificate, type Name, ExtendedKeyUsage, SubjectAlternativeName, CertificatePolicies, KeyUsage, KeyUsageFlags,
   id_ce_extKeyUsage, id_ce_subjectAltName, id_ce_certificatePolicies, id_ce_keyUsage,
+  AuthorityInfoAccessSyntax, id_pe_authorityInfoAccess, id_ad_ocsp,
 } from '@peculiar/asn1-x509'
 import type { NameAttributes, ParsedCertificate } from '../../../src/identity/index.js'
 
@@ -52,6 +53,7 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
   let eku: string[] | null = null
   let policies: string[] = []
   let digitalSignature: boolean | null = null
+  const ocsp: string[] = []
   const san = { dns: [] as string[], uri: [] as string[], ip: [] as string[], email: [] as string[] }
   for (const ext of tbs.extensions ?? []) {
     const value = ext.extnValue.buffer
@@ -61,6 +63,10 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
       digitalSignature = (AsnConvert.parse(value, KeyUsage).toNumber() & KeyUsageFlags.digitalSignature) !== 0
     } else if (ext.extnID === id_ce_certificatePolicies) {
       policies = AsnConvert.parse(value, CertificatePolicies).map((p) => p.policyIdentifier)
+    } else if (ext.extnID === id_pe_authorityInfoAccess) {
+      for (const ad of AsnConvert.parse(value, AuthorityInfoAccessSyntax)) {
+        if (ad.accessMethod === id_ad_ocsp && ad.accessLocation.uniformResourceIdentifier !== undefined) ocsp.push(ad.accessLocation.uniformResourceIdentifier)
+      }
     } else if (ext.extnID === id_ce_subjectAltName) {
       for (const gn of AsnConvert.parse(value, SubjectAlternativeName)) {
         if (gn.dNSName !== undefined) san.dns.push(gn.dNSName)
@@ -84,6 +90,7 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
     policies: Object.freeze(policies),
     san: Object.freeze({ dns: Object.freeze(san.dns), uri: Object.freeze(san.uri), ip: Object.freeze(san.ip), email: Object.freeze(san.email) }),
     selfIssued: subjectDer.equals(issuerDer),
+    ocsp: Object.freeze(ocsp),
   })
 }
 
