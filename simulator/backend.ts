@@ -5,7 +5,7 @@
 // OU vehicle, jti matches) before believing it.
 import { randomBytes } from 'node:crypto'
 import mqtt, { type MqttClient } from 'mqtt'
-import { mqttsOptions, signCommand, verifyResult, type CommandInput, type ResultPayload } from '../src/index.js'
+import { mqttsOptions, signCommand, verifyResult, type CommandInput, type ResultPayload, type UserSigningKey } from '../src/index.js'
 import { parseBrokerUrl } from './broker-url.js'
 import type { ClientCredentials } from './credentials.js'
 import { vehicleTopics } from './topics.js'
@@ -29,7 +29,13 @@ export interface Backend {
 
 interface Waiter { vin: string; jti: string; onResult: (r: ResultPayload) => void; onIgnored: (problem: string) => void }
 
-export async function connectBackend (url: string, creds: ClientCredentials, opts: { connectTimeoutMs?: number } = {}): Promise<Backend> {
+export interface BackendOptions {
+  readonly connectTimeoutMs?: number
+  /** sign commands with this user key (kid header: a phone) instead of the certificate's key (x5c) */
+  readonly userKey?: UserSigningKey
+}
+
+export async function connectBackend (url: string, creds: ClientCredentials, opts: BackendOptions = {}): Promise<Backend> {
   const addr = parseBrokerUrl(url)
   const clientId = `${creds.cn}-${randomBytes(4).toString('hex')}`
   const client = mqtt.connect(mqttsOptions(addr, { ca: creds.caPem, cert: creds.certPem, key: creds.keyPem }, {
@@ -92,7 +98,7 @@ export async function connectBackend (url: string, creds: ClientCredentials, opt
     async send (input, o = {}) {
       await ensureSubscribed(input.vin)
       const started = performance.now()
-      const { jws, payload } = await signCommand(input, creds.signing)
+      const { jws, payload } = await signCommand(input, opts.userKey ?? creds.signing)
       const out = await wait(input.vin, payload.jti, started, () => client.publishAsync(vehicleTopics(input.vin).commands, jws, { qos: 1 }), o.timeoutMs ?? 10_000)
       return { ...out, jti: payload.jti }
     },

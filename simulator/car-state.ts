@@ -29,6 +29,10 @@ export function apply (state: CarState, command: VerifiedCommand): string {
     case 'climate_off': state.climate = false; return 'climate off'
     case 'remote_start': state.engine = 'on'; return 'engine on'
     case 'set_charge_limit': state.chargeLimit = command.args.percent as number; return `charge limit ${state.chargeLimit}%`
+    case 'diagnostics': return `diagnostics: battery ${Math.round(state.battery)}%, engine ${state.engine}`
+    case 'add_key': return `key added (${String(command.args.role)})`
+    case 'remove_key': return 'key removed'
+    case 'transfer': return 'transferred to a new owner'
   }
 }
 

@@ -16,8 +16,9 @@ export function formatCarEvent (e: CarEvent): string {
     case 'offline': return `car ${e.vin}: offline (broker unreachable), reconnecting`
     case 'reconnecting': return `car ${e.vin}: reconnecting (next wait ${e.inMs} ms)`
     case 'command': return e.status === 'executed'
-      ? `car ${e.vin}: executed ${safe(e.cmd)} (${e.effect ?? ''}) jti ${safe(e.jti)} from ${safe(e.signer)}`
+      ? `car ${e.vin}: executed ${safe(e.cmd)} (${e.effect ?? ''}) jti ${safe(e.jti)} from ${safe(e.signer ?? e.by)}${e.role !== undefined ? ` (${e.role})` : ''}`
       : `car ${e.vin}: rejected command jti ${safe(e.jti)}: ${e.reason ?? ''}${e.answered ? '' : ' (no jti: not answered)'}`
+    case 'keys': return `car ${e.vin}: key list #${e.seq}: ${e.change.op}${e.change.kid !== undefined ? ` ${e.change.kid}` : ''}${e.change.role !== undefined ? ` (${e.change.role})` : ''}, ${e.keys} user keys`
     case 'telemetry': return `car ${e.vin}: telemetry speed ${e.speed} km/h battery ${e.battery}%`
     case 'error': return `car ${e.vin}: error: ${safe(e.message, 200)}`
     case 'stopped': return `car ${e.vin}: stopped`

@@ -5,6 +5,8 @@ export function vehicleTopics (vin: string) {
     status: `${base}/status`,
     commands: `${base}/commands`,
     results: `${base}/command-results`,
+    /** the car's key list as it last published it (retained, signed by the car) */
+    keys: `${base}/keys`,
     telemetry: (stream: 'speed' | 'battery' | 'location') => `${base}/telemetry/${stream}`,
   }
 }

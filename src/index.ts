@@ -37,13 +37,19 @@ export { ExpiryBuckets, ExpiryGuard, firstExpiryOf, MAX_TIMER_MS, type ExpiryClo
 export type { ReloadResult } from './reload/index.js'
 export { createMetrics, serveMetrics, type FleetgateMetrics, type MetricsServer } from './metrics/index.js'
 
-// Signed commands (README "Signed commands"): pure sign/verify, allowlist, x5c trust, replay set; the broker edge check
+// Signed commands (README "Signed commands"): pure sign/verify, allowlist, x5c trust, the car's key list and roles,
+// replay set; the broker edge check
 export {
-  COMMAND_NAMES, type CommandName, isCommandName, argsValid, DEFAULT_COMMAND_ROLES, type CommandRoles,
-  MAX_JWS_BYTES, type CommandPayload, type ResultPayload, type ResultStatus, isUuid, parseCommandJws, parseResultJws,
+  COMMAND_NAMES, type CommandName, isCommandName, argsValid, argsProblem, isKeyCommand, DEFAULT_COMMAND_ROLES, type CommandRoles,
+  MAX_JWS_BYTES, type CommandPayload, type ResultPayload, type ResultStatus, type KeyRecordPayload, isUuid, parseCommandJws, parseResultJws, parseKeyRecordJws,
   commandTrust, SignerVerifier, type CommandTrust, type Signer, ReplayCache, DEFAULT_REPLAY_CAPACITY,
-  verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS, type CommandPolicy, type VerifyContext, type VerifiedCommand, type CommandDecision,
-  signJws, signCommand, commandPayload, signResult, type SigningKey, type CommandInput, verifyResult, type ResultDecision,
+  verifyCommand, DEFAULT_SKEW_MS, DEFAULT_MAX_LIFETIME_MS, type CommandPolicy, type VerifyContext, type VerifiedCommand, type CommandDecision, type CarKeys,
+  signJws, signCommand, commandPayload, signResult, signKeyRecord, type SigningKey, type UserSigningKey, type CommandInput, type ResultExtras,
+  verifyResult, verifyKeyRecord, type ResultDecision, type KeyRecordDecision,
+  KEY_ROLES, type KeyRole, KEY_COMMANDS, type KeyCommandName, VEHICLE_COMMANDS, ROLE_TABLE, ADDABLE_ROLES, DEFAULT_BACKEND_ROLE, BACKEND_OU,
+  MAX_KEYS, MAX_KEY_WINDOW_MS, isKeyRole, roleAllows, isThumbprint, publicJwkProblem, thumbprintOf, publicJwkOf, jwkKey,
+  emptyKeyList, findKey, certificateRole, keyListView, planKeyChange, transferTo, pairOwner, wipeKeyList, parseKeyList,
+  type PublicJwk, type UserKey, type KeyList, type KeyEntryView, type KeyChange, type KeyPlan,
 } from './commands/index.js'
 export { commandEdgeCheck, edgeCommandTrust, type CommandEdgeOptions, type SignerRevocationLookup } from './checks/index.js'
 

@@ -7,6 +7,7 @@ import {
   algNone, badArgs, expiredCommand, forgedSignature, noPrivilege, payloadTampering, replay, unknownCommand, untrustedSigner, wrongVin,
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
 } from './command-attacks.js'
+import { KEY_ATTACKS } from './key-attacks.js'
 import { connectionFlood, neverConnect, oversizedPacket } from './transport-attacks.js'
 import { revokedCertificate, revokedLiveSession } from './revocation-attacks.js'
 import { recoveryLockout } from './provisioning-attacks.js'
@@ -21,6 +22,7 @@ export const CATALOGUE: readonly Attack[] = [
   wildcardOnline, wildcardPersistent, sysDiscovery, publishForeign, retainedCommand, retainedFlood, subscribeDenyFlood,
   forgedSignature, payloadTampering, replay, expiredCommand, wrongVin, untrustedSigner, noPrivilege, algNone, unknownCommand, badArgs,
   signerServerEku, signerNoEku, signerKeyEncipherment, signerTwoOus,
+  ...KEY_ATTACKS,
   oversizedPacket, neverConnect, connectionFlood,
   badRemainingLength, wrongProtocolName, protocolLevel5, reservedFlags, secondConnect, publishQos3, emptyTopic, nulInTopic,
   qos2NeverReleased, qos2Accumulation, silentConnections, stuckSubscriber,

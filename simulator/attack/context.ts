@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { readPemCertificates, readPrivateKey, type ClientTlsPem, type SigningKey } from '../../src/index.js'
+import type { PhoneKey } from '../phone.js'
 import type { DevPkiPaths, CertKeyPaths } from '../../src/testing.js'
 import { connectBackend, type Backend, type CommandOutcome } from '../backend.js'
 import type { BrokerAddress } from '../broker-url.js'
@@ -43,6 +44,8 @@ export interface RunSettings {
   /** a fresh VIN and its birth certificate from the PKI's manufacturing CA (PEM text) */
   readonly freshBirth?: () => Promise<{ vin: string; cert: string; key: string }>
   readonly victimCar?: VictimCar
+  /** the owner key this run paired with the victim car at its start (absent with --no-cars: the key-list attacks are SKIPPED) */
+  readonly victimOwner?: PhoneKey
   /** issue n extra vehicle certificates from the PKI's issuing CA (load attacks); absent: those attacks are SKIPPED */
   readonly issueCars?: (n: number) => Promise<FloodCar[]>
 }
@@ -68,6 +71,9 @@ export interface AttackContext extends RunSettings {
   victimCert: CertKeyPaths
   /** revoke victimCert once per run */
   revokeVictim (): Promise<void>
+  /** the victim car's owner key now (a transfer attack hands the car to a new one) */
+  owner (): PhoneKey
+  setOwner (next: PhoneKey): void
   /** n genuine vehicle certificates other than the sample cars (made once per run) */
   floodCars (n: number): Promise<FloodCar[]>
 }
@@ -90,10 +96,10 @@ export function attackerPair (ctx: AttackContext): CertKeyPaths {
 }
 
 /** Shared state of one run: the victim certificate and whether it has been revoked. */
-export interface RunState { victimCert: CertKeyPaths; revoked: Promise<void> | null }
+export interface RunState { victimCert: CertKeyPaths; revoked: Promise<void> | null; owner: PhoneKey | undefined }
 
 export function newRunState (settings: RunSettings): RunState {
-  return { victimCert: settings.pki.attack.victim, revoked: null }
+  return { victimCert: settings.pki.attack.victim, revoked: null, owner: settings.victimOwner }
 }
 
 export function attackContext (settings: RunSettings, state: RunState, scope: Scope): AttackContext {
@@ -138,6 +144,11 @@ export function attackContext (settings: RunSettings, state: RunState, scope: Sc
       if (!settings.issueCars) throw new SkipAttack('no issuing CA key in the PKI directory to make flood cars')
       return once('flood-cars:' + n, () => settings.issueCars!(n))
     },
+    owner () {
+      if (state.owner === undefined) throw new SkipAttack('needs the victim car started by this run, with the owner key it paired at start (not --no-cars)')
+      return state.owner
+    },
+    setOwner (next) { state.owner = next },
     revokeVictim () {
       if (!settings.revoke) throw new Inconclusive('no revocation store')
       state.revoked ??= settings.revoke(state.victimCert.cert)

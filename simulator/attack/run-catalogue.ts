@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createAuditLogger, fgError, DEFAULT_RATE_LIMIT, startProvisioner, type RunningProvisioner, type StoreChoice } from '../../src/index.js'
+import { createAuditLogger, fgError, generateKey, DEFAULT_RATE_LIMIT, startProvisioner, type RunningProvisioner, type StoreChoice } from '../../src/index.js'
 import { loadPki, loadCa, issueLeaf, randomVin, randomVins, type CertKeyPaths, type DevPkiPaths } from '../../src/testing.js'
 import { parseBrokerUrl } from '../broker-url.js'
 import { startCar, type CarEvent } from '../car.js'
@@ -16,6 +16,7 @@ import { readAuditLog } from './audit-log.js'
 import { exitCodeOf, runAttacks, totals, withAuditReasons, withObservedReasons, type RunHooks } from './runner.js'
 import { type Attack, type CatalogueReport } from './types.js'
 import { Inconclusive } from './not-judged.js'
+import { phoneKeyOf, type PhoneKey } from '../phone.js'
 
 export interface CatalogueOptions {
   readonly url: string
@@ -42,9 +43,11 @@ export class CatalogueNotStarted extends Error {}
 
 const MAX_EVENTS = 500
 
-async function startVictimCar (url: string, rootCert: string, pair: CertKeyPaths, quick: boolean): Promise<VictimCar> {
+async function startVictimCar (url: string, rootCert: string, pair: CertKeyPaths, quick: boolean, owner: PhoneKey): Promise<VictimCar> {
   const events: CarEvent[] = []
   const car = await startCar({
+    // its first owner, enrolled by the in-car step: the key-list attacks act as this owner
+    localKeySteps: [{ step: 'pair', jwk: owner.jwk, label: 'catalogue owner' }],
     url,
     credentials: async () => credentialsFromFiles({ ca: rootCert, cert: pair.cert, key: pair.key }),
     telemetryIntervalMs: quick ? 1000 : 2000,
@@ -123,9 +126,11 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
   }
 
   let victimCar: VictimCar | undefined
+  let victimOwner: PhoneKey | undefined
   if (!opts.noCars) {
     line(`starting the victim car ${victimVin}`)
-    victimCar = await startVictimCar(opts.url, pki.paths.root.cert, pki.paths.vehicles[1]!, opts.quick)
+    victimOwner = await phoneKeyOf(generateKey())
+    victimCar = await startVictimCar(opts.url, pki.paths.root.cert, pki.paths.vehicles[1]!, opts.quick, victimOwner)
     const online = await Promise.race([victimCar.car.online.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000))])
     if (!online) {
       await victimCar.car.stop()
@@ -156,6 +161,7 @@ export async function runCatalogue (opts: CatalogueOptions): Promise<{ report: C
     freshBirth: () => freshBirth(opts.pkiDir),
     issueCars: (n) => issueCars(opts.pkiDir, n),
     victimCar,
+    victimOwner,
   }
   let results
   try {

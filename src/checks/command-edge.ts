@@ -2,7 +2,8 @@
 // "Signed commands"): on vehicles/{vin}/commands the broker verifies shape, x5c chain, ES256
 // signature, signer role and that the payload's vin is the topic's VIN (the
 // same pure verifyCommand as the car, scope 'authenticity'), then the signer
-// against revocation (the car cannot reach the store). A refusal closes the
+// against revocation (the car cannot reach the store). A command signed by a
+// user key (kid) is checked for shape and VIN only: the key list is the car's. A refusal closes the
 // publisher's connection: reason command_rejected, the command reason in the
 // audit line (commandReason). Freshness, the allowlist and replay stay with
 // the car: its clock and its seen-jti set are the ones that count, and a
@@ -52,15 +53,17 @@ export function commandEdgeCheck (opts: CommandEdgeOptions): PublishCheck {
     const jws = typeof raw === 'string' ? raw : raw.toString('latin1')
     const d = await verifyCommand(jws, { chains, vin, topicVin: vin, now: now(), scope: 'authenticity' }, opts)
     if (!d.ok) return rejected(d.reason, d.jti !== undefined ? { jti: d.jti } : {})
-    if (opts.isRevoked) {
+    // a kid-signed command (a user key of the car's list) has no certificate: the car alone judges it
+    const signer = d.signer
+    if (opts.isRevoked && signer !== undefined) {
       let revoked: boolean
       try {
-        revoked = await opts.isRevoked(d.signer.fingerprint, d.signer.issuerFingerprint, d.signer.serial, { serial: d.signer.issuerSerial, rootFingerprint: d.signer.rootFingerprint })
+        revoked = await opts.isRevoked(signer.fingerprint, signer.issuerFingerprint, signer.serial, { serial: signer.issuerSerial, rootFingerprint: signer.rootFingerprint })
       } catch {
         if (opts.revocationFailOpen === true) return { ok: true }
-        return rejected('untrusted_signer', { jti: d.command.jti, signer: d.signer.fingerprint.slice(0, 16), revocation: 'unavailable' })
+        return rejected('untrusted_signer', { jti: d.command.jti, signer: signer.fingerprint.slice(0, 16), revocation: 'unavailable' })
       }
-      if (revoked) return rejected('untrusted_signer', { jti: d.command.jti, signer: d.signer.fingerprint.slice(0, 16), revocation: 'revoked' })
+      if (revoked) return rejected('untrusted_signer', { jti: d.command.jti, signer: signer.fingerprint.slice(0, 16), revocation: 'revoked' })
     }
     return { ok: true }
   }

@@ -8,6 +8,7 @@ import { normaliseSerial, parseCertificate, sha256Hex, EKU_CLIENT_AUTH, EKU_DOCU
 import { ChainVerifier, isSelfSigned, issuedBy, validAt } from '../pki/chain.js'
 import { isP256 } from '../pki/keys.js'
 import { subjectAttribute } from '../pki/subject.js'
+import { publicJwkOf, thumbprintOf } from './keys.js'
 
 /**
  * What a signer's leaf must say of itself, as the broker asks of a client: a
@@ -45,6 +46,8 @@ export interface Signer {
   /** the signer role (first OU) */
   readonly ou: string | undefined
   readonly publicKey: KeyObject
+  /** RFC 7638 thumbprint of the leaf's public key (a car's result names it in `by`) */
+  readonly kid: string
   /** the same key imported once for jose (WebCrypto) */
   readonly cryptoKey: webcrypto.CryptoKey
 }
@@ -152,6 +155,7 @@ export class SignerVerifier {
       cn: subjectAttribute(leaf, 'CN'),
       ou: subjectAttribute(leaf, 'OU'),
       publicKey: key,
+      kid: await thumbprintOf(publicJwkOf(key)),
       cryptoKey,
     })
     return {

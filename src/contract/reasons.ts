@@ -21,7 +21,7 @@ export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over'
 export const DELIVERY_REASONS = ['slow_consumer'] as const
 export const COMMAND_REASONS = [
   'malformed', 'untrusted_signer', 'bad_signature', 'insufficient_privileges', 'wrong_vin',
-  'ttl_too_long', 'not_yet_valid', 'expired', 'unknown_command', 'bad_args', 'replayed',
+  'ttl_too_long', 'not_yet_valid', 'expired', 'unknown_command', 'bad_args', 'replayed', 'unknown_key', 'role_forbids',
 ] as const
 export const SESSION_REASONS = ['offline_queue_full', 'session_expired'] as const
 export const PROVISIONING_REASONS = ['malformed', 'bad_csr', 'key_not_allowed', 'subject_mismatch', 'rate_limited'] as const

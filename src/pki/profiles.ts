@@ -13,8 +13,8 @@ import { keyIdentifier } from './key-id.js'
 import { generateKey, isP256 } from './keys.js'
 import { EKU_OIDS, serialHex, sha256Hex } from '../identity/index.js'
 
-export type PkiRole = 'vehicle' | 'fleet-backend' | 'fleet-monitor' | 'provisioner' | 'factory' | 'server'
-export const PKI_ROLES: readonly PkiRole[] = ['vehicle', 'fleet-backend', 'fleet-monitor', 'provisioner', 'factory', 'server']
+export type PkiRole = 'vehicle' | 'fleet-backend' | 'fleet-monitor' | 'provisioner' | 'factory' | 'server' | 'phone'
+export const PKI_ROLES: readonly PkiRole[] = ['vehicle', 'fleet-backend', 'fleet-monitor', 'provisioner', 'factory', 'server', 'phone']
 
 export function isPkiRole (value: string): value is PkiRole {
   return (PKI_ROLES as readonly string[]).includes(value)
@@ -57,6 +57,8 @@ export const ROLE_PROFILES: Readonly<Record<PkiRole, RoleProfile>> = {
   provisioner: { ou: 'provisioner', eku: 'clientAuth', issuer: 'issuing', lifetimeMs: YEAR_MS, cnIsVin: false },
   factory: { ou: 'factory', eku: 'clientAuth', issuer: 'manufacturing', lifetimeMs: 10 * YEAR_MS, cnIsVin: true },
   server: { ou: null, eku: 'serverAuth', issuer: 'issuing', lifetimeMs: YEAR_MS, cnIsVin: false },
+  // a user's phone app: reaches command topics; its authority over a car is only the car's key list
+  phone: { ou: 'phone', eku: 'clientAuth', issuer: 'issuing', lifetimeMs: YEAR_MS, cnIsVin: false },
 }
 
 /** SAN entries every server certificate carries */

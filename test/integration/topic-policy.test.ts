@@ -208,7 +208,7 @@ describe('topic policy (ARCHITECTURE.md steps 7-8)', function () {
           expect(codes.every((x) => x === 1)).to.equal(true)
         }
         await c.endAsync()
-        writeFileSync(policy, readFileSync(policy, 'utf8').replace('subscribe: ["vehicles/+/telemetry/+", "vehicles/+/status", "vehicles/+/command-results"]', 'subscribe: ["vehicles/+/status"]'))
+        writeFileSync(policy, readFileSync(policy, 'utf8').replace('subscribe: ["vehicles/+/telemetry/+", "vehicles/+/status", "vehicles/+/command-results", "vehicles/+/keys"]', 'subscribe: ["vehicles/+/status"]'))
         expect(own.reload().ok).to.equal(true)
         const back = await connect(own.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-restore', clean: false })
         open.push(back)

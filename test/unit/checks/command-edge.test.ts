@@ -2,6 +2,7 @@
 // real JWS signed by src/commands, real certificates of the in-memory test PKI,
 // the signer looked up in a real embedded revocation store. No socket.
 import { expect } from 'chai'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,6 +44,18 @@ describe('checks/commandEdgeCheck: signed commands at the broker edge', function
 
   it('admits a command a fleet backend signed for the topic\'s car', async () => {
     expect(commandReason(await run(check(), publish(commandTopic(VIN), await signed(VIN))))).to.equal('ok')
+  })
+
+  it('a kid-signed command (a user key of a car\'s list): the edge holds no list, so shape and VIN only; never a revocation lookup', async () => {
+    let lookups = 0
+    const c = check({ isRevoked: async () => { lookups++; return true } })
+    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
+    const kid = 'A'.repeat(43)
+    expect(commandReason(await run(c, publish(commandTopic(VIN), rawJws({ alg: 'ES256', kid }, commandBody(VIN, 'unlock'), key))))).to.equal('ok')
+    expect(commandReason(await run(c, publish(commandTopic(VIN), rawJws({ alg: 'ES256', kid }, commandBody(OTHER_VIN, 'unlock'), key))))).to.equal('command_rejected:wrong_vin')
+    expect(commandReason(await run(c, publish(commandTopic(VIN), rawJws({ alg: 'ES256', kid: 'short' }, commandBody(VIN, 'unlock'), key))))).to.equal('command_rejected:malformed')
+    expect(commandReason(await run(c, publish(commandTopic(VIN), rawJws({ alg: 'ES256', kid, x5c: x5cOf(f.backend.chainPem) }, commandBody(VIN, 'unlock'), key))))).to.equal('command_rejected:malformed')
+    expect(lookups).to.equal(0)
   })
 
   it('refuses (command_rejected) what the car would refuse for authenticity, the command reason and jti in the audit fields', async () => {

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { ERROR_CODES } from '../../../src/contract/errors.js'
+import { COMMAND_REASONS } from '../../../src/contract/reasons.js'
+import { KEY_ROLES, ROLE_TABLE } from '../../../src/commands/index.js'
 import { SERVE_OPTIONS, flagOf, envOf, type ServeOptionName } from '../../../src/config/index.js'
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', '..')
@@ -34,6 +36,24 @@ describe('README', () => {
       expect(byFlag.get(flagOf(name)), flagOf(name)).to.equal(envOf(name))
     }
     expect(byFlag.size).to.equal(Object.keys(SERVE_OPTIONS).length)
+  })
+
+  it('lists every command reason the car answers with, and no other', () => {
+    const row = tableAfter('### Reasons').find((r) => r[0] === 'command (car)')
+    expect(row, 'command (car) row').to.not.equal(undefined)
+    const documented = [...row![1]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1])
+    expect(documented).to.have.members([...COMMAND_REASONS])
+  })
+
+  it('documents the role table of the car\'s key list as src/commands/keys.ts has it', () => {
+    const rows = tableAfter('#### Roles')
+    expect(rows.map((r) => r[0]!.replace(/`/g, ''))).to.deep.equal([...KEY_ROLES])
+    for (const r of rows) {
+      const role = r[0]!.replace(/`/g, '') as keyof typeof ROLE_TABLE
+      if (role === 'driver' || role === 'service') {
+        expect([...r[1]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]), role).to.deep.equal([...ROLE_TABLE[role].commands])
+      }
+    }
   })
 
   it('shows the two quick-start commands', () => {

@@ -88,6 +88,7 @@ describe('pki/profiles', function () {
       provisioner: { ou: 'provisioner', eku: EKU_OIDS.clientAuth },
       factory: { ou: 'factory', eku: EKU_OIDS.clientAuth },
       server: { ou: null, eku: EKU_OIDS.serverAuth },
+      phone: { ou: 'phone', eku: EKU_OIDS.clientAuth },
     } as const
     for (const role of PKI_ROLES) {
       const ca = role === 'factory' ? manufacturing : issuing

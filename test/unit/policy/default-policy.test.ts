@@ -11,7 +11,7 @@ describe('policy: the shipped default policy', () => {
   it('ships at an absolute path that exists, and loads', () => {
     expect(isAbsolute(defaultPolicyPath)).to.equal(true)
     expect(existsSync(defaultPolicyPath)).to.equal(true)
-    expect(policy.roles).to.deep.equal(['vehicle', 'fleet-backend', 'fleet-monitor', 'factory', 'provisioner'])
+    expect(policy.roles).to.deep.equal(['vehicle', 'fleet-backend', 'fleet-monitor', 'factory', 'provisioner', 'phone'])
   })
 
   describe('roles', () => {
@@ -20,7 +20,7 @@ describe('policy: the shipped default policy', () => {
       expect(g.role).to.equal('vehicle')
       expect(g.publishRules).to.deep.equal([
         `vehicles/${VIN}/telemetry/+`, `vehicles/${VIN}/status`,
-        `vehicles/${VIN}/command-results`, `vehicles/${VIN}/certificate/request`,
+        `vehicles/${VIN}/command-results`, `vehicles/${VIN}/keys`, `vehicles/${VIN}/certificate/request`,
       ])
       expect(g.subscribeRules).to.deep.equal([`vehicles/${VIN}/commands`, `vehicles/${VIN}/certificate/response`])
     })
@@ -29,6 +29,17 @@ describe('policy: the shipped default policy', () => {
       expect(grantOf(policy.resolve(cert('backend-1', 'fleet-backend'), 'backend-1')).role).to.equal('fleet-backend')
       expect(grantOf(policy.resolve(cert('monitor', 'fleet-monitor'), 'monitor-3')).role).to.equal('fleet-monitor')
       expect(grantOf(policy.resolve(cert('provisioner', 'provisioner'), 'provisioner-a')).role).to.equal('provisioner')
+    })
+
+    it('phone: any car\'s command topic and results, nothing else (its authority is each car\'s key list)', () => {
+      const g = grantOf(policy.resolve(cert('phone-anna', 'phone'), 'phone-anna'))
+      expect(g.role).to.equal('phone')
+      expect(g.canPublish(`vehicles/${VIN}/commands`)).to.equal(true)
+      expect(g.canPublish(`vehicles/${VIN}/keys`)).to.equal(false)
+      expect(g.canPublish(`vehicles/${VIN}/command-results`)).to.equal(false)
+      expect(g.canSubscribe(`vehicles/${VIN}/command-results`)).to.equal(true)
+      expect(g.canSubscribe(`vehicles/${VIN}/telemetry/+`)).to.equal(false)
+      expect(g.canSubscribe(`vehicles/${VIN}/keys`)).to.equal(false)
     })
 
     it('factory: birth certificate from the manufacturing CA, provisioning topics only', () => {
