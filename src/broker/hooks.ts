@@ -181,15 +181,17 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
    * command topic: telemetry pays no promise). An awaited check may finish after
    * fleetgate ended the session (revoked meanwhile): nothing is published then.
    */
-  function runPublishChecks (client: Client, session: Session, packet: PublishPacket, callback: (error?: Error | null) => void, from: number): void {
+  function runPublishChecks (client: Client, session: Session, packet: PublishPacket, callback: (error?: Error | null) => void, from: number, isWill: boolean): void {
     for (let i = from; i < deps.publishChecks.length; i++) {
       let r: ReturnType<PublishCheck>
       try { r = deps.publishChecks[i]!(session, packet) } catch (err) { return publishCheckFailed(session, callback, err) }
       if (typeof (r as Promise<unknown>).then === 'function') {
         ;(r as Promise<CheckResult<PublishReason>>).then((res) => {
           if (!res.ok) return refusePublish(session, packet, callback, res.reason, res.detail, res.audit)
-          if (session.endedFor !== undefined || client.closed) return callback(new Error('session ended'))
-          runPublishChecks(client, session, packet, callback, i + 1)
+          // A Will is asked about after Aedes closed the client: closed is no reason to drop it
+          // (a check held it through a store stall); a session fleetgate ended loses it (endedFor).
+          if (session.endedFor !== undefined || (client.closed && !isWill)) return callback(new Error('session ended'))
+          runPublishChecks(client, session, packet, callback, i + 1, isWill)
         }, (err: unknown) => publishCheckFailed(session, callback, err))
         return
       }
@@ -335,7 +337,8 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       const topicCheck = checkPublishTopic(session, packet.topic, !!packet.retain, packet.retain ? packet.payload.length : 0, deps.maxRetainedSize)
       if (!topicCheck.ok) return refusePublish(session, packet, callback, topicCheck.reason, topicCheck.detail)
       if (deps.publishChecks.length === 0) return callback(null)
-      runPublishChecks(client, session, packet, callback, 0)
+      // Aedes marks a client closed before it asks about its Will (lib/client.js close)
+      runPublishChecks(client, session, packet, callback, 0, client.closed)
     },
 
     authorizeSubscribe: function fleetgateAuthorizeSubscribe (client, sub, callback) {
