@@ -13,6 +13,7 @@
 // Every refusal here is counted (fleetgate_decisions_total{evt="accept.deny"}) and
 // audited at a sampled rate (SampledAudit): a storm does not flood the log.
 import { BlockList, isIPv4, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { Server as TlsServer } from 'node:tls'
 import type { Config } from '../config/index.js'
 import { parseAddressList } from '../config/index.js'
@@ -78,34 +79,39 @@ export function installAcceptGate (server: TlsServer, deps: AcceptDeps): void {
       audit.warn('accept.deny', 'max_connections_reached', { remote: data?.remoteAddress, max: config.maxConnections }, 'connection refused at accept: node at --max-connections')
     })
   }
-  const rate = config.maxConnectRate > 0 ? new ConnectRate(config.maxConnectRate, Date.now()) : null
+  // a monotonic clock: a wall clock stepped back (NTP, a resumed VM) would hold the bucket empty
+  const rate = config.maxConnectRate > 0 ? new ConnectRate(config.maxConnectRate, performance.now()) : null
   const maxHandshakes = config.maxHandshakes
   const proxy = config.proxyProtocol ? proxyGate(config, deps) : null
   if (rate === null && maxHandshakes === 0 && proxy === null) return
   let handshakes = 0
+  const ended = () => { if (handshakes > 0) handshakes-- }
   if (maxHandshakes > 0) {
-    const ended = () => { if (handshakes > 0) handshakes-- }
     server.on('secureConnection', ended)
     server.on('tlsClientError', ended)
   }
   const inner = server.listeners('connection') as ConnectionListener[]
   server.removeAllListeners('connection')
   const handToTls = (raw: Socket) => {
-    if (maxHandshakes > 0) handshakes++
     for (const listener of inner) listener.call(server, raw)
   }
   server.on('connection', function acceptGate (raw: Socket) {
+    // Cheapest and stateless first: a peer outside --proxy-from spends no token of the rate
+    // and no handshake slot (else anyone reaching the port past the balancer could empty them).
+    if (proxy !== null && !proxy.sourceAllowed(raw)) return
     // (a connection refused for the handshakes in progress spends no token of the rate)
     if (maxHandshakes > 0 && handshakes >= maxHandshakes) {
       refuse(deps, raw, 'too_many_handshakes', raw.remoteAddress, `${handshakes} TLS handshakes in progress, --max-handshakes ${maxHandshakes}`)
       return
     }
-    if (rate !== null && !rate.take(Date.now())) {
+    if (rate !== null && !rate.take(performance.now())) {
       refuse(deps, raw, 'connect_rate_exceeded', raw.remoteAddress, `over --max-connect-rate ${rate.perSecond}/s`)
       return
     }
+    // counted from here: the PROXY header's wait holds a slot as the TLS handshake after it does
+    if (maxHandshakes > 0) handshakes++
     if (proxy === null) handToTls(raw)
-    else proxy(raw, handToTls)
+    else proxy.readHeader(raw, handToTls, maxHandshakes > 0 ? ended : ignore)
   })
 }
 
@@ -116,54 +122,64 @@ function refuse (deps: AcceptDeps, raw: Socket, reason: AcceptReason, remote: st
   deps.audit.warn('accept.deny', reason, { remote, detail }, 'connection refused before TLS')
 }
 
-/** The PROXY header reader: one per server. */
-function proxyGate (config: Config, deps: AcceptDeps): (raw: Socket, handToTls: (raw: Socket) => void) => void {
+/** The PROXY header gate: one per server. */
+interface ProxyGate {
+  /** false (the connection refused or gone) when the peer is not a listed load balancer */
+  sourceAllowed (raw: Socket): boolean
+  /** read the header, then hand the socket to TLS; `refused` when it never gets there */
+  readHeader (raw: Socket, handToTls: (raw: Socket) => void, refused: () => void): void
+}
+
+function proxyGate (config: Config, deps: AcceptDeps): ProxyGate {
   const allowed = new BlockList()
   const list = parseAddressList(config.proxyFrom ?? '')
   if (list.ok) for (const b of list.blocks) allowed.addSubnet(b.address, b.prefix, b.family)
   const timeoutMs = config.handshakeTimeout
-  return function readProxyHeader (raw, handToTls) {
-    const peer = raw.remoteAddress
-    // gone before it was accepted (a balancer's TCP check: connect, then reset): nothing to judge
-    if (peer === undefined) { raw.destroy(); return }
-    if (!allowed.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6')) {
+  return {
+    sourceAllowed (raw) {
+      const peer = raw.remoteAddress
+      // gone before it was accepted (a balancer's TCP check: connect, then reset): nothing to judge
+      if (peer === undefined) { raw.destroy(); return false }
+      if (allowed.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6')) return true
       refuse(deps, raw, 'proxy_source_denied', peer, 'not in --proxy-from')
-      return
-    }
-    let received: Buffer | null = null
-    const done = () => {
-      raw.off('data', onData)
-      raw.off('timeout', onTimeout)
-      raw.off('close', onClose)
-      raw.setTimeout(0)
-    }
-    const onTimeout = () => {
-      done()
-      refuse(deps, raw, 'proxy_header_timeout', peer, `${received?.length ?? 0} bytes of a PROXY header in ${timeoutMs} ms`)
-    }
-    const onClose = () => {
-      done()
-      // a peer that leaves mid-header: nothing was accepted, the refusal is counted all the same
-      if (received === null) refuse(deps, raw, 'proxy_header_missing', peer, 'closed before any byte')
-      else refuse(deps, raw, 'proxy_header_invalid', peer, `closed after ${received.length} bytes of a partial PROXY header`)
-    }
-    const onData = (chunk: Buffer) => {
-      received = received === null ? chunk : Buffer.concat([received, chunk])
-      const scan = scanProxyHeader(received)
-      if (scan.state === 'partial') return
-      done()
-      if (scan.state === 'missing') { refuse(deps, raw, 'proxy_header_missing', peer, scan.detail); return }
-      if (scan.state === 'invalid') { refuse(deps, raw, 'proxy_header_invalid', peer, scan.detail); return }
-      raw.pause()
-      if (received.length > scan.length) raw.unshift(received.subarray(scan.length))
-      // LOCAL (the balancer's own health check) and UNKNOWN: the peer's address stands
-      if (scan.header.command === 'proxy') deps.addresses.relay(raw, scan.header.address)
-      handToTls(raw)
-    }
-    raw.on('error', ignore)
-    raw.on('data', onData)
-    raw.on('close', onClose)
-    raw.on('timeout', onTimeout)
-    raw.setTimeout(timeoutMs)
+      return false
+    },
+    readHeader (raw, handToTls, refused) {
+      const peer = raw.remoteAddress
+      let received: Buffer | null = null
+      const reject = (reason: AcceptReason, detail: string) => { refused(); refuse(deps, raw, reason, peer, detail) }
+      // an absolute deadline, not an idle timer: a peer trickling a byte at a time gets no longer
+      const timer = setTimeout(() => {
+        done()
+        reject('proxy_header_timeout', `${received?.length ?? 0} bytes of a PROXY header in ${timeoutMs} ms`)
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        raw.off('data', onData)
+        raw.off('close', onClose)
+      }
+      const onClose = () => {
+        done()
+        // a peer that leaves mid-header: nothing was accepted, the refusal is counted all the same
+        if (received === null) reject('proxy_header_missing', 'closed before any byte')
+        else reject('proxy_header_invalid', `closed after ${received.length} bytes of a partial PROXY header`)
+      }
+      const onData = (chunk: Buffer) => {
+        received = received === null ? chunk : Buffer.concat([received, chunk])
+        const scan = scanProxyHeader(received)
+        if (scan.state === 'partial') return
+        done()
+        if (scan.state === 'missing') { reject('proxy_header_missing', scan.detail); return }
+        if (scan.state === 'invalid') { reject('proxy_header_invalid', scan.detail); return }
+        raw.pause()
+        if (received.length > scan.length) raw.unshift(received.subarray(scan.length))
+        // LOCAL (the balancer's own health check) and UNKNOWN: the peer's address stands
+        if (scan.header.command === 'proxy') deps.addresses.relay(raw, scan.header.address)
+        handToTls(raw)
+      }
+      raw.on('error', ignore)
+      raw.on('data', onData)
+      raw.on('close', onClose)
+    },
   }
 }

@@ -18,6 +18,9 @@ export class ConnectRate {
     if (now > this.#at) {
       this.#tokens = Math.min(this.perSecond, this.#tokens + (now - this.#at) * this.perSecond / 1000)
       this.#at = now
+    } else if (now < this.#at) {
+      // a clock that went back: refill from here on, never wait for it to catch up
+      this.#at = now
     }
     if (this.#tokens < 1) return false
     this.#tokens -= 1

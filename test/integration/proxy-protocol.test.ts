@@ -126,6 +126,21 @@ describe('PROXY protocol (--proxy-protocol, --proxy-from)', function () {
       expect(broker.audit.find('connect.allow')).to.have.length(0)
     })
 
+    it('a header trickled a byte at a time is closed at --handshake-timeout from the accept, not from its last byte (security review 4)', async () => {
+      const t0 = Date.now()
+      const closedAfter = await new Promise<number>((resolve) => {
+        const s: Socket = netConnect({ host: '127.0.0.1', port: broker.port })
+        const bytes = Buffer.from('PROXY TCP4 192.0.2.1 127.0.0.1 40001 8883')
+        let i = 0
+        const tick = setInterval(() => { if (i < bytes.length && !s.destroyed) s.write(bytes.subarray(i, ++i)) }, 250)
+        s.on('error', () => {})
+        s.on('close', () => { clearInterval(tick); resolve(Date.now() - t0) })
+        setTimeout(() => { clearInterval(tick); s.destroy() }, 8000)
+      })
+      expect(closedAfter, 'an idle timer would let 42 bytes at 250 ms hold it ~10 s').to.be.within(600, 2500)
+      await broker.audit.waitFor('accept.deny', { reason: 'proxy_header_timeout' })
+    })
+
     it('closes a connection from a source not in --proxy-from before reading it (proxy_source_denied)', async () => {
       const o = await tryConnectProxied(broker.port, credentials(pki.dir, pki.vehicle(0)), v2('192.0.2.99'), { clientId: pki.vins[0] }, { localAddress: '127.0.0.2' })
       expect(o.ok).to.equal(false)
@@ -142,6 +157,23 @@ describe('PROXY protocol (--proxy-protocol, --proxy-from)', function () {
       // the first refusal is written alone; a later line stands for the `suppressed` since
       const counted = lines.reduce((n, l) => n + (typeof l.suppressed === 'number' ? l.suppressed : 1), 0)
       expect(counted, JSON.stringify(lines)).to.equal(40)
+    })
+  })
+
+  describe('enabled with --max-connect-rate', () => {
+    it('a peer outside --proxy-from spends no token of the rate: the balancer\'s cars still get in (security review 3)', async () => {
+      const broker = await startTestBroker(pki.dir, { proxyProtocol: true, proxyFrom: '127.0.0.1', maxConnectRate: 3 })
+      try {
+        // ten connections straight to the node from outside the list: each refused before the rate is asked
+        await Promise.all(Array.from({ length: 10 }, () => sendRaw(broker.port, [Buffer.from('x')], '127.0.0.2')))
+        expect(broker.audit.find('accept.deny', { reason: 'connect_rate_exceeded' })).to.have.length(0)
+        const o = await tryConnectProxied(broker.port, credentials(pki.dir, pki.vehicle(0)), v2('192.0.2.50'), { clientId: pki.vins[0] })
+        expect(o.ok, JSON.stringify(broker.audit.find('accept.deny'))).to.equal(true)
+        if (o.ok) open.push(o.client)
+      } finally {
+        await end(...open.splice(0))
+        await broker.close()
+      }
     })
   })
 

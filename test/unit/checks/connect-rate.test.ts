@@ -23,4 +23,12 @@ describe('ConnectRate (--max-connect-rate): a token bucket of one second', () =>
     expect(n).to.equal(3)
     expect(r.take(1000)).to.equal(false)
   })
+
+  it('after the clock went back an hour, refills at the rate from there (security review 2: never an hour of refusals)', () => {
+    const r = new ConnectRate(2, 3_600_000)
+    expect(r.take(3_600_000) && r.take(3_600_000)).to.equal(true)
+    expect(r.take(0), 'the clock stepped back: no token yet').to.equal(false)
+    expect(r.take(500), 'half a second later: one token').to.equal(true)
+    expect(r.take(1000), 'and the next').to.equal(true)
+  })
 })
