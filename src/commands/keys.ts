@@ -105,11 +105,15 @@ export function publicJwkProblem (jwk: unknown): string | null {
   if (keys !== 'crv,kty,x,y') return 'jwk members are not exactly kty, crv, x, y (a P-256 public key)'
   if (o.kty !== 'EC' || o.crv !== 'P-256') return 'jwk is not an EC P-256 key'
   if (!isThumbprint(o.x) || !isThumbprint(o.y)) return 'jwk x or y is not 32 bytes of base64url'
+  let canonical: JsonWebKey
   try {
-    createPublicKey({ key: o as JsonWebKey, format: 'jwk' })
+    canonical = createPublicKey({ key: o as JsonWebKey, format: 'jwk' }).export({ format: 'jwk' })
   } catch {
     return 'jwk is not a point on P-256'
   }
+  // 43 base64url characters carry 2 spare bits: up to 16 spellings of one point, each with
+  // its own RFC 7638 thumbprint (the thumbprint hashes the text). Only the canonical one.
+  if (canonical.x !== o.x || canonical.y !== o.y) return 'jwk x or y is not in canonical base64url (its spare bits are set)'
   return null
 }
 

@@ -4,7 +4,7 @@
 import { expect } from 'chai'
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import {
-  verifyCommand, ReplayCache, emptyKeyList, planKeyChange, pairOwner, transferTo, wipeKeyList, thumbprintOf, publicJwkOf,
+  publicJwkProblem, verifyCommand, ReplayCache, emptyKeyList, planKeyChange, pairOwner, transferTo, wipeKeyList, thumbprintOf, publicJwkOf,
   keyListView, parseKeyList, roleAllows, parseCommandJws, ROLE_TABLE, MAX_KEYS,
   type VerifyContext, type CommandDecision, type KeyList, type PublicJwk,
 } from '../../../src/commands/index.js'
@@ -179,5 +179,19 @@ describe('commands/keys: the car\'s key list and kid-signed commands', function 
     expect(parseKeyList({ ...list, keys: [{ ...list.keys[0], role: 'admin' }] })).to.equal(null)
     expect(parseKeyList({ v: 2 })).to.equal(null)
     expect(parseKeyList(null)).to.equal(null)
+  })
+})
+
+describe('a public JWK has one spelling (security review 5)', () => {
+  it('refuses x or y with the spare bits of their last base64url character set: one point, one thumbprint', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const jwk = publicKey.export({ format: 'jwk' }) as { kty: string; crv: string; x: string; y: string }
+    expect(publicJwkProblem({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y })).to.equal(null)
+    const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const last = B64.indexOf(jwk.x.at(-1)!)
+    // 32 bytes = 42 chars + one holding 4 data bits and 2 spare ones: flip a spare bit
+    const alias = jwk.x.slice(0, -1) + B64[last ^ 1]!
+    expect(Buffer.from(alias, 'base64url').equals(Buffer.from(jwk.x, 'base64url')), 'decodes to the same bytes').to.equal(true)
+    expect(publicJwkProblem({ kty: 'EC', crv: 'P-256', x: alias, y: jwk.y })).to.match(/canonical/)
   })
 })
