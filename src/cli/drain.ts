@@ -5,6 +5,7 @@ import { request } from 'node:http'
 import { newCommand, addOptions, durationFlag } from './program.js'
 import { resolveOptions, type ConfigInput } from '../config/index.js'
 import { fgError } from '../contract/errors.js'
+import { DRAIN_HEADER } from '../metrics/index.js'
 
 type DrainFlags = Pick<ConfigInput, 'metricsPort' | 'metricsHost'> & { wait?: boolean; waitTimeout?: string }
 
@@ -12,7 +13,7 @@ interface Answer { status: number; body: { ready?: boolean; checks?: { sessions?
 
 function call (method: 'GET' | 'POST', host: string, port: number, path: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ method, host, port, path, timeout: 5000 }, (res) => {
+    const req = request({ method, host, port, path, timeout: 5000, headers: method === 'POST' ? { [DRAIN_HEADER]: '1' } : {} }, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => { text += d })

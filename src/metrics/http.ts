@@ -32,6 +32,12 @@ export interface AdminHandlers {
 export type MetricsSource = Registry | (() => Promise<{ contentType: string; body: string }>)
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/
+/**
+ * POST /drain must carry this header: a browser on the node's host cannot send it in a
+ * cross-origin form POST (a custom header needs a CORS preflight, which this server never
+ * allows), so a web page cannot drain the node through the loopback rule.
+ */
+export const DRAIN_HEADER = 'x-fleetgate-drain'
 
 function json (res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body) + '\n')
@@ -56,6 +62,7 @@ export async function serveMetrics (metrics: MetricsSource, port: number, host =
       Promise.resolve().then(() => admin.readiness!()).then((r) => json(res, r.ready ? 200 : 503, r), (err: unknown) => failed(res, err))
     } else if (route === 'POST /drain' && admin.drain) {
       if (!LOOPBACK.test(req.socket.remoteAddress ?? '')) { json(res, 403, { error: 'POST /drain is taken from a loopback address only' }); return }
+      if (req.headers[DRAIN_HEADER] !== '1') { json(res, 403, { error: `POST /drain needs the header ${DRAIN_HEADER}: 1 (fleetgate drain sends it)` }); return }
       req.resume()
       Promise.resolve().then(() => admin.drain!()).then((r) => json(res, 202, r), (err: unknown) => failed(res, err))
     } else {

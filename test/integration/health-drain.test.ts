@@ -150,7 +150,11 @@ describe('drain: sessions move to another node, QoS 1 messages and persistent se
 
     // drain A through its admin port, as `fleetgate drain` does
     drainStarted = true
-    const answer = await fetch(`http://127.0.0.1:${a.metrics!.port}/drain`, { method: 'POST' })
+    // without the header (what a cross-origin form could send): refused, and nothing drains
+    const formPost = await fetch(`http://127.0.0.1:${a.metrics!.port}/drain`, { method: 'POST' })
+    expect(formPost.status).to.equal(403)
+    expect((await get(a.metrics!.port, '/readyz')).status).to.equal(200)
+    const answer = await fetch(`http://127.0.0.1:${a.metrics!.port}/drain`, { method: 'POST', headers: { 'x-fleetgate-drain': '1' } })
     expect(answer.status).to.equal(202)
     // not ready from the first moment, and no longer accepting
     const r = await get(a.metrics!.port, '/readyz')
