@@ -61,6 +61,8 @@ interface Slot {
   worker?: Worker
   startedAt: number
   listening: boolean
+  /** SIGHUPs the primary had taken when this worker was forked */
+  reloadsAtFork: number
   /** ms before the next restart when it dies young */
   backoff: number
 }
@@ -71,7 +73,11 @@ const MAX_BACKOFF_MS = 30_000
 export async function runPrimary (config: Config): Promise<void> {
   const n = workerCount(config.workers!, availableParallelism())!
   const log = createAuditLogger({ level: config.logLevel }).child({ worker: 'primary' })
-  const slots: Slot[] = Array.from({ length: n }, (_, i) => ({ id: i + 1, startedAt: 0, listening: false, backoff: 1000 }))
+  const slots: Slot[] = Array.from({ length: n }, (_, i) => ({ id: i + 1, startedAt: 0, listening: false, reloadsAtFork: 0, backoff: 1000 }))
+  /** SIGHUPs taken: a worker still starting when one came reloads once it listens */
+  let reloads = 0
+  /** the drain's per-worker rate, once draining: a worker still starting then drains once it listens */
+  let drainRate: number | undefined
   let stopping: 'drain' | 'close' | undefined
   let started = false
   let port = 0
@@ -84,6 +90,7 @@ export async function runPrimary (config: Config): Promise<void> {
   const fork = (slot: Slot) => {
     slot.startedAt = Date.now()
     slot.listening = false
+    slot.reloadsAtFork = reloads
     const w = cluster.fork({ [WORKER_ID_ENV]: String(slot.id) })
     slot.worker = w
     w.on('message', (m: unknown) => {
@@ -92,6 +99,9 @@ export async function runPrimary (config: Config): Promise<void> {
       if (msg.fg === 'listening') {
         slot.listening = true
         port = msg.port
+        // a worker takes messages only once it listens: what it missed while starting, again
+        if (reloads > slot.reloadsAtFork) { slot.reloadsAtFork = reloads; w.send({ fg: 'reload' } satisfies ToWorker) }
+        if (drainRate !== undefined) w.send({ fg: 'drain', rate: drainRate, timeout: config.drainTimeout } satisfies ToWorker)
         onListening()
         if (started) {
           log.info({ evt: 'worker.listening', id: slot.id, pid: w.process.pid }, 'worker restarted and listening')
@@ -169,6 +179,7 @@ export async function runPrimary (config: Config): Promise<void> {
     if (stopping === undefined) {
       stopping = 'drain'
       const rate = Math.max(1, Math.floor(config.drainRate / n))
+      drainRate = rate
       log.warn({ evt: 'node.drain', workers: n, ratePerWorker: rate, timeoutMs: config.drainTimeout }, 'node draining: every worker')
       for (const s of slots) s.worker?.send({ fg: 'drain', rate, timeout: config.drainTimeout } satisfies ToWorker)
       drainedAll?.()
@@ -189,7 +200,10 @@ export async function runPrimary (config: Config): Promise<void> {
     (admin ? `, admin on ${config.metricsHost}:${admin.port}` : '') + '\n')
   log.info({ evt: 'node.listening', port, workers: n }, 'fleetgate primary: every worker listening')
 
-  const onHup = () => { for (const s of slots) s.worker?.send({ fg: 'reload' } satisfies ToWorker) }
+  const onHup = () => {
+    reloads++
+    for (const s of slots) if (s.listening) { s.reloadsAtFork = reloads; s.worker?.send({ fg: 'reload' } satisfies ToWorker) }
+  }
   process.on('SIGHUP', onHup)
   let why = await Promise.race([untilStopped(undefined), drainRequested])
   if (why === 'SIGTERM' || why === 'drain') {
