@@ -40,10 +40,14 @@ function describe (t: RevocationTarget): string {
   return 'fingerprint' in t ? `fingerprint ${t.fingerprint.slice(0, 16)}` : `issuer ${t.issuer.slice(0, 16)} serial ${t.serial}`
 }
 
-/** states that keep a certificate out (quarantined joins them until quarantine roles exist: fail closed) */
+/** the state that keeps a certificate out; quarantined is admitted under the quarantine role */
 function keepsOut (state: CertState): boolean {
-  return state !== 'active'
+  return state === 'inactive'
 }
+
+/** the policy role a quarantined certificate is judged under (README "Certificate states") */
+export const QUARANTINE = 'quarantine'
+
 
 /** keys of every target an identity answers to (leaf and CAs) */
 function keysOf (identity: Identity): string[] {
@@ -84,6 +88,8 @@ export class RevocationGuard<H = unknown> {
       if (status.revoked) return { ok: false, reason: 'revoked', detail: describe(status.revoked) }
       // inactive (README "Certificate states"): refused until activated; never cached clean
       if (status.state && keepsOut(status.state.state)) return { ok: false, reason: 'cert_inactive', detail: `${describe(status.state)} ${status.state.state}` }
+      // quarantined: admitted under the quarantine role, and never cached clean (the cache would admit it under its own)
+      if (status.state?.state === 'quarantined') return { ok: true, judgeAs: QUARANTINE }
       // A revocation event arrived while we asked: the answer may predate it.
       if (generation !== this.cache.generation && attempt < LOOKUP_ATTEMPTS) continue
       if (generation !== this.cache.generation) this.#soon(identity)
@@ -231,7 +237,18 @@ export class RevocationGuard<H = unknown> {
         try {
           const st = await this.#o.store.status({ targets: targetsOf(g.identity), identity: g.identity, ...(fresh ? { fresh } : {}) })
           const inactive = st.revoked === null && st.state && keepsOut(st.state.state) ? st.state : null
-          if (!st.revoked && !inactive) return
+          if (!st.revoked && !inactive) {
+            // quarantined: judged under the quarantine role; otherwise back under its own
+            const role = st.state?.state === 'quarantined' ? QUARANTINE : undefined
+            for (const c of g.clients) {
+              const s = this.#o.sessions.get(c)
+              if (s && s.endedFor === undefined && s.judgedAs !== role) {
+                if (this.#o.sessions.judgeAs === undefined) { if (role !== undefined) this.#kickInactive(c, s.identity, why, st.state!); continue }
+                this.#o.sessions.judgeAs(c, role, { via: why === 'state' ? 'event' : 'recheck', state: st.state?.state ?? 'active', ...(st.state ? { target: describe(st.state), by: st.state.by } : {}) })
+              }
+            }
+            return
+          }
           this.cache.invalidate()
           for (const c of g.clients) {
             const s = this.#o.sessions.get(c)

@@ -14,7 +14,7 @@ import { RedisRevocationStore, setCertificateState } from '../../src/revocation/
 import { startRedis, type TestRedis } from '../harness/redis.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
-import { closed, connect, credentials, end, tryConnect } from '../harness/mqtt.js'
+import { closed, collect, connect, credentials, end, subackCodes, tryConnect } from '../harness/mqtt.js'
 import { runCli } from '../harness/cli.js'
 import { certOf, elapsedSince, fingerprintOf, redisCli } from './revocation-helpers.js'
 
@@ -134,6 +134,44 @@ describe('certificate states and the operator log', function () {
       expect(s.code, s.stderr).to.equal(0)
     })
 
+    it('quarantine re-judges a live session on the other node under the quarantine role: its status passes, telemetry is refused and audited; activate switches it back', async () => {
+      const v = await vehicle('st-quarantine')
+      const backend = await connect(a.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-st-q' })
+      clients.push(backend)
+      await backend.subscribeAsync([`vehicles/${v.vin}/status`, `vehicles/${v.vin}/telemetry/+`], { qos: 1 })
+      let car = await connect(b.port, credentials(pki.dir, v.dir), { clientId: v.vin })
+      clients.push(car)
+      const q = await runCli(['cert', 'quarantine', '--cert', v.pem, '--by', 'ops', '--reason', 'suspect firmware', '--redis', redis.url])
+      expect(q.code, q.stderr).to.equal(0)
+      const switched = await b.audit.waitFor('policy.rejudge', { role: 'quarantine' }, 1000)
+      expect(switched.from).to.equal('vehicle')
+      expect(car.connected).to.equal(true)
+      // inside the quarantine role: its status reaches the backend on the other node
+      let got = collect(backend, 3000, 1)
+      await car.publishAsync(`vehicles/${v.vin}/status`, 'quarantined-ok', { qos: 1 })
+      expect((await got).map((m) => m.payload.toString())).to.deep.equal(['quarantined-ok'])
+      expect(await subackCodes(car, [{ topic: `vehicles/${v.vin}/commands`, qos: 1 }])).to.deep.equal([128])
+      expect(await subackCodes(car, [{ topic: `vehicles/${v.vin}/repair/commands`, qos: 1 }])).to.deep.equal([1])
+      // outside it: refused and audited, never delivered
+      got = collect(backend, 1500)
+      car.publish(`vehicles/${v.vin}/telemetry/speed`, '88', { qos: 0 })
+      const deny = await b.audit.waitFor('publish.deny', { reason: 'topic_denied' })
+      expect(deny.topic).to.equal(`vehicles/${v.vin}/telemetry/speed`)
+      expect((await got).filter((m) => m.topic.endsWith('/telemetry/speed'))).to.deep.equal([])
+      // it may (re)connect while quarantined: admitted under the quarantine role
+      await end(car)
+      car = await connect(a.port, credentials(pki.dir, v.dir), { clientId: v.vin })
+      clients.push(car)
+      expect((await a.audit.waitFor('connect.allow', { role: 'quarantine' })).role).to.equal('quarantine')
+      // activate: back under its own role, live
+      const act = await runCli(['cert', 'activate', '--cert', v.pem, '--by', 'ops', '--reason', 'reflashed', '--redis', redis.url])
+      expect(act.code, act.stderr).to.equal(0)
+      await a.audit.waitFor('policy.rejudge', { role: 'vehicle' }, 1000)
+      got = collect(backend, 3000, 1)
+      await car.publishAsync(`vehicles/${v.vin}/telemetry/speed`, '42', { qos: 1 })
+      expect((await got).map((m) => m.payload.toString())).to.deep.equal(['42'])
+    })
+
     it('an external writer: HSET <prefix>state:cert + PUBLISH with "state" ends the session like the CLI', async () => {
       const v = await vehicle('st-external')
       const car = await connect(a.port, credentials(pki.dir, v.dir), { clientId: v.vin })
@@ -185,6 +223,25 @@ describe('certificate states and the operator log', function () {
       expect(h.code, h.stderr).to.equal(0)
       const entries = h.stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; by: string; reason: string })
       expect(entries.map((e) => [e.action, e.by, e.reason])).to.deep.equal([['deactivate', 'henry', 'investigation'], ['activate', 'ivy', 'cleared'], ['revoke', 'jack', 'unspecified']])
+    })
+
+    it('quarantine from another process re-judges the live session: the allowed publish passes, one outside the role is refused and audited', async () => {
+      const v = await vehicle('st-file-q')
+      const backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-st-fq' })
+      clients.push(backend)
+      await backend.subscribeAsync(`vehicles/${v.vin}/status`, { qos: 1 })
+      const car = await connect(broker.port, credentials(pki.dir, v.dir), { clientId: v.vin })
+      clients.push(car)
+      const q = await runCli(['cert', 'quarantine', '--cert', v.pem, '--by', 'lena', '--data-dir', dataDir])
+      expect(q.code, q.stderr).to.equal(0)
+      await broker.audit.waitFor('policy.rejudge', { role: 'quarantine' }, 1000)
+      const got = collect(backend, 3000, 1)
+      await car.publishAsync(`vehicles/${v.vin}/status`, 'q', { qos: 1 })
+      expect((await got).map((m) => m.payload.toString())).to.deep.equal(['q'])
+      car.publish(`vehicles/${v.vin}/telemetry/speed`, '1', { qos: 0 })
+      expect((await broker.audit.waitFor('publish.deny', { reason: 'topic_denied' })).topic).to.equal(`vehicles/${v.vin}/telemetry/speed`)
+      const h = await runCli(['cert', 'history', v.fp, '--data-dir', dataDir])
+      expect(h.stdout).to.match(/lena\s+quarantine/)
     })
   })
 })
