@@ -172,6 +172,15 @@ describe('certificate states and the operator log', function () {
       expect((await got).map((m) => m.payload.toString())).to.deep.equal(['42'])
     })
 
+    it('with --redis-min-replicas a state change waits for a replica exactly like revoke: none confirms -> FG_ERR_REDIS_NOT_REPLICATED, exit 3, one line; the write stands', async () => {
+      const v = await vehicle('st-replica')
+      const r = await runCli(['cert', 'deactivate', '--cert', v.pem, '--by', 'nina', '--redis', redis.url, '--redis-min-replicas', '1', '--redis-replica-timeout', '300ms'])
+      expect(r.code, r.stderr).to.equal(3)
+      expect(r.stderr.trim().split('\n')).to.have.length(1)
+      expect(r.stderr).to.match(/^FG_ERR_REDIS_NOT_REPLICATED: state change: written to the master but confirmed by 0 of 1 replica/)
+      expect(await redisCli(redis.port, 'HEXISTS', `${P}state:cert`, v.fp)).to.equal('1')
+    })
+
     it('an external writer: HSET <prefix>state:cert + PUBLISH with "state" ends the session like the CLI', async () => {
       const v = await vehicle('st-external')
       const car = await connect(a.port, credentials(pki.dir, v.dir), { clientId: v.vin })
