@@ -14,7 +14,7 @@ interface StateFlags extends StoreFlags { cert?: string; fingerprint?: string; i
 
 const VERBS: ReadonlyArray<{ name: string; state: CertState; what: string }> = [
   { name: 'deactivate', state: 'inactive', what: 'make a certificate inactive (reversible): every broker node refuses it (cert_inactive) and closes its live sessions at once' },
-  { name: 'quarantine', state: 'quarantined', what: 'quarantine a certificate (reversible); until quarantine roles ship, a quarantined certificate is kept out like an inactive one (fail closed)' },
+  { name: 'quarantine', state: 'quarantined', what: 'quarantine a certificate (reversible): its live sessions, and its connects, are judged under the policy\'s quarantine role on every node at once' },
   { name: 'activate', state: 'active', what: 'make an inactive or quarantined certificate active again (a revoked one cannot be: exit 2)' },
 ]
 
