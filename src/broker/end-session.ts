@@ -3,6 +3,7 @@
 import type { Client } from 'aedes'
 import type { DecisionCounter } from '../contract/checks.js'
 import type { LiveSessions, SessionEnd } from '../contract/live-sessions.js'
+import type { Policy } from '../policy/index.js'
 import type { Session, SessionRegistry } from './session.js'
 
 export type { SessionEnd } from '../contract/live-sessions.js'
@@ -36,7 +37,7 @@ export function willOfEndedSession (client: Client, session: Session): boolean {
  * The broker's side of the LiveSessions port (src/contract/live-sessions.ts):
  * the registry's sessions, keyed by Aedes client, ended through endSession.
  */
-export function liveSessionsOf (registry: SessionRegistry, decisions?: DecisionCounter): LiveSessions<Client> {
+export function liveSessionsOf (registry: SessionRegistry, decisions?: DecisionCounter, policy?: () => Policy): LiveSessions<Client> {
   return {
     get: (client) => registry.get(client),
     candidatesFor: (targets) => registry.candidatesFor(targets),
@@ -45,6 +46,22 @@ export function liveSessionsOf (registry: SessionRegistry, decisions?: DecisionC
     end (client, end) {
       const session = registry.get(client)
       return session !== undefined && endSession(client, session, end, decisions)
+    },
+    judgeAs (client, role, why) {
+      const session = registry.get(client)
+      if (session === undefined || session.endedFor !== undefined || client.closed || session.judgedAs === role) return false
+      // without the policy (a library composition that gave none) a role cannot be judged: fail closed
+      const decision = policy?.().resolve(session.identity, client.id, role)
+      if (decision === undefined || !decision.ok) {
+        endSession(client, session, { evt: 'policy.kick', reason: 'policy_changed', audit: { detail: decision?.detail ?? decision?.reason ?? 'no policy to judge the role', role: role ?? 'own', ...why }, message: 'session closed: its new role does not admit it' }, decisions)
+        return false
+      }
+      const from = session.grant.role
+      session.grant = decision.grant
+      session.judgedAs = role
+      session.log.warn({ evt: 'policy.rejudge', from, role: decision.grant.role, ...why }, 'session judged under another role')
+      decisions?.inc('policy.rejudge', 'ok')
+      return true
     },
   }
 }

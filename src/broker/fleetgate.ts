@@ -158,7 +158,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // CRLs and OCSP answers are verified against --ca, --cert's chain and the CAs of verified client chains
   const knownCas = (): Uint8Array[] => [...material.caDer, ...material.certDer.slice(1), ...identities.knownCas()]
   const stores = await openNodeStores(config, log, { ...parts.stores, owners: parts.stores?.owners ?? parts.owners }, knownCas)
-  const revocationGuard = await startRevocationGuard(config, stores, sessions, log, decisions)
+  const revocationGuard = await startRevocationGuard(config, stores, sessions, log, decisions, () => policy)
   // Expiry of live sessions: one timer for the earliest notAfter of every session's chain.
   const expiryGuard = new ExpiryGuard<Client>({
     sessions: liveSessionsOf(sessions, decisions), log, warningMs: config.expiryWarning,

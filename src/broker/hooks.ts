@@ -82,6 +82,7 @@ export function checkPublishTopic (session: Session, topic: string, retain: bool
 class LiveSession implements Session {
   #child: AuditLogger | undefined
   endedFor?: Session['endedFor']
+  judgedAs?: string
   ownerToken?: string
   constructor (
     readonly parentLog: AuditLogger,
@@ -258,13 +259,17 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
       if (!info || !info.identity) return deny(client, info, 'no_client_auth', 'no verified client certificate', done)
       const identity = info.identity
       const run = async (): Promise<CheckResult<ConnectReason> & { session?: Session }> => {
+        // a check may admit under another role (a quarantined certificate: README "Certificate states")
+        let judgeAs: string | undefined
         for (const check of deps.connectChecks) {
           const r = await check(identity)
           if (!r.ok) return r
+          if (r.judgeAs !== undefined) judgeAs = r.judgeAs
         }
-        const decision = deps.policy().resolve(identity, client.id)
+        const decision = deps.policy().resolve(identity, client.id, judgeAs)
         if (!decision.ok) return { ok: false, reason: decision.reason, detail: decision.detail }
         const session = new LiveSession(log, identity, decision.grant, info.remote, client.id)
+        if (judgeAs !== undefined) session.judgedAs = judgeAs
         const will = wills.get(client)
         // A Will on a command topic is refused whoever may publish there: it would reach
         // a car's command channel later, past the signed-command check (a dead cluster

@@ -34,7 +34,7 @@ export function reloader (deps: ReloadDeps): () => ReloadResult {
     for (const client of sessions.live()) {
       const session = sessions.get(client)
       if (!session || client.closed) continue
-      const verdict = reconsider(session.identity, client.id, policy, loaded.value.trusted)
+      const verdict = reconsider(session.identity, client.id, policy, loaded.value.trusted, session.judgedAs)
       if (verdict.keep) { session.grant = verdict.grant; kept++; continue }
       if (endSession(client, session, { evt: 'policy.kick', reason: verdict.reason, audit: { detail: verdict.detail }, message: 'session closed by reload' }, decisions)) closed++
     }

@@ -8,11 +8,12 @@ import { RevocationGuard } from '../checks/index.js'
 import { certificateStatus } from '../stores/index.js'
 import { liveSessionsOf } from './end-session.js'
 import type { SessionRegistry } from './session.js'
+import type { Policy } from '../policy/index.js'
 import type { NodeStores } from './stores.js'
 
-export async function startRevocationGuard (config: Config, stores: NodeStores, sessions: SessionRegistry, log: AuditLogger, decisions: DecisionCounter): Promise<RevocationGuard> {
+export async function startRevocationGuard (config: Config, stores: NodeStores, sessions: SessionRegistry, log: AuditLogger, decisions: DecisionCounter, policy?: () => Policy): Promise<RevocationGuard> {
   const guard = new RevocationGuard({
-    store: certificateStatus(stores.revocations, stores.registry), sessions: liveSessionsOf(sessions, decisions), log, decisions,
+    store: certificateStatus(stores.revocations, stores.registry), sessions: liveSessionsOf(sessions, decisions, policy), log, decisions,
     recheckMs: config.revocationRecheck, cacheMs: config.revocationCache, failOpen: config.revocationFailOpen,
   })
   try {

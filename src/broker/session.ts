@@ -15,6 +15,8 @@ export interface Session {
   readonly remote: string | undefined
   /** set when fleetgate closes the session itself (revoked, policy_changed): its Will is dropped */
   endedFor?: Reason
+  /** the policy role it is judged under instead of its own (a quarantined certificate), if any */
+  judgedAs?: string
   /** the token of this connection's clientId owner record (src/sessions) */
   ownerToken?: string
 }

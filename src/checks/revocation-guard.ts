@@ -13,7 +13,7 @@ import { fgError } from '../contract/errors.js'
 import { CleanCache } from '../revocation/clean-cache.js'
 import { queryOf, targetsOf } from '../revocation/query.js'
 import { targetKey } from '../revocation/schema.js'
-import type { RevocationTarget } from '../stores/revocations.js'
+import type { CertState, RevocationTarget, StateRecord } from '../stores/revocations.js'
 import type { CertificateStatusSource, StoreEvent } from '../stores/connect-status.js'
 
 /** `H`: the broker's handle of one live session (an Aedes client), opaque here. */
@@ -39,6 +39,15 @@ const RECHECK_CONCURRENCY = 256
 function describe (t: RevocationTarget): string {
   return 'fingerprint' in t ? `fingerprint ${t.fingerprint.slice(0, 16)}` : `issuer ${t.issuer.slice(0, 16)} serial ${t.serial}`
 }
+
+/** the state that keeps a certificate out; quarantined is admitted under the quarantine role */
+function keepsOut (state: CertState): boolean {
+  return state === 'inactive'
+}
+
+/** the policy role a quarantined certificate is judged under (README "Certificate states") */
+export const QUARANTINE = 'quarantine'
+
 
 /** keys of every target an identity answers to (leaf and CAs) */
 function keysOf (identity: Identity): string[] {
@@ -77,6 +86,10 @@ export class RevocationGuard<H = unknown> {
         return this.#unavailable(identity, err as Error)
       }
       if (status.revoked) return { ok: false, reason: 'revoked', detail: describe(status.revoked) }
+      // inactive (README "Certificate states"): refused until activated; never cached clean
+      if (status.state && keepsOut(status.state.state)) return { ok: false, reason: 'cert_inactive', detail: `${describe(status.state)} ${status.state.state}` }
+      // quarantined: admitted under the quarantine role, and never cached clean (the cache would admit it under its own)
+      if (status.state?.state === 'quarantined') return { ok: true, judgeAs: QUARANTINE }
       // A revocation event arrived while we asked: the answer may predate it.
       if (generation !== this.cache.generation && attempt < LOOKUP_ATTEMPTS) continue
       if (generation !== this.cache.generation) this.#soon(identity)
@@ -147,6 +160,12 @@ export class RevocationGuard<H = unknown> {
     if (this.#stopped) return
     if (e.kind === 'first_connect') return
     this.cache.invalidate()
+    if (e.kind === 'state') {
+      // a state change: read the named sessions' state again (fresh) and act on what the store says now
+      const clients = [...this.#o.sessions.candidatesFor([e.target])]
+      if (clients.length > 0) void this.#recheckClients(clients, 'state', true)
+      return
+    }
     if (e.kind === 'resync') {
       this.#o.log.info({ evt: 'revocation.resync' }, 're-checking every live session')
       void this.recheckAll('resync')
@@ -180,6 +199,12 @@ export class RevocationGuard<H = unknown> {
     })
   }
 
+  #kickInactive (client: H, identity: Identity, why: string, state: StateRecord): void {
+    this.#o.sessions.end(client, {
+      evt: 'revocation.kick', reason: 'cert_inactive', audit: { via: why === 'state' ? 'event' : 'recheck', target: describe(state), state: state.state, by: state.by, cert: identityFields(identity) }, message: 'inactive certificate: session closed',
+    })
+  }
+
   /** A connect that raced a stream of events: re-check its session once it is registered. */
   #soon (identity: Identity): void {
     setTimeout(() => { void this.#recheckClients(this.#o.sessions.byFingerprint(identity.fingerprint), 'race') }, 0).unref()
@@ -195,7 +220,7 @@ export class RevocationGuard<H = unknown> {
     return this.#rechecking
   }
 
-  async #recheckClients (clients: readonly H[], why: string): Promise<number> {
+  async #recheckClients (clients: readonly H[], why: string, fresh = false): Promise<number> {
     const byFp = new Map<string, { identity: Identity; clients: H[] }>()
     for (const c of clients) {
       const s = this.#o.sessions.get(c)
@@ -210,12 +235,27 @@ export class RevocationGuard<H = unknown> {
     for (let i = 0; i < groups.length && !this.#stopped; i += RECHECK_CONCURRENCY) {
       await Promise.all(groups.slice(i, i + RECHECK_CONCURRENCY).map(async (g) => {
         try {
-          const st = await this.#o.store.status({ targets: targetsOf(g.identity), identity: g.identity })
-          if (!st.revoked) return
+          const st = await this.#o.store.status({ targets: targetsOf(g.identity), identity: g.identity, ...(fresh ? { fresh } : {}) })
+          const inactive = st.revoked === null && st.state && keepsOut(st.state.state) ? st.state : null
+          if (!st.revoked && !inactive) {
+            // quarantined: judged under the quarantine role; otherwise back under its own
+            const role = st.state?.state === 'quarantined' ? QUARANTINE : undefined
+            for (const c of g.clients) {
+              const s = this.#o.sessions.get(c)
+              if (s && s.endedFor === undefined && s.judgedAs !== role) {
+                if (this.#o.sessions.judgeAs === undefined) { if (role !== undefined) this.#kickInactive(c, s.identity, why, st.state!); continue }
+                this.#o.sessions.judgeAs(c, role, { via: why === 'state' ? 'event' : 'recheck', state: st.state?.state ?? 'active', ...(st.state ? { target: describe(st.state), by: st.state.by } : {}) })
+              }
+            }
+            return
+          }
           this.cache.invalidate()
           for (const c of g.clients) {
             const s = this.#o.sessions.get(c)
-            if (s) { this.#kick(c, s.identity, 'recheck', st.revoked); kicked++ }
+            if (!s || s.endedFor !== undefined) continue
+            if (st.revoked) this.#kick(c, s.identity, why === 'state' ? 'event' : 'recheck', st.revoked)
+            else this.#kickInactive(c, s.identity, why, inactive!)
+            kicked++
           }
         } catch {
           failed++

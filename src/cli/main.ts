@@ -6,6 +6,7 @@ import { newCommand, reportError } from './program.js'
 import { serveCommand } from './serve.js'
 import { pkiCommand } from './pki.js'
 import { revokeCommand } from './revoke.js'
+import { certCommand } from './cert.js'
 import { crlCommand } from './crl.js'
 import { revocationsCommand } from './revocations.js'
 import { provisionerCommand } from './provisioner.js'
@@ -23,6 +24,7 @@ export function buildProgram (opts: CliOptions = {}): Command {
   program.addCommand(serveCommand())
   program.addCommand(pkiCommand())
   program.addCommand(revokeCommand())
+  program.addCommand(certCommand())
   program.addCommand(crlCommand())
   program.addCommand(revocationsCommand())
   program.addCommand(provisionerCommand())

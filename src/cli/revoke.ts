@@ -10,6 +10,7 @@ import { readPemCertificates } from '../pki/pem.js'
 import { isVin } from '../pki/vin.js'
 import { REGISTRY_STORES, REVOCATION_REASONS, REVOCATION_STORES, normaliseFingerprint, revokeVehicle, type RevocationTarget } from '../revocation/index.js'
 import { sha256Hex } from '../identity/index.js'
+import { BY_HELP, freeText, operatorName } from './operator.js'
 
 export function checkReason (reason: string): string {
   if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
@@ -18,7 +19,7 @@ export function checkReason (reason: string): string {
   return reason
 }
 
-interface RevokeFlags extends StoreFlags { cert?: string; fingerprint?: string; issuer?: string; serial?: string; vin?: string; reason: string }
+interface RevokeFlags extends StoreFlags { cert?: string; fingerprint?: string; issuer?: string; serial?: string; vin?: string; reason: string; by?: string; note?: string }
 
 const ONE_MODE = 'give exactly one of --cert <pem>, --fingerprint <hex>, --issuer <pem> with --serial <hex>, or --vin <VIN>'
 
@@ -30,7 +31,7 @@ function vinFlag (flags: RevokeFlags): string {
 }
 
 /** The targets named by the flags, and a description of each for the report. */
-export function revokeTargets (flags: RevokeFlags): Array<{ target: RevocationTarget; what: string }> {
+export function revokeTargets (flags: Pick<RevokeFlags, 'cert' | 'fingerprint' | 'issuer' | 'serial' | 'vin'> & { reason?: string }): Array<{ target: RevocationTarget; what: string }> {
   const modes = [flags.cert !== undefined, flags.fingerprint !== undefined, flags.issuer !== undefined || flags.serial !== undefined].filter(Boolean).length
   if (modes !== 1 || flags.vin !== undefined) throw fgError('FG_ERR_USAGE', ONE_MODE)
   if (flags.cert !== undefined) {
@@ -67,16 +68,20 @@ export function revokeCommand (): Command {
     .option('--serial <hex>', 'serial number as openssl prints it (0A:BC, 0ABC or 0x0abc)')
     .option('--vin <VIN>', 'every certificate the registry knows for this car (rotation successors included; not its birth certificate)')
     .option('--reason <reason>', `CRL reason (${REVOCATION_REASONS.join(', ')})`, 'unspecified')
+    .option('--by <name>', BY_HELP)
+    .option('--note <text>', 'a free-text note for the operator log')
   addStoreOptions(cmd)
   cmd.action(async (flags: RevokeFlags) => {
     const reason = checkReason(flags.reason)
-    if (flags.vin !== undefined) return await revokeCar(vinFlag(flags), reason, flags)
+    const by = operatorName(flags.by)
+    const note = freeText('--note', flags.note)
+    if (flags.vin !== undefined) return await revokeCar(vinFlag(flags), reason, flags, by, note)
     const targets = revokeTargets(flags)
     const { stores, where, close } = await openCliStores(flags, { revocations: REVOCATION_STORES })
     try {
       const revokedAt = new Date().toISOString()
-      await stores.revocations.revoke(targets.map((t) => t.target), { reason, revokedAt })
-      for (const t of targets) process.stdout.write(`revoked ${t.what} (reason ${reason}, at ${revokedAt}) in ${where}\n`)
+      await stores.revocations.revoke(targets.map((t) => t.target), { reason, revokedAt, by, ...(note ? { note } : {}) })
+      for (const t of targets) process.stdout.write(`revoked ${t.what} (reason ${reason}, by ${by}, at ${revokedAt}) in ${where}\n`)
     } finally {
       await close()
     }
@@ -86,11 +91,11 @@ export function revokeCommand (): Command {
 
 
 /** `revoke --vin`: exit 1 when the registry knows no certificate of the VIN (a typo, or the wrong store) */
-async function revokeCar (vin: string, reason: string, flags: StoreFlags): Promise<void> {
+async function revokeCar (vin: string, reason: string, flags: StoreFlags, by: string, note: string): Promise<void> {
   const { stores, where, close } = await openCliStores(flags, { revocations: REVOCATION_STORES, registry: REGISTRY_STORES })
   try {
     const revokedAt = new Date().toISOString()
-    const r = await revokeVehicle(stores, vin, { reason, revokedAt })
+    const r = await revokeVehicle(stores, vin, { reason, revokedAt, by, ...(note ? { note } : {}) })
     for (const fp of r.revoked) process.stdout.write(`revoked certificate fingerprint ${fp} of VIN ${vin} (reason ${reason}, at ${revokedAt}) in ${where}\n`)
     for (const fp of r.already) process.stdout.write(`already revoked: certificate fingerprint ${fp} of VIN ${vin}\n`)
     if (r.revoked.length === 0 && r.already.length === 0) {

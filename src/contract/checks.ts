@@ -7,7 +7,11 @@ import type { ConnectReason, PublishReason, Reason, SubscribeReason } from './re
 
 /** audit: extra fields for the audit line (e.g. the edge's commandReason, jti); never a payload */
 export type Refusal<R extends Reason> = { ok: false; reason: R; detail?: string; audit?: Readonly<Record<string, string>> }
-export type CheckResult<R extends Reason> = { ok: true } | Refusal<R>
+/**
+ * judgeAs (connect checks only): admit, but judge the session under this policy role
+ * instead of the one its certificate matches (a quarantined certificate: `quarantine`).
+ */
+export type CheckResult<R extends Reason> = { ok: true; judgeAs?: string } | Refusal<R>
 
 /** What a check may know of a live session: who it is and where it connects from. */
 export interface SessionView {

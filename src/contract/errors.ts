@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   FG_ERR_CRL_INVALID: 'a CRL cannot be parsed',
   FG_ERR_CRL_SIGNATURE: 'a CRL is not signed by the given issuer',
   FG_ERR_USAGE: 'the command line is not understood',
+  FG_ERR_CERT_REVOKED: 'a revoked certificate\'s state cannot change: revocation is final (activate, deactivate, quarantine refused)',
+  FG_ERR_STATES_UNSUPPORTED: 'the revocation store keeps no certificate states or operator log (a user\'s store without setState/history)',
   FG_ERR_LISTEN: 'the listener cannot bind its port',
   FG_ERR_PROVISIONER_CONNECT: 'the provisioner could not connect to the broker (down, or its certificate refused)',
   FG_ERR_RELOAD_FAILED: 'a reload (SIGHUP) could not read its files; the running configuration was kept',

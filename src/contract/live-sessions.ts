@@ -14,6 +14,8 @@ export interface LiveSessionState {
   readonly identity: Identity
   /** set once fleetgate ended the session itself (revoked, policy_changed, draining, cert_expired) */
   readonly endedFor?: Reason
+  /** the policy role the session is judged under instead of its own (quarantine), if any */
+  readonly judgedAs?: string
 }
 
 /** How one end is reported: the audit line (evt, reason, then `audit`) and the decision metric (evt, reason). */
@@ -39,4 +41,11 @@ export interface LiveSessions<H = unknown> {
   live (): readonly H[]
   /** End the session for `end` (audited, counted, closed); false when it was already closed or ended. */
   end (handle: H, end: SessionEnd): boolean
+  /**
+   * Judge the session again under policy role `role` (undefined: its own role), as a
+   * reload does: kept with the new grant, or ended (policy_changed) when that role
+   * does not admit it. True when the session's role changed. Absent: a quarantined
+   * session is ended instead (fail closed).
+   */
+  judgeAs? (handle: H, role: string | undefined, why: Readonly<Record<string, unknown>>): boolean
 }

@@ -4,7 +4,7 @@
 
 export const CONNECT_REASONS = [
   'no_client_auth', 'identity_injection', 'bad_vin', 'revoked', 'revocation_unavailable',
-  'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections', 'session_store_unavailable', 'cert_expired',
+  'no_role', 'client_id_mismatch', 'will_denied', 'too_many_connections', 'session_store_unavailable', 'cert_expired', 'cert_inactive',
 ] as const
 /** a TCP connection closed at accept, before any TLS byte is read (admission control, the PROXY header) */
 export const ACCEPT_REASONS = [
@@ -16,7 +16,7 @@ export const STREAM_REASONS = [
 ] as const
 export const PUBLISH_REASONS = ['topic_denied', 'retained_command', 'command_rejected', 'too_many_unreleased', 'retain_denied', 'rate_limited'] as const
 export const SUBSCRIBE_REASONS = ['filter_denied', 'too_many_denials'] as const
-export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over', 'draining', 'cert_expired'] as const
+export const LIVE_REASONS = ['revoked', 'policy_changed', 'client_id_taken_over', 'draining', 'cert_expired', 'cert_inactive'] as const
 /** a delivery dropped or held back, or a connection closed, because the subscriber does not read */
 export const DELIVERY_REASONS = ['slow_consumer'] as const
 export const COMMAND_REASONS = [

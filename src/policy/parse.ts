@@ -17,7 +17,9 @@ export function parsePolicy (text: string, source: string): Policy {
   return Object.freeze({
     source,
     roles: Object.freeze(roles.map(r => r.name)),
-    resolve: (identity, clientId) => {
+    resolve: (identity, clientId, as) => {
+      // a role named by the caller (quarantine) is decided afresh: rare, and not the cached one
+      if (as !== undefined) return resolve(roles, identity, clientId, as)
       const last = decided.get(identity)
       if (last !== undefined && last.clientId === clientId) return last.decision
       const decision = resolve(roles, identity, clientId)

@@ -50,9 +50,18 @@ function lookup (id: Identity, clientId: string): (p: Placeholder) => string | u
   }
 }
 
-export function resolve (roles: readonly RoleSpec[], id: Identity, clientId: string): PolicyDecision {
-  const role = roles.find(r => matches(r.match, id))
-  if (role === undefined) return { ok: false, reason: 'no_role' }
+/**
+ * The role a quarantined certificate is judged under (README "Certificate states"):
+ * never picked by its match alone; its match says which certificates it may hold.
+ */
+export const QUARANTINE_ROLE = 'quarantine'
+
+/** `as`: judge under that role (its match must still hold), not the first match (quarantine) */
+export function resolve (roles: readonly RoleSpec[], id: Identity, clientId: string, as?: string): PolicyDecision {
+  const role = as !== undefined
+    ? roles.find(r => r.name === as && matches(r.match, id))
+    : roles.find(r => r.name !== QUARANTINE_ROLE && matches(r.match, id))
+  if (role === undefined) return as !== undefined ? { ok: false, reason: 'no_role', detail: `no policy role "${as}" for this certificate` } : { ok: false, reason: 'no_role' }
   const refuse = (reason: 'client_id_mismatch' | 'bad_vin' | 'identity_injection', detail: string): PolicyDecision =>
     ({ ok: false, reason, role: role.name, detail })
   const value = lookup(id, clientId)

@@ -33,5 +33,5 @@ export interface Policy {
   /** role names in file order (first match wins), for logs */
   readonly roles: readonly string[]
   /** Pick the role of this certificate and compile its grant for this clientId. Pure. */
-  resolve (identity: Identity, clientId: string): PolicyDecision
+  resolve (identity: Identity, clientId: string, as?: string): PolicyDecision
 }

@@ -215,7 +215,8 @@ export class ProvisioningService {
     if (certs.length === 0) return 0
     const revokedAt = this.#now().toISOString()
     for (const [fp, r] of certs) if (r.state !== 'superseded') await this.#o.registry.set(vin, fp, { ...r, state: 'superseded' })
-    await this.#o.revocations.revoke(certs.map(([fingerprint]) => ({ fingerprint })), { reason, revokedAt })
+    // the operator log names the provisioner, and why (README "Operator log")
+    await this.#o.revocations.revoke(certs.map(([fingerprint]) => ({ fingerprint })), { reason, revokedAt, by: 'fleetgate provisioner', note: `${trigger} of ${vin}` })
     for (const [fp, r] of certs) await this.#o.registry.set(vin, fp, { ...r, state: 'revoked' })
     const items: Retirement[] = certs.map(([fingerprint]) => ({ vin, fingerprint }))
     if (trigger !== 'grace') await this.#o.state.cancelRetirement(items)

@@ -23,8 +23,13 @@ export class AnyOfRevocationStores implements RevocationStore {
     const answers = await Promise.allSettled(all.map((s) => s.status(query)))
     for (const a of answers) if (a.status === 'fulfilled' && a.value.revoked) return a.value
     for (const a of answers) if (a.status === 'rejected') throw a.reason
-    return { revoked: null }
+    // states live in the store only
+    const own = answers[0]!
+    return { revoked: null, state: own.status === 'fulfilled' ? own.value.state ?? null : null }
   }
+
+  get setState (): RevocationStore['setState'] { return this.store.setState?.bind(this.store) }
+  get history (): RevocationStore['history'] { return this.store.history?.bind(this.store) }
 
   revoke (...args: Parameters<RevocationStore['revoke']>): ReturnType<RevocationStore['revoke']> { return this.store.revoke(...args) }
   revokeMany (...args: Parameters<RevocationStore['revokeMany']>): ReturnType<RevocationStore['revokeMany']> { return this.store.revokeMany(...args) }

@@ -4,14 +4,18 @@
 // start of '{"t":"' itself) and does not parse.
 //   {"t":"rev","fingerprint":"<fp>","reason":"..","revokedAt":".."}
 //   {"t":"rev","issuer":"<fp>","serial":"<hex>","reason":"..","revokedAt":".."}
+//   {"t":"st","fingerprint":"<fp>"|"issuer":"<fp>","serial":"<hex>","state":"active|inactive|quarantined","at":"..","by":"..","reason":".."}
+//   {"t":"op","action":"revoke|deactivate|quarantine|activate","fingerprint":"<fp>"|"issuer":"<fp>","serial":"<hex>","by":"..","at":"..","reason":"..","note":".."}
 //   {"t":"reg","vin":"<VIN>","fingerprint":"<fp>","serial":"..","notAfter":"..","issuedAt":"..","state":"..","nonce":".."?,"ev":"first_connect"?}
 import { normaliseSerial } from '../identity/index.js'
 import { normaliseFingerprint } from './schema.js'
-import type { RevokedRecord } from '../stores/revocations.js'
+import type { CertState, OperatorLogEntry, RevocationTarget, RevokedRecord, StateChange } from '../stores/revocations.js'
 import type { RegistryRecord } from '../stores/registry.js'
 
 export type LogRecord =
   | { readonly t: 'rev'; readonly record: RevokedRecord }
+  | { readonly t: 'st'; readonly target: RevocationTarget; readonly state: CertState; readonly at: string; readonly by: string; readonly reason: string }
+  | { readonly t: 'op'; readonly entry: OperatorLogEntry }
   | { readonly t: 'reg'; readonly vin: string; readonly fingerprint: string; readonly record: RegistryRecord; readonly firstConnect: boolean }
 
 const RECORD_START = '{"t":"'
@@ -21,6 +25,32 @@ export function encodeRevoked (r: RevokedRecord): string {
   return 'fingerprint' in r
     ? JSON.stringify({ t: 'rev', fingerprint: r.fingerprint, reason: r.reason, revokedAt: r.revokedAt }) + '\n'
     : JSON.stringify({ t: 'rev', issuer: r.issuer, serial: r.serial, reason: r.reason, revokedAt: r.revokedAt }) + '\n'
+}
+
+function targetFields (t: RevocationTarget): Record<string, string> {
+  return 'fingerprint' in t ? { fingerprint: t.fingerprint } : { issuer: t.issuer, serial: t.serial }
+}
+
+export function encodeStateLine (target: RevocationTarget, c: StateChange): string {
+  return JSON.stringify({ t: 'st', ...targetFields(target), state: c.state, at: c.at, by: c.by, reason: c.reason }) + '\n'
+}
+
+export function encodeOpLine (e: OperatorLogEntry): string {
+  return JSON.stringify({ t: 'op', action: e.action, ...targetFields(e.target), by: e.by, at: e.at, reason: e.reason, note: e.note }) + '\n'
+}
+
+const CERT_STATES = new Set(['active', 'inactive', 'quarantined'])
+const ACTIONS = new Set(['revoke', 'deactivate', 'quarantine', 'activate'])
+
+/** the target of a line: a fingerprint, or issuer + serial (normalised); null when neither */
+function targetOf (m: Record<string, unknown>): RevocationTarget | null {
+  if (str(m.fingerprint)) {
+    const fingerprint = normaliseFingerprint(m.fingerprint)
+    return fingerprint ? { fingerprint } : null
+  }
+  const issuer = str(m.issuer) ? normaliseFingerprint(m.issuer) : null
+  const serial = str(m.serial) ? normaliseSerial(m.serial) : null
+  return issuer && serial ? { issuer, serial } : null
 }
 
 export function encodeRegistryLine (vin: string, fingerprint: string, r: RegistryRecord, firstConnect = false): string {
@@ -46,6 +76,17 @@ export function decodeLine (line: string): LogRecord | string {
     const serial = str(m.serial) ? normaliseSerial(m.serial) : null
     if (!issuer || !serial) return 'revocation without fingerprint or issuer + serial'
     return { t: 'rev', record: { issuer, serial, reason: m.reason, revokedAt: m.revokedAt } }
+  }
+  if (m.t === 'st') {
+    const target = targetOf(m)
+    if (!target) return 'state without fingerprint or issuer + serial'
+    if (!str(m.state) || !CERT_STATES.has(m.state)) return 'bad state'
+    return { t: 'st', target, state: m.state as CertState, at: String(m.at ?? ''), by: String(m.by ?? ''), reason: String(m.reason ?? '') }
+  }
+  if (m.t === 'op') {
+    const target = targetOf(m)
+    if (!target || !str(m.action) || !ACTIONS.has(m.action)) return 'bad operator log record'
+    return { t: 'op', entry: { action: m.action as OperatorLogEntry['action'], target, by: String(m.by ?? ''), at: String(m.at ?? ''), reason: String(m.reason ?? ''), note: String(m.note ?? '') } }
   }
   if (m.t === 'reg') {
     if (!str(m.vin) || !str(m.fingerprint) || !str(m.state) || !STATES.has(m.state)) return 'bad registry record'

@@ -1,7 +1,7 @@
 // The embedded revocation store: the revocations of the store file under
 // --data-dir (store-file.ts), which it may share with the embedded device
 // registry (registry-file.ts).
-import type { RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord } from '../stores/index.js'
+import type { OperatorLogEntry, RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord, StateChange } from '../stores/index.js'
 import { StoreFile, STORE_FILE, type FileStoreOptions } from './store-file.js'
 
 export { STORE_FILE, type FileStoreOptions }
@@ -30,8 +30,14 @@ export class FileRevocationStore implements RevocationStore {
   async status (query: RevocationQuery): Promise<RevocationStatus> { return await this.file.revocationStatus(query) }
 
   async revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number> {
-    return await this.file.revokeMany(targets.map((t) => ({ ...t, ...entry }) as RevokedRecord), onProgress)
+    const n = await this.file.revokeLogged(targets, entry)
+    onProgress?.(n, targets.length)
+    return n
   }
+
+  async setState (targets: readonly RevocationTarget[], change: StateChange): Promise<number> { return await this.file.setState(targets, change) }
+
+  async history (match: { readonly fingerprint?: string; readonly serial?: string }): Promise<OperatorLogEntry[]> { return await this.file.history(match) }
 
   async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number> {
     return await this.file.revokeMany(records, onProgress)

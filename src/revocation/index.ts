@@ -4,12 +4,14 @@
 export type {
   RevocationEntry, RevocationTarget, RevokedRecord, RegistryRecord, RevocationQuery, RevocationStatus, RevocationEvent, RegistryEvent,
   RevocationStore, DeviceRegistry, CertificateQuery, CertificateStatus, CertificateStatusSource, StoreEvent, StoreChoice,
+  CertState, StateEntry, StateRecord, StateChange, OperatorLogEntry,
 } from '../stores/index.js'
 export { redactUrl, redisRetryDelay, openRedisLink } from '../stores/index.js'
 export {
   DEFAULT_PREFIX, REVOCATION_REASONS, keysFor, normaliseFingerprint, serialSpellings, encodeEntry, decodeEntry,
   encodeAnnouncement, decodeAnnouncement, encodeFirstConnect, decodeFirstConnect, encodeRegistry, decodeRegistry,
   describeRecord, type Keys,
+  encodeState, decodeState, decodeStateAnnouncement, describeTarget, OPERATOR_ACTIONS,
 } from './schema.js'
 export { queryOf, targetsOf, identityMatches } from './query.js'
 export { CleanCache } from './clean-cache.js'
@@ -29,3 +31,4 @@ export { OcspRevocationSource, type OcspSourceOptions } from './ocsp-source.js'
 export { ocspRequest, parseOcspResponse, type OcspAnswer, type OcspCertStatus } from './ocsp.js'
 export { parseCrl, crlIsStale, type ParsedCrl, type CrlEntry } from './crl.js'
 export { revokeVehicle, type RevokedVehicle, type VehicleStores } from './vehicle.js'
+export { setCertificateState, certificateHistory } from './states.js'

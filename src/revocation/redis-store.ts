@@ -3,9 +3,9 @@
 // every call bounded (redis-link.ts). It may share its command link with the
 // Redis device registry (registry-redis.ts).
 import type { Redis } from 'ioredis'
-import type { RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord } from '../stores/index.js'
+import type { OperatorLogEntry, RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord, StateChange, StateRecord } from '../stores/index.js'
 import { bounded } from '../stores/index.js'
-import { decodeAnnouncement, decodeEntry, encodeAnnouncement, encodeEntry, serialSpellings, type Keys } from './schema.js'
+import { decodeAnnouncement, decodeEntry, decodeState, decodeStateAnnouncement, encodeAnnouncement, encodeEntry, encodeState, encodeStateAnnouncement, OPERATOR_ACTIONS, serialSpellings, type Keys } from './schema.js'
 import { ChannelWatch, RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
 
 export type { RedisStoreOptions }
@@ -52,11 +52,14 @@ export class RedisRevocationStore implements RevocationStore {
       }
     }
     const issuers = [...serials.keys()]
-    if (fps.length === 0 && issuers.length === 0) return { revoked: null }
+    if (fps.length === 0 && issuers.length === 0) return { revoked: null, state: null }
     const p = this.#cmd.pipeline()
     if (fps.length > 0) p.hmget(this.keys.cert, ...fps)
     const spelled = issuers.map((i) => serials.get(i)!.map((s) => serialSpellings(s)))
     issuers.forEach((issuer, i) => p.hmget(this.keys.serial(issuer), ...spelled[i]!.flat()))
+    // the states in the same round trip (README "Certificate states")
+    if (fps.length > 0) p.hmget(this.keys.stateCert, ...fps)
+    issuers.forEach((issuer, i) => p.hmget(this.keys.stateSerial(issuer), ...spelled[i]!.flat()))
     const results = await bounded(p.exec(), this.#link.opts.timeoutMs, 'revocation lookup')
     if (!results) throw new Error('revocation lookup: pipeline discarded')
     for (const [err] of results) if (err) throw err
@@ -77,14 +80,72 @@ export class RedisRevocationStore implements RevocationStore {
         }
       }
     })
-    return { revoked }
+    let state: StateRecord | null = null
+    if (fps.length > 0) {
+      const values = results[at++]![1] as Array<string | null>
+      const i = values.findIndex((v) => v !== null)
+      if (i >= 0) state = { fingerprint: fps[i]!, ...decodeState(values[i]!) }
+    }
+    issuers.forEach((issuer, k) => {
+      const values = results[at++]![1] as Array<string | null>
+      let v = 0
+      for (const [j, spellings] of spelled[k]!.entries()) {
+        for (let s = 0; s < spellings.length; s++, v++) {
+          if (!state && values[v] !== null) state = { issuer, serial: serials.get(issuer)![j]!, ...decodeState(values[v]!) }
+        }
+      }
+    })
+    return { revoked, state }
+  }
+
+  /** Write (HSET, or HDEL for active) and log (XADD) each target's state, then announce it; durable like a revocation. */
+  async setState (targets: readonly RevocationTarget[], change: StateChange): Promise<number> {
+    const p = this.#cmd.pipeline()
+    for (const t of targets) {
+      const [key, field] = 'fingerprint' in t ? [this.keys.stateCert, t.fingerprint] : [this.keys.stateSerial(t.issuer), t.serial]
+      if (change.state === 'active') p.hdel(key, field)
+      else p.hset(key, field, encodeState({ state: change.state, at: change.at, by: change.by, reason: change.reason }))
+      this.#log(p, { action: change.state === 'active' ? 'activate' : change.state === 'inactive' ? 'deactivate' : 'quarantine', target: t, by: change.by, at: change.at, reason: change.reason, note: change.note ?? '' })
+    }
+    for (const t of targets) p.publish(this.keys.revocations, encodeStateAnnouncement(t, change.state))
+    const results = await bounded(p.exec(), this.#link.bulkMs, 'state write')
+    for (const [err] of results ?? []) if (err) throw err
+    await this.#link.replicated('state change')
+    return targets.length
+  }
+
+  /** XADD one operator log entry to the pipeline (README "Operator log") */
+  #log (p: ReturnType<Redis['pipeline']>, e: OperatorLogEntry): void {
+    const target = 'fingerprint' in e.target ? ['fingerprint', e.target.fingerprint] : ['issuer', e.target.issuer, 'serial', e.target.serial]
+    p.xadd(this.keys.oplog, '*', 'action', e.action, ...target, 'by', e.by, 'at', e.at, 'reason', e.reason, 'note', e.note)
+  }
+
+  async history (match: { readonly fingerprint?: string; readonly serial?: string }): Promise<OperatorLogEntry[]> {
+    const out: OperatorLogEntry[] = []
+    let start = '-'
+    for (let rounds = 0; rounds < 10_000; rounds++) {
+      const page = await bounded(this.#cmd.xrange(this.keys.oplog, start, '+', 'COUNT', 1000), this.#link.bulkMs, 'operator log')
+      for (const [, fields] of page) {
+        const e = decodeLogFields(fields)
+        if (e === null) continue
+        const t = e.target
+        if (('fingerprint' in t && t.fingerprint === match.fingerprint) || ('serial' in t && t.serial === match.serial)) out.push(e)
+      }
+      if (page.length < 1000) break
+      start = '(' + page[page.length - 1]![0]
+    }
+    return out
   }
 
   async revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number> {
-    return await this.revokeMany(targets.map((t) => ({ ...t, ...entry }) as RevokedRecord), onProgress)
+    return await this.#write(targets.map((t) => ({ ...t, reason: entry.reason, revokedAt: entry.revokedAt }) as RevokedRecord), onProgress, entry)
   }
 
   async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number> {
+    return await this.#write(records, onProgress, null)
+  }
+
+  async #write (records: readonly RevokedRecord[], onProgress: ((done: number, total: number) => void) | undefined, log: RevocationEntry | null): Promise<number> {
     let done = 0
     for (let i = 0; i < records.length; i += BATCH) {
       const p = this.#cmd.pipeline()
@@ -95,6 +156,8 @@ export class RedisRevocationStore implements RevocationStore {
         if ('fingerprint' in r) p.hset(this.keys.cert, r.fingerprint, value)
         else p.hset(this.keys.serial(r.issuer), r.serial, value)
       }
+      // the operator log: revoke() is an operator's act (revokeMany, a CRL import, is not logged per record)
+      if (log) for (const r of chunk) this.#log(p, { action: 'revoke', target: 'fingerprint' in r ? { fingerprint: r.fingerprint } : { issuer: r.issuer, serial: r.serial }, by: log.by ?? '', at: r.revokedAt, reason: r.reason, note: log.note ?? '' })
       for (const r of chunk) p.publish(this.keys.revocations, encodeAnnouncement(r))
       const results = await bounded(p.exec(), this.#link.bulkMs, 'revocation write')
       for (const [err] of results ?? []) if (err) throw err
@@ -132,6 +195,8 @@ export class RedisRevocationStore implements RevocationStore {
    */
   async watch (onEvent: (event: RevocationEvent) => void): Promise<void> {
     await this.#watch.start((message) => {
+      const changed = decodeStateAnnouncement(message)
+      if (changed) { onEvent({ kind: 'state', target: changed }); return }
       const target = decodeAnnouncement(message)
       // An announcement we cannot read still says "something was revoked": re-check everything.
       onEvent(target ? { kind: 'revoked', target } : { kind: 'resync' })
@@ -147,4 +212,18 @@ export class RedisRevocationStore implements RevocationStore {
   async close (): Promise<void> {
     await this.#watch.close()
   }
+}
+
+/** one stream entry's fields -> an operator log entry; null when it is not one */
+function decodeLogFields (fields: string[]): OperatorLogEntry | null {
+  const m = new Map<string, string>()
+  for (let i = 0; i + 1 < fields.length; i += 2) m.set(fields[i]!, fields[i + 1]!)
+  const action = m.get('action')
+  if (!(OPERATOR_ACTIONS as readonly string[]).includes(action ?? '')) return null
+  const fingerprint = m.get('fingerprint')
+  const issuer = m.get('issuer')
+  const serial = m.get('serial')
+  const target: RevocationTarget | null = fingerprint !== undefined ? { fingerprint } : issuer !== undefined && serial !== undefined ? { issuer, serial } : null
+  if (target === null) return null
+  return { action: action as OperatorLogEntry['action'], target, by: m.get('by') ?? '', at: m.get('at') ?? '', reason: m.get('reason') ?? '', note: m.get('note') ?? '' }
 }

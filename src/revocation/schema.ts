@@ -2,7 +2,7 @@
 // key names, the entry JSON, the announcement messages. Pure: no I/O. The file
 // store uses the same encodings so both stores read and print alike.
 import { normaliseSerial } from '../identity/index.js'
-import type { RevocationEntry, RevocationTarget, RevokedRecord } from '../stores/revocations.js'
+import type { RevocationEntry, RevocationTarget, RevokedRecord, StateEntry } from '../stores/revocations.js'
 import type { RegistryRecord } from '../stores/registry.js'
 import { DEFAULT_PREFIX } from '../stores/open.js'
 
@@ -24,6 +24,12 @@ export interface Keys {
   rateLimit (channel: 'provision' | 'rotate', vin: string): string
   /** sorted set "<VIN>|<fingerprint>" scored by the due time (ms) */
   readonly retire: string
+  /** hash fingerprint -> state JSON (README "Certificate states") */
+  readonly stateCert: string
+  /** hash serial -> state JSON, one per issuer fingerprint */
+  stateSerial (issuerFp: string): string
+  /** the operator log, a stream (README "Operator log") */
+  readonly oplog: string
 }
 
 export function keysFor (prefix: string = DEFAULT_PREFIX): Keys {
@@ -38,6 +44,9 @@ export function keysFor (prefix: string = DEFAULT_PREFIX): Keys {
     claim: (vin, nonce) => `${prefix}claim:${vin}:${nonce}`,
     rateLimit: (channel, vin) => `${prefix}ratelimit:${channel}:${vin}`,
     retire: `${prefix}retire`,
+    stateCert: `${prefix}state:cert`,
+    stateSerial: (issuer) => `${prefix}state:serial:${issuer}`,
+    oplog: `${prefix}oplog`,
   }
 }
 
@@ -145,4 +154,45 @@ export function targetKey (target: RevocationTarget): string {
 export function describeRecord (r: RevokedRecord): string {
   const what = 'fingerprint' in r ? `fingerprint ${r.fingerprint}` : `issuer ${r.issuer} serial ${r.serial}`
   return `${what} reason ${r.reason} revokedAt ${r.revokedAt || '-'}`
+}
+
+/** the operator log's actions */
+export const OPERATOR_ACTIONS = ['revoke', 'deactivate', 'quarantine', 'activate'] as const
+
+export function encodeState (entry: StateEntry): string {
+  return JSON.stringify({ state: entry.state, at: entry.at, by: entry.by, reason: entry.reason })
+}
+
+/**
+ * A stored state value. Fail closed: a value that is not a known state (an
+ * external writer's typo) still keeps the certificate out, as `inactive`.
+ */
+export function decodeState (value: string): StateEntry {
+  try {
+    const o = JSON.parse(value) as Record<string, unknown>
+    const state = o.state === 'quarantined' ? 'quarantined' : 'inactive'
+    return { state, at: typeof o.at === 'string' ? o.at : '', by: typeof o.by === 'string' ? o.by : '', reason: typeof o.reason === 'string' ? o.reason : '' }
+  } catch {
+    return { state: 'inactive', at: '', by: '', reason: '' }
+  }
+}
+
+/**
+ * A state announcement on <prefix>revocations carries "state" beside the target
+ * ({"fingerprint":"..","state":"inactive"}); null when the message is not one.
+ */
+export function decodeStateAnnouncement (message: string): RevocationTarget | null {
+  let o: unknown
+  try { o = JSON.parse(message) } catch { return null }
+  if (typeof o !== 'object' || o === null || typeof (o as Record<string, unknown>).state !== 'string') return null
+  return decodeAnnouncement(message)
+}
+
+export function encodeStateAnnouncement (target: RevocationTarget, state: string): string {
+  return 'fingerprint' in target ? JSON.stringify({ fingerprint: target.fingerprint, state }) : JSON.stringify({ issuer: target.issuer, serial: target.serial, state })
+}
+
+/** a target as one line names it */
+export function describeTarget (t: RevocationTarget): string {
+  return 'fingerprint' in t ? `fingerprint ${t.fingerprint}` : `issuer ${t.issuer} serial ${t.serial}`
 }

@@ -22,8 +22,8 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
-import type { RegistryRecord, RevocationQuery, RevocationStatus, RevokedRecord, StoreEvent } from '../stores/index.js'
-import { encodeRegistryLine, encodeRevoked, parseChunk, type LogRecord } from './file-log.js'
+import type { OperatorLogEntry, RegistryRecord, RevocationEntry, RevocationQuery, RevocationStatus, RevocationTarget, RevokedRecord, StateChange, StateRecord, StoreEvent } from '../stores/index.js'
+import { encodeOpLine, encodeRegistryLine, encodeRevoked, encodeStateLine, parseChunk, type LogRecord } from './file-log.js'
 
 export const STORE_FILE = 'revocations.jsonl'
 
@@ -39,6 +39,10 @@ export class StoreFile {
   readonly #opts: FileStoreOptions
   #byFingerprint = new Map<string, RevokedRecord>()
   #bySerial = new Map<string, RevokedRecord>()
+  /** states other than active, by the target's key (targetKey) */
+  #states = new Map<string, StateRecord>()
+  /** the operator log, in file order */
+  #oplog: OperatorLogEntry[] = []
   #registry = new Map<string, Map<string, RegistryRecord>>()
   #offset = 0
   #refreshing: Promise<void> | null = null
@@ -115,6 +119,13 @@ export class StoreFile {
       if ('fingerprint' in rec) this.#byFingerprint.set(rec.fingerprint, rec)
       else this.#bySerial.set(`${rec.issuer}:${rec.serial}`, rec)
       if (emit) this.#emit({ kind: 'revoked', target: 'fingerprint' in rec ? { fingerprint: rec.fingerprint } : { issuer: rec.issuer, serial: rec.serial } })
+    } else if (r.t === 'st') {
+      const key = stateKey(r.target)
+      if (r.state === 'active') this.#states.delete(key)
+      else this.#states.set(key, { ...r.target, state: r.state, at: r.at, by: r.by, reason: r.reason })
+      if (emit) this.#emit({ kind: 'state', target: r.target })
+    } else if (r.t === 'op') {
+      this.#oplog.push(r.entry)
     } else {
       let m = this.#registry.get(r.vin)
       if (!m) this.#registry.set(r.vin, (m = new Map()))
@@ -155,15 +166,15 @@ export class StoreFile {
       // The new file is loaded into empty maps, swapped in only once it loaded:
       // an unreadable replacement must not leave the store empty, answering
       // every revoked certificate "clean" until the next read.
-      const known = { byFingerprint: this.#byFingerprint, bySerial: this.#bySerial, registry: this.#registry }
-      this.#byFingerprint = new Map(); this.#bySerial = new Map(); this.#registry = new Map()
+      const known = { byFingerprint: this.#byFingerprint, bySerial: this.#bySerial, registry: this.#registry, states: this.#states, oplog: this.#oplog }
+      this.#byFingerprint = new Map(); this.#bySerial = new Map(); this.#registry = new Map(); this.#states = new Map(); this.#oplog = []
       this.#offset = 0
       await this.#closeReader()
       try {
         await this.#load()
       } catch (err) {
         // keep what was known; the next read takes the file from its start, on top of it
-        ;({ byFingerprint: this.#byFingerprint, bySerial: this.#bySerial, registry: this.#registry } = known)
+        ;({ byFingerprint: this.#byFingerprint, bySerial: this.#bySerial, registry: this.#registry, states: this.#states, oplog: this.#oplog } = known)
         this.#offset = 0
         this.#opts.log?.error({ evt: 'revocation.store_corrupt', path: this.path, problem: (err as Error).message }, 'the replaced store file cannot be loaded: keeping what was known')
         this.#emit({ kind: 'resync' })
@@ -224,7 +235,31 @@ export class StoreFile {
       revoked = 'fingerprint' in t ? this.#byFingerprint.get(t.fingerprint) ?? null : this.#lookupSerial(t.issuer, t.serial)
       if (revoked) break
     }
-    return { revoked }
+    let state: StateRecord | null = null
+    for (const t of query.targets) {
+      state = this.#states.get(stateKey(t)) ?? null
+      if (state) break
+    }
+    return { revoked, state }
+  }
+
+  /** append each target's state line and its operator log line in one durable write */
+  async setState (targets: readonly RevocationTarget[], change: StateChange): Promise<number> {
+    const action = change.state === 'active' ? 'activate' : change.state === 'inactive' ? 'deactivate' : 'quarantine'
+    await this.#append(targets.map((t) => encodeStateLine(t, change) + encodeOpLine({ action, target: t, by: change.by, at: change.at, reason: change.reason, note: change.note ?? '' })).join(''))
+    return targets.length
+  }
+
+  /** revocations an operator made: each with its operator log line */
+  async revokeLogged (targets: readonly RevocationTarget[], entry: RevocationEntry): Promise<number> {
+    await this.#append(targets.map((t) => encodeRevoked({ ...t, reason: entry.reason, revokedAt: entry.revokedAt } as RevokedRecord) +
+      encodeOpLine({ action: 'revoke', target: t, by: entry.by ?? '', at: entry.revokedAt, reason: entry.reason, note: entry.note ?? '' })).join(''))
+    return targets.length
+  }
+
+  async history (match: { readonly fingerprint?: string; readonly serial?: string }): Promise<OperatorLogEntry[]> {
+    await this.#refreshAfterNow()
+    return this.#oplog.filter((e) => ('fingerprint' in e.target && e.target.fingerprint === match.fingerprint) || ('serial' in e.target && e.target.serial === match.serial))
   }
 
   async registryRecord (vin: string, fingerprint: string, fresh = false): Promise<RegistryRecord | null> {
@@ -381,6 +416,10 @@ export class StoreFile {
     await this.#closeReader()
     await this.#closeWriter()
   }
+}
+
+function stateKey (t: RevocationTarget): string {
+  return 'fingerprint' in t ? `fp:${t.fingerprint}` : `sn:${t.issuer}:${t.serial}`
 }
 
 /** the file's stat, or undefined when it cannot be read (absent) */

@@ -39,7 +39,7 @@ export function certificateStatus (revocations: RevocationStore, registry?: Devi
         revocations.status({ targets, ...(fresh !== undefined ? { fresh } : {}), ...(identity !== undefined ? { identity } : {}) }),
         reg !== undefined && registry !== undefined ? registry.record(reg.vin, reg.fingerprint, fresh) : null,
       ])
-      return { revoked: status.revoked, registry: record }
+      return { revoked: status.revoked, state: status.state ?? null, registry: record }
     },
     markActive: async (vin, fingerprint) => registry !== undefined && await registry.markActive(vin, fingerprint),
     watch: (onEvent) => revocations.watch(onEvent),

@@ -12,6 +12,43 @@ import type { Identity } from '../contract/identity.js'
 export interface RevocationEntry {
   readonly reason: string
   readonly revokedAt: string
+  /** who revoked it, for the operator log (README "Operator log"); not part of the stored value */
+  readonly by?: string
+  /** free text for the operator log */
+  readonly note?: string
+}
+
+/** A certificate's reversible state (README "Certificate states"); `revoked` is final and kept apart, as revocations. */
+export type CertState = 'active' | 'inactive' | 'quarantined'
+
+/** value of a state field: JSON {"state":"inactive","at":"<ISO 8601>","by":"..","reason":".."}; `active` is no field */
+export interface StateEntry {
+  readonly state: Exclude<CertState, 'active'>
+  readonly at: string
+  readonly by: string
+  readonly reason: string
+}
+
+export type StateRecord = RevocationTarget & StateEntry
+
+/** one state change, as the library and the CLI make it */
+export interface StateChange {
+  readonly state: CertState
+  /** who made it (the operator's name) */
+  readonly by: string
+  readonly reason: string
+  readonly note?: string
+  readonly at: string
+}
+
+/** one entry of the append-only operator log: a revocation or a state change */
+export interface OperatorLogEntry {
+  readonly action: 'revoke' | 'deactivate' | 'quarantine' | 'activate'
+  readonly target: RevocationTarget
+  readonly by: string
+  readonly at: string
+  readonly reason: string
+  readonly note: string
 }
 
 /** by certificate fingerprint, or by issuer fingerprint + serial (lowercase hex, no leading zeros) */
@@ -41,12 +78,16 @@ export interface RevocationQuery {
 export interface RevocationStatus {
   /** the first target found revoked, or null */
   readonly revoked: RevokedRecord | null
+  /** the first target found inactive or quarantined (absent: the store keeps no states, all active) */
+  readonly state?: StateRecord | null
 }
 
 /** an event from the store: a revocation, or "re-check everything" (after a reconnect, an unreadable record) */
 export type RevocationEvent =
   | { readonly kind: 'revoked'; readonly target: RevocationTarget }
   | { readonly kind: 'resync' }
+  /** a target's state changed (any way): the listener reads it again */
+  | { readonly kind: 'state'; readonly target: RevocationTarget }
 
 export interface RevocationStore {
   /** 'file', 'redis', or what a user's store calls itself */
@@ -61,6 +102,10 @@ export interface RevocationStore {
   /** the same with a reason and date per record (CRL import); written in batches */
   revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number>
   list (): Promise<RevokedRecord[]>
+  /** set the targets' state (absent on read-only sources): written, logged, then announced like a revocation */
+  setState? (targets: readonly RevocationTarget[], change: StateChange): Promise<number>
+  /** the operator log's entries naming this fingerprint or this serial (any issuer), oldest first */
+  history? (match: { readonly fingerprint?: string; readonly serial?: string }): Promise<OperatorLogEntry[]>
   /** receive events; the store emits `resync` after a reconnect */
   watch (onEvent: (event: RevocationEvent) => void): Promise<void>
   close (): Promise<void>

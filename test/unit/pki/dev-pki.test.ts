@@ -77,9 +77,9 @@ describe('pki/dev-pki', function () {
     }
     const text = readFileSync(p.policy, 'utf8')
     const policy = parsePolicy(text, p.policy)
-    expect(policy.roles).to.deep.equal(['vehicle', 'fleet-backend', 'fleet-monitor', 'factory', 'provisioner', 'phone'])
-    expect(text.match(/issuerKey: "([0-9a-f]{64})"/g)).to.have.length(6)
-    expect(text.match(new RegExp(`issuer: \\{ CN: "fleetgate Issuing CA" \\}, issuerKey: "${spki(p.issuing.cert)}"`, 'g'))).to.have.length(5)
+    expect(policy.roles).to.deep.equal(['vehicle', 'fleet-backend', 'fleet-monitor', 'factory', 'provisioner', 'phone', 'quarantine', 'repair-service'])
+    expect(text.match(/issuerKey: "([0-9a-f]{64})"/g)).to.have.length(8)
+    expect(text.match(new RegExp(`issuer: \\{ CN: "fleetgate Issuing CA" \\}, issuerKey: "${spki(p.issuing.cert)}"`, 'g'))).to.have.length(7)
     expect(text.match(new RegExp(`issuer: \\{ CN: "fleetgate Manufacturing CA" \\}, issuerKey: "${spki(p.manufacturing.cert)}"`, 'g'))).to.have.length(1)
   })
 

@@ -11,7 +11,7 @@ describe('policy: the shipped default policy', () => {
   it('ships at an absolute path that exists, and loads', () => {
     expect(isAbsolute(defaultPolicyPath)).to.equal(true)
     expect(existsSync(defaultPolicyPath)).to.equal(true)
-    expect(policy.roles).to.deep.equal(['vehicle', 'fleet-backend', 'fleet-monitor', 'factory', 'provisioner', 'phone'])
+    expect(policy.roles).to.deep.equal(['vehicle', 'fleet-backend', 'fleet-monitor', 'factory', 'provisioner', 'phone', 'quarantine', 'repair-service'])
   })
 
   describe('roles', () => {
@@ -23,6 +23,20 @@ describe('policy: the shipped default policy', () => {
         `vehicles/${VIN}/command-results`, `vehicles/${VIN}/keys`, `vehicles/${VIN}/certificate/request`,
       ])
       expect(g.subscribeRules).to.deep.equal([`vehicles/${VIN}/commands`, `vehicles/${VIN}/certificate/response`])
+    })
+
+    it('quarantine: never picked by its match; a vehicle judged under it gets its status and repair topics only', () => {
+      expect(grantOf(policy.resolve(cert(VIN, 'vehicle'), VIN)).role).to.equal('vehicle')
+      const g = grantOf(policy.resolve(cert(VIN, 'vehicle'), VIN, 'quarantine'))
+      expect(g.role).to.equal('quarantine')
+      expect(g.canPublish(`vehicles/${VIN}/status`)).to.equal(true)
+      expect(g.canPublish(`vehicles/${VIN}/telemetry/speed`)).to.equal(false)
+      expect(g.canPublish(`vehicles/${OTHER_VIN}/status`)).to.equal(false)
+      expect(g.canSubscribe(`vehicles/${VIN}/repair/commands`)).to.equal(true)
+      expect(g.canSubscribe(`vehicles/${VIN}/commands`)).to.equal(false)
+      // a certificate its match does not hold (a backend) gets no quarantine role: refused
+      expect(policy.resolve(cert('backend-1', 'fleet-backend'), 'backend-1', 'quarantine')).to.deep.include({ ok: false, reason: 'no_role' })
+      expect(grantOf(policy.resolve(cert('repair-1', 'repair-service'), 'repair-1')).canPublish(`vehicles/${VIN}/repair/commands`)).to.equal(true)
     })
 
     it('fleet-backend, fleet-monitor and provisioner, clientId = CN plus any suffix', () => {
