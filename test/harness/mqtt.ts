@@ -18,15 +18,9 @@ export type ConnectOutcome =
   | { ok: true; client: MqttClient; sessionPresent: boolean }
   | { ok: false; returnCode?: number; error: string }
 
-/** Connect once, no reconnects; resolves with the client or with how it was refused. */
-export async function tryConnect (port: number, creds: Partial<Credentials> & { ca: Buffer }, opts: IClientOptions = {}): Promise<ConnectOutcome> {
-  return await new Promise((resolve) => {
-    const client = mqtt.connect({
-      protocol: 'mqtts', host: '127.0.0.1', port, servername: 'localhost',
-      ca: creds.ca, cert: creds.cert, key: creds.key,
-      reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, clean: true,
-      ...opts,
-    })
+/** How a client's first connect ends: the client at CONNACK 0, or how it was refused. */
+export function outcomeOf (client: MqttClient): Promise<ConnectOutcome> {
+  return new Promise((resolve) => {
     let settled = false
     const finish = (o: ConnectOutcome) => { if (!settled) { settled = true; resolve(o) } }
     client.once('connect', (connack) => finish({ ok: true, client, sessionPresent: !!connack.sessionPresent }))
@@ -36,6 +30,16 @@ export async function tryConnect (port: number, creds: Partial<Credentials> & { 
     })
     client.once('close', () => { client.end(true); finish({ ok: false, error: 'closed' }) })
   })
+}
+
+/** Connect once, no reconnects; resolves with the client or with how it was refused. */
+export async function tryConnect (port: number, creds: Partial<Credentials> & { ca: Buffer }, opts: IClientOptions = {}): Promise<ConnectOutcome> {
+  return await outcomeOf(mqtt.connect({
+    protocol: 'mqtts', host: '127.0.0.1', port, servername: 'localhost',
+    ca: creds.ca, cert: creds.cert, key: creds.key,
+    reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, clean: true,
+    ...opts,
+  }))
 }
 
 export async function connect (port: number, creds: Credentials, opts: IClientOptions = {}): Promise<MqttClient> {

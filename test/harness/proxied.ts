@@ -6,7 +6,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { duplexPair } from 'node:stream'
 import { MqttClient, type IClientOptions } from 'mqtt'
-import type { ConnectOutcome, Credentials } from './mqtt.js'
+import { outcomeOf, type ConnectOutcome, type Credentials } from './mqtt.js'
 
 export interface ProxiedOptions {
   /** the source address of the TCP connection (a loopback address: 127.0.0.x) */
@@ -37,18 +37,8 @@ export function proxiedTls (port: number, creds: Credentials, header: Buffer | n
 
 /** Connect once through a PROXY header, no reconnects: the client, or how it was refused. */
 export async function tryConnectProxied (port: number, creds: Credentials, header: Buffer | null, mqttOpts: IClientOptions = {}, opts: ProxiedOptions = {}): Promise<ConnectOutcome> {
-  return await new Promise((resolve) => {
-    const client = new MqttClient(() => proxiedTls(port, creds, header, opts).tls, {
-      protocol: 'mqtts', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60,
-      reconnectPeriod: 0, connectTimeout: 5000, ...mqttOpts,
-    })
-    let settled = false
-    const finish = (o: ConnectOutcome) => { if (!settled) { settled = true; resolve(o) } }
-    client.once('connect', (connack) => finish({ ok: true, client, sessionPresent: !!connack.sessionPresent }))
-    client.once('error', (err: Error & { code?: number }) => {
-      client.end(true)
-      finish({ ok: false, returnCode: typeof err.code === 'number' ? err.code : undefined, error: err.message })
-    })
-    client.once('close', () => { client.end(true); finish({ ok: false, error: 'closed' }) })
-  })
+  return await outcomeOf(new MqttClient(() => proxiedTls(port, creds, header, opts).tls, {
+    protocol: 'mqtts', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60,
+    reconnectPeriod: 0, connectTimeout: 5000, ...mqttOpts,
+  }))
 }
