@@ -64,7 +64,7 @@ export { parseBrokerUrl, type BrokerAddress } from './client/broker-url.js'
 export {
   openStores, closeStores, type StoreChoice, type RevocationStore, type RevocationEntry, type RevocationTarget, type RevokedRecord,
   type RevocationQuery, type RevocationStatus, type RevocationEvent, type DeviceRegistry, type RegistryRecord, type RegistryEvent,
-  type CertState, type StateEntry, type StateRecord, type StateChange, type OperatorLogEntry,
+  type CertState, type StateEntry, type StateRecord, type StateChange, type OperatorLogEntry, type OperatorAct,
 } from './stores/index.js'
 export { openRevocationStore, revokeVehicle, setCertificateState, certificateHistory, REVOCATION_STORES, REGISTRY_STORES, type RevokedVehicle, type VehicleStores } from './revocation/index.js'
 export {

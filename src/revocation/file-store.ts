@@ -1,7 +1,7 @@
 // The embedded revocation store: the revocations of the store file under
 // --data-dir (store-file.ts), which it may share with the embedded device
 // registry (registry-file.ts).
-import type { OperatorLogEntry, RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord, StateChange } from '../stores/index.js'
+import type { OperatorAct, OperatorLogEntry, RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord, StateChange } from '../stores/index.js'
 import { StoreFile, STORE_FILE, type FileStoreOptions } from './store-file.js'
 
 export { STORE_FILE, type FileStoreOptions }
@@ -39,8 +39,8 @@ export class FileRevocationStore implements RevocationStore {
 
   async history (match: { readonly fingerprint?: string; readonly serial?: string }): Promise<OperatorLogEntry[]> { return await this.file.history(match) }
 
-  async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number> {
-    return await this.file.revokeMany(records, onProgress)
+  async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void, by?: OperatorAct): Promise<number> {
+    return await this.file.revokeMany(records, onProgress, by)
   }
 
   async list (): Promise<RevokedRecord[]> { return await this.file.list() }

@@ -4,7 +4,7 @@
 export type {
   RevocationEntry, RevocationTarget, RevokedRecord, RegistryRecord, RevocationQuery, RevocationStatus, RevocationEvent, RegistryEvent,
   RevocationStore, DeviceRegistry, CertificateQuery, CertificateStatus, CertificateStatusSource, StoreEvent, StoreChoice,
-  CertState, StateEntry, StateRecord, StateChange, OperatorLogEntry,
+  CertState, StateEntry, StateRecord, StateChange, OperatorLogEntry, OperatorAct,
 } from '../stores/index.js'
 export { redactUrl, redisRetryDelay, openRedisLink } from '../stores/index.js'
 export {

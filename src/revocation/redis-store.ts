@@ -3,7 +3,7 @@
 // every call bounded (redis-link.ts). It may share its command link with the
 // Redis device registry (registry-redis.ts).
 import type { Redis } from 'ioredis'
-import type { OperatorLogEntry, RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord, StateChange, StateRecord } from '../stores/index.js'
+import type { OperatorAct, OperatorLogEntry, RevocationEntry, RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevocationTarget, RevokedRecord, StateChange, StateRecord } from '../stores/index.js'
 import { bounded } from '../stores/index.js'
 import { decodeAnnouncement, decodeEntry, decodeState, decodeStateAnnouncement, encodeAnnouncement, encodeEntry, encodeState, encodeStateAnnouncement, OPERATOR_ACTIONS, serialSpellings, type Keys } from './schema.js'
 import { ChannelWatch, RedisStoreLink, type RedisStoreOptions } from './redis-link.js'
@@ -138,35 +138,52 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   async revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number> {
-    return await this.#write(targets.map((t) => ({ ...t, reason: entry.reason, revokedAt: entry.revokedAt }) as RevokedRecord), onProgress, entry)
+    const records = targets.map((t) => ({ ...t, reason: entry.reason, revokedAt: entry.revokedAt }) as RevokedRecord)
+    return await this.#write(records, onProgress, { by: entry.by ?? '', note: entry.note ?? '' }, false)
   }
 
-  async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number> {
-    return await this.#write(records, onProgress, null)
+  async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void, by?: OperatorAct): Promise<number> {
+    return await this.#write(records, onProgress, { by: by?.by ?? '', note: by?.note ?? '' }, true)
   }
 
-  async #write (records: readonly RevokedRecord[], onProgress: ((done: number, total: number) => void) | undefined, log: RevocationEntry | null): Promise<number> {
-    let done = 0
+  /**
+   * Write, log (XADD) and announce records in batches. `skipUnchanged` (an import):
+   * one HGET round trip per batch first, and a record stored with the same value is
+   * neither written, logged nor announced again. Returns how many were written.
+   */
+  async #write (records: readonly RevokedRecord[], onProgress: ((done: number, total: number) => void) | undefined, act: Required<OperatorAct>, skipUnchanged: boolean): Promise<number> {
+    let written = 0
     for (let i = 0; i < records.length; i += BATCH) {
-      const p = this.#cmd.pipeline()
-      const chunk = records.slice(i, i + BATCH)
-      // Writes first, then the announcements: a node that hears one finds the write.
-      for (const r of chunk) {
-        const value = encodeEntry(r)
-        if ('fingerprint' in r) p.hset(this.keys.cert, r.fingerprint, value)
-        else p.hset(this.keys.serial(r.issuer), r.serial, value)
+      let chunk = records.slice(i, i + BATCH)
+      if (skipUnchanged) {
+        const read = this.#cmd.pipeline()
+        for (const r of chunk) {
+          if ('fingerprint' in r) read.hget(this.keys.cert, r.fingerprint)
+          else read.hget(this.keys.serial(r.issuer), r.serial)
+        }
+        const stored = await bounded(read.exec(), this.#link.bulkMs, 'revocation read')
+        for (const [err] of stored ?? []) if (err) throw err
+        chunk = chunk.filter((r, k) => stored?.[k]?.[1] !== encodeEntry(r))
       }
-      // the operator log: revoke() is an operator's act (revokeMany, a CRL import, is not logged per record)
-      if (log) for (const r of chunk) this.#log(p, { action: 'revoke', target: 'fingerprint' in r ? { fingerprint: r.fingerprint } : { issuer: r.issuer, serial: r.serial }, by: log.by ?? '', at: r.revokedAt, reason: r.reason, note: log.note ?? '' })
-      for (const r of chunk) p.publish(this.keys.revocations, encodeAnnouncement(r))
-      const results = await bounded(p.exec(), this.#link.bulkMs, 'revocation write')
-      for (const [err] of results ?? []) if (err) throw err
-      // durable once a replica has it (--redis-min-replicas): a failover now keeps it
-      await this.#link.replicated(records.length <= BATCH ? 'revocation' : `revocations ${done + 1}-${done + chunk.length} of ${records.length}`)
-      done += chunk.length
-      onProgress?.(done, records.length)
+      if (chunk.length > 0) {
+        const p = this.#cmd.pipeline()
+        // Writes first, then the announcements: a node that hears one finds the write.
+        for (const r of chunk) {
+          const value = encodeEntry(r)
+          if ('fingerprint' in r) p.hset(this.keys.cert, r.fingerprint, value)
+          else p.hset(this.keys.serial(r.issuer), r.serial, value)
+        }
+        for (const r of chunk) this.#log(p, { action: 'revoke', target: 'fingerprint' in r ? { fingerprint: r.fingerprint } : { issuer: r.issuer, serial: r.serial }, by: act.by, at: r.revokedAt, reason: r.reason, note: act.note })
+        for (const r of chunk) p.publish(this.keys.revocations, encodeAnnouncement(r))
+        const results = await bounded(p.exec(), this.#link.bulkMs, 'revocation write')
+        for (const [err] of results ?? []) if (err) throw err
+        // durable once a replica has it (--redis-min-replicas): a failover now keeps it
+        await this.#link.replicated(records.length <= BATCH ? 'revocation' : `revocations ${i + 1}-${i + Math.min(BATCH, records.length - i)} of ${records.length}`)
+      }
+      written += chunk.length
+      onProgress?.(Math.min(i + BATCH, records.length), records.length)
     }
-    return done
+    return written
   }
 
   async list (): Promise<RevokedRecord[]> {

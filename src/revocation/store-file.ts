@@ -22,7 +22,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
-import type { OperatorLogEntry, RegistryRecord, RevocationEntry, RevocationQuery, RevocationStatus, RevocationTarget, RevokedRecord, StateChange, StateRecord, StoreEvent } from '../stores/index.js'
+import type { OperatorAct, OperatorLogEntry, RegistryRecord, RevocationEntry, RevocationQuery, RevocationStatus, RevocationTarget, RevokedRecord, StateChange, StateRecord, StoreEvent } from '../stores/index.js'
 import { encodeOpLine, encodeRegistryLine, encodeRevoked, encodeStateLine, parseChunk, type LogRecord } from './file-log.js'
 
 export const STORE_FILE = 'revocations.jsonl'
@@ -352,13 +352,30 @@ export class StoreFile {
     await w?.fh.close().catch(() => {})
   }
 
-  async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number> {
+  /**
+   * An import: records already stored with the same reason and date are skipped
+   * (read after a refresh); each new or changed one is appended with its operator
+   * log line. Returns how many were written.
+   */
+  async revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void, act?: OperatorAct): Promise<number> {
     const BATCH = 5000
+    let written = 0
+    await this.#refreshAfterNow()
     for (let i = 0; i < records.length; i += BATCH) {
-      await this.#append(records.slice(i, i + BATCH).map(encodeRevoked).join(''))
+      const chunk = records.slice(i, i + BATCH).filter((r) => !sameRevocation(this.#storedRevocation(r), r))
+      if (chunk.length > 0) {
+        await this.#append(chunk.map((r) => encodeRevoked(r) + encodeOpLine({
+          action: 'revoke', target: 'fingerprint' in r ? { fingerprint: r.fingerprint } : { issuer: r.issuer, serial: r.serial }, by: act?.by ?? '', at: r.revokedAt, reason: r.reason, note: act?.note ?? '',
+        })).join(''))
+      }
+      written += chunk.length
       onProgress?.(Math.min(i + BATCH, records.length), records.length)
     }
-    return records.length
+    return written
+  }
+
+  #storedRevocation (r: RevocationTarget): RevokedRecord | null {
+    return 'fingerprint' in r ? this.#byFingerprint.get(r.fingerprint) ?? null : this.#lookupSerial(r.issuer, r.serial)
   }
 
   async list (): Promise<RevokedRecord[]> {
@@ -473,4 +490,8 @@ function countLines (buf: Buffer, offset: number): number {
   let n = 0
   for (let i = buf.indexOf(0x0a); i !== -1 && i < offset; i = buf.indexOf(0x0a, i + 1)) n++
   return n
+}
+
+function sameRevocation (stored: RevokedRecord | null, r: RevokedRecord): boolean {
+  return stored !== null && stored.reason === r.reason && stored.revokedAt === r.revokedAt
 }

@@ -4,7 +4,7 @@
 // from src/revocation.
 export type {
   RevocationEntry, RevocationTarget, RevokedRecord, RevocationQuery, RevocationStatus, RevocationEvent, RevocationStore,
-  CertState, StateEntry, StateRecord, StateChange, OperatorLogEntry,
+  CertState, StateEntry, StateRecord, StateChange, OperatorLogEntry, OperatorAct,
 } from '../stores/revocations.js'
 export type { RegistryRecord, RegistryEvent, DeviceRegistry } from '../stores/registry.js'
 export type { CertificateQuery, CertificateStatus, CertificateStatusSource, StoreEvent } from '../stores/connect-status.js'

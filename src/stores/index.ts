@@ -4,7 +4,7 @@
 // owns the state: src/revocation, src/sessions, src/provisioning.
 export type {
   RevocationEntry, RevocationTarget, RevokedRecord, RevocationQuery, RevocationStatus, RevocationEvent, RevocationStore,
-  CertState, StateEntry, StateRecord, StateChange, OperatorLogEntry,
+  CertState, StateEntry, StateRecord, StateChange, OperatorLogEntry, OperatorAct,
 } from './revocations.js'
 export type { RegistryRecord, RegistryEvent, FirstConnectEvent, DeviceRegistry } from './registry.js'
 export { claimOutcome, type OwnerRecord, type ClaimResult, type ClientIdOwnerStore } from './owners.js'

@@ -18,6 +18,12 @@ export interface RevocationEntry {
   readonly note?: string
 }
 
+/** who made a bulk change (a CRL import), for the operator log */
+export interface OperatorAct {
+  readonly by: string
+  readonly note?: string
+}
+
 /** A certificate's reversible state (README "Certificate states"); `revoked` is final and kept apart, as revocations. */
 export type CertState = 'active' | 'inactive' | 'quarantined'
 
@@ -99,8 +105,14 @@ export interface RevocationStore {
   status (query: RevocationQuery): Promise<RevocationStatus>
   /** write the revocation(s), then announce each (Redis: PUBLISH <prefix>revocations) */
   revoke (targets: readonly RevocationTarget[], entry: RevocationEntry, onProgress?: (done: number, total: number) => void): Promise<number>
-  /** the same with a reason and date per record (CRL import); written in batches */
-  revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void): Promise<number>
+  /**
+   * The same with a reason and date per record (CRL import), written in batches.
+   * A record already stored with the same reason and date is left alone (not
+   * written, announced or logged again: a daily re-import adds nothing); each
+   * new or changed one gets an operator log entry naming `by.by` (empty when absent).
+   * Resolves to the number of records written (new or changed).
+   */
+  revokeMany (records: readonly RevokedRecord[], onProgress?: (done: number, total: number) => void, by?: OperatorAct): Promise<number>
   list (): Promise<RevokedRecord[]>
   /** set the targets' state (absent on read-only sources): written, logged, then announced like a revocation */
   setState? (targets: readonly RevocationTarget[], change: StateChange): Promise<number>

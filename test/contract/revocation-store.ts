@@ -88,6 +88,35 @@ export function describeRevocationStore (name: string, makeStore: MakeStore<Revo
       expect((await s.status({ targets: [{ issuer: fp(100_000), serial: (3 + 1).toString(16) }] })).revoked?.revokedAt).to.equal('2026-01-02T00:00:03.000Z')
     })
 
+    it('revokeMany (an import) logs each new or changed record with who made it; a repeat import writes, announces and logs only what changed', async () => {
+      const s = await stores.open()
+      const watcher = await stores.open()
+      const heard: RevocationEvent[] = []
+      await watcher.watch((e) => heard.push(e))
+      const first: RevokedRecord[] = [
+        { issuer: fp(7), serial: 'a1', reason: 'keyCompromise', revokedAt: AT },
+        { issuer: fp(7), serial: 'a2', reason: 'superseded', revokedAt: AT },
+        { fingerprint: fp(8), reason: 'unspecified', revokedAt: AT },
+      ]
+      expect(await s.revokeMany(first, undefined, { by: 'alice', note: 'crl import ca.crl' })).to.equal(3)
+      await until(() => heard.filter((e) => e.kind === 'revoked').length >= 3)
+      // again, with a2's reason changed and a3 new: two written, logged and announced
+      const second: RevokedRecord[] = [first[0]!, { ...first[1]!, reason: 'keyCompromise' }, first[2]!, { issuer: fp(7), serial: 'a3', reason: 'unspecified', revokedAt: AT }]
+      expect(await s.revokeMany(second, undefined, { by: 'bob' })).to.equal(2)
+      const reader = await stores.open()
+      expect((await reader.history!({ serial: 'a1' })).map((e) => [e.action, e.by, e.reason, e.note, e.at])).to.deep.equal([['revoke', 'alice', 'keyCompromise', 'crl import ca.crl', AT]])
+      expect((await reader.history!({ serial: 'a2' })).map((e) => [e.by, e.reason])).to.deep.equal([['alice', 'superseded'], ['bob', 'keyCompromise']])
+      expect((await reader.history!({ serial: 'a3' })).map((e) => [e.by, e.note])).to.deep.equal([['bob', '']])
+      expect((await reader.history!({ fingerprint: fp(8) })).map((e) => e.by)).to.deep.equal(['alice'])
+      expect((await reader.status({ targets: [{ issuer: fp(7), serial: 'a2' }], fresh: true })).revoked?.reason).to.equal('keyCompromise')
+      await until(() => heard.filter((e) => e.kind === 'revoked').length >= 5, 2000)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(heard.filter((e) => e.kind === 'revoked').map((e) => e.kind === 'revoked' && e.target).slice(3)).to.deep.equal([{ issuer: fp(7), serial: 'a2' }, { issuer: fp(7), serial: 'a3' }])
+      // nothing new: nothing written
+      expect(await s.revokeMany(second, undefined, { by: 'carol' })).to.equal(0)
+      expect(await reader.history!({ serial: 'a1' })).to.have.length(1)
+    })
+
     it('watch: a revocation written through another store arrives as a `revoked` event naming its target', async () => {
       const watcher = await stores.open()
       const events: RevocationEvent[] = []

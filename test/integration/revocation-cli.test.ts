@@ -94,7 +94,7 @@ describe('revocation CLI (revoke, crl import, revocations list)', function () {
       [[victimSerial, 'keyCompromise'], ['0ABC', 'superseded'], ['F1E2D3'], ...extra])
     const r = await runCli(['crl', 'import', crl, '--issuer', join(pki.dir, 'issuing-ca.pem')], { env: env() })
     expect(r.code, r.stderr).to.equal(0)
-    expect(r.stdout).to.match(/^imported 20003 revocations from .* \(signature verified/)
+    expect(r.stdout).to.match(/^imported 20003 revocations from .* \(20003 new or changed, by [^;]+; signature verified/)
     expect(r.stderr).to.match(/crl import: 20003\/20003/)
     const issuer = fingerprintOf(join(pki.dir, 'issuing-ca.pem'))
     const key = `${P}revoked:serial:${issuer}`
@@ -131,6 +131,32 @@ describe('revocation CLI (revoke, crl import, revocations list)', function () {
     expect(g.code).to.equal(2)
     expect(g.stderr).to.match(/^FG_ERR_CRL_INVALID: /)
   })
+
+  for (const store of ['redis', 'file'] as const) {
+    it(`crl import is in the operator log (${store} store): each entry with --by and a note naming the CRL; a repeat import logs nothing new`, async () => {
+      const where = store === 'redis' ? ['--redis', redis.url] : ['--data-dir', mkdtempSync(join(tmpdir(), 'fg-store-'))]
+      const crlDir = mkdtempSync(join(tmpdir(), 'fg-crl-'))
+      const crl = await makeCrl(crlDir, join(pki.dir, 'issuing-ca.pem'), join(pki.dir, 'issuing-ca.key'), [['0ABC', 'keyCompromise'], ['0DEF']])
+      const r = await runCli(['crl', 'import', crl, '--issuer', join(pki.dir, 'issuing-ca.pem'), '--by', 'pki-team', ...where])
+      expect(r.code, r.stderr).to.equal(0)
+      expect(r.stdout).to.match(/^imported 2 revocations from .* \(2 new or changed, by pki-team; signature verified/)
+      const history = async (serial: string) => (await runCli(['cert', 'history', serial, '--json', ...where])).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+      const abc = await history('abc')
+      expect(abc.map((e) => [e.action, e.by, e.reason, (e.target as { serial?: string }).serial])).to.deep.equal([['revoke', 'pki-team', 'keyCompromise', 'abc']])
+      expect(abc[0]!.note).to.match(/^crl import crl\.pem \(thisUpdate \d{4}-/)
+      expect((await history('def')).map((e) => e.by)).to.deep.equal(['pki-team'])
+      // the same CRL again, by someone else: nothing new, nothing logged
+      const again = await runCli(['crl', 'import', crl, '--issuer', join(pki.dir, 'issuing-ca.pem'), '--by', 'someone-else', '--note', 'daily refresh', ...where])
+      expect(again.code, again.stderr).to.equal(0)
+      expect(again.stdout).to.include('(0 new or changed, by someone-else;')
+      expect(await history('abc')).to.have.length(1)
+      // a bad --by: one line, exit 2, nothing read
+      const bad = await runCli(['crl', 'import', crl, '--issuer', join(pki.dir, 'issuing-ca.pem'), '--by', ' ', ...where])
+      expect(bad.code).to.equal(2)
+      expect(bad.stderr.trim().split('\n')).to.have.length(1)
+      expect(bad.stderr).to.match(/^FG_ERR_CONFIG_INVALID: --by/)
+    })
+  }
 
   it('revoke and list work the same with the file store', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'fg-store-'))
