@@ -55,6 +55,8 @@ interface KnownCa {
 export class ChainVerifier {
   readonly #anchors: X509Certificate[]
   readonly #anchorFps: Set<string>
+  /** each anchor's certificates above it among the anchors (an intermediate trusted as an anchor: its root, when trusted too) */
+  readonly #aboveAnchor = new Map<string, X509Certificate[]>()
   readonly #links = new Set<string>()
   readonly #fps = new WeakMap<X509Certificate, string>()
   /** fingerprints of the CA certificates whose own chain to an anchor was verified */
@@ -65,7 +67,25 @@ export class ChainVerifier {
   constructor (anchors: ReadonlyArray<Uint8Array | X509Certificate>) {
     this.#anchors = anchors.map((a) => a instanceof X509Certificate ? a : new X509Certificate(a))
     this.#anchorFps = new Set(this.#anchors.map((a) => this.fingerprint(a)))
-    for (const a of this.#anchors) this.#know(a, [a.raw])
+    // An intermediate in the bundle ends a verified chain, but its issuer's revocation of it
+    // (issuer + serial) must still be found: its chain goes on through the anchors above it.
+    const now = Date.now()
+    for (const a of this.#anchors) this.#aboveAnchor.set(this.fingerprint(a), this.#anchorsAbove(a, now))
+    for (const a of this.#anchors) this.#know(a, [a.raw, ...this.#aboveAnchor.get(this.fingerprint(a))!.map((c) => c.raw)])
+  }
+
+  /** the anchors above an anchor, each issuing the one below (signature and validity checked), up to a self-signed one */
+  #anchorsAbove (anchor: X509Certificate, now: number): X509Certificate[] {
+    const above: X509Certificate[] = []
+    const seen = new Set([this.fingerprint(anchor)])
+    for (let cur = anchor, depth = 0; depth < MAX_DEPTH && !isSelfSigned(cur); depth++) {
+      const parent = this.#anchors.find((a) => !seen.has(this.fingerprint(a)) && this.#linked(cur, a, now))
+      if (!parent) break
+      seen.add(this.fingerprint(parent))
+      above.push(parent)
+      cur = parent
+    }
+    return above
   }
 
   /**
@@ -101,7 +121,11 @@ export class ChainVerifier {
     const chain: X509Certificate[] = [leaf]
     let cur = leaf
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
-      if (this.#anchorFps.has(this.fingerprint(cur))) { this.#remember(chain); return chain.map((c) => c.raw) }
+      if (this.#anchorFps.has(this.fingerprint(cur))) {
+        chain.push(...(this.#aboveAnchor.get(this.fingerprint(cur)) ?? []))
+        this.#remember(chain)
+        return chain.map((c) => c.raw)
+      }
       let parent: X509Certificate | undefined = cur.issuerCertificate
       if (parent && (parent.raw.equals(cur.raw) || !this.#linked(cur, parent, now))) parent = undefined
       parent ??= this.#anchors.find((a) => this.#linked(cur, a, now))

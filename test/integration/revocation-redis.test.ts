@@ -3,6 +3,8 @@
 // using plain HSET + PUBLISH, the periodic re-check, a revoked intermediate CA.
 import { expect } from 'chai'
 import { join } from 'node:path'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import type { MqttClient } from 'mqtt'
 import { startRedis, type TestRedis } from '../harness/redis.js'
 import { testPki, type TestPki } from '../harness/pki.js'
@@ -161,5 +163,24 @@ describe('revocation of an intermediate CA (Redis store)', function () {
     const o = await tryConnect(broker.port, credentials(pki.dir, pki.vehicle(3)), { clientId: pki.vins[3] })
     expect(o.ok).to.equal(false)
     await broker.audit.waitFor('connect.deny', { reason: 'revoked' })
+  })
+
+  it('with the intermediate itself in --ca (a bundle of root and issuing CA): its revocation by the root, issuer + serial, is still found', async () => {
+    await redisCli(redis.port, 'FLUSHALL')
+    const bundle = join(mkdtempSync(join(tmpdir(), 'fg-bundle-')), 'ca.pem')
+    writeFileSync(bundle, readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8') + readFileSync(join(pki.dir, 'issuing-ca.pem'), 'utf8'))
+    const b = await startTestBroker(pki.dir, { redis: redis.url, ca: bundle })
+    try {
+      const car = await connect(b.port, credentials(pki.dir, pki.vehicle(0)), { clientId: pki.vins[0] })
+      clients.push(car)
+      const root = fingerprintOf(join(pki.dir, 'root-ca.pem'))
+      const issuingSerial = (await openssl('x509', '-noout', '-serial', '-in', join(pki.dir, 'issuing-ca.pem'))).replace(/^serial=/, '')
+      await redisCli(redis.port, 'HSET', `${P}revoked:serial:${root}`, issuingSerial.toLowerCase().replace(/^0+/, ''), '{"reason":"cACompromise","revokedAt":"2026-01-01T00:00:00Z"}')
+      await redisCli(redis.port, 'PUBLISH', `${P}revocations`, JSON.stringify({ issuer: root, serial: issuingSerial }))
+      await closed(car, 2000)
+      const o = await tryConnect(b.port, credentials(pki.dir, pki.vehicle(1)), { clientId: pki.vins[1] })
+      expect(o.ok).to.equal(false)
+      await b.audit.waitFor('connect.deny', { reason: 'revoked' })
+    } finally { await b.close() }
   })
 })
