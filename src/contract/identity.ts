@@ -43,4 +43,6 @@ export interface Identity {
   readonly policies: readonly string[]
   /** OCSP responder URLs of the leaf's Authority Information Access (absent: none) */
   readonly ocsp?: readonly string[]
+  /** URIs of the leaf's CRL Distribution Points (absent: none); followed with --crl-dp */
+  readonly crl?: readonly string[]
 }

@@ -21,6 +21,7 @@ const EXT_KEY_USAGE = '2.5.29.15'
 const EXT_POLICIES = '2.5.29.32'
 const EXT_AIA = '1.3.6.1.5.5.7.1.1'
 const AD_OCSP = '1.3.6.1.5.5.7.48.1'
+const EXT_CDP = '2.5.29.31'
 
 const NONE: readonly string[] = Object.freeze([])
 const NO_SAN: Identity['san'] = Object.freeze({ dns: NONE, uri: NONE, ip: NONE, email: NONE })
@@ -119,6 +120,8 @@ export interface ParsedCertificate {
   readonly selfIssued: boolean
   /** OCSP URLs of the Authority Information Access extension (empty: none) */
   readonly ocsp: readonly string[]
+  /** URIs of the CRL Distribution Points extension's full names (empty: none) */
+  readonly crl: readonly string[]
 }
 
 /**
@@ -141,6 +144,7 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
   let digitalSignature: boolean | null = null
   let policies: readonly string[] = NONE
   let ocsp: readonly string[] = NONE
+  let crl: readonly string[] = NONE
   const dns: string[] = []; const uri: string[] = []; const ip: string[] = []; const email: string[] = []
   for (; i < tbs.length; i++) {
     if (tbs[i]!.tag !== 0xa3) continue // [1], [2] unique ids
@@ -168,6 +172,15 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
         }
         // a fleet's leaves name the same responder: one frozen list
         if (urls.length > 0) ocsp = intern('ocsp:' + urls.join(' '), () => Object.freeze(urls))
+      } else if (id === EXT_CDP) {
+        // DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } ... }: the URIs ([6]) of each full name
+        const urls: string[] = []
+        for (const dp of certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'CRLDistributionPoints'))) {
+          const name = certChildren(der, expectTag(dp, 0x30, 'DistributionPoint')).find((t) => t.tag === 0xa0)
+          const full = name && certChildren(der, name).find((t) => t.tag === 0xa0)
+          for (const gn of full ? certChildren(der, full) : []) if (gn.tag === 0x86) urls.push(decodeString(der, asIa5(gn)))
+        }
+        if (urls.length > 0) crl = intern('crl:' + urls.join(' '), () => Object.freeze(urls))
       } else if (id === EXT_SAN) {
         for (const gn of certChildren(der, expectTag(certTlv(der, value.contentStart, value.end), 0x30, 'GeneralNames'))) {
           const bytes = der.subarray(gn.contentStart, gn.end)
@@ -197,6 +210,7 @@ export function parseCertificate (der: Uint8Array, fingerprint?: string): Parsed
     san: dns.length + uri.length + ip.length + email.length === 0 ? NO_SAN : Object.freeze({ dns: freezeOrNone(dns), uri: freezeOrNone(uri), ip: freezeOrNone(ip), email: freezeOrNone(email) }),
     selfIssued: Buffer.from(issuerBytes).equals(subjectBytes),
     ocsp,
+    crl,
   })
 }
 
@@ -224,6 +238,7 @@ export function identityFromChain (chainDer: readonly Uint8Array[], caInfo: (der
     eku: leaf.eku,
     policies: leaf.policies,
     ...(leaf.ocsp.length > 0 ? { ocsp: leaf.ocsp } : {}),
+    ...(leaf.crl.length > 0 ? { crl: leaf.crl } : {}),
   })
 }
 

@@ -140,6 +140,8 @@ export interface CaOptions extends ValidityOptions {
   readonly subject?: SubjectSpec
   /** use this key pair instead of generating a P-256 one */
   readonly key?: KeyObject
+  /** CRL URLs for a CRL Distribution Points extension (where the parent publishes the CRL covering this CA; none: no CDP) */
+  readonly crl?: readonly string[]
 }
 
 export interface LeafOptions extends ValidityOptions {
@@ -161,6 +163,8 @@ export interface LeafOptions extends ValidityOptions {
   readonly publicKey?: KeyObject
   /** OCSP responder URLs for an Authority Information Access extension (none: no AIA) */
   readonly ocsp?: readonly string[]
+  /** CRL URLs for a CRL Distribution Points extension, one distribution point each (none: no CDP) */
+  readonly crl?: readonly string[]
 }
 
 // ---------------------------------------------------------------------------
@@ -313,7 +317,7 @@ function issuerNameOf (ca: CaMaterial): x509.Name {
 }
 
 async function makeCa (
-  subject: SubjectSpec, key: KeyObject, parent: CaMaterial | null, pathLength: number | undefined, validity: { notBefore: Date; notAfter: Date },
+  subject: SubjectSpec, key: KeyObject, parent: CaMaterial | null, pathLength: number | undefined, validity: { notBefore: Date; notAfter: Date }, crl?: readonly string[],
 ): Promise<CaMaterial> {
   const spki = spkiOf(key)
   const keyId = keyIdentifier(spki)
@@ -324,6 +328,7 @@ async function makeCa (
     new x509.SubjectKeyIdentifierExtension(keyId),
   ]
   if (parent !== null) extensions.push(new x509.AuthorityKeyIdentifierExtension(parent.keyId))
+  if (crl !== undefined && crl.length > 0) extensions.push(new x509.CRLDistributionPointsExtension([...crl], false))
   const name = buildName(subject)
   const { der } = await sign({
     subject: name,
@@ -363,7 +368,7 @@ export async function createRogueCa (opts: CaOptions = {}): Promise<CaMaterial> 
  */
 export async function createIntermediateCa (parent: CaMaterial, kind: 'issuing' | 'manufacturing' = 'issuing', opts: CaOptions = {}): Promise<CaMaterial> {
   const subject = opts.subject ?? caSubject(opts.commonName ?? CA_COMMON_NAMES[kind])
-  return await makeCa(subject, opts.key ?? generateKey(), parent, 0, resolveValidity(opts, CA_LIFETIME_MS[kind]))
+  return await makeCa(subject, opts.key ?? generateKey(), parent, 0, resolveValidity(opts, CA_LIFETIME_MS[kind]), opts.crl)
 }
 
 /**
@@ -442,6 +447,7 @@ export async function issueLeaf (ca: CaMaterial, role: PkiRole, commonName: stri
   extensions.push(new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)))
   extensions.push(akiExtension(ca))
   if (opts.ocsp !== undefined && opts.ocsp.length > 0) extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: opts.ocsp.map((value) => new x509.GeneralName('url', value)) }, false))
+  if (opts.crl !== undefined && opts.crl.length > 0) extensions.push(new x509.CRLDistributionPointsExtension([...opts.crl], false))
   const validity = resolveValidity(opts, profile.lifetimeMs)
   const { der, serial } = await sign({
     subject: buildName(opts.subject ?? defaultSubject(role, commonName)),

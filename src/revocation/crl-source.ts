@@ -1,4 +1,5 @@
-// A revocation source: CRLs fetched from URLs (--crl-url), read-only, behind
+// A revocation source: CRLs fetched from URLs (--crl-url, and with --crl-dp the
+// CRL Distribution Points of the CA certificates and of each client certificate), read-only, behind
 // the RevocationStore port (README "Revocation sources"). Each CRL is verified
 // with parseCrl (the same code as `fleetgate crl import`) against the CAs of
 // --ca and --cert's chain, kept under <data dir>/crl/ for restarts, fetched
@@ -11,13 +12,16 @@
 // (revocation_unavailable: it is not known which CA it covers); a CRL past its
 // nextUpdate with no newer one makes answers about certificates under its CA
 // unavailable with --crl-stale refuse, or keeps answering from it with use. A
-// certificate it lists is revoked either way.
+// certificate it lists is revoked either way. A client certificate's own
+// distribution point is needed only by the certificates that name it: one that is
+// unreachable, stale or does not cover the certificate's issuer makes their
+// answers unavailable, not everyone's.
 import { X509Certificate } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError, isFleetgateError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
-import { sha256Hex } from '../identity/index.js'
+import { parseCertificate, sha256Hex } from '../identity/index.js'
 import type { RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevokedRecord } from '../stores/index.js'
 import { crlIsStale, parseCrl, type CrlEntry } from './crl.js'
 import { fetchBounded } from './fetch.js'
@@ -28,9 +32,20 @@ const FETCH_TIMEOUT_MS = 30_000
 /** how long open() waits for the first fetch of each URL before the broker starts (failing closed meanwhile) */
 const START_WAIT_MS = 5_000
 const FIRST_RETRY_MS = 1_000
+/** distribution points named by client certificates followed at most (beyond: those certificates' answers are unavailable) */
+export const MAX_NAMED_CRLS = 64
+const NO_LISTS: readonly CrlList[] = []
 
 export interface CrlSourceOptions {
   readonly urls: readonly string[]
+  /**
+   * --crl-dp: also the http(s) CRL Distribution Points of the configured CA certificates
+   * (needed by every answer, like urls) and of each client certificate (needed by the
+   * answers about the certificates that name it; fetched at the first such connect)
+   */
+  readonly distributionPoints?: boolean
+  /** --revocation-timeout: how long a connect waits for the first load of a distribution point it names */
+  readonly firstLoadWaitMs?: number
   /** the embedded stores' directory: CRLs are kept in <dataDir>/crl/ */
   readonly dataDir: string
   /** --crl-refresh */
@@ -52,20 +67,36 @@ interface LoadedCrl {
   readonly nextUpdate: number | null
 }
 
-/** One --crl-url: its last verified CRL and its refresh timer. */
+/**
+ * One CRL URL: its last verified CRL and its refresh timer. `needed`: 'always'
+ * (--crl-url, a configured CA's distribution point: every answer needs it) or
+ * 'named' (a client certificate's distribution point: the answers about the
+ * certificates naming it).
+ */
 class CrlList {
   current: LoadedCrl | null = null
+  /** a 'named' list's first load (its copy on disk, else a fetch), awaited by the connects that name it */
+  first: Promise<void> | null = null
   lastError = 'not fetched yet'
   timer: NodeJS.Timeout | null = null
   failures = 0
   /** fetches in a row that failed or brought no CRL within its nextUpdate: the retry backs off on these */
   retries = 0
-  constructor (readonly url: string, readonly file: string) {}
+  constructor (readonly url: string, readonly file: string, readonly needed: 'always' | 'named') {}
+}
+
+/** the URLs a certificate's CRL Distribution Points name that can be fetched (http, https) */
+function fetchable (urls: readonly string[] | undefined): string[] {
+  return (urls ?? []).filter((u) => /^https?:\/\//i.test(u))
 }
 
 export class CrlRevocationSource implements RevocationStore {
   readonly kind = 'crl'
-  readonly lists: readonly CrlList[]
+  readonly lists: CrlList[] = []
+  readonly #byUrl = new Map<string, CrlList>()
+  #named = 0
+  #capLogged = false
+  readonly #dir: string
   readonly #o: CrlSourceOptions
   readonly #listeners: Array<(e: RevocationEvent) => void> = []
   readonly #now: () => number
@@ -74,8 +105,54 @@ export class CrlRevocationSource implements RevocationStore {
   private constructor (opts: CrlSourceOptions) {
     this.#o = opts
     this.#now = opts.now ?? Date.now
-    const dir = join(opts.dataDir, 'crl')
-    this.lists = opts.urls.map((url) => new CrlList(url, join(dir, sha256Hex(Buffer.from(url)).slice(0, 32) + '.crl')))
+    this.#dir = join(opts.dataDir, 'crl')
+    const caPoints = opts.distributionPoints ? opts.cas().flatMap((der) => fetchable(parseCertificate(der).crl)) : []
+    for (const url of [...opts.urls, ...caPoints]) if (!this.#byUrl.has(url)) this.#add(url, 'always')
+  }
+
+  #add (url: string, needed: CrlList['needed']): CrlList {
+    const list = new CrlList(url, join(this.#dir, sha256Hex(Buffer.from(url)).slice(0, 32) + '.crl'), needed)
+    this.lists.push(list)
+    this.#byUrl.set(url, list)
+    return list
+  }
+
+  /** the lists of the distribution points the query's certificate names, each loaded once (awaited here) */
+  async #namedBy (query: RevocationQuery): Promise<readonly CrlList[]> {
+    const urls = this.#o.distributionPoints ? fetchable(query.identity?.crl) : []
+    if (urls.length === 0) return NO_LISTS
+    const out: CrlList[] = []
+    for (const url of urls) {
+      let list = this.#byUrl.get(url)
+      if (list === undefined) {
+        if (this.#named >= MAX_NAMED_CRLS) {
+          if (!this.#capLogged) this.#o.log?.error({ evt: 'crl.error', url, err: `more than ${MAX_NAMED_CRLS} CRL distribution points named by client certificates: not followed` }, 'CRL distribution point not followed')
+          this.#capLogged = true
+          throw new Error(`CRL distribution point ${url} not followed: more than ${MAX_NAMED_CRLS} are in use`)
+        }
+        this.#named++
+        list = this.#add(url, 'named')
+        const l = list
+        l.first = (async () => {
+          await this.#loadFromDisk(l)
+          // a copy on disk answers at once; the fetch then runs behind it
+          if (l.current !== null && !this.#isStale(l.current)) void this.refresh(l)
+          else await this.refresh(l)
+        })()
+      }
+      out.push(list)
+    }
+    const loading = out.filter((l) => l.current === null && l.first !== null)
+    if (loading.length > 0) {
+      let timer: NodeJS.Timeout | undefined
+      const waited = await Promise.race([
+        Promise.all(loading.map((l) => l.first)).then(() => true),
+        new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), this.#o.firstLoadWaitMs ?? 1000) }),
+      ]).finally(() => clearTimeout(timer))
+      // the fetch goes on; this connect fails closed
+      if (!waited) throw new Error(`CRL ${loading[0]!.url} not loaded yet (fetching)`)
+    }
+    return out
   }
 
   /**
@@ -89,6 +166,7 @@ export class CrlRevocationSource implements RevocationStore {
     const source = new CrlRevocationSource(opts)
     await mkdir(join(opts.dataDir, 'crl'), { recursive: true })
     for (const list of source.lists) await source.#loadFromDisk(list)
+    if (source.lists.length > 0) opts.log?.info({ evt: 'crl.sources', urls: source.lists.map((l) => l.url) }, 'CRL sources')
     // with no copy on disk, a first fetch that is not a CRL or that no configured CA signed is a configuration mistake
     const fresh = new Set(source.lists.filter((l) => l.current === null))
     const outcomes = await Promise.all(source.lists.map(async (list) => await Promise.race([source.refresh(list, fresh.has(list)), startWait()])))
@@ -207,12 +285,15 @@ export class CrlRevocationSource implements RevocationStore {
   }
 
   healthy (): boolean {
-    return !this.#closed && this.lists.every((l) => l.current !== null && (this.#o.stale === 'use' || !this.#isStale(l.current)))
+    return !this.#closed && this.lists.every((l) => l.needed === 'named' || (l.current !== null && (this.#o.stale === 'use' || !this.#isStale(l.current))))
   }
 
   async status (query: RevocationQuery): Promise<RevocationStatus> {
     let unavailable: string | null = null
+    const named = await this.#namedBy(query)
     for (const list of this.lists) {
+      const isNamed = named.includes(list)
+      if (list.needed === 'named' && !isNamed) continue
       const c = list.current
       if (c === null) { unavailable ??= `CRL ${list.url} not loaded (${list.lastError})`; continue }
       let covered = false
@@ -222,7 +303,9 @@ export class CrlRevocationSource implements RevocationStore {
         const entry = c.serials.get(t.serial)
         if (entry) return { revoked: { issuer: t.issuer, serial: t.serial, reason: entry.reason, revokedAt: entry.revokedAt } }
       }
-      if (covered && this.#o.stale === 'refuse' && this.#isStale(c)) unavailable ??= `CRL ${list.url} stale: nextUpdate ${iso(c.nextUpdate)} passed${list.lastError ? ` (${list.lastError})` : ''}`
+      // the certificate names this CRL as where its status is: it must cover its issuer
+      if (isNamed && !c.issuers.has(query.identity?.issuerFingerprint ?? '')) unavailable ??= `CRL ${list.url}, a distribution point of the certificate, is not signed by its issuing CA`
+      else if ((covered || isNamed) && this.#o.stale === 'refuse' && this.#isStale(c)) unavailable ??= `CRL ${list.url} stale: nextUpdate ${iso(c.nextUpdate)} passed${list.lastError ? ` (${list.lastError})` : ''}`
     }
     if (unavailable !== null) throw new Error(unavailable)
     return { revoked: null }

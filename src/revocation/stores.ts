@@ -51,6 +51,7 @@ export async function openRevocationStore (choice: StoreChoice, log?: AuditLogge
 export interface RevocationSourceChoice {
   readonly dataDir: string
   readonly crlUrl?: readonly string[] | undefined
+  readonly crlDp?: boolean
   readonly crlRefresh?: number
   readonly crlStale?: 'refuse' | 'use'
   readonly ocspUrl?: readonly string[] | undefined
@@ -75,7 +76,7 @@ export type RevocationSourceFactory = (choice: RevocationSourceChoice, ctx: Revo
  * the store by anyOfRevocations. A new source is a file beside these and one line here.
  */
 export const REVOCATION_SOURCES: Readonly<Record<string, RevocationSourceFactory>> = {
-  crl: async (c, ctx) => c.crlUrl?.length ? await CrlRevocationSource.open({ urls: c.crlUrl, dataDir: c.dataDir, refreshMs: c.crlRefresh ?? 3_600_000, stale: c.crlStale ?? 'refuse', cas: ctx.cas, log: ctx.log }) : null,
+  crl: async (c, ctx) => c.crlUrl?.length || c.crlDp ? await CrlRevocationSource.open({ urls: c.crlUrl ?? [], distributionPoints: c.crlDp ?? false, firstLoadWaitMs: c.revocationTimeout ?? 1000, dataDir: c.dataDir, refreshMs: c.crlRefresh ?? 3_600_000, stale: c.crlStale ?? 'refuse', cas: ctx.cas, log: ctx.log }) : null,
   ocsp: async (c, ctx) => c.ocspUrl?.length || c.ocspAia ? new OcspRevocationSource({ urls: c.ocspUrl ?? [], aia: c.ocspAia ?? false, unavailable: c.ocspUnavailable ?? 'refuse', timeoutMs: c.revocationTimeout ?? 1000, cacheMs: c.revocationCache ?? 60_000, cas: ctx.cas, log: ctx.log }) : null,
 }
 

@@ -49,6 +49,7 @@ interface Expected {
   readonly revocationFailOpen: boolean
   readonly expiryWarning: number
   readonly crlUrl?: readonly string[]
+  readonly crlDp: boolean
   readonly crlRefresh: number
   readonly crlStale: 'refuse' | 'use'
   readonly ocspUrl?: readonly string[]

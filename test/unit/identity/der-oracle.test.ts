@@ -72,6 +72,10 @@ describe('identity: DER reader against the asn1-schema oracle', function () {
       opensslCert('/CN=bmp Ω', 'certificatePolicies=1.3.6.1.4.1.99999.1,2.23.140.1.2.1', ['-utf8'], 'string_mask=default'),
       opensslCert('/serialNumber=123/emailAddress=a@b.c/DC=example/UID=u1/1.2.3.4=custom', 'basicConstraints=critical,CA:FALSE'),
       opensslCert('/CN=long-lived', 'keyUsage=digitalSignature', ['-days', '20000']), // GeneralizedTime after 2049
+      // CRL distribution points: two full names (one ldap), one with reasons and a cRLIssuer, one relative name (no URI)
+      opensslCert('/CN=cdp', 'crlDistributionPoints=dp1,dp2,dp3', [],
+        '[dp1]\nfullname=URI:http://ca.example/a.crl,URI:ldap://ca.example/x\n[dp2]\nfullname=URI:https://ca.example/b.crl\nreasons=keyCompromise\nCRLissuer=dirName:issuer_sect\n' +
+        '[issuer_sect]\nCN=crl issuer\n[dp3]\nrelativename=rel_sect\n[rel_sect]\nCN=part1\n'),
     ]
     for (const der of cases) same(der)
     const utf8 = parseCertificate(cases[1]!)
@@ -79,6 +83,7 @@ describe('identity: DER reader against the asn1-schema oracle', function () {
     expect(utf8.san.ip).to.deep.equal(['::1', '10.0.0.1'])
     expect(parseCertificate(cases[0]!).subject).to.deep.equal({ O: ['Acme, Inc.'], OU: ['vehicle'], CN: ['1HGCM82633A004352'] })
     expect(parseCertificate(cases[4]!).notAfter.getUTCFullYear()).to.be.greaterThan(2049)
+    expect(parseCertificate(cases[5]!).crl).to.deep.equal(['http://ca.example/a.crl', 'ldap://ca.example/x', 'https://ca.example/b.crl'])
   })
 
   it('reads a certificate with non-minimal lengths exactly as the oracle (OpenSSL accepts them in the handshake)', async () => {

@@ -5,7 +5,7 @@ import { AsnConvert } from '@peculiar/asn1-schema'
 import {
   Certificate, type Name, ExtendedKeyUsage, SubjectAlternativeName, CertificatePolicies, KeyUsage, KeyUsageFlags,
   id_ce_extKeyUsage, id_ce_subjectAltName, id_ce_certificatePolicies, id_ce_keyUsage,
-  AuthorityInfoAccessSyntax, id_pe_authorityInfoAccess, id_ad_ocsp,
+  AuthorityInfoAccessSyntax, id_pe_authorityInfoAccess, id_ad_ocsp, CRLDistributionPoints, id_ce_cRLDistributionPoints,
 } from '@peculiar/asn1-x509'
 import type { NameAttributes, ParsedCertificate } from '../../../src/identity/index.js'
 
@@ -54,6 +54,7 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
   let policies: string[] = []
   let digitalSignature: boolean | null = null
   const ocsp: string[] = []
+  const crl: string[] = []
   const san = { dns: [] as string[], uri: [] as string[], ip: [] as string[], email: [] as string[] }
   for (const ext of tbs.extensions ?? []) {
     const value = ext.extnValue.buffer
@@ -66,6 +67,10 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
     } else if (ext.extnID === id_pe_authorityInfoAccess) {
       for (const ad of AsnConvert.parse(value, AuthorityInfoAccessSyntax)) {
         if (ad.accessMethod === id_ad_ocsp && ad.accessLocation.uniformResourceIdentifier !== undefined) ocsp.push(ad.accessLocation.uniformResourceIdentifier)
+      }
+    } else if (ext.extnID === id_ce_cRLDistributionPoints) {
+      for (const dp of AsnConvert.parse(value, CRLDistributionPoints)) {
+        for (const gn of dp.distributionPoint?.fullName ?? []) if (gn.uniformResourceIdentifier !== undefined) crl.push(gn.uniformResourceIdentifier)
       }
     } else if (ext.extnID === id_ce_subjectAltName) {
       for (const gn of AsnConvert.parse(value, SubjectAlternativeName)) {
@@ -91,6 +96,7 @@ export function parseCertificateWithSchemas (der: Uint8Array): ParsedCertificate
     san: Object.freeze({ dns: Object.freeze(san.dns), uri: Object.freeze(san.uri), ip: Object.freeze(san.ip), email: Object.freeze(san.email) }),
     selfIssued: subjectDer.equals(issuerDer),
     ocsp: Object.freeze(ocsp),
+    crl: Object.freeze(crl),
   })
 }
 
