@@ -35,6 +35,8 @@ export interface DrainDeps {
   readonly decisions: DecisionCounter
   /** TLS connections handed to Aedes and not closed yet */
   readonly connections: ReadonlySet<TLSSocket>
+  /** from now on a TLS handshake that ends is closed before CONNECT (one begun before the listener closed) */
+  readonly stopAdmitting: () => void
 }
 
 const TICK_MS = 50
@@ -53,8 +55,10 @@ function nextSessions (sessions: SessionRegistry, n: number): Client[] {
 export function drainNode (deps: DrainDeps, opts: DrainOptions): Promise<DrainResult> {
   const { server, sessions, log, decisions, connections } = deps
   const started = Date.now()
-  // stop accepting: connections already open go on (a CONNECT in progress becomes a session, drained in turn)
+  // stop accepting: connections already handed go on (a CONNECT in progress becomes a session, drained in turn);
+  // a handshake still under way is closed when it ends (else it could become a session after "drained")
   server.close()
+  deps.stopAdmitting()
   log.warn({ evt: 'node.drain', sessions: sessions.size, connections: connections.size, rate: opts.rate, timeoutMs: opts.timeout }, 'node draining: listener closed, sessions closing at the drain rate')
   let drained = 0
   let budget = 0

@@ -81,6 +81,8 @@ export interface Fleetgate {
   attach (broker: Aedes): void
   /** TLS connections handed to Aedes and not closed yet (authenticated or not) */
   readonly connections: ReadonlySet<TLSSocket>
+  /** a drain began: a TLS handshake that ends from now on is closed before CONNECT (accept.deny, reason draining) */
+  stopAdmitting (): void
   /** 'loaded' while the broker's certificate is within its validity, else what is wrong (readiness) */
   pkiState (now?: number): string
   readonly policy: Policy
@@ -151,6 +153,7 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
   // At TCP accept: admission control and the PROXY header (./accept.ts).
   const addresses = new ClientAddresses()
   const acceptAudit = new SampledAudit(log)
+  let admitting = true
   // Policy and live sessions.
   let policy = loadPolicyFile(policyPath(config))
   const sessions = new SessionRegistry()
@@ -237,7 +240,8 @@ export async function createFleetgate (input: ConfigInput | Config = {}, options
       installAcceptGate(server, { config, audit: acceptAudit, decisions, addresses })
     },
     remoteOf: (socket: Socket) => addresses.remoteOf(socket),
-    connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed, addresses }),
+    connectionHandler: (broker: Aedes) => connectionHandler(broker, { config, log, decisions, limiter, identities, sessions, handed, addresses, admitting: () => admitting, acceptAudit }),
+    stopAdmitting: () => { admitting = false },
     attach: (broker: Aedes) => attachTo(broker, { config, log, decisions, sessions, identities, revocationGuard, countUnreleasedQos2: parts.countUnreleasedQos2 }),
     async close () {
       acceptAudit.close()

@@ -13,6 +13,7 @@ import { boundOutbound, type OutboundLimits } from './outbound.js'
 import type { ConnectionIdentities } from './identities.js'
 import type { SessionRegistry } from './session.js'
 import type { ClientAddresses } from './accept.js'
+import type { SampledAudit } from '../audit/sampled.js'
 
 export interface ListenerDeps {
   readonly config: Config
@@ -25,6 +26,10 @@ export interface ListenerDeps {
   readonly handed: Set<TLSSocket>
   /** the client's address of each connection (the PROXY header's with --proxy-protocol) */
   readonly addresses: ClientAddresses
+  /** false once the node drains: a handshake that ends then is closed, never made a session */
+  readonly admitting: () => boolean
+  /** refusals before CONNECT, audited sampled (accept.deny) */
+  readonly acceptAudit: SampledAudit
 }
 
 /** --max-publish-rate: the guard drops QoS 0 PUBLISHes over it and closes on persistent excess. */
@@ -53,7 +58,7 @@ function publishRateLimit (config: Config, log: AuditLogger, decisions: Decision
 }
 
 export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: TLSSocket) => void {
-  const { config, log, decisions, limiter, identities, sessions, handed, addresses } = deps
+  const { config, log, decisions, limiter, identities, sessions, handed, addresses, admitting, acceptAudit } = deps
   // Made once per server, not per connection (memory per idle connection).
   const admitOptions: AdmitOptions = {
     limiter,
@@ -75,6 +80,13 @@ export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: 
   let unbounded = false
   return function fleetgateConnection (socket: TLSSocket) {
     const remote = addresses.remoteOf(socket)
+    // a handshake begun before the drain closed the listener: this node takes no new session
+    if (!admitting()) {
+      socket.destroy()
+      decisions.inc('accept.deny', 'draining')
+      acceptAudit.warn('accept.deny', 'draining', { remote }, 'connection closed before CONNECT: node draining')
+      return
+    }
     const admitted = admitConnection(socket, admitOptions, remote)
     const refuseLimit = { reason: 'too_many_connections' as const, detail: `${admitted.count} connections from this address, limit ${limiter.max}` }
     if (admitted.stream === null) {

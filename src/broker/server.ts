@@ -137,7 +137,7 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     return { ready, checks }
   }
   const drain = (opts: Partial<DrainOptions> = {}): Promise<DrainResult> => {
-    draining ??= drainNode({ server, sessions: fleetgate.sessions, log, decisions: fleetgate.metrics.decisions, connections: fleetgate.connections },
+    draining ??= drainNode({ server, sessions: fleetgate.sessions, log, decisions: fleetgate.metrics.decisions, connections: fleetgate.connections, stopAdmitting: fleetgate.stopAdmitting },
       { rate: opts.rate ?? config.drainRate, timeout: opts.timeout ?? config.drainTimeout })
     void draining.then(drainEnded)
     return draining

@@ -10,6 +10,8 @@ export const CONNECT_REASONS = [
 export const ACCEPT_REASONS = [
   'connect_rate_exceeded', 'too_many_handshakes', 'max_connections_reached',
   'proxy_header_missing', 'proxy_header_invalid', 'proxy_header_timeout', 'proxy_source_denied',
+  /** a TLS handshake that ended after the node began to drain: closed before CONNECT */
+  'draining',
 ] as const
 export const STREAM_REASONS = [
   'packet_too_large', 'connect_timeout', 'malformed_packet', 'protocol_violation', 'unsupported_protocol', 'too_many_inflight',

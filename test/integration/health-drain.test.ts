@@ -10,12 +10,15 @@
 // closed its session, those queued while it moved, those after), no Will is
 // published (nor left behind in Redis for a dead-node sweep to publish later).
 import { expect } from 'chai'
-import type { MqttClient } from 'mqtt'
 import { Redis } from 'ioredis'
 import { startRedis, type TestRedis } from '../harness/redis.js'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
-import { connect, credentials, end, tryConnect } from '../harness/mqtt.js'
+import { connect, credentials, end, outcomeOf, tryConnect } from '../harness/mqtt.js'
+import { connect as netConnect } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import { once } from 'node:events'
+import { MqttClient } from 'mqtt'
 import { receiveSeq, until } from './session-support.js'
 import { freePort } from '../harness/ports.js'
 import { runCli } from '../harness/cli.js'
@@ -197,5 +200,31 @@ describe('drain: sessions move to another node, QoS 1 messages and persistent se
       expect(await r2.keys(`will:${a.broker.id}:*`), 'Wills of node A left in Redis').to.deep.equal([])
       expect(await r2.keys(`will:${b.broker.id}:*`), 'Wills of the cars now on B').to.have.length(3)
     } finally { r2.disconnect() }
+  })
+})
+
+describe('drain: a TLS handshake under way when the drain begins never becomes a session', function () {
+  this.timeout(30_000)
+  it('the TCP connection accepted before the drain finishes its handshake after "drained": closed before CONNECT (accept.deny draining), no session', async () => {
+    const pki = await testPki()
+    const broker = await startTestBroker(pki.dir, {})
+    try {
+      // accepted by the listener, no TLS byte sent yet
+      const tcp = netConnect(broker.port, '127.0.0.1')
+      await once(tcp, 'connect')
+      const result = await broker.drain({ rate: 100, timeout: 5000 })
+      expect(result.drained + result.cut).to.equal(0)
+      // now the handshake and the CONNECT
+      const creds = credentials(pki.dir, pki.vehicle(0))
+      const client = new MqttClient(() => tlsConnect({ socket: tcp, ca: creds.ca, cert: creds.cert, key: creds.key, servername: 'localhost' }), {
+        protocol: 'mqtts', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: pki.vins[0], reconnectPeriod: 0, connectTimeout: 5000,
+      })
+      const outcome = await outcomeOf(client)
+      client.end(true)
+      expect(outcome.ok, 'no CONNACK from a drained node').to.equal(false)
+      await broker.audit.waitFor('accept.deny', { reason: 'draining' })
+      expect(broker.fleetgate.sessions.size).to.equal(0)
+      expect(broker.audit.find('connect.allow')).to.deep.equal([])
+    } finally { await broker.close() }
   })
 })
