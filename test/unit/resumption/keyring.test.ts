@@ -70,6 +70,11 @@ describe('resumption: the ticket keyring', () => {
     expect(sealed[0]).to.equal(1)
     expect((sealed[3] as Buffer).equals(r.current().name)).to.equal(true)
     expect((sealed[4] as Buffer).length).to.equal(16)
+    // every ticket its own random IV, across refills of the pool they are cut from
+    const ivs = new Set<string>()
+    for (let i = 0; i < 600; i++) ivs.add((cb(Buffer.alloc(16), Buffer.alloc(16), true)[4] as Buffer).toString('hex'))
+    expect(ivs.size).to.equal(600)
+    expect(ivs.has('00'.repeat(16))).to.equal(false)
     expect(cb(r.current().name, Buffer.alloc(16), false)[0]).to.equal(1)
     expect(cb(randomBytes(16), Buffer.alloc(16), false)[0]).to.equal(0)
     const broken = ticketKeyCallback({ current () { throw new Error('x') }, find () { throw new Error('y') } })
