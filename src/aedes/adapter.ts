@@ -20,6 +20,9 @@
 // - `broker` is the Aedes instance it belongs to;
 // - the stream handed to broker.handle gets `stream.client` = the client, and is
 //   read with `stream.read(null)` on 'readable' (src/checks/read-guard.ts wraps read());
+//   it reads again once every packet of the last read is handled, and a read()
+//   that returns null leaves it waiting for the next 'readable' (the guard's fair
+//   reads rely on both: test/integration/flood.test.ts "fair reads");
 // The broker (aedes.js):
 // - `clients`: clientId -> connected Client;
 // - `mq`: the emitter every publish and `$SYS` announcement goes through

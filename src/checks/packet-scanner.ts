@@ -2,8 +2,11 @@
 // remaining-length varint, [MQTT-2.2.3]) and skips the bodies, across chunk
 // boundaries. With a publish rate (--max-publish-rate) each PUBLISH header
 // takes a token, and a QoS 0 PUBLISH over the rate is marked for dropping
-// (header and body, also where the body runs into later chunks). Pure: no
-// I/O, no allocation per packet.
+// (header and body, also where the body runs into later chunks). With a
+// packet limit, a scan stops at the packet boundary after that many headers
+// (the read guard's per-turn budget hands Aedes that much and leaves the rest
+// buffered); the rest is scanned when it is read again. Pure: no I/O, no
+// allocation per packet.
 import { CLOSE, DROP, type PublishRate } from './publish-rate.js'
 
 export interface Oversize {
@@ -24,6 +27,12 @@ export class PacketScanner {
   readonly drops: number[] = []
   /** set when the rate says the connection is to be closed (rate_limited) */
   rateExceeded = false
+  /** where the last scan stopped: the chunk's length, or the packet boundary where its limit was reached */
+  end = 0
+  /** packet headers the last scan read (each packet counted once, where its header ends) */
+  counted = 0
+  /** packets whose last byte the last scan read */
+  completed = 0
   #state = HEADER
   /** the packet's first byte (type and flags) */
   #first = 0
@@ -47,10 +56,17 @@ export class PacketScanner {
     else d.push(from, to)
   }
 
-  /** null when every packet seen so far fits; otherwise the first that does not. */
-  scan (chunk: Uint8Array): Oversize | null {
+  /**
+   * null when every packet seen so far fits; otherwise the first that does not.
+   * `limit`: stop at the packet boundary after that many headers (`end` tells
+   * where; the bytes from there on are not scanned and must be scanned next).
+   */
+  scan (chunk: Uint8Array, limit = Infinity): Oversize | null {
     const n = chunk.length
     if (this.drops.length > 0) this.drops.length = 0
+    this.end = n
+    this.counted = 0
+    this.completed = 0
     let i = 0
     while (i < n) {
       if (this.#skip > 0) {
@@ -58,15 +74,17 @@ export class PacketScanner {
         if (this.#skip >= left) {
           if (this.#dropping) this.#drop(i, n)
           this.#skip -= left
-          if (this.#skip === 0) this.#dropping = false
+          if (this.#skip === 0) { this.#dropping = false; this.completed++ }
           return null
         }
         if (this.#dropping) { this.#drop(i, i + this.#skip); this.#dropping = false }
         i += this.#skip
         this.#skip = 0
+        this.completed++
         continue
       }
       if (this.#state === HEADER) {
+        if (this.counted >= limit) { this.end = i; return null }
         this.#start = i
         this.#first = chunk[i]!
         this.#headerHere = true
@@ -86,6 +104,7 @@ export class PacketScanner {
       }
       const total = 1 + this.#lenBytes + this.#value
       if (total > this.#max) return { offset: this.#start, announced: total }
+      this.counted++
       // PUBLISH (type 3): one token; a header split over chunks cannot be cut out any more
       if (this.rate !== null && (this.#first >> 4) === 3) {
         const verdict = this.rate.take((this.#first >> 1) & 3, this.#headerHere)
@@ -98,6 +117,7 @@ export class PacketScanner {
         }
       }
       this.#skip = this.#value
+      if (this.#value === 0) this.completed++
       this.#state = HEADER
       this.#start = 0
     }

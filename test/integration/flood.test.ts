@@ -1,16 +1,22 @@
 // Issue 15 item 4: a car flooding QoS 0 telemetry as fast as its socket drains,
 // with a backend subscribed and reading, crashed the broker (RangeError in
 // mqemitter's released -> _do chain). Bounded: a few seconds, 50k messages.
+// Fair reads: with 16 cars' floods buffered at once, a turn of the event loop
+// hands Aedes a bounded share (without it: ~50,000 packets a turn, and a
+// backend's CONNECT answered only after all 160,000).
 import { expect } from 'chai'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MqttClient } from 'mqtt'
+import type { AedesPublishPacket, Client } from 'aedes'
 import { testPki, type TestPki } from '../harness/pki.js'
 import { startTestBroker, type TestBroker } from '../harness/broker.js'
 import { credentials, connect, end } from '../harness/mqtt.js'
 import { randomVins } from '../../src/pki/vin.js'
+import { PacketScanner } from '../../src/checks/index.js'
+import { MIN_READ_BUDGET, TURN_BUDGET } from '../../src/checks/read-guard.js'
 import { connectPacket, flood, publishPacket, rawConnect } from '../../simulator/attack/raw-mqtt.js'
 
 const MAX_MESSAGES = 50_000
@@ -118,6 +124,71 @@ describe('flood: one car writing QoS 0 as fast as its socket drains', function (
     open.push(probeCar)
     await probeCar.publishAsync(`vehicles/${pki.vins[2]}/telemetry/speed`, seq(0), { qos: 1 })
     await probe
+  })
+  it('fair reads: while 16 cars flood at once, an event-loop turn hands Aedes a bounded share; a backend connecting meanwhile is served; every message is handled once, in order', async () => {
+    const CARS = 16
+    const PER_CAR = 10_000
+    // Aedes' view: what each connection's read() hands it, counted in packets per event-loop turn (this
+    // process runs the broker: a setImmediate chain marks the turns; one tick spans at most two of the guard's)
+    const perTick: number[] = [0]
+    let ticking = true
+    const tick = () => { if (!ticking) return; perTick.push(0); setImmediate(tick) }
+    let handed = 0
+    const observe = (s: TLSSocket) => {
+      const read = s.read
+      const counter = new PacketScanner(Number.MAX_SAFE_INTEGER)
+      s.read = function (this: TLSSocket, size?: number) {
+        const chunk = read.call(this, size) as Buffer | null
+        if (chunk !== null && ticking) { counter.scan(chunk); perTick[perTick.length - 1] += counter.counted; handed += counter.counted }
+        return chunk
+      }
+    }
+    // Aedes' 'publish' for every PUBLISH of these cars it handled (the broker may still be working through
+    // what earlier tests' cars left): the payload is the car's sequence number
+    const vins = randomVins(CARS)
+    const seen = new Map(vins.map((vin) => [`vehicles/${vin}/telemetry/speed`, { n: 0, inOrder: true }]))
+    const handledAll = () => [...seen.values()].every((s) => s.n >= PER_CAR)
+    const onPublish = (packet: AedesPublishPacket, client: Client | null) => {
+      const s = client ? seen.get(packet.topic) : undefined
+      if (!s) return
+      if (Buffer.from(packet.payload).readUInt32BE(0) !== s.n) s.inOrder = false
+      s.n++
+    }
+    broker.server.on('secureConnection', observe)
+    broker.broker.on('publish', onPublish)
+    const cars: Array<{ socket: TLSSocket; topic: string }> = []
+    for (const vin of vins) {
+      const dir = await pki.extra(`fair-car-${vin}`, 'vehicle', vin)
+      const tls = { ca: readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') }
+      const r = await rawConnect({ host: '127.0.0.1', port: broker.port, servername: 'localhost' }, tls, connectPacket({ clientId: vin }))
+      if (r.kind !== 'connack' || r.code !== 0) throw new Error(`car ${vin} refused`)
+      r.socket.on('data', () => {})
+      sockets.push(r.socket)
+      cars.push({ socket: r.socket, topic: `vehicles/${vin}/telemetry/speed` })
+    }
+    try {
+      setImmediate(tick)
+      // every car's whole flood written at once: a backlog on every connection
+      for (const c of cars) c.socket.write(Buffer.concat(Array.from({ length: PER_CAR }, (_, i) => publishPacket(c.topic, seq(i), 0))))
+      const backend = await Promise.race([
+        connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-fair', connectTimeout: 30_000 }),
+        sleep(30_000).then(() => null),
+      ])
+      const handedAtConnack = handed
+      expect(backend, 'the backend connected during the flood').to.not.equal(null)
+      open.push(backend!)
+      for (let t = 0; t < 600 && !handledAll(); t++) await sleep(50)
+      ticking = false
+      expect(handedAtConnack, 'the backend was served while the flood was still being handed over').to.be.below(CARS * PER_CAR)
+      expect([...seen.values()].map((s) => s.n), 'every PUBLISH handled once').to.deep.equal(cars.map(() => PER_CAR))
+      expect([...seen.values()].every((s) => s.inOrder), 'each car\'s PUBLISHes in order').to.equal(true)
+      // the bound: TURN_BUDGET a turn, or MIN_READ_BUDGET for each connection that reads (cars, the backend, slack of one)
+      expect(Math.max(...perTick), 'packets handed to Aedes in one event-loop turn').to.be.at.most(2 * (TURN_BUDGET + MIN_READ_BUDGET * (CARS + 2)))
+    } finally {
+      ticking = false
+      broker.server.off('secureConnection', observe)
+      broker.broker.off('publish', onPublish)
+    }
   })
 })
 

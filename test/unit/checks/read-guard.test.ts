@@ -2,13 +2,19 @@
 // stream standing in for the TLS socket (no socket): every byte Aedes would
 // read passes the guard's read() first, a packet announcing more than the limit
 // is never handed over and closes the stream, and over --max-publish-rate QoS 0
-// PUBLISHes are cut out before they are parsed.
+// PUBLISHes are cut out before they are parsed. Fair reads on a real TLS
+// connection: at most a turn's share of packets per event-loop turn, the rest
+// handed over in the next turns, every byte once and in order.
 import { expect } from 'chai'
 import { PassThrough } from 'node:stream'
-import type { Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { connect, createServer, type TLSSocket } from 'node:tls'
+import type { AddressInfo, Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
-import { admitConnection, ConnectionLimiter, guardReads, type AdmitOptions, type Oversize, type RateHandler } from '../../../src/checks/index.js'
-import { guardSocketReads } from '../../../src/checks/read-guard.js'
+import { admitConnection, ConnectionLimiter, guardReads, PacketScanner, type AdmitOptions, type Oversize, type RateHandler } from '../../../src/checks/index.js'
+import { guardSocketReads, TURN_BUDGET } from '../../../src/checks/read-guard.js'
+import { testPki } from '../../harness/pki.js'
 
 /** a readable stream with a peer address, as Aedes gets a TLSSocket */
 function stream (remoteAddress = '10.0.0.9'): Socket {
@@ -114,5 +120,88 @@ describe('checks/admitConnection: per-address limit and the guard', () => {
     expect(readAll(s).length).to.equal(0)
     expect(over).to.have.length(1)
     expect(s.destroyed).to.equal(true)
+  })
+})
+
+/** A guarded TLS server and a client to it; `onSocket` gets each server-side socket once guarded. */
+async function tlsPair (onSocket: (s: TLSSocket) => void): Promise<{ client: TLSSocket, close: () => void }> {
+  const pki = await testPki()
+  const server = createServer({ key: readFileSync(join(pki.dir, 'broker', 'key.pem')), cert: readFileSync(join(pki.dir, 'broker', 'cert.pem')) }, (s: TLSSocket) => {
+    guardSocketReads(s, 1024, () => { throw new Error('no packet is oversize here') })
+    onSocket(s)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const client = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, servername: 'localhost', ca: readFileSync(join(pki.dir, 'root-ca.pem')) })
+  await new Promise<void>((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject) })
+  return { client, close: () => { client.destroy(); server.close() } }
+}
+
+/** 120,000 small packets (~255 KB): PINGREQs with a numbered PUBACK every 16th, so order shows in the bytes */
+function manySmallPackets (): { bytes: Buffer, count: number } {
+  const count = 120_000
+  const parts: Buffer[] = []
+  for (let i = 0; i < count; i++) parts.push(i % 16 === 0 ? mqttPacket.generate({ cmd: 'puback', messageId: (i >> 4) % 65535 + 1 }) : pingreq())
+  return { bytes: Buffer.concat(parts), count }
+}
+
+describe('checks/read-guard: fair reads (a real TLS connection)', function () {
+  this.timeout(20_000)
+
+  it('a reader that reads until null gets at most a turn\'s share per turn, is woken in the next, and gets every byte once, in order', async () => {
+    const { bytes, count } = manySmallPackets()
+    const got: Buffer[] = []
+    let gotBytes = 0
+    const perTurn: number[] = [0]
+    let ticking = true
+    const tick = () => { if (!ticking) return; perTurn.push(0); setImmediate(tick) }
+    setImmediate(tick)
+    const counter = new PacketScanner(1024) // counts the packets handed over
+    let done: () => void = () => {}
+    const all = new Promise<void>((resolve) => { done = resolve })
+    const { client, close } = await tlsPair((s) => {
+      // greedy: everything read() gives, as a consumer whose packets were all handled at once would take it
+      s.on('readable', () => {
+        for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) {
+          got.push(c)
+          gotBytes += c.length
+          counter.scan(c)
+          perTurn[perTurn.length - 1] += counter.counted
+        }
+        if (gotBytes >= bytes.length) done()
+      })
+    })
+    try {
+      client.write(bytes)
+      // bounded: a reader never woken again stalls here
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      ticking = false
+      expect(gotBytes, 'bytes read (a reader never woken stalls short of all)').to.equal(bytes.length)
+      expect(Buffer.concat(got).equals(bytes), 'every byte once, in order').to.equal(true)
+      // the greedy reader's turns (a tick interval spans at most two of the guard's turns)
+      expect(Math.max(...perTurn), 'packets handed over in one event-loop turn').to.be.at.most(2 * TURN_BUDGET)
+      expect(perTurn.filter((n) => n > 0).length, 'turns it took').to.be.at.least(Math.ceil(count / (2 * TURN_BUDGET)))
+    } finally {
+      ticking = false
+      close()
+    }
+  })
+
+  it('flowing mode is left alone: a \'data\' listener gets every byte once, in order', async () => {
+    const { bytes } = manySmallPackets()
+    const got: Buffer[] = []
+    let gotBytes = 0
+    let done: () => void = () => {}
+    const all = new Promise<void>((resolve) => { done = resolve })
+    const { client, close } = await tlsPair((s) => {
+      s.on('data', (c: Buffer) => { got.push(c); gotBytes += c.length; if (gotBytes >= bytes.length) done() })
+    })
+    try {
+      client.write(bytes)
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      expect(gotBytes).to.equal(bytes.length)
+      expect(Buffer.concat(got).equals(bytes)).to.equal(true)
+    } finally {
+      close()
+    }
   })
 })
