@@ -17,7 +17,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:f
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError } from '../contract/errors.js'
-import type { Claim as StateClaim, ProvisionerState as StatePort, Retirement } from '../stores/provisioner-state.js'
+import type { Claim as StateClaim, CountedClaim as StateCountedClaim, ProvisionerState as StatePort, Retirement } from '../stores/provisioner-state.js'
 import type { Channel, IssuedResponse } from './messages.js'
 import { writeFileAtomic } from './atomic-file.js'
 
@@ -29,6 +29,7 @@ export const CLAIM_LEASE_MS = 60_000
 /** the provisioner's state port (src/stores/provisioner-state.ts), its answers being provisioning responses */
 export type ProvisionerState = StatePort<IssuedResponse>
 export type Claim = StateClaim<IssuedResponse>
+export type CountedClaim = StateCountedClaim<IssuedResponse>
 export type { Retirement }
 
 export const STATE_FILE = 'provisioner-state.jsonl'
@@ -143,6 +144,11 @@ export class FileProvisionerState implements ProvisionerState {
     if (this.#claims.has(key)) return { kind: 'busy' }
     this.#claims.add(key)
     return { kind: 'claimed' }
+  }
+
+  async claimCounted (vin: string, nonce: string, channel: Channel, windowMs: number): Promise<CountedClaim> {
+    const claim = await this.claim(vin, nonce)
+    return claim.kind === 'claimed' ? { kind: 'claimed', count: await this.count(channel, vin, windowMs) } : claim
   }
 
   async count (channel: Channel, vin: string, windowMs: number): Promise<number> {

@@ -8,7 +8,7 @@ export type {
 } from './revocations.js'
 export type { RegistryRecord, RegistryEvent, FirstConnectEvent, DeviceRegistry } from './registry.js'
 export { claimOutcome, type OwnerRecord, type ClaimResult, type ClientIdOwnerStore } from './owners.js'
-export type { ProvisionerState, ProvisioningChannel, Claim, Retirement } from './provisioner-state.js'
+export type { ProvisionerState, ProvisioningChannel, Claim, CountedClaim, Retirement } from './provisioner-state.js'
 export { certificateStatus, type CertificateQuery, type CertificateStatus, type CertificateStatusSource, type StoreEvent } from './connect-status.js'
 export {
   DEFAULT_PREFIX, backendOf, factoryOf, storeContext, openStore, openStores, closeStores,
