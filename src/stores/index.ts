@@ -16,4 +16,5 @@ export {
 } from './open.js'
 export { bounded, StoreTimeoutError } from './bounded.js'
 export type { TicketSecretStore } from './ticket-secrets.js'
+export { DSYNC, durableAppendFlags } from './durable-append.js'
 export { openRedisLink, redisClient, redisRetryDelay, redactUrl, refuseCluster, isSentinel, minReplicasOf, waitForReplicas, type RedisFlavour } from './redis.js'
