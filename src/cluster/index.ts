@@ -90,9 +90,11 @@ export function clusterParts (url: string, log?: AuditLogger): ClusterParts {
   conn.on('error', onError('persistence'))
   const persistence = keyWillsToThisNode(coalesceAddSubscriptions(createPersistence({ conn })))
   // mqemitter-redis builds its own links from a connection string with none of
-  // these options (its own enableAutoPipelining is lost on that path): give it ours.
+  // these options: give it ours. Not its enableAutoPipelining: redisClient already
+  // sends the PUBLISHes of one turn in one write, and measured with that, a
+  // Pipeline per turn cost 12-19 µs of client CPU per PUBLISH against 3-10 without.
   const subConn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-sub' }, 'mqemitter-redis')
-  const pubConn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-pub', enableAutoPipelining: true }, 'mqemitter-redis')
+  const pubConn = redisClient(url, { ...stall, connectionName: 'fleetgate-mqtt-pub' }, 'mqemitter-redis')
   const mq = createMq({
     subConn,
     pubConn,
