@@ -76,14 +76,17 @@ const COALESCED = new WeakSet<object>()
  * (Redis woken once per command). In a provisioning storm on Redis those
  * writes were the largest single item of the broker's profile (about 2 ms per
  * car, ~27 writes) and of the provisioner's (7 per car). Here the commands a
- * link is given in one turn of the event loop (the lookups of many connects, a
- * pipeline and a lookup beside it) leave in one writev: the socket is corked at
- * the first write of a turn and uncorked once that turn's callbacks have run
- * (setImmediate). Order, replies, timeouts and errors are ioredis' as before;
- * a command waits at most for the rest of the turn. (ioredis' own
- * enableAutoPipelining builds a Pipeline per turn and runs one at a time per
- * link: measured dearer, src/cluster/index.ts.) Each new socket of a link (a
- * reconnect) is coalesced on its `connect`.
+ * link is given in one callback and the promise continuations it starts (the
+ * lookups of a connect, the registry read beside them, a lookup and a script
+ * of another connection decided in the same callback) leave in one writev: the
+ * socket is corked at the first write and uncorked on process.nextTick, once
+ * they have run. Order, replies, timeouts and errors are ioredis' as before; no
+ * command waits for I/O or timers. (Uncorking on setImmediate batched more,
+ * ~0.3 ms less Redis CPU per storm car, but each command then waited for the
+ * rest of the loop's I/O: ~30% longer request -> certificate in the storm.
+ * ioredis' own enableAutoPipelining builds a Pipeline per turn and runs one at
+ * a time per link: measured dearer, src/cluster/index.ts.) Each new socket of a
+ * link (a reconnect) is coalesced on its `connect`.
  */
 function coalesceWrites (client: Redis): void {
   client.on('connect', () => {
@@ -94,7 +97,7 @@ function coalesceWrites (client: Redis): void {
     let corked = false
     const flush = (): void => { corked = false; stream.uncork() }
     stream.write = function coalescedWrite (this: Duplex, ...args: Parameters<Duplex['write']>): boolean {
-      if (!corked) { corked = true; stream.cork(); setImmediate(flush) }
+      if (!corked) { corked = true; stream.cork(); process.nextTick(flush) }
       return write.apply(this, args)
     } as Duplex['write']
   })

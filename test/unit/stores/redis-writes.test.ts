@@ -1,7 +1,8 @@
-// redisClient (src/stores/redis.ts): the commands a link is given in one turn
-// of the event loop leave in one write to its socket (one system call, Redis
-// woken once), in order, each with its own reply; also on the links made with
-// the ioredis a library bundles, and on the new socket of a reconnected link.
+// redisClient (src/stores/redis.ts): the commands a link is given in one
+// callback (and the promise continuations it starts) leave in one write to its
+// socket (one system call, Redis woken once), in order, each with its own
+// reply; also on the links made with the ioredis a library bundles, and on the
+// new socket of a reconnected link.
 import { expect } from 'chai'
 import type { Socket } from 'node:net'
 import type { Redis } from 'ioredis'
@@ -25,14 +26,14 @@ async function oneTurn (r: Redis, n: number): Promise<{ replies: string[]; write
   return { replies, writes: writes.n }
 }
 
-describe('redisClient: the writes of one event-loop turn are coalesced', function () {
+describe('redisClient: the writes of one callback are coalesced', function () {
   this.timeout(20_000)
   let redis: TestRedis
   before(async () => { redis = await startRedis() })
   after(async () => { await redis?.stop() })
 
   for (const flavour of ['fleetgate', 'aedes-persistence-redis', 'mqemitter-redis'] as RedisFlavour[]) {
-    it(`${flavour}: 50 commands of one turn, one write, answered in order`, async () => {
+    it(`${flavour}: 50 commands of one callback, one write, answered in order`, async () => {
       const r = redisClient(redis.url, { lazyConnect: true }, flavour)
       try {
         await r.connect()
@@ -43,7 +44,7 @@ describe('redisClient: the writes of one event-loop turn are coalesced', functio
     })
   }
 
-  it('commands of later turns go in later writes (none waits for more than its turn)', async () => {
+  it('a command given after the reply to the one before goes in a write of its own (none waits for a later one)', async () => {
     const r = redisClient(redis.url, { lazyConnect: true })
     try {
       await r.connect()
