@@ -17,7 +17,7 @@ export {
 export { buildCsr } from './csr-build.js'
 export { writeFileAtomic } from './atomic-file.js'
 export { ProvisioningService, RETIRE_REASON, BUSY_WAIT_MS, type ServiceOptions, type RateLimit, type Outcome } from './service.js'
-export { FileProvisionerState, NONCE_TTL_MS, CLAIM_LEASE_MS, STATE_FILE, LOCK_FILE, type ProvisionerState, type Claim, type Retirement } from './state.js'
+export { FileProvisionerState, NONCE_TTL_MS, CLAIM_LEASE_MS, STATE_FILE, LOCK_FILE, type ProvisionerState, type Claim, type CountedClaim, type Retirement } from './state.js'
 export { RedisProvisionerState } from './redis-state.js'
 export {
   startProvisioner, loadIssuer, parseRateLimit, DEFAULT_GRACE_MS, DEFAULT_LIFETIME_MS, DEFAULT_RATE_LIMIT,

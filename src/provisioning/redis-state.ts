@@ -13,13 +13,22 @@ import type { Redis } from 'ioredis'
 import { openRedisLink } from '../stores/redis.js'
 import { keysFor, type Keys } from '../revocation/schema.js'
 import type { Channel, IssuedResponse } from './messages.js'
-import { CLAIM_LEASE_MS, NONCE_TTL_MS, type Claim, type ProvisionerState, type Retirement } from './state.js'
+import { CLAIM_LEASE_MS, NONCE_TTL_MS, type Claim, type CountedClaim, type ProvisionerState, type Retirement } from './state.js'
 
 const CLAIM = `
 local r = redis.call('HGET', KEYS[1], ARGV[1])
 if r then return {1, r} end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {0, ''} end
 return {2, ''}`
+
+/** CLAIM, then (only when claimed here) COUNT: one round trip for a request that passed the CSR checks */
+const CLAIM_COUNTED = `
+local r = redis.call('HGET', KEYS[1], ARGV[1])
+if r then return {1, r} end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {2, ''} end
+local n = redis.call('INCR', KEYS[3])
+if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+return {0, n}`
 
 const COUNT = `
 local n = redis.call('INCR', KEYS[1])
@@ -40,6 +49,7 @@ return 0`
 interface ScriptCommands {
   fgClaim (noncesKey: string, claimKey: string, nonce: string, owner: string, leaseMs: string): Promise<[number, string]>
   fgCount (rateKey: string, windowMs: string): Promise<number>
+  fgClaimCounted (noncesKey: string, claimKey: string, rateKey: string, nonce: string, owner: string, leaseMs: string, windowMs: string): Promise<[number, string | number]>
   fgAnswer (noncesKey: string, claimKey: string, nonce: string, response: string, ttlMs: string, owner: string): Promise<number>
   fgRelease (claimKey: string, owner: string): Promise<number>
 }
@@ -66,6 +76,7 @@ export class RedisProvisionerState implements ProvisionerState {
       // EVALSHA: the scripts are not resent per request
       r.defineCommand('fgClaim', { numberOfKeys: 2, lua: CLAIM })
       r.defineCommand('fgCount', { numberOfKeys: 1, lua: COUNT })
+      r.defineCommand('fgClaimCounted', { numberOfKeys: 3, lua: CLAIM_COUNTED })
       r.defineCommand('fgAnswer', { numberOfKeys: 2, lua: ANSWER })
       r.defineCommand('fgRelease', { numberOfKeys: 1, lua: RELEASE })
     })
@@ -78,6 +89,13 @@ export class RedisProvisionerState implements ProvisionerState {
     const [hit, value] = await this.#scripts.fgClaim(this.#keys.nonces(vin), this.#keys.claim(vin, nonce), nonce, this.#owner, String(CLAIM_LEASE_MS))
     if (hit === 1) return { kind: 'replay', response: JSON.parse(String(value)) as IssuedResponse }
     return hit === 0 ? { kind: 'claimed' } : { kind: 'busy' }
+  }
+
+  async claimCounted (vin: string, nonce: string, channel: Channel, windowMs: number): Promise<CountedClaim> {
+    const [hit, value] = await this.#scripts.fgClaimCounted(this.#keys.nonces(vin), this.#keys.claim(vin, nonce), this.#keys.rateLimit(channel, vin),
+      nonce, this.#owner, String(CLAIM_LEASE_MS), String(windowMs))
+    if (hit === 1) return { kind: 'replay', response: JSON.parse(String(value)) as IssuedResponse }
+    return hit === 0 ? { kind: 'claimed', count: Number(value) } : { kind: 'busy' }
   }
 
   async count (channel: Channel, vin: string, windowMs: number): Promise<number> {

@@ -1,25 +1,27 @@
 // The provisioning service's decisions (README "Provisioning and rotation"):
 // one request in, one response out, one audit line. Order, cheap first:
-// topic + body shape (malformed) -> claim (VIN, nonce) atomically: a nonce
-// answered before gets the same answer again, one being answered elsewhere
-// (a QoS 1 redelivery, another provisioner) is waited for -> the sign options
-// (bad_csr, key_not_allowed, subject_mismatch; sign-options.ts) -> rate limit
-// (only requests that passed the checks count, per VIN and per channel: a
-// thief rotating with a stolen operational key never uses up the car's
-// birth-certificate budget) -> issue -> registry + retirement -> response.
+// topic + body shape (malformed) -> the sign options (bad_csr, key_not_allowed,
+// subject_mismatch; sign-options.ts; no I/O) -> claim (VIN, nonce) atomically:
+// a nonce answered before gets the same answer again, one being answered
+// elsewhere (a QoS 1 redelivery, another provisioner) is waited for; a request
+// the options refused is refused now -> rate limit (only requests that passed
+// the checks count, per VIN and per channel: a thief rotating with a stolen
+// operational key never uses up the car's birth-certificate budget; counted
+// with the claim in one step where the state can) -> issue -> registry +
+// retirement -> response.
 // Requests of one VIN are handled one after the other in a process. I/O only
 // through what it is given (revocations, registry, state, publish), so tests
 // can drive it with real stores.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditLogger } from '../audit/index.js'
 import type { DeviceRegistry, RegistryRecord, RevocationStore } from '../stores/index.js'
-import type { ProvisioningReason } from '../contract/reasons.js'
-import { authorize, checkRequest, issueApproved } from './sign-options.js'
+import type { Decision, ProvisioningReason } from '../contract/reasons.js'
+import { authorize, checkRequest, issueApproved, type ApprovedRequest } from './sign-options.js'
 import type { FastIssuer } from './issuer.js'
 import {
   issuedResponse, parseRequestBody, parseRequestTopic, rejectedResponse, type Channel, type ProvisioningResponse, type RequestTopic,
 } from './messages.js'
-import type { ProvisionerState, Retirement } from './state.js'
+import type { Claim, ProvisionerState, Retirement } from './state.js'
 
 /** how long a request whose nonce another handler holds waits for that answer before it is dropped unanswered */
 export const BUSY_WAIT_MS = 10_000
@@ -103,7 +105,22 @@ export class ProvisioningService {
   async #claimed (t: RequestTopic, nonce: string, csrDer: Buffer | null): Promise<Outcome> {
     const base = { vin: t.vin, channel: t.channel }
     const state = this.#o.state
-    let claim = await state.claim(t.vin, nonce)
+    // The CSR checks first (no I/O): a request that passes them is claimed and counted in
+    // one step where the state can (claimCounted). What the car hears is as before: a
+    // nonce answered before is replayed and one held elsewhere waited for, whatever
+    // its CSR; a refusal is decided with the claim held, and drops it.
+    const approved: Decision<ProvisioningReason, ApprovedRequest> = csrDer === null
+      ? { ok: false, reason: 'bad_csr', detail: 'no CSR PEM block' }
+      : checkRequest(authorize({ vin: t.vin, lifetimeMs: this.#o.lifetimeMs, organization: this.#o.issuer.organization }), t.vin, csrDer)
+    let counted: number | undefined
+    const take = async (): Promise<Claim> => {
+      if (!approved.ok || state.claimCounted === undefined) return await state.claim(t.vin, nonce)
+      const c = await state.claimCounted(t.vin, nonce, t.channel, this.#o.rateLimit.windowMs)
+      if (c.kind !== 'claimed') return c
+      counted = c.count
+      return { kind: 'claimed' }
+    }
+    let claim = await take()
     const deadline = Date.now() + BUSY_WAIT_MS
     while (claim.kind === 'busy') {
       if (Date.now() >= deadline) {
@@ -111,7 +128,7 @@ export class ProvisioningService {
         return 'busy'
       }
       await sleep(BUSY_POLL_MS)
-      claim = await state.claim(t.vin, nonce)
+      claim = await take()
     }
     if (claim.kind === 'replay') {
       this.#o.log.info({ evt: 'provision.replayed', ...base, nonce }, 'repeated nonce: the same certificate again')
@@ -119,7 +136,7 @@ export class ProvisioningService {
       return 'replayed'
     }
     try {
-      return await this.#issue(t, nonce, csrDer)
+      return await this.#issue(t, nonce, approved, counted)
     } catch (err) {
       // not answered: a retry (the same nonce) runs again
       await state.release(t.vin, nonce).catch(() => {})
@@ -127,17 +144,15 @@ export class ProvisioningService {
     }
   }
 
-  /** with the claim held: check, count, issue, retire, answer (a refusal drops the claim) */
-  async #issue (t: RequestTopic, nonce: string, csrDer: Buffer | null): Promise<Outcome> {
+  /** with the claim held: count (unless claimCounted did), issue, retire, answer (a refusal drops the claim) */
+  async #issue (t: RequestTopic, nonce: string, approved: Decision<ProvisioningReason, ApprovedRequest>, counted: number | undefined): Promise<Outcome> {
     const base = { vin: t.vin, channel: t.channel }
     const refuse = async (reason: ProvisioningReason, detail?: string): Promise<Outcome> => {
       await this.#o.state.release(t.vin, nonce)
       return await this.#reject(t.responseTopic, base, nonce, reason, detail)
     }
-    if (csrDer === null) return await refuse('bad_csr', 'no CSR PEM block')
-    const approved = checkRequest(authorize({ vin: t.vin, lifetimeMs: this.#o.lifetimeMs, organization: this.#o.issuer.organization }), t.vin, csrDer)
     if (!approved.ok) return await refuse(approved.reason, approved.detail)
-    const count = await this.#o.state.count(t.channel, t.vin, this.#o.rateLimit.windowMs)
+    const count = counted ?? await this.#o.state.count(t.channel, t.vin, this.#o.rateLimit.windowMs)
     if (count > this.#o.rateLimit.count) return await refuse('rate_limited', `${t.channel} request ${count} in the window`)
     const now = this.#now()
     const leaf = issueApproved(this.#o.issuer, approved.value, now)

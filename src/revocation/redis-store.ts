@@ -1,5 +1,5 @@
 // The Redis revocation store: the README "Redis schema" exactly, so external CAs
-// can write it with plain HSET + PUBLISH. One pipelined round trip per lookup;
+// can write it with plain HSET + PUBLISH. One round trip per lookup;
 // every call bounded (redis-link.ts). It may share its command link with the
 // Redis device registry (registry-redis.ts).
 import type { Redis } from 'ioredis'
@@ -53,25 +53,27 @@ export class RedisRevocationStore implements RevocationStore {
     }
     const issuers = [...serials.keys()]
     if (fps.length === 0 && issuers.length === 0) return { revoked: null, state: null }
-    const p = this.#cmd.pipeline()
-    if (fps.length > 0) p.hmget(this.keys.cert, ...fps)
+    // The commands are issued together, not as an ioredis Pipeline: they leave in one
+    // write all the same (redisClient coalesces a turn's commands) and a Pipeline
+    // cost the broker ~2-3x their client-side CPU (measured: 33-85 µs a lookup against 17-22).
+    const cmd = this.#cmd
+    const lookups: Array<Promise<Array<string | null>>> = []
+    if (fps.length > 0) lookups.push(cmd.hmget(this.keys.cert, ...fps))
     const spelled = issuers.map((i) => serials.get(i)!.map((s) => serialSpellings(s)))
-    issuers.forEach((issuer, i) => p.hmget(this.keys.serial(issuer), ...spelled[i]!.flat()))
+    issuers.forEach((issuer, i) => lookups.push(cmd.hmget(this.keys.serial(issuer), ...spelled[i]!.flat())))
     // the states in the same round trip (README "Certificate states")
-    if (fps.length > 0) p.hmget(this.keys.stateCert, ...fps)
-    issuers.forEach((issuer, i) => p.hmget(this.keys.stateSerial(issuer), ...spelled[i]!.flat()))
-    const results = await bounded(p.exec(), this.#link.opts.timeoutMs, 'revocation lookup')
-    if (!results) throw new Error('revocation lookup: pipeline discarded')
-    for (const [err] of results) if (err) throw err
+    if (fps.length > 0) lookups.push(cmd.hmget(this.keys.stateCert, ...fps))
+    issuers.forEach((issuer, i) => lookups.push(cmd.hmget(this.keys.stateSerial(issuer), ...spelled[i]!.flat())))
+    const results = await bounded(Promise.all(lookups), this.#link.opts.timeoutMs, 'revocation lookup')
     let at = 0
     let revoked: RevokedRecord | null = null
     if (fps.length > 0) {
-      const values = results[at++]![1] as Array<string | null>
+      const values = results[at++]!
       const i = values.findIndex((v) => v !== null)
       if (i >= 0) revoked = { fingerprint: fps[i]!, ...decodeEntry(values[i]!) }
     }
     issuers.forEach((issuer, k) => {
-      const values = results[at++]![1] as Array<string | null>
+      const values = results[at++]!
       if (revoked) return
       let v = 0
       for (const [j, spellings] of spelled[k]!.entries()) {
@@ -82,12 +84,12 @@ export class RedisRevocationStore implements RevocationStore {
     })
     let state: StateRecord | null = null
     if (fps.length > 0) {
-      const values = results[at++]![1] as Array<string | null>
+      const values = results[at++]!
       const i = values.findIndex((v) => v !== null)
       if (i >= 0) state = { fingerprint: fps[i]!, ...decodeState(values[i]!) }
     }
     issuers.forEach((issuer, k) => {
-      const values = results[at++]![1] as Array<string | null>
+      const values = results[at++]!
       let v = 0
       for (const [j, spellings] of spelled[k]!.entries()) {
         for (let s = 0; s < spellings.length; s++, v++) {

@@ -1,28 +1,31 @@
 // The embedded store's file: one append-only JSON-lines file under --data-dir
-// holding revocations and the device registry (file-log.ts), fsync'd after each
-// append, read whole at start and then tailed (fs.watch plus a stat poll), so
-// `fleetgate revoke --data-dir` from another process reaches a running broker
-// within a second and survives restarts. Two ports sit on it: the revocation
-// store (file-store.ts) and the device registry (registry-file.ts); opened
-// together they share one StoreFile, which closes with its last user.
+// holding revocations and the device registry (file-log.ts), each append on
+// disk before it is acknowledged (O_DSYNC, else fdatasync:
+// stores/durable-append.ts), read whole at start and then tailed (fs.watch
+// plus a stat poll), so `fleetgate revoke --data-dir` from another process
+// reaches a running broker within a second and survives restarts. Two ports
+// sit on it: the revocation store (file-store.ts) and the device registry
+// (registry-file.ts); opened together they share one StoreFile, which closes
+// with its last user.
 //
 // Costs, measured in a provisioning storm (where the broker and the provisioner
 // share this file as the registry): opening, stat-ing and closing the file on
 // every lookup and every append was a fifth of the broker's own work. So:
-// appends of concurrent callers share one write + fdatasync on a handle kept
+// appends of concurrent callers share one durable write on a handle kept
 // open (group commit); the tail is read through a kept handle (reopened when the
 // path names another file); and a watched file trusts its watcher instead of
 // stat-ing before each lookup. A registry lookup that misses still reads the
 // tail first: the provisioner may have written the record an instant ago.
 // The tail's stat and read are synchronous (a local file in the page cache: a few
 // µs each, against a thread-pool round trip per call; its parse was synchronous
-// already); opening, writing and fdatasync stay asynchronous.
+// already); opening and writing stay asynchronous.
 import { readSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fgError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
 import type { OperatorAct, OperatorLogEntry, RegistryRecord, RevocationEntry, RevocationQuery, RevocationStatus, RevocationTarget, RevokedRecord, StateChange, StateRecord, StoreEvent } from '../stores/index.js'
+import { DSYNC, durableAppendFlags } from '../stores/index.js'
 import { encodeOpLine, encodeRegistryLine, encodeRevoked, encodeStateLine, parseChunk, type LogRecord } from './file-log.js'
 
 export const STORE_FILE = 'revocations.jsonl'
@@ -275,7 +278,7 @@ export class StoreFile {
   /**
    * Append lines, durable when this resolves, then read back (so this process
    * sees what it wrote in file order with everyone else's). Concurrent appends
-   * share one write + fdatasync on a handle kept open. A torn last line left by
+   * share one durable write on a handle kept open. A torn last line left by
    * a crash is closed off when the handle opens; one torn later by another
    * writer's crash gets our record glued on, which the reader keeps (parseChunk).
    * A failed append (a full disk) rejects with FG_ERR_STORE_WRITE and removes
@@ -306,7 +309,8 @@ export class StoreFile {
         if (st === undefined || st.ino !== this.#writer.ino) await this.#closeWriter()
       }
       if (this.#writer === null) {
-        const fh = await open(this.path, 'a+')
+        // O_DSYNC where there is one: each write is on disk when it returns (no fdatasync after it)
+        const fh = await open(this.path, durableAppendFlags(true), 0o666)
         const st = await fh.stat()
         this.#writer = { fh, ino: st.ino }
         if (st.size > 0) {
@@ -316,14 +320,14 @@ export class StoreFile {
           if (last[0] !== 0x0a) text = '\n' + text
         } else {
           await this.#writeAll(fh, text, attempt)
-          await fh.datasync()
+          if (DSYNC === 0) await fh.datasync()
           await syncDir(this.#opts.dataDir) // the new file's name is durable too
           text = ''
         }
       }
       if (text !== '') {
         await this.#writeAll(this.#writer.fh, text, attempt)
-        await this.#writer.fh.datasync()
+        if (DSYNC === 0) await this.#writer.fh.datasync()
       }
       for (const w of waiters) w.resolve()
     } catch (err) {

@@ -34,20 +34,32 @@ local function release(k)
   if n <= 0 then redis.call('DEL', pkt, pkt .. ':offlineCount') end
 end
 `
-/** KEYS[1] overflow set, KEYS[2..] session lists; ARGV[1] bound, ARGV[2..] clientIds. Returns [clientId, dropped, first]... */
-const TRIM = RELEASE + `
-local max = tonumber(ARGV[1])
+/**
+ * The library's outgoingEnqueueCombi and the bound in one step (one round trip
+ * instead of three awaited one after the other: MSET, RPUSH, the bound): the
+ * packet and its offlineCount (MSET, as the library writes them: no TTL, not a
+ * Redis Cluster, the persistence src/cluster makes), its key appended to each
+ * session's list, then each list past the bound loses its oldest entries.
+ * KEYS[1] packet, KEYS[2] its offlineCount, KEYS[3] overflow set, KEYS[4..] session
+ * lists (one per subscription); ARGV[1] the encoded packet, ARGV[2] bound (0: none),
+ * ARGV[3..] clientIds. Returns [clientId, dropped, first]...
+ */
+const ENQUEUE = RELEASE + `
+redis.call('MSET', KEYS[1], ARGV[1], KEYS[2], #KEYS - 3)
+for i = 4, #KEYS do redis.call('RPUSH', KEYS[i], KEYS[1]) end
+local max = tonumber(ARGV[2])
 local out = {}
-for i = 2, #KEYS do
+if max <= 0 then return out end
+for i = 4, #KEYS do
   local n = redis.call('LLEN', KEYS[i])
   if n > max then
     for j = 1, n - max do
       local k = redis.call('LPOP', KEYS[i])
       if k then release(k) end
     end
-    out[#out + 1] = ARGV[i]
+    out[#out + 1] = ARGV[i - 1]
     out[#out + 1] = n - max
-    out[#out + 1] = redis.call('SADD', KEYS[1], ARGV[i])
+    out[#out + 1] = redis.call('SADD', KEYS[3], ARGV[i - 1])
   end
 end
 return out
@@ -74,7 +86,7 @@ return ids
 `
 
 interface SessionRedis extends Redis {
-  fgTrim (numKeys: number, ...args: Array<string | number>): Promise<Array<string | number>>
+  fgEnqueue (numKeys: number, ...args: Array<string | number | Buffer>): Promise<Array<string | number>>
   fgClear (list: string, key: string): Promise<Buffer | null>
   fgClearBuffer (list: string, key: string): Promise<Buffer | null>
   fgDrop (list: string, batch: number): Promise<number>
@@ -100,9 +112,12 @@ export interface RedisStoreOptions {
 }
 
 export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): SessionBackend {
-  const msgpack = createRequire(require.resolve('aedes-persistence-redis'))('msgpack-lite') as { decode (b: Buffer): StoredPacket }
+  const libRequire = createRequire(require.resolve('aedes-persistence-redis'))
+  const msgpack = libRequire('msgpack-lite') as { decode (b: Buffer): StoredPacket; encode (p: object): Buffer }
+  // the packet as the library stores it (its outgoingEnqueueCombi: msgpack of an aedes-persistence Packet)
+  const Packet = (libRequire('aedes-persistence') as { Packet: new (p: StoredPacket) => object }).Packet
   const db = opts.conn as SessionRedis
-  db.defineCommand('fgTrim', { lua: TRIM })
+  db.defineCommand('fgEnqueue', { lua: ENQUEUE })
   db.defineCommand('fgClear', { numberOfKeys: 1, lua: CLEAR })
   db.defineCommand('fgDrop', { numberOfKeys: 1, lua: DROP })
   db.defineCommand('fgClaim', { numberOfKeys: 1, lua: CLAIM })
@@ -131,12 +146,12 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
   // LRU shared by every client of the node, and private)
   const sent = new WeakMap<object, Map<number, string>>()
 
-  const enqueueCombi = p.outgoingEnqueueCombi.bind(p)
   p.outgoingEnqueueCombi = async function boundedEnqueue (subs, packet) {
-    await enqueueCombi(subs, packet)
-    if (!subs || subs.length === 0 || deps.maxOfflineMessages <= 0) return
+    if (!subs || subs.length === 0) return
     const ids = subs.map((s) => s.clientId)
-    const over = await db.fgTrim(1 + ids.length, overflowKey, ...ids.map(outgoingKey), deps.maxOfflineMessages, ...ids)
+    const key = packetKey(packet)
+    const over = await db.fgEnqueue(3 + ids.length, key, `${key}:offlineCount`, overflowKey, ...ids.map(outgoingKey),
+      msgpack.encode(new Packet(packet)), Math.max(0, deps.maxOfflineMessages), ...ids)
     for (let i = 0; i < over.length; i += 3) deps.overflowed(String(over[i]), Number(over[i + 1]), Number(over[i + 2]) === 1)
   }
   p.outgoingEnqueue = async (sub, packet) => { await p.outgoingEnqueueCombi([sub], packet) }

@@ -8,7 +8,7 @@ export type {
 } from './revocations.js'
 export type { RegistryRecord, RegistryEvent, FirstConnectEvent, DeviceRegistry } from './registry.js'
 export { claimOutcome, type OwnerRecord, type ClaimResult, type ClientIdOwnerStore } from './owners.js'
-export type { ProvisionerState, ProvisioningChannel, Claim, Retirement } from './provisioner-state.js'
+export type { ProvisionerState, ProvisioningChannel, Claim, CountedClaim, Retirement } from './provisioner-state.js'
 export { certificateStatus, type CertificateQuery, type CertificateStatus, type CertificateStatusSource, type StoreEvent } from './connect-status.js'
 export {
   DEFAULT_PREFIX, backendOf, factoryOf, storeContext, openStore, openStores, closeStores,
@@ -16,4 +16,5 @@ export {
 } from './open.js'
 export { bounded, StoreTimeoutError } from './bounded.js'
 export type { TicketSecretStore } from './ticket-secrets.js'
+export { DSYNC, durableAppendFlags } from './durable-append.js'
 export { openRedisLink, redisClient, redisRetryDelay, redactUrl, refuseCluster, isSentinel, minReplicasOf, waitForReplicas, type RedisFlavour } from './redis.js'

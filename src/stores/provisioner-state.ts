@@ -17,6 +17,11 @@ export type Claim<Answer = unknown> =
   /** another handler holds it (a redelivery in flight, another provisioner): its answer comes later */
   | { readonly kind: 'busy' }
 
+/** claimCounted's answer: a claim made by that call comes with its count */
+export type CountedClaim<Answer = unknown> =
+  | { readonly kind: 'claimed'; readonly count: number }
+  | Exclude<Claim<Answer>, { readonly kind: 'claimed' }>
+
 export interface Retirement {
   readonly vin: string
   readonly fingerprint: string
@@ -29,6 +34,13 @@ export interface ProvisionerState<Answer = unknown> {
   claim (vin: string, nonce: string): Promise<Claim<Answer>>
   /** count one request that passed the CSR checks against the VIN's window of this channel; the count, this one included */
   count (channel: ProvisioningChannel, vin: string, windowMs: number): Promise<number>
+  /**
+   * Optional, for a request that passed the CSR checks: claim() and, only when
+   * this call claims the nonce, count() in the same atomic step (a replay or a
+   * busy nonce counts nothing, as with claim() then count()). A store without it
+   * is used through claim() then count(): one round trip more.
+   */
+  claimCounted? (vin: string, nonce: string, channel: ProvisioningChannel, windowMs: number): Promise<CountedClaim<Answer>>
   /** record the answer of a claimed nonce (a replay gets it from now on) and drop the claim */
   remember (vin: string, nonce: string, response: Answer): Promise<void>
   /** drop a claim without an answer (a refusal, a failure): a retry is handled afresh */

@@ -3,10 +3,12 @@
 // links): the ONE place an ioredis client is made (`redisClient`; a lint rule
 // in eslint.config.js refuses `new Redis` anywhere else in src/), from the
 // --redis value: a plain URL, or redis+sentinel:// (the master Sentinel names,
-// followed across failovers). Also: one retry strategy, a bounded connect that
-// fails as FG_ERR_REDIS_UNAVAILABLE, the refusal of a Redis Cluster, WAIT for
-// replicas, and URLs without their password in messages.
+// followed across failovers). Also: one retry strategy, the commands of one
+// event-loop turn written at once, a bounded connect that fails as
+// FG_ERR_REDIS_UNAVAILABLE, the refusal of a Redis Cluster, WAIT for replicas,
+// and URLs without their password in messages.
 import { createRequire } from 'node:module'
+import type { Duplex } from 'node:stream'
 import { Redis, type RedisOptions } from 'ioredis'
 import { fgError } from '../contract/errors.js'
 import { parseRedisTarget, redactRedisUrl, type RedisTarget } from '../contract/redis-url.js'
@@ -59,8 +61,46 @@ export function redisClient (redis: string, options: RedisOptions = {}, flavour:
   const Ctor = constructorOf(flavour)
   const target = parseRedisTarget(redis)
   // a plain URL as ioredis reads it (host, port, user, password, db, rediss:// TLS)
-  if (target.kind === 'server') return new Ctor(target.url, { retryStrategy: redisRetryDelay, ...options })
-  return new Ctor({ retryStrategy: redisRetryDelay, ...sentinelOptions(target), ...options })
+  const client = target.kind === 'server'
+    ? new Ctor(target.url, { retryStrategy: redisRetryDelay, ...options })
+    : new Ctor({ retryStrategy: redisRetryDelay, ...sentinelOptions(target), ...options })
+  coalesceWrites(client)
+  return client
+}
+
+const COALESCED = new WeakSet<object>()
+
+/**
+ * ioredis writes each command to its socket at once: one write() system call
+ * per command, and on loopback each such call also runs the receiving side
+ * (Redis woken once per command). In a provisioning storm on Redis those
+ * writes were the largest single item of the broker's profile (about 2 ms per
+ * car, ~27 writes) and of the provisioner's (7 per car). Here the commands a
+ * link is given in one callback and the promise continuations it starts (the
+ * lookups of a connect, the registry read beside them, a lookup and a script
+ * of another connection decided in the same callback) leave in one writev: the
+ * socket is corked at the first write and uncorked on process.nextTick, once
+ * they have run. Order, replies, timeouts and errors are ioredis' as before; no
+ * command waits for I/O or timers. (Uncorking on setImmediate batched more,
+ * ~0.3 ms less Redis CPU per storm car, but each command then waited for the
+ * rest of the loop's I/O: ~30% longer request -> certificate in the storm.
+ * ioredis' own enableAutoPipelining builds a Pipeline per turn and runs one at
+ * a time per link: measured dearer, src/cluster/index.ts.) Each new socket of a
+ * link (a reconnect) is coalesced on its `connect`.
+ */
+function coalesceWrites (client: Redis): void {
+  client.on('connect', () => {
+    const stream = (client as unknown as { stream?: Duplex }).stream
+    if (stream === undefined || COALESCED.has(stream)) return
+    COALESCED.add(stream)
+    const write = stream.write
+    let corked = false
+    const flush = (): void => { corked = false; stream.uncork() }
+    stream.write = function coalescedWrite (this: Duplex, ...args: Parameters<Duplex['write']>): boolean {
+      if (!corked) { corked = true; stream.cork(); process.nextTick(flush) }
+      return write.apply(this, args)
+    } as Duplex['write']
+  })
 }
 
 /** true when the --redis value names Sentinels (redis+sentinel://) */

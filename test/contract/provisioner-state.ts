@@ -43,6 +43,24 @@ export function describeProvisionerState (name: string, makeState: MakeStore<Pro
       expect(await s.count('provision', 'VIN1', windowMs)).to.equal(1)
     })
 
+    it('claimCounted (where a store has it): claim and count in one step; a busy or answered nonce counts nothing', async function () {
+      const s = await states.open()
+      if (s.claimCounted === undefined) this.skip()
+      const windowMs = 400
+      expect(await s.claimCounted('VIN1', 'n1', 'provision', windowMs)).to.deep.equal({ kind: 'claimed', count: 1 })
+      expect(await s.claimCounted('VIN1', 'n1', 'provision', windowMs)).to.deep.equal({ kind: 'busy' })
+      expect(await s.claim('VIN1', 'n1')).to.deep.equal({ kind: 'busy' }) // the same claim as claim()'s
+      await s.remember('VIN1', 'n1', answer(1))
+      expect(await s.claimCounted('VIN1', 'n1', 'provision', windowMs)).to.deep.equal({ kind: 'replay', response: answer(1) })
+      // the busy and the replayed call counted nothing: the window holds the one claimed
+      expect(await s.count('provision', 'VIN1', windowMs)).to.equal(2)
+      expect(await s.claimCounted('VIN1', 'n2', 'rotate', windowMs)).to.deep.equal({ kind: 'claimed', count: 1 }) // the other channel's window
+      await s.release('VIN1', 'n2')
+      expect(await s.claimCounted('VIN1', 'n2', 'rotate', windowMs)).to.deep.equal({ kind: 'claimed', count: 2 }) // released: claimed (and counted) afresh
+      await sleep(windowMs + 150)
+      expect(await s.claimCounted('VIN1', 'n3', 'provision', windowMs)).to.deep.equal({ kind: 'claimed', count: 1 }) // a new window
+    })
+
     it('retirements: due once their time comes, until cancelled', async () => {
       const s = await states.open()
       await s.scheduleRetirement([], 1000) // nothing to schedule

@@ -65,6 +65,17 @@ export function describeSessionBackend (name: string, makeBackend: MakeBackend):
       expect(overflows.at(-1)).to.deep.equal(['c1', 1, true])
     })
 
+    it('one packet for several sessions: each queue holds it, and one session going leaves the others\' copy', async () => {
+      await persistence().outgoingEnqueueCombi([{ clientId: 'm1' }, { clientId: 'm2' }, { clientId: 'm3' }], packet(7))
+      await persistence().outgoingEnqueueCombi([{ clientId: 'm2' }], packet(8))
+      expect([await under.backend.queueLength('m1'), await under.backend.queueLength('m2'), await under.backend.queueLength('m3')]).to.deep.equal([1, 2, 1])
+      await under.backend.expire('m1')
+      expect(await queued('m2')).to.deep.equal(['7', '8'])
+      expect(await queued('m3')).to.deep.equal(['7'])
+      await persistence().outgoingEnqueueCombi([], packet(9)) // no session: nothing stored
+      expect(await queued('m3')).to.deep.equal(['7'])
+    })
+
     it('expire: the session goes, queue and subscriptions', async () => {
       await persistence().addSubscriptions({ id: 'c2' }, [{ topic: 'vehicles/+/telemetry/+', qos: 1 }])
       await enqueue('c2', 1, 2)

@@ -2,7 +2,7 @@
 // store and the device registry on it, stands for one process (the broker and
 // the provisioner share the file as the registry).
 import { expect } from 'chai'
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, constants, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StoreFile, STORE_FILE } from '../../../src/revocation/store-file.js'
@@ -12,6 +12,7 @@ import type { AuditLogger } from '../../../src/audit/index.js'
 import { encodeRegistryLine, encodeRevoked } from '../../../src/revocation/file-log.js'
 import { certificateStatus, type RegistryRecord, type RevocationEvent } from '../../../src/stores/index.js'
 import { AuditSink } from '../../harness/audit-sink.js'
+import { FileProvisionerState, STATE_FILE } from '../../../src/provisioning/state.js'
 
 const fp = (i: number) => i.toString(16).padStart(64, '0')
 const issued = (i: number): RegistryRecord => ({ serial: i.toString(16), notAfter: '2030-01-01T00:00:00.000Z', issuedAt: '2026-01-01T00:00:00.000Z', state: 'issued' })
@@ -68,6 +69,29 @@ describe('embedded store: group commit and tailing', () => {
     const deadline = Date.now() + 3000
     while (seen.filter((e) => e.kind === 'revoked').length < 100 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
     expect(seen.filter((e) => e.kind === 'revoked')).to.have.length(100)
+  })
+
+  it('appends are synchronous writes: the store file and the provisioner journal are written through O_DSYNC handles (Linux)', async function () {
+    if (process.platform !== 'linux') this.skip()
+    /** the open flags (octal, /proc/self/fdinfo) of this process's handles on `path` */
+    const flagsOf = (path: string) => readdirSync('/proc/self/fd').flatMap((fd) => {
+      try { if (readlinkSync(`/proc/self/fd/${fd}`) !== path) return [] } catch { return [] }
+      const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
+      return m ? [parseInt(m[1]!, 8)] : []
+    })
+    const writable = (flags: number) => (flags & (constants.O_WRONLY | constants.O_RDWR)) !== 0
+    const s = await store()
+    await s.reg.set('VIN', fp(300), issued(300))
+    const handles = flagsOf(join(dir, STORE_FILE)).filter(writable)
+    expect(handles).to.have.length(1)
+    expect(handles[0]! & constants.O_DSYNC, 'O_DSYNC on the store file').to.equal(constants.O_DSYNC)
+    const state = new FileProvisionerState(dir)
+    try {
+      await state.remember('VIN', 'n1', { v: 1, nonce: 'n1', status: 'issued', certificate: 'c', chain: 'ch', notAfter: '2030-01-01T00:00:00.000Z' })
+      const journal = flagsOf(join(dir, STATE_FILE)).filter(writable)
+      expect(journal).to.have.length(1)
+      expect(journal[0]! & constants.O_DSYNC, 'O_DSYNC on the journal').to.equal(constants.O_DSYNC)
+    } finally { await state.close() }
   })
 
   it('a line another writer left torn after our handle opened: our record, glued onto it, is still read', async () => {
