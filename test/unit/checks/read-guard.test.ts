@@ -186,6 +186,26 @@ describe('checks/read-guard: fair reads (a real TLS connection)', function () {
     }
   })
 
+  it('a peer that ends right after its flood: every byte is handed over, in order, before \'end\'', async () => {
+    const { bytes } = manySmallPackets()
+    const got: Buffer[] = []
+    let ended: () => void = () => {}
+    const end = new Promise<void>((resolve) => { ended = resolve })
+    let bytesAtEnd = -1
+    const { client, close } = await tlsPair((s) => {
+      s.on('readable', () => { for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) got.push(c) })
+      s.on('end', () => { bytesAtEnd = Buffer.concat(got).length; ended() })
+    })
+    try {
+      client.end(bytes)
+      await Promise.race([end, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      expect(bytesAtEnd, 'bytes handed over before \'end\'').to.equal(bytes.length)
+      expect(Buffer.concat(got).equals(bytes)).to.equal(true)
+    } finally {
+      close()
+    }
+  })
+
   it('flowing mode is left alone: a \'data\' listener gets every byte once, in order', async () => {
     const { bytes } = manySmallPackets()
     const got: Buffer[] = []
