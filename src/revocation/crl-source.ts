@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { fgError, isFleetgateError } from '../contract/errors.js'
 import type { AuditLogger } from '../audit/index.js'
 import { parseCertificate, sha256Hex } from '../identity/index.js'
-import type { RevocationEvent, RevocationQuery, RevocationStatus, RevocationStore, RevokedRecord } from '../stores/index.js'
+import { bounded, StoreTimeoutError, type RevocationEvent, type RevocationQuery, type RevocationStatus, type RevocationStore, type RevokedRecord } from '../stores/index.js'
 import { crlIsStale, parseCrl, type CrlEntry } from './crl.js'
 import { fetchBounded } from './fetch.js'
 
@@ -144,13 +144,9 @@ export class CrlRevocationSource implements RevocationStore {
     }
     const loading = out.filter((l) => l.current === null && l.first !== null)
     if (loading.length > 0) {
-      let timer: NodeJS.Timeout | undefined
-      const waited = await Promise.race([
-        Promise.all(loading.map((l) => l.first)).then(() => true),
-        new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), this.#o.firstLoadWaitMs ?? 1000) }),
-      ]).finally(() => clearTimeout(timer))
-      // the fetch goes on; this connect fails closed
-      if (!waited) throw new Error(`CRL ${loading[0]!.url} not loaded yet (fetching)`)
+      // past the wait the fetch goes on; this connect fails closed
+      await bounded(Promise.all(loading.map((l) => l.first)), this.#o.firstLoadWaitMs ?? 1000, 'CRL distribution point')
+        .catch((err: unknown) => { throw err instanceof StoreTimeoutError ? new Error(`CRL ${loading[0]!.url} not loaded yet (fetching)`) : err })
     }
     return out
   }
