@@ -82,16 +82,11 @@ describe('flood: one car writing QoS 0 as fast as its socket drains', function (
     expect(inOrder, 'QoS 0 messages of one publisher arrive in order').to.equal(true)
   })
 
-  it('keeps the broker up under 50 cars flooding at once while the backend restarts', async () => {
-    let backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-flood-50' })
-    await backend.subscribeAsync('vehicles/+/telemetry/+', { qos: 0 })
-    let received = 0
-    backend.on('message', () => { received++ })
-    // 50 cars: 50 certificates (a car's clientId is its VIN)
-    const vins = randomVins(50)
+  /** one raw MQTT connection per VIN (its own certificate, clientId = VIN), admitted, its replies read and ignored */
+  async function rawCars (name: string, vins: readonly string[]): Promise<Array<{ socket: TLSSocket; topic: string }>> {
     const cars: Array<{ socket: TLSSocket; topic: string }> = []
     for (const vin of vins) {
-      const dir = await pki.extra(`flood-car-${vin}`, 'vehicle', vin)
+      const dir = await pki.extra(`${name}-${vin}`, 'vehicle', vin)
       const tls = { ca: readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') }
       const r = await rawConnect({ host: '127.0.0.1', port: broker.port, servername: 'localhost' }, tls, connectPacket({ clientId: vin }))
       if (r.kind !== 'connack' || r.code !== 0) throw new Error(`car ${vin} refused`)
@@ -99,6 +94,17 @@ describe('flood: one car writing QoS 0 as fast as its socket drains', function (
       sockets.push(r.socket)
       cars.push({ socket: r.socket, topic: `vehicles/${vin}/telemetry/speed` })
     }
+    return cars
+  }
+
+  it('keeps the broker up under 50 cars flooding at once while the backend restarts', async () => {
+    let backend = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId: 'fleet-backend-flood-50' })
+    await backend.subscribeAsync('vehicles/+/telemetry/+', { qos: 0 })
+    let received = 0
+    backend.on('message', () => { received++ })
+    // 50 cars: 50 certificates (a car's clientId is its VIN)
+    const vins = randomVins(50)
+    const cars = await rawCars('flood-car', vins)
     const floods = Promise.all(cars.map((c) => flood(c.socket, (i) => publishPacket(c.topic, seq(i), 0), MAX_MESSAGES / 10, MAX_MS)))
     // Halfway the backend stalls (stops reading: its deliveries wait for 'drain' while
     // the cars go on), unsubscribes, then goes (a restart): what waited behind its
@@ -156,16 +162,7 @@ describe('flood: one car writing QoS 0 as fast as its socket drains', function (
     }
     broker.server.on('secureConnection', observe)
     broker.broker.on('publish', onPublish)
-    const cars: Array<{ socket: TLSSocket; topic: string }> = []
-    for (const vin of vins) {
-      const dir = await pki.extra(`fair-car-${vin}`, 'vehicle', vin)
-      const tls = { ca: readFileSync(join(pki.dir, 'root-ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') }
-      const r = await rawConnect({ host: '127.0.0.1', port: broker.port, servername: 'localhost' }, tls, connectPacket({ clientId: vin }))
-      if (r.kind !== 'connack' || r.code !== 0) throw new Error(`car ${vin} refused`)
-      r.socket.on('data', () => {})
-      sockets.push(r.socket)
-      cars.push({ socket: r.socket, topic: `vehicles/${vin}/telemetry/speed` })
-    }
+    const cars = await rawCars('fair-car', vins)
     try {
       setImmediate(tick)
       // every car's whole flood written at once: a backlog on every connection
