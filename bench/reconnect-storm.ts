@@ -1,9 +1,10 @@
 // `npm run bench -- reconnect-storm [--cars N]` (issue 17 item 5): N cars
 // (default 10,000, certificates made once and cached) connect, the network drops
-// them all at once, and all reconnect at once. Four brokers in one run, one after
+// them all at once, and all reconnect at once. Five servers in one run, one after
 // the other, each in its own process: fleetgate with TLS resumption, fleetgate
-// without, bare Aedes with tickets on, and the system Mosquitto (skipped with a
-// note when not installed). The cars run in this process (bench/lib/storm-client.ts).
+// without, bare Aedes with tickets on, the system Mosquitto (skipped with a note
+// when not installed), and Node's TLS floor (a tls.Server with the same options
+// answering CONNACK by hand, no MQTT broker: the ceiling of any broker on Node). The cars run in this process (bench/lib/storm-client.ts).
 //
 // Per broker: a warm-up; every car connects (full handshakes), each keeping the
 // TLS session the broker gave it; fleetgate only: 1 % of the cars are revoked
@@ -45,7 +46,7 @@ const WARM_CARS = 200
 /** storms per broker; the fastest is reported */
 const STORMS = 2
 
-type VariantKey = 'fgOn' | 'fgOff' | 'bare' | 'mosquitto'
+type VariantKey = 'fgOn' | 'fgOff' | 'bare' | 'mosquitto' | 'tlsFloor'
 
 interface Variant {
   readonly key: VariantKey
@@ -106,6 +107,7 @@ function countBy<T> (xs: readonly T[], f: (x: T) => boolean): number {
 
 async function startVariant (v: Variant, pkiDir: string, dataDir: string, mosquittoBin: string | undefined): Promise<Broker> {
   if (v.key === 'bare') return await startBrokerProc('bare-resume', pkiDir)
+  if (v.key === 'tlsFloor') return await startBrokerProc('tls-floor', pkiDir)
   if (v.key === 'mosquitto') {
     const pki = devPkiPaths(pkiDir, [])
     return await startMosquitto(mosquittoBin!, { ca: pki.root.cert, cert: pki.broker.cert, key: pki.broker.key })
@@ -194,6 +196,7 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
     { key: 'fgOff', name: 'fleetgate, resumption off', revokes: true },
     { key: 'bare', name: 'bare Aedes, tickets on', revokes: false },
     ...(mosquittoBin ? [{ key: 'mosquitto', name: mosquittoVersion(mosquittoBin).replace(/^mosquitto version/i, 'Mosquitto'), revokes: false } as const] : []),
+    { key: 'tlsFloor', name: 'Node TLS floor (no broker)', revokes: false },
   ]
   const notes: string[] = []
 
@@ -246,6 +249,7 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
   const off = results.get('fgOff')!
   const bare = results.get('bare')!
   const mosq = results.get('mosquitto')
+  const tlsFloor = results.get('tlsFloor')
   const stormTarget = (TARGET_SECONDS_PER_10K * n) / 10_000
   const short = missing(on)
   rows.push({
@@ -271,6 +275,11 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
   for (const r of [bare, ...(mosq ? [mosq] : [])]) {
     rows.push({ metric: `time until every car is back, ${onLabel} (baseline: ${r.variant.name} [${kind(r)}])`, fleetgate: round(on.best.wave.seconds, 2), baseline: round(r.best.wave.seconds, 2), unit: 's' })
   }
+  // the ceiling: what Node's TLS stack alone does with these cars, against fleetgate and Mosquitto
+  if (tlsFloor) {
+    rows.push({ metric: `storm handshake + CONNECT/s, ${onLabel} (baseline: Node TLS floor, no broker [${kind(tlsFloor)}])`, fleetgate: round(rate(on.best), 0), baseline: round(rate(tlsFloor.best), 0), unit: '/s' })
+    if (mosq) rows.push({ metric: `  the Node TLS floor itself [${kind(tlsFloor)}] (baseline: Mosquitto [${kind(mosq)}]): the most a broker on Node reaches here`, fleetgate: round(rate(tlsFloor.best), 0), baseline: round(rate(mosq.best), 0), unit: '/s' })
+  }
 
   notes.push(`each broker: ${STORMS} storms (drop, then every car back), the faster one in the figures (as the other sections take the best of their rounds); the revoked cars are counted over all of them`)
   notes.push(`each broker first gets a warm-up of ${WARM_CARS} cars (full handshakes, then resumed ones), not measured`)
@@ -279,6 +288,6 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
   notes.push(`cars: a raw MQTT 3.1.1 client over node:tls in the bench process (CONNECT/CONNACK by hand, one SecureContext per car made before timing), at most ${CONCURRENCY} connects in flight, the rest queued; each keeps the latest TLS session from its socket's 'session' event and offers it on its next connect; a failed connect is tried again up to ${RETRIES} times without its session; ${ATTEMPT_TIMEOUT_MS / 1000} s per connect, ${60 + (20 * n) / 1000} s per wave`)
   notes.push('storm: the cars drop every connection at once (a network outage; the broker sees each close), the bench waits until the broker holds none (/proc/net/tcp), then every car reconnects at once; time = first connect started to last car answered; connects/s = cars answered / that time; latency = tls.connect to CONNACK of each car\'s last attempt (its wait in the queue excluded); broker CPU = the broker process\'s user + system time over the storm (/proc), divided by the cars; cars CPU = this process\'s, over the same storm: the cars share the machine\'s cores with the broker; SYNs dropped = the kernel\'s ListenDrops counter over the storm (machine-wide): a dropped SYN costs its car 1 s')
   notes.push(`revocation: ${revoked.size} cars (1 %, spread over the queue) revoked by fingerprint in the fleetgate broker's embedded store (openRevocationStore, as \`fleetgate revoke\`) after the first connect, so each holds a session ticket from before its revocation; nothing else is revoked (no CA). bare Aedes and Mosquitto have no revocation: the same cars are admitted there and counted back`)
-  notes.push('brokers: one at a time, each in its own process (fleetgate: startBroker, embedded store, audit log at info to /dev/null; bare Aedes: tls.createServer with fleetgate\'s TLS options less SSL_OP_NO_TICKET; Mosquitto: its own instance on an ephemeral loopback port, require_certificate, use_identity_as_username, the same certificates); the brokers keep running through the drop, so no ticket keys file (tlsTicketKeys) is needed')
+  notes.push('brokers: one at a time, each in its own process (fleetgate: startBroker, embedded store, audit log at info to /dev/null; bare Aedes: tls.createServer with fleetgate\'s TLS options less SSL_OP_NO_TICKET; Mosquitto: its own instance on an ephemeral loopback port, require_certificate, use_identity_as_username, the same certificates; Node TLS floor: bare Aedes\' tls.Server and options with no broker behind it, each connection\'s first bytes answered with a CONNACK written by hand); the brokers keep running through the drop, so no ticket keys file (tlsTicketKeys) is needed')
   return { title: `Reconnect storm (${n} cars)`, rows, notes }
 }

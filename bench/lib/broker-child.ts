@@ -6,6 +6,9 @@
 //   bare-redis:  bare Aedes on Redis, as the libraries come (aedes-persistence-redis and
 //                mqemitter-redis on the third argument's `redis` URL): the floor of
 //                fleetgate's cluster mode
+//   tls-floor:   no MQTT broker at all: the same tls.Server options as bare-resume, answering
+//                each connection's first bytes (its CONNECT) with a CONNACK written by hand:
+//                the most any broker on Node's TLS stack can do (the reconnect storm's ceiling)
 //   fleetgate:   fleetgate's startBroker (what `fleetgate serve` runs); a third argument,
 //                JSON, adds startBroker options (redis, tlsResumption, dataDir, ...)
 // Started with fork(); answers { cmd: 'rss' } with its RSS after a full GC.
@@ -38,7 +41,20 @@ function onRedis (url: string | undefined): object {
   return { persistence, mq }
 }
 
+/** CONNACK, session not present, accepted */
+const CONNACK = Buffer.from([0x20, 2, 0, 0])
+
 async function start (): Promise<number> {
+  if (mode === 'tls-floor') {
+    const resumption = { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) }
+    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), (socket) => {
+      socket.once('data', () => socket.write(CONNACK))
+      socket.on('data', () => {})
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return (server.address() as AddressInfo).port
+  }
   if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume' || mode === 'bare-redis') {
     const broker = await Aedes.createBroker(mode === 'bare-redis' ? onRedis(typeof extra.redis === 'string' ? extra.redis : undefined) : {})
     const resumption = mode === 'bare-resume' ? { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) } : undefined
