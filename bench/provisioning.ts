@@ -12,6 +12,9 @@
 //     Each round also runs the floor: the same cars and exchange against bare
 //     Aedes and a lean responder that only signs (bench/lib/floor-responder.ts),
 //     i.e. what the exchange costs before fleetgate does any of its own work.
+//     On Redis a second floor runs too: the same, with bare Aedes on
+//     aedes-persistence-redis + mqemitter-redis (its own redis-server), so the
+//     engine's share of the Redis store is told apart from fleetgate's.
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { mkdtempSync, readFileSync } from 'node:fs'
@@ -176,8 +179,8 @@ function startChild (args: string[], ready: RegExp): Promise<ChildProcess> {
 interface Floor { readonly port: number; readonly brokerPid: number | undefined; readonly responderPid: number | undefined; stop (): Promise<void> }
 
 /** the floor: a bare Aedes of its own (the baseline's broker keeps no subscribers) and the lean responder */
-async function startFloor (dir: string, bareMode: BrokerMode): Promise<Floor> {
-  const broker = await startBrokerProc(bareMode, dir)
+async function startFloor (dir: string, bareMode: BrokerMode, options?: Record<string, string>): Promise<Floor> {
+  const broker = await startBrokerProc(bareMode, dir, [], options)
   const responder = fork(fileURLToPath(new URL('./lib/floor-responder.js', import.meta.url)), [String(broker.port), dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   try {
     await new Promise<void>((resolve, reject) => {
@@ -228,11 +231,14 @@ type Store = 'redis' | 'file'
 interface StormResult {
   fleetSeconds: number
   floorSeconds: number
+  /** the floor on Redis (Redis store only; 0 otherwise) */
+  floorRedisSeconds: number
   bareSeconds: number
   /** fleetgate / bare, per round */
   roundRatios: number[]
   fleetCpu: Record<string, number>
   floorCpu: Record<string, number>
+  floorRedisCpu: Record<string, number>
   bareCpu: Record<string, number>
   redisCalls: string
 }
@@ -251,10 +257,13 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
   const pki = devPkiPaths(dir, [])
   const rootCa = readFileSync(pki.root.cert)
   const redis = store === 'redis' ? await startRedis() : undefined
+  const floorRedisServer = store === 'redis' ? await startRedis() : undefined
+  let floorRedis: Floor | undefined
   let serve: ChildProcess | undefined
   let prov: ChildProcess | undefined
-  const out: StormResult = { fleetSeconds: 0, floorSeconds: 0, bareSeconds: 0, roundRatios: [], fleetCpu: {}, floorCpu: {}, bareCpu: {}, redisCalls: '' }
+  const out: StormResult = { fleetSeconds: 0, floorSeconds: 0, floorRedisSeconds: 0, bareSeconds: 0, roundRatios: [], fleetCpu: {}, floorCpu: {}, floorRedisCpu: {}, bareCpu: {}, redisCalls: '' }
   try {
+    if (floorRedisServer) floorRedis = await startFloor(dir, tickets ? 'bare-redis-resume' : 'bare-redis', { redis: floorRedisServer.url })
     const port = await freePort()
     const where = redis ? ['--redis', redis.url] : ['--data-dir', mkdtempSync(join(tmpdir(), 'fg-bench-storm-'))]
     serve = await startChild(['serve', '--port', String(port), '--host', '127.0.0.1', '--ca', pki.root.cert,
@@ -267,6 +276,7 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
     const warm = makeCars(dir, 10)
     await inFlight(warm, 5, (c) => provisionCar(port, c, rootCa), () => {})
     await inFlight(warm, 5, (c) => provisionCar(floor.port, c, rootCa), () => {})
+    if (floorRedis) await inFlight(warm, 5, (c) => provisionCar(floorRedis!.port, c, rootCa), () => {})
     await inFlight(warm.flatMap((c) => [c, c]), 5, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, () => {})
     for (const k of Object.keys(phases) as Array<keyof typeof phases>) phases[k] = 0
     const before = redis ? await commandStats(redis.url) : undefined
@@ -277,6 +287,7 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
       const label = `bench: storm, ${store === 'redis' ? 'Redis' : 'embedded'} store, round ${r + 1}/${rounds}`
       let f = 0
       let fl = 0
+      let flr = 0
       let b = 0
       const fleet = async () => {
         const meter = cpuMeter({ cars: process.pid, broker: serve!.pid, provisioner: prov!.pid, ...(redis ? { redis: redis.process.pid } : {}) })
@@ -288,6 +299,12 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
         fl = await inFlight(batch, concurrency, (c) => provisionCar(floor.port, c, rootCa), progressPrinter(`${label}: the floor (bare Aedes + a responder that only signs)`))
         addCpu(out.floorCpu, meter())
       }
+      const floorRedisRun = async () => {
+        if (!floorRedis || !floorRedisServer) return
+        const meter = cpuMeter({ cars: process.pid, broker: floorRedis.brokerPid, responder: floorRedis.responderPid, redis: floorRedisServer.process.pid })
+        flr = await inFlight(batch, concurrency, (c) => provisionCar(floorRedis!.port, c, rootCa), progressPrinter(`${label}: the floor on Redis (bare Aedes on aedes-persistence-redis + mqemitter-redis + the responder)`))
+        addCpu(out.floorRedisCpu, meter())
+      }
       const bareRun = async () => {
         const meter = cpuMeter({ cars: process.pid, broker: bare.pid })
         const twice = batch.flatMap((c) => [c, c])
@@ -295,9 +312,10 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
         addCpu(out.bareCpu, meter())
       }
       // the order alternates, so what running first or last costs falls on all three alike
-      for (const phase of r % 2 === 0 ? [fleet, floorRun, bareRun] : [bareRun, floorRun, fleet]) await phase()
+      for (const phase of r % 2 === 0 ? [fleet, floorRun, floorRedisRun, bareRun] : [bareRun, floorRedisRun, floorRun, fleet]) await phase()
       out.fleetSeconds += f
       out.floorSeconds += fl
+      out.floorRedisSeconds += flr
       out.bareSeconds += b
       out.roundRatios.push(f / b)
     }
@@ -305,7 +323,9 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
   } finally {
     await stop(prov)
     await stop(serve)
+    await floorRedis?.stop()
     await redis?.stop()
+    await floorRedisServer?.stop()
   }
   return out
 }
@@ -363,8 +383,15 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
         metric: `  fleetgate against that floor (${store === 'redis' ? 'Redis' : 'embedded'} store)`,
         fleetgate: round(r.fleetSeconds, 2), baseline: round(r.floorSeconds, 2), unit: 's', ratio: round(r.fleetSeconds / r.floorSeconds, 2),
       })
+      // no target: the floor's broker keeps sessions in memory; this one shows the engine's own cost on Redis
+      if (r.floorRedisSeconds > 0) {
+        rows.push({
+          metric: '  fleetgate against the floor on Redis (bare Aedes on aedes-persistence-redis + mqemitter-redis + the responder, same rounds)',
+          fleetgate: round(r.fleetSeconds, 2), baseline: round(r.floorRedisSeconds, 2), unit: 's', ratio: round(r.fleetSeconds / r.floorRedisSeconds, 2),
+        })
+      }
       notes.push(`storm (${store}): per-round ratios ${r.roundRatios.map((x) => x.toFixed(2)).join(', ')}; mean per car: birth connect ${per(phases.connect)} ms, SUBACK ${per(phases.suback)} ms, request -> certificate ${per(phases.response)} ms, reconnect ${per(phases.reconnect)} ms`)
-      notes.push(`storm (${store}), CPU ms per car: fleetgate: ${cpu(r.fleetCpu)}; floor: ${cpu(r.floorCpu)}; bare: ${cpu(r.bareCpu)}`)
+      notes.push(`storm (${store}), CPU ms per car: fleetgate: ${cpu(r.fleetCpu)}; floor: ${cpu(r.floorCpu)}${r.floorRedisSeconds > 0 ? `; floor on Redis: ${cpu(r.floorRedisCpu)}` : ''}; bare: ${cpu(r.bareCpu)}`)
       if (r.redisCalls) notes.push(`storm (${store}), Redis commands per car: ${r.redisCalls}`)
     }
   } finally {
@@ -374,7 +401,7 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
   notes.push(tickets
     ? 'storm: TLS session tickets on everywhere (fleetgate serve\'s default; bare Aedes of the baseline and the floor with Node\'s own ticket key): each full handshake seals two tickets on every side'
     : 'storm: TLS session tickets off everywhere (FG_BENCH_STORM_TICKETS=off)')
-  notes.push(`storm: ${P.concurrency} cars in flight, in ${P.stormRounds} rounds, each round through fleetgate, then the floor, then bare Aedes (the reverse order every other round); one provisioner process; registry read + first_connect on every operational connect; keys and CSRs made before the clock starts`)
+  notes.push(`storm: ${P.concurrency} cars in flight, in ${P.stormRounds} rounds, each round through fleetgate, then the floor (then, on Redis, the floor on Redis), then bare Aedes (the reverse order every other round); one provisioner process; registry read + first_connect on every operational connect; keys and CSRs made before the clock starts`)
   notes.push('storm floor: no registry, nonces, rate limit, audit log or first_connect, and no fleetgate hooks; the cars do the same work (birth connect, SUBSCRIBE, request and response at QoS 1, a new TLS context, reconnect). A floor above 1.5x means no broker on Aedes can meet the storm target on this machine: the cars\' own share (a new TLS context, OpenSSL 3.0 decoders) and the exchange alone exceed it')
   return { title: 'Provisioning', rows, notes }
 }

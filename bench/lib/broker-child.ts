@@ -6,6 +6,8 @@
 //   bare-redis:  bare Aedes on Redis, as the libraries come (aedes-persistence-redis and
 //                mqemitter-redis on the third argument's `redis` URL): the floor of
 //                fleetgate's cluster mode
+//   bare-redis-resume: the same with TLS session tickets on, as bare-resume (the provisioning
+//                storm's floor on Redis: fleetgate serve seals tickets by default)
 //   tls-floor:   no MQTT broker at all: the same tls.Server options as bare-resume, answering
 //                each connection's first bytes (its CONNECT) with a CONNACK written by hand:
 //                the most any broker on Node's TLS stack can do (the reconnect storm's ceiling)
@@ -55,9 +57,10 @@ async function start (): Promise<number> {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     return (server.address() as AddressInfo).port
   }
-  if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume' || mode === 'bare-redis') {
-    const broker = await Aedes.createBroker(mode === 'bare-redis' ? onRedis(typeof extra.redis === 'string' ? extra.redis : undefined) : {})
-    const resumption = mode === 'bare-resume' ? { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) } : undefined
+  if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume' || mode === 'bare-redis' || mode === 'bare-redis-resume') {
+    const onRedisStore = mode === 'bare-redis' || mode === 'bare-redis-resume'
+    const broker = await Aedes.createBroker(onRedisStore ? onRedis(typeof extra.redis === 'string' ? extra.redis : undefined) : {})
+    const resumption = mode === 'bare-resume' || mode === 'bare-redis-resume' ? { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) } : undefined
     // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
     const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), mode !== 'bare-guard' ? (socket) => broker.handle(socket)
       : (socket) => { guardReads(socket, 128 * 1024, () => {}); broker.handle(socket) })

@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-export type BrokerMode = 'bare' | 'fleetgate' | 'bare-guard' | 'bare-resume' | 'bare-redis' | 'tls-floor'
+export type BrokerMode = 'bare' | 'fleetgate' | 'bare-guard' | 'bare-resume' | 'bare-redis' | 'bare-redis-resume' | 'tls-floor'
 
 export interface BrokerProc {
   readonly mode: BrokerMode
