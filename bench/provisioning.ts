@@ -311,7 +311,7 @@ async function storm (store: Store, dir: string, cars: Car[], rounds: number, co
         b = await inFlight(twice, concurrency, async (c) => { (await mqttConnect(bare.port, c.birth, c.vin)).destroy() }, progressPrinter(`${label}: 2 mTLS connects per car to bare Aedes`))
         addCpu(out.bareCpu, meter())
       }
-      // the order alternates, so what running first or last costs falls on all three alike
+      // the order alternates, so what running first or last costs falls on every run alike
       for (const phase of r % 2 === 0 ? [fleet, floorRun, floorRedisRun, bareRun] : [bareRun, floorRedisRun, floorRun, fleet]) await phase()
       out.fleetSeconds += f
       out.floorSeconds += fl

@@ -7,8 +7,9 @@ import type { BenchOptions, BenchSection } from './types.js'
 
 // Sections in print order; a file that is absent (not written yet) is skipped.
 const SECTIONS = ['broker', 'revocation', 'commands', 'provisioning', 'slow-subscriber', 'expiry']
-// Sections run only when named (too long for every run): the 10,000-car reconnect storm, the overload storm; serve --workers 1 vs 2.
-const ON_REQUEST = ['reconnect-storm', 'storm-overload', 'workers']
+// Sections run only when named (too long for every run): the 10,000-car reconnect storm, its servers in alternating
+// connect rounds, the overload storm; serve --workers 1 vs 2.
+const ON_REQUEST = ['reconnect-storm', 'connect-rounds', 'storm-overload', 'workers']
 const MAX_CARS = 100_000
 const MAX_DURATION = 600
 
