@@ -14,24 +14,19 @@ import { benchCerts } from './lib/certs.js'
 import { startBrokerProc } from './lib/broker-proc.js'
 import { contextOf } from './lib/mqtt-raw.js'
 import { cpuMs } from './lib/cpu.js'
-import { round } from './lib/stats.js'
+import { median, round } from './lib/stats.js'
 import { findMosquitto, mosquittoVersion, startMosquitto } from './lib/mosquitto.js'
-import { connectWave, dropAll, serverConnections, stormCar, type StormCar } from './lib/storm-client.js'
+import { connectWave, dropAll, stormCar, waitReleased, type StormCar } from './lib/storm-client.js'
 import { devPkiPaths } from '../src/testing.js'
 
 const log = (line: string) => process.stderr.write(line + '\n')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const CONCURRENCY = 32
 
+/** a server under test: a broker process or Mosquitto */
 interface Server { readonly name: string; readonly port: number; readonly pid: number | undefined; stop (): Promise<void> }
 interface Wave { readonly rate: number; readonly cpuMs: number; readonly answered: number; readonly resumed: number }
 interface Tally { readonly full: Wave[]; readonly resumed: Wave[] }
-
-function median (xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 /** one wave: every car connects (offering its last session or not), then every car drops and the server lets go */
 async function wave (server: Server, cars: readonly StormCar[], offer: boolean): Promise<Wave> {
@@ -41,7 +36,7 @@ async function wave (server: Server, cars: readonly StormCar[], offer: boolean):
   const answered = w.last.filter((a) => a.rc === 0).length
   const resumed = w.last.filter((a) => a.rc === 0 && a.reused).length
   dropAll(cars)
-  for (let i = 0; i < 200 && serverConnections(server.port) > 0; i++) await sleep(50)
+  await waitReleased(server.port, 10_000)
   await sleep(300)
   return { rate: answered / w.seconds, cpuMs: answered > 0 ? cpu / answered : NaN, answered, resumed }
 }
@@ -55,17 +50,15 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
   const notes: string[] = []
   const servers: Server[] = []
   try {
-    const fg = await startBrokerProc('fleetgate', certs.dir)
-    servers.push({ name: 'fleetgate', ...pick(fg) })
-    const bare = await startBrokerProc('bare-resume', certs.dir)
-    servers.push({ name: 'bare Aedes, tickets on', ...pick(bare) })
-    const floor = await startBrokerProc('tls-floor', certs.dir)
-    servers.push({ name: 'Node TLS floor (no broker)', ...pick(floor) })
+    for (const [mode, name] of [['fleetgate', 'fleetgate'], ['bare-resume', 'bare Aedes, tickets on'], ['tls-floor', 'Node TLS floor (no broker)']] as const) {
+      const p = await startBrokerProc(mode, certs.dir)
+      servers.push({ name, port: p.port, pid: p.pid, stop: p.stop })
+    }
     const bin = findMosquitto()
     if (bin) {
       try {
         const m = await startMosquitto(bin, { ca: pki.root.cert, cert: pki.broker.cert, key: pki.broker.key })
-        servers.push({ name: mosquittoVersion(bin).replace(/^mosquitto version/i, 'Mosquitto'), port: m.port, pid: m.pid, stop: () => m.stop() })
+        servers.push({ name: mosquittoVersion(bin).replace(/^mosquitto version/i, 'Mosquitto'), port: m.port, pid: m.pid, stop: m.stop })
       } catch (err) {
         notes.push(`Mosquitto: skipped, it did not start: ${String(err).slice(0, 200)}`)
       }
@@ -110,8 +103,4 @@ export async function run (opts: BenchOptions): Promise<BenchSection> {
   } finally {
     for (const s of servers) await s.stop()
   }
-}
-
-function pick (p: { port: number; pid: number | undefined; stop (): Promise<void> }): { port: number; pid: number | undefined; stop (): Promise<void> } {
-  return { port: p.port, pid: p.pid, stop: () => p.stop() }
 }

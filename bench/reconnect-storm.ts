@@ -27,7 +27,7 @@ import { contextOf } from './lib/mqtt-raw.js'
 import { cpuMeter } from './lib/cpu.js'
 import { round } from './lib/stats.js'
 import { findMosquitto, mosquittoVersion, startMosquitto } from './lib/mosquitto.js'
-import { connectWave, dropAll, latencyOf, listenDrops, openFileLimit, serverConnections, stormCar, type StormCar, type WaveResult } from './lib/storm-client.js'
+import { connectWave, dropAll, latencyOf, listenDrops, openFileLimit, stormCar, waitReleased, type StormCar, type WaveResult } from './lib/storm-client.js'
 import { openRevocationStore, parsePemCertificates, sha256Hex } from '../src/index.js'
 import { devPkiPaths } from '../src/testing.js'
 import { progressPrinter } from '../src/cli/index.js'
@@ -91,12 +91,6 @@ export function handshakeKind (resumed: number, answered: number): string {
 /** the fleetgate option that turns TLS resumption on or off (--tls-resumption) */
 function resumptionOption (on: boolean): { tlsResumption: 'on' | 'off' } {
   return { tlsResumption: on ? 'on' : 'off' }
-}
-
-/** bounded: until the broker on `port` has let go of every connection, or `ms` passed */
-async function waitReleased (port: number, ms: number): Promise<void> {
-  const t0 = Date.now()
-  while (serverConnections(port) > 0 && Date.now() - t0 < ms) await sleep(100)
 }
 
 function countBy<T> (xs: readonly T[], f: (x: T) => boolean): number {

@@ -16,7 +16,7 @@
 // Started with fork(); answers { cmd: 'rss' } with its RSS after a full GC.
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:tls'
+import { createServer, type TLSSocket } from 'node:tls'
 import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,29 +43,38 @@ function onRedis (url: string | undefined): object {
   return { persistence, mq }
 }
 
+type TlsResumption = NonNullable<Parameters<typeof tlsServerOptions>[1]['resumption']>
+
 /** CONNACK, session not present, accepted */
 const CONNACK = Buffer.from([0x20, 2, 0, 0])
 
+/** TLS tickets sealed with Node's own single key, as a bare server with tickets on does */
+function nodeTicketKey (): TlsResumption {
+  return { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) }
+}
+
+/** a tls.Server with fleetgate's listener options on a loopback port; returns the port */
+async function listenTls (resumption: TlsResumption | undefined, onSocket: (socket: TLSSocket) => void): Promise<number> {
+  const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), onSocket)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}
+
 async function start (): Promise<number> {
   if (mode === 'tls-floor') {
-    const resumption = { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) }
-    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), (socket) => {
+    return await listenTls(nodeTicketKey(), (socket) => {
       socket.once('data', () => socket.write(CONNACK))
       socket.on('data', () => {})
       socket.on('error', () => {})
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    return (server.address() as AddressInfo).port
   }
   if (mode === 'bare' || mode === 'bare-guard' || mode === 'bare-resume' || mode === 'bare-redis' || mode === 'bare-redis-resume') {
     const onRedisStore = mode === 'bare-redis' || mode === 'bare-redis-resume'
     const broker = await Aedes.createBroker(onRedisStore ? onRedis(typeof extra.redis === 'string' ? extra.redis : undefined) : {})
-    const resumption = mode === 'bare-resume' || mode === 'bare-redis-resume' ? { lifetimeSeconds: 3600, sessionIdContext: randomBytes(16).toString('hex'), ticketKeys: randomBytes(48) } : undefined
+    const resumption = mode === 'bare-resume' || mode === 'bare-redis-resume' ? nodeTicketKey() : undefined
     // bare-guard (diagnostics): bare Aedes behind fleetgate's byte-stream guard alone
-    const server = createServer(tlsServerOptions(loadTlsMaterial(paths), { handshakeTimeoutMs: 5000, resumption }), mode !== 'bare-guard' ? (socket) => broker.handle(socket)
+    return await listenTls(resumption, mode !== 'bare-guard' ? (socket) => broker.handle(socket)
       : (socket) => { guardReads(socket, 128 * 1024, () => {}); broker.handle(socket) })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    return (server.address() as AddressInfo).port
   }
   const running = await startBroker({
     port: 0, host: '127.0.0.1', ...paths,

@@ -170,6 +170,12 @@ export function latencyOf (attempts: readonly Attempt[]): { p50: number; p99: nu
   return { p50: percentile(ms, 50), p99: percentile(ms, 99) }
 }
 
+/** bounded: until the server on `port` has let go of every connection, or `ms` passed */
+export async function waitReleased (port: number, ms: number): Promise<void> {
+  const t0 = Date.now()
+  while (serverConnections(port) > 0 && Date.now() - t0 < ms) await new Promise((resolve) => setTimeout(resolve, 100))
+}
+
 // TCP states in /proc/net/tcp: ESTABLISHED 01, SYN_RECV 03, CLOSE_WAIT 08
 const OPEN_STATES = new Set(['01', '03', '08'])
 
