@@ -1,6 +1,7 @@
 // The one root logger. Redaction paths are constants in code, never config
 // (pino docs "Safety"): no private key, payload, CSR, JWS or certificate is logged.
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino'
+import { markOwnFormat } from './own-format.js'
 
 /** the keys removed from every line, at its top level and one level down */
 const REDACTED_KEYS = ['key', 'privateKey', 'password', 'payload', 'csr', 'jws', 'certificate'] as const
@@ -96,5 +97,6 @@ export function createAuditLogger (opts: { level?: LevelWithSilent; destination?
     const own = log ? { ...options, formatters: { ...options.formatters, log: (o: object) => redacted(log(o) as Record<string, unknown>) } } : options
     return pinoChild.call(this, redacted(bindings), own)
   } as AuditLogger['child']
+  markOwnFormat(root)
   return root
 }

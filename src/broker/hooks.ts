@@ -6,7 +6,7 @@ import type { Client, AedesPublishPacket, AuthErrorCode, ConnectPacket, PublishP
 import type { Identity } from '../identity/index.js'
 import type { Policy } from '../policy/index.js'
 import type { AuditLogger } from '../audit/index.js'
-import { identityFields, clip } from '../audit/index.js'
+import { identityFields, clip, auditConnectAllow } from '../audit/index.js'
 import type { ConnectReason, PublishReason, Reason, SubscribeReason } from '../contract/reasons.js'
 import type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck, SubscribeCheck } from '../contract/checks.js'
 export type { CheckResult, ConnectCheck, DecisionCounter, PublishCheck, SubscribeCheck } from '../contract/checks.js'
@@ -316,7 +316,7 @@ export function createHooks (deps: HookDeps): FleetgateHooks {
           sessions.set(client, session)
           forgetOnClose(sessions, deps.owners, log, client, record.token)
           deps.decided?.(client)
-          log.info({ evt: 'connect.allow', conn: { fp: identity.fingerprint.slice(0, 16), clientId: clip(client.id) }, role: session.grant.role, cert: identityFields(identity), remote: info.remote, tls: { resumed: info.resumed === true } }, 'connect allowed')
+          auditConnectAllow(log, { identity, clientId: client.id, role: session.grant.role, remote: info.remote, resumed: info.resumed === true })
           count('connect.allow', 'ok')
           done(null, true)
         }).catch((err: unknown) => {
