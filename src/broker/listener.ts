@@ -57,6 +57,11 @@ function publishRateLimit (config: Config, log: AuditLogger, decisions: Decision
   }
 }
 
+/** the refusal's text, made only for a refused connection (not one string per CONNECT) */
+function overLimitDetail (count: number, max: number): string {
+  return `${count} connections from this address, limit ${max}`
+}
+
 export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: TLSSocket) => void {
   const { config, log, decisions, limiter, identities, sessions, handed, addresses, admitting, acceptAudit } = deps
   // Made once per server, not per connection (memory per idle connection).
@@ -88,15 +93,14 @@ export function connectionHandler (broker: Aedes, deps: ListenerDeps): (socket: 
       return
     }
     const admitted = admitConnection(socket, admitOptions, remote)
-    const refuseLimit = { reason: 'too_many_connections' as const, detail: `${admitted.count} connections from this address, limit ${limiter.max}` }
     if (admitted.stream === null) {
-      log.warn({ evt: 'connect.deny', reason: 'too_many_connections', remote, detail: refuseLimit.detail + ', dropped before CONNECT' }, 'connection flood shed')
+      log.warn({ evt: 'connect.deny', reason: 'too_many_connections', remote, detail: overLimitDetail(admitted.count, limiter.max) + ', dropped before CONNECT' }, 'connection flood shed')
       decisions.inc('connect.deny', 'too_many_connections')
       return
     }
     handed.add(socket)
     socket.on('close', unhand)
-    identities.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: refuseLimit } : identities.describe(socket, remote))
+    identities.set(admitted.stream, admitted.overLimit ? { identity: null, remote, refusal: { reason: 'too_many_connections', detail: overLimitDetail(admitted.count, limiter.max) } } : identities.describe(socket, remote))
     const client = broker.handle(admitted.stream)
     // Before any SUBSCRIBE: subscriptions register the client's delivery functions.
     if (!boundOutbound(client, outbound) && !unbounded) {
