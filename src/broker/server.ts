@@ -12,7 +12,7 @@ import { clusterParts } from '../cluster/index.js'
 import { createSessionStore, OWNER_STORES, type SessionBackend, type SessionStore } from '../sessions/index.js'
 import { backendOf, openStore, storeContext } from '../stores/index.js'
 import { createMq } from '../cluster/mq.js'
-import { clientsOf } from '../aedes/adapter.js'
+import { clientsOf, closeBroker } from '../aedes/adapter.js'
 import { serveMetrics, type MetricsServer, type Readiness } from '../metrics/index.js'
 import type { ReloadResult } from '../reload/index.js'
 import { drainNode, type DrainOptions, type DrainResult } from './drain.js'
@@ -111,11 +111,28 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
   server.on('tlsClientError', (err, socket) => {
     log.info({ evt: 'tls.deny', remote: fleetgate.remoteOf(socket), err: err.message }, 'TLS handshake refused')
   })
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(fgError('FG_ERR_LISTEN', `--port ${config.port}: ${err.code ?? err.message}`))
-    server.once('error', onError)
-    server.listen(config.port, config.host, () => { server.off('error', onError); resolve() })
-  })
+  let metrics: MetricsServer | undefined
+  let closing: Promise<void> | undefined
+  // one way down, for close() and for a start that fails past this point (nothing left open)
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await metrics?.close()
+      await sessionStore.close()
+      await new Promise<void>((resolve) => { server.close(() => resolve()); for (const c of Object.values(clientsOf(broker))) c.conn.destroy() })
+      // bounded: with Redis gone, the cluster links would wait for it forever
+      await closeBroker(broker)
+      cluster?.disconnect()
+      await fleetgate.close()
+    })()
+    return closing
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => reject(fgError('FG_ERR_LISTEN', `--port ${config.port}: ${err.code ?? err.message}`))
+      server.once('error', onError)
+      server.listen(config.port, config.host, () => { server.off('error', onError); resolve() })
+    })
+  } catch (err) { await close(); throw err }
   const port = (server.address() as AddressInfo).port
   let draining: Promise<DrainResult> | undefined
   let drainEnded!: (r: DrainResult) => void
@@ -142,13 +159,11 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
     void draining.then(drainEnded)
     return draining
   }
-  let metrics: MetricsServer | undefined
   if (config.metricsPort !== undefined && opts.admin !== false) {
     const admin = { readiness, drain: () => { void drain(); return readiness() } }
-    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort, config.metricsHost, admin) } catch (err) { server.close(); await sessionStore.close(); await new Promise<void>((resolve) => broker.close(() => resolve())); throw err }
+    try { metrics = await serveMetrics(fleetgate.metrics.registry, config.metricsPort, config.metricsHost, admin) } catch (err) { await close(); throw err }
   }
   log.info({ evt: 'broker.listening', port, host: config.host, roles: fleetgate.policy.roles }, 'fleetgate listening')
-  let closing: Promise<void> | undefined
   return {
     config, port, server, broker, fleetgate, metrics, sessionStore,
     readiness,
@@ -161,17 +176,6 @@ export async function startBroker (input: ConfigInput = {}, opts: StartOptions =
       if (r.ok) server.setSecureContext(fleetgate.tlsOptions())
       return r
     },
-    close () {
-      closing ??= (async () => {
-        await metrics?.close()
-        await sessionStore.close()
-        await new Promise<void>((resolve) => { server.close(() => resolve()); for (const c of Object.values(clientsOf(broker))) c.conn.destroy() })
-        // bounded: with Redis gone, the cluster links would wait for it forever
-        await new Promise<void>((resolve) => { const t = setTimeout(resolve, 3000); broker.close(() => { clearTimeout(t); resolve() }) })
-        cluster?.disconnect()
-        await fleetgate.close()
-      })()
-      return closing
-    },
+    close,
   }
 }

@@ -11,6 +11,7 @@ import { OWNER_STORES, SESSION_STORES, type SessionBackendOptions } from '../../
 import { PROVISIONING_STATE_STORES } from '../../src/provisioning/stores.js'
 import { clusterParts } from '../../src/cluster/index.js'
 import { createMq } from '../../src/cluster/mq.js'
+import { closeBroker } from '../../src/aedes/adapter.js'
 import { startRedis, type TestRedis } from '../harness/redis.js'
 import type { Place } from './harness.js'
 import { describeRevocationStore } from './revocation-store.js'
@@ -53,13 +54,8 @@ describe('store contracts', function () {
       return {
         backend,
         broker,
-        // as `fleetgate serve` closes (src/broker/server.ts): mqemitter-redis' close waits for both of its links'
-        // 'end' after QUIT, which once in a CI run never came (an after-each timeout); the links are dropped after 3 s
-        close: async () => {
-          await new Promise<void>((resolve) => { const t = setTimeout(resolve, 3000); broker.close(() => { clearTimeout(t); resolve() }) })
-          await backend.close()
-          cluster.disconnect()
-        },
+        // as `fleetgate serve` closes: bounded (closeBroker says why), then the links dropped
+        close: async () => { await closeBroker(broker); await backend.close(); cluster.disconnect() },
       }
     })
   }
