@@ -10,7 +10,7 @@ import { benchCerts } from './lib/certs.js'
 import { contextOf } from './lib/mqtt-raw.js'
 import { connectRate, type Client } from './lib/workloads.js'
 import { cpuMs } from './lib/cpu.js'
-import { round } from './lib/stats.js'
+import { median, round } from './lib/stats.js'
 import { startRedis, type TestRedis } from '../test/harness/redis.js'
 
 const BIN = fileURLToPath(new URL('../../bin/fleetgate.js', import.meta.url))
@@ -82,7 +82,6 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
     await Promise.all(nodes.map(stopNode))
   }
   const best = (name: string) => Math.max(...rate[name]!)
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const rows: BenchSection['rows'] = [
     { metric: 'mTLS connects/s, serve --workers 2 (baseline: --workers 1), Redis, tickets off', fleetgate: round(best('w2'), 0), baseline: round(best('w1'), 0), unit: '/s' },
     { metric: '  server CPU per connect (primary + workers)', fleetgate: round(median(cpu.w2!), 2), baseline: round(median(cpu.w1!), 2), unit: 'ms' },

@@ -50,13 +50,12 @@ export function auditConnectAllow (log: AuditLogger, f: ConnectAllowFields): voi
   if (!log.isLevelEnabled('info')) return
   const internals = log as unknown as PinoInternals
   const stream = internals[pino.symbols.streamSym]
-  // a multistream wants the level and message beside the line: pino's own call gives them
-  if (!isOwnFormat(log) || stream[pino.symbols.needsMetadataGsym] === true) {
-    log.info(connectAllowObject(f), CONNECT_ALLOW_MSG)
+  const clientId = clip(f.clientId)
+  // another logger's format, or a multistream (it wants the level and message beside the line): pino's own call
+  if (!isOwnFormat(log) || stream[pino.symbols.needsMetadataGsym] === true || clientId === undefined) {
+    connectAllowViaPino(log, f)
     return
   }
-  const clientId = clip(f.clientId)
-  if (clientId === undefined) { log.info(connectAllowObject(f), CONNECT_ALLOW_MSG); return }
   const [conn, cert] = partsOf(f.identity)
   // pino escapes a top-level string as JSON.stringify does, but for lone surrogates: the role
   // (a policy role name) and the address (an IP's text) have none

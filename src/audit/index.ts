@@ -1,4 +1,4 @@
 export { createAuditLogger, REDACT_PATHS, type AuditLogger } from './logger.js'
 export { identityFields, clip } from './serializers.js'
-export { auditConnectAllow, connectAllowViaPino, type ConnectAllowFields } from './connect-line.js'
+export { auditConnectAllow, type ConnectAllowFields } from './connect-line.js'
 export { SampledAudit } from './sampled.js'
