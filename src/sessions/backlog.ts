@@ -18,7 +18,6 @@
 // window + page entries, whatever the queue's length.
 
 import type { QueuedPacket } from '../aedes/adapter.js'
-import { ConnectionSlot } from '../aedes/slots.js'
 
 /** A queued packet as the store gives it back (aedes-packet fields). */
 export type StoredPacket = QueuedPacket
@@ -68,7 +67,7 @@ export class BacklogDelivery {
   readonly page: number
   readonly recheckMs: number
   readonly #queues: QueueHead
-  readonly #states = new ConnectionSlot<DeliveryState>('backlog')
+  readonly #states = new WeakMap<object, DeliveryState>()
 
   constructor (queues: QueueHead, opts: BacklogOptions = {}) {
     this.#queues = queues
