@@ -14,11 +14,12 @@ import { peerLeaf, peerLeafDer } from '../tls/index.js'
 import { ChainVerifier } from '../pki/chain.js'
 import { IdentityCache, checkValidity, sha256Hex } from '../identity/index.js'
 import type { ConnectionInfo } from './session.js'
+import { ConnectionSlot } from '../aedes/slots.js'
 
 export class ConnectionIdentities {
   #chains: ChainVerifier
   readonly #identities = new IdentityCache()
-  readonly #connections = new WeakMap<object, ConnectionInfo>()
+  readonly #connections = new ConnectionSlot<ConnectionInfo>('connection')
   #generation = 0
 
   #serverChain: X509Certificate[]

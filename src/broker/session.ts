@@ -7,6 +7,7 @@ import type { Reason } from '../contract/reasons.js'
 import type { RevocationTarget } from '../revocation/types.js'
 import { caTargetsOf } from '../revocation/query.js'
 import { targetKey } from '../revocation/schema.js'
+import { ConnectionSlot } from '../aedes/slots.js'
 
 export interface Session {
   readonly identity: Identity
@@ -83,7 +84,7 @@ export interface SessionObserver {
  * with set and delete (called when the connection closes, whatever ended it).
  */
 export class SessionRegistry {
-  readonly #byClient = new WeakMap<Client, Session>()
+  readonly #byClient = new ConnectionSlot<Session>('session')
   readonly #live = new Set<Client>()
   /** clientId -> the live client holding it on this node (the newest, during a takeover) */
   readonly #byClientId = new Map<string, Client>()

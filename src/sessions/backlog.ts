@@ -18,6 +18,7 @@
 // window + page entries, whatever the queue's length.
 
 import type { QueuedPacket } from '../aedes/adapter.js'
+import { ConnectionSlot } from '../aedes/slots.js'
 
 /** A queued packet as the store gives it back (aedes-packet fields). */
 export type StoredPacket = QueuedPacket
@@ -67,7 +68,7 @@ export class BacklogDelivery {
   readonly page: number
   readonly recheckMs: number
   readonly #queues: QueueHead
-  readonly #states = new WeakMap<object, DeliveryState>()
+  readonly #states = new ConnectionSlot<DeliveryState>('backlog')
 
   constructor (queues: QueueHead, opts: BacklogOptions = {}) {
     this.#queues = queues

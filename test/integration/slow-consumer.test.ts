@@ -99,6 +99,8 @@ async function decisions (broker: TestBroker, evt: string): Promise<number> {
 const FAST = 4_000
 const DEADLINE = 20_000
 const LIMITS = { maxOutboundBuffer: '256KiB', slowConsumerTimeout: '8s' }
+/** what one turn of the event loop may deliver past the bound (see stuckBackendScenario) */
+const ONE_TURN = 1024 * 1024
 
 async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
   let t: NodeJS.Timeout | undefined
@@ -146,8 +148,12 @@ describe('slow consumer: a subscriber that stops reading stalls nobody else', fu
     expect(got).to.deep.equal(Array.from({ length: 100 }, (_, i) => String(i)))
     expect(clientsOf(broker.broker)[`fleet-backend-slow-${tag}`], 'the stuck backend is still connected while B was delivered').to.not.equal(undefined)
     expect(broker.audit.find('deliver.kick')).to.have.length(0)
-    // What the broker holds for it stays at the bound (256 KiB, plus what was in flight when it was reached).
-    expect(clientsOf(broker.broker)[`fleet-backend-slow-${tag}`]!.conn.writableLength).to.be.below(512 * 1024)
+    // What the broker holds for it stays near the bound, not at what the flood sent (the unbounded broker held 16 MB
+    // here): the bound (256 KiB) plus one turn's deliveries. Aedes writes each delivery in a setImmediate, so every
+    // delivery of one turn passes the bound's check before any of them is written (a burst is let through on purpose:
+    // outbound.ts, settle), and a turn is whatever one poll phase read: in cluster mode a batch from Redis, seen at
+    // 290-310 KiB past the bound.
+    expect(clientsOf(broker.broker)[`fleet-backend-slow-${tag}`]!.conn.writableLength).to.be.below(256 * 1024 + ONE_TURN)
 
     // The stuck one is closed after --slow-consumer-timeout, audited once per episode.
     const kick = await broker.audit.waitFor('deliver.kick', { reason: 'slow_consumer' }, DEADLINE)
