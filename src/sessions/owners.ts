@@ -8,21 +8,13 @@ import { claimOutcome, type ClaimResult, type ClientIdOwnerStore, type OwnerReco
 
 export { claimOutcome, type ClaimResult, type ClientIdOwnerStore, type OwnerRecord }
 
-/** identities are cached per certificate: a reconnecting car's owner name is made once */
-const ownerNames = new WeakMap<Identity, string>()
-
 /**
  * The owner name of an identity: its trust anchor (a second trusted hierarchy's certificate
  * with the same CN is another identity) and its subject CN, else its whole subject.
  */
 export function ownerName (identity: Identity): string {
-  let name = ownerNames.get(identity)
-  if (name === undefined) {
-    const anchor = identity.chain.at(-1)?.fingerprint ?? identity.issuerFingerprint ?? ''
-    name = `${anchor}/${identity.subject.CN?.[0] ?? JSON.stringify(identity.subject)}`
-    ownerNames.set(identity, name)
-  }
-  return name
+  const anchor = identity.chain.at(-1)?.fingerprint ?? identity.issuerFingerprint ?? ''
+  return `${anchor}/${identity.subject.CN?.[0] ?? JSON.stringify(identity.subject)}`
 }
 
 /**

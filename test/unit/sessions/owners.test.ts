@@ -18,7 +18,7 @@ describe('sessions: clientId owners', () => {
     for (const r of [a, b]) expect(r.token).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(a.token).to.not.equal(b.token)
     expect(a).to.deep.include({ name: 'root-a/VIN0000000000001', cn: 'VIN0000000000001', role: 'vehicle', node: 'node-1', at: 1000 })
-    // the name is made once per identity object, and is per identity
+    // the name is the identity's, the same at every claim, and per trust anchor
     expect(b.name).to.equal(a.name)
     expect(ownerRecord(identity('VIN0000000000001', 'root-b'), 'vehicle', 'node-1').name).to.equal('root-b/VIN0000000000001')
   })
