@@ -152,7 +152,7 @@ export async function run (opts: { quick: boolean }): Promise<BenchSection> {
         await new Promise((r) => setTimeout(r, 500))
         const m = await b.memory()
         ;(perConn[n] ??= {})[mode] = (m.rss - m0.rss) / 1024 / n
-        notes.push(`${mode} ${n} idle: heap ${round((m.heap - m0.heap) / 1024 / n, 1)} KiB/conn, external ${round((m.external - m0.external) / 1024 / n, 1)} KiB/conn`)
+        notes.push(`${mode} ${n} idle: heap ${round((m.heap - m0.heap) / 1024 / n, 1)} KiB/conn in use, ${round((m.heapTotal - m0.heapTotal) / 1024 / n, 1)} KiB/conn committed, external ${round((m.external - m0.external) / 1024 / n, 1)} KiB/conn`)
       }
     } finally {
       for (const s of sockets) s.destroy()

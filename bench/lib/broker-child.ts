@@ -98,7 +98,7 @@ start().then((port) => {
     }
     if (m.cmd === 'rss') {
       for (let i = 0; i < 3; i++) gc?.()
-      setTimeout(() => { const m = process.memoryUsage(); process.send!({ rss: m.rss, heap: m.heapUsed, external: m.external }) }, 200)
+      setTimeout(() => { const m = process.memoryUsage(); process.send!({ rss: m.rss, heap: m.heapUsed, heapTotal: m.heapTotal, external: m.external }) }, 200)
     }
   })
 }, (err: unknown) => {

@@ -9,8 +9,8 @@ export interface BrokerProc {
   readonly port: number
   readonly pid: number | undefined
   rss (): Promise<number>
-  /** RSS, V8 heap used and external memory after a full GC */
-  memory (): Promise<{ rss: number; heap: number; external: number }>
+  /** RSS, V8 heap used, V8 heap committed (heapTotal) and external memory after a full GC */
+  memory (): Promise<{ rss: number; heap: number; heapTotal: number; external: number }>
   /** diagnostics: write a V8 heap snapshot in the broker process, returns its file */
   snapshot (): Promise<string>
   stop (): Promise<void>
@@ -26,9 +26,9 @@ export async function startBrokerProc (mode: BrokerMode, pkiDir: string, execArg
     child.once('message', (m: { port: number }) => { clearTimeout(t); resolve(m.port) })
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${mode} broker exited ${code}`)) })
   })
-  const memory = () => new Promise<{ rss: number; heap: number; external: number }>((resolve, reject) => {
+  const memory = () => new Promise<{ rss: number; heap: number; heapTotal: number; external: number }>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('no memory answer')), 10_000)
-    child.once('message', (m: { rss: number; heap: number; external: number }) => { clearTimeout(t); resolve(m) })
+    child.once('message', (m: { rss: number; heap: number; heapTotal: number; external: number }) => { clearTimeout(t); resolve(m) })
     child.send({ cmd: 'rss' })
   })
   return {

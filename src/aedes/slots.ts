@@ -6,7 +6,7 @@
 // apart, once per live connection and per map. Measured: keeping the session
 // registry's, the backlog's and the connection info's state this way spent
 // 0.956-0.975x the CPU per resumed connect of the same build with WeakMaps (three
-// paired runs, README "Benchmarks"). The property dies with its object, as a
+// paired runs, docs/BENCHMARKS.md). The property dies with its object, as a
 // WeakMap entry would; nothing outside the slot knows its symbol.
 
 export class ConnectionSlot<V> {
