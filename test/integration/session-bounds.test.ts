@@ -72,6 +72,22 @@ for (const store of ['embedded', 'redis'] as const) {
       })
     }
 
+    it('a clean session taking over a persistent one gets none of its queue (MQTT-3.1.2-6), and the queue is gone', async () => {
+      const broker = await startTestBroker(pki.dir, redisOpt())
+      brokers.push(broker)
+      const clientId = `fleet-backend-clean-takeover-${store}`
+      await offlineSubscriber(broker, clientId)
+      const { client, topic } = await car(broker)
+      await publishSeq(client, topic, 0, 20, 1)
+      await until(async () => await broker.sessionStore.backend.queueLength(clientId) === 20, 5000, 'queued while offline')
+      // listening from before CONNACK: a queue sent at once after it is seen
+      const clean = await receiveSeq(broker.port, credentials(pki.dir, pki.backend), { clientId, clean: true }, 1, 1500)
+      clients.push(clean.client)
+      expect(clean.sessionPresent, 'sessionPresent').to.equal(false)
+      expect(clean.seqs, 'messages of the discarded session').to.deep.equal([])
+      expect(await broker.sessionStore.backend.queueLength(clientId), 'queue left').to.equal(0)
+    })
+
     it('--max-offline-messages 100: the oldest are dropped, audited once per overflow episode, counted per message', async () => {
       const broker = await startTestBroker(pki.dir, { ...redisOpt(), maxOfflineMessages: 100, sessionExpiry: '1h' })
       brokers.push(broker)
