@@ -28,6 +28,12 @@ export interface QueueHead {
   head (clientId: string, count: number): Promise<string[]>
   /** their packets; undefined: gone (expired, dropped), and the store drops the entry */
   packets (clientId: string, keys: readonly string[]): Promise<Array<StoredPacket | undefined>>
+  /**
+   * Discard the client's queue at once, unsent (a clean session's CONNECT). A store
+   * without it keeps what it finds to its own rules (Redis: the queue went with the
+   * session's last subscription; one left by another release goes with the expiry sweep).
+   */
+  discard? (clientId: string): void
 }
 
 /** What of an Aedes Client is used here (lib/client.js). */
@@ -108,6 +114,14 @@ export class BacklogDelivery {
    * acknowledged (a resync): they are not sent again.
    */
   stream (client: DeliveringClient, delivered: Iterable<string> = []): AsyncGenerator<StoredPacket> {
+    // A clean session has no backlog (MQTT-3.1.2-6): Aedes reads the queue at its
+    // CONNECT only to clear it unsent (emptyQueueFilter), a store round trip and a
+    // reader per connect. The store discards it at once instead; nothing is held
+    // for a clean session (deliverAfterBacklog).
+    if (client.clean !== false) {
+      this.#queues.discard?.(client.id)
+      return nothing()
+    }
     const state = this.#state(client)
     const queues = this.#queues
     const { window, page } = this
@@ -229,3 +243,5 @@ function forDelivery (packet: StoredPacket): StoredPacket {
   }
   return packet
 }
+
+async function * nothing (): AsyncGenerator<StoredPacket> {}

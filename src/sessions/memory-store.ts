@@ -19,7 +19,7 @@ export function memorySessionStore (deps: StoreDeps): SessionBackend {
   const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as MemoryPersistenceCtor
   const persistence = new MemoryPersistence()
   const queues = new MemoryQueues(deps.maxOfflineMessages)
-  const backlog = new BacklogDelivery({ head: async (id, count) => queues.head(id, count), packets: async (id, keys) => queues.packets(id, keys) })
+  const backlog = new BacklogDelivery({ head: async (id, count) => queues.head(id, count), packets: async (id, keys) => queues.packets(id, keys), discard: (id) => { queues.drop(id) } })
   const overflowing = new Set<string>()
   const sessions = new Set<string>()
   const seen = new Map<string, number>()
