@@ -29,9 +29,9 @@ export interface QueueHead {
   /** their packets; undefined: gone (expired, dropped), and the store drops the entry */
   packets (clientId: string, keys: readonly string[]): Promise<Array<StoredPacket | undefined>>
   /**
-   * Discard the client's queue at once, unsent (a clean session's CONNECT). A store
-   * without it keeps what it finds to its own rules (Redis: the queue went with the
-   * session's last subscription; one left by another release goes with the expiry sweep).
+   * Discard the client's queue, unsent (a clean session's CONNECT): whatever a
+   * previous session left, including entries queued while its subscriptions were
+   * being removed. Not awaited by the CONNECT.
    */
   discard? (clientId: string): void
 }
@@ -115,11 +115,12 @@ export class BacklogDelivery {
    */
   stream (client: DeliveringClient, delivered: Iterable<string> = []): AsyncGenerator<StoredPacket> {
     // A clean session has no backlog (MQTT-3.1.2-6): Aedes reads the queue at its
-    // CONNECT only to clear it unsent (emptyQueueFilter), a store round trip and a
-    // reader per connect. The store discards it at once instead; nothing is held
-    // for a clean session (deliverAfterBacklog).
+    // CONNECT only to clear it unsent (emptyQueueFilter), a reader per connect. The
+    // store discards it instead; nothing is held for a clean session
+    // (deliverAfterBacklog). A client already closed (taken over within its CONNECT)
+    // discards nothing: the queue may be its successor's.
     if (client.clean !== false) {
-      this.#queues.discard?.(client.id)
+      if (!client.closed) this.#queues.discard?.(client.id)
       return nothing()
     }
     const state = this.#state(client)

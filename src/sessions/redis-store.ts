@@ -140,6 +140,14 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
         return undefined
       })
     },
+    // A clean CONNECT: the library's list went with the session's last subscription,
+    // but an entry queued while that removal reached every node (or a list another
+    // release left) would wait for the next persistent session of the clientId.
+    // Not awaited; a failure leaves the list to the expiry sweep.
+    discard (clientId) {
+      const key = outgoingKey(clientId)
+      void (async () => { while (await db.fgDrop(key, 1000) > 0) { /* next batch */ } })().catch(() => {})
+    },
   })
 
   // packet identifier -> queue entry, per connection (the library's own map is an

@@ -6,7 +6,8 @@
 // after the other. Each link's budget per car is asserted exactly: a command
 // added on this path (a second registry read, the rate limit apart from the
 // claim, the persistent-session queue's writes outside its one script, an
-// ioredis Pipeline's MULTI) fails here, and the new budget is then a decision.
+// ioredis Pipeline's MULTI) fails here, and the new budget is then a decision
+// (2026-12-08: a clean CONNECT's queue discard, one script, for its LRANGE).
 import { expect } from 'chai'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -66,7 +67,7 @@ describe('provisioning: Redis commands per provisioned car, per link', function 
     await end(op.client)
   }
 
-  it('fleetgate\'s own links: 25 commands per car (revocation lookups 12, registry 6, clientId owners 4, provisioner state 2, persistent-session queue 1)', async function () {
+  it('fleetgate\'s own links: 27 commands per car (revocation lookups 12, registry 6, clientId owners 4, provisioner state 2, persistent-session queue 1, clean-session queue discards 2)', async function () {
     await provisionCar() // warm-up: scripts loaded (EVALSHA from here on), links connected
     const admin = new Redis(redis.url)
     const names = new Map<string, string>()
@@ -105,7 +106,9 @@ describe('provisioning: Redis commands per provisioned car, per link', function 
     expect(perCar('fleetgate-provisioner')).to.deep.equal({ EVALSHA: 2 })
     // the request queued for the provisioner's persistent session: one script (no MSET, RPUSH, MULTI outside it)
     const persistence = perCar('fleetgate-mqtt-persistence')
-    expect(persistence).to.not.have.any.keys('MSET', 'RPUSH', 'MULTI', 'EXEC')
-    expect(persistence.EVALSHA).to.equal(2) // the queueing, and the provisioner's PUBACK clearing it
+    expect(persistence).to.not.have.any.keys('MSET', 'RPUSH', 'MULTI', 'EXEC', 'LRANGE')
+    // the queueing, the provisioner's PUBACK clearing it, and each of the car's two clean CONNECTs discarding
+    // any queue a previous session left (in place of reading it for Aedes to clear: sessions/backlog.ts)
+    expect(persistence.EVALSHA).to.equal(4)
   })
 })

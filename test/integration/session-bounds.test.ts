@@ -88,6 +88,27 @@ for (const store of ['embedded', 'redis'] as const) {
       expect(await broker.sessionStore.backend.queueLength(clientId), 'queue left').to.equal(0)
     })
 
+    if (store === 'redis') {
+      it('a clean session discards a queue left without subscriptions (another release, a removal racing a publish); a persistent session after it gets none', async () => {
+        const r = new Redis(redis!.url)
+        try {
+          const clientId = 'fleet-backend-leftover-queue'
+          await r.mset('packet:old-node:7', 'x', 'packet:old-node:7:offlineCount', '1')
+          await r.rpush(`outgoing:${clientId}`, 'packet:old-node:7')
+          const broker = await startTestBroker(pki.dir, { redis: redis!.url })
+          brokers.push(broker)
+          const clean = await connect(broker.port, credentials(pki.dir, pki.backend), { clientId, clean: true })
+          await end(clean)
+          await until(async () => (await r.exists(`outgoing:${clientId}`)) === 0, 5000, 'the left queue discarded')
+          expect(await r.keys('packet:old-node:7*')).to.deep.equal([])
+          const back = await receiveSeq(broker.port, credentials(pki.dir, pki.backend), { clientId, clean: false }, 1, 1000)
+          clients.push(back.client)
+          expect(back.sessionPresent).to.equal(false)
+          expect(back.seqs).to.deep.equal([])
+        } finally { r.disconnect() }
+      })
+    }
+
     it('--max-offline-messages 100: the oldest are dropped, audited once per overflow episode, counted per message', async () => {
       const broker = await startTestBroker(pki.dir, { ...redisOpt(), maxOfflineMessages: 100, sessionExpiry: '1h' })
       brokers.push(broker)
