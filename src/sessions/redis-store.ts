@@ -125,6 +125,12 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
   const overflowKey = `${opts.prefix}sessions:overflow`
   const p = opts.persistence as RedisPersistence
 
+  /** the whole list, its packets released, a batch per script call */
+  const dropQueue = async (clientId: string): Promise<void> => {
+    const list = outgoingKey(clientId)
+    while (await db.fgDrop(list, 1000) > 0) { /* next batch */ }
+  }
+
   const backlog = new BacklogDelivery({
     async head (clientId, count) {
       return await db.lrange(outgoingKey(clientId), 0, count - 1)
@@ -144,10 +150,7 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
     // but an entry queued while that removal reached every node (or a list another
     // release left) would wait for the next persistent session of the clientId.
     // Not awaited; a failure leaves the list to the expiry sweep.
-    discard (clientId) {
-      const key = outgoingKey(clientId)
-      void (async () => { while (await db.fgDrop(key, 1000) > 0) { /* next batch */ } })().catch(() => {})
-    },
+    discard (clientId) { dropQueue(clientId).catch(() => {}) },
   })
 
   // packet identifier -> queue entry, per connection (the library's own map is an
@@ -203,7 +206,7 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
   const removeSubscriptions = inner.removeSubscriptions.bind(inner)
   inner.removeSubscriptions = async function releasingRemove (client, topics) {
     const left = (await inner.subscriptionsByClient(client)).filter((s) => !topics.includes(s.topic))
-    if (left.length === 0) while (await db.fgDrop(outgoingKey(client.id), 1000) > 0) { /* next batch */ }
+    if (left.length === 0) await dropQueue(client.id)
     await removeSubscriptions(client, topics)
   }
 
@@ -254,8 +257,7 @@ export function redisSessionStore (opts: RedisStoreOptions, deps: StoreDeps): Se
     // what this connection was sent and has not acknowledged is in `sent`: not sent again
     resync: async (client) => await backlog.resync(client, () => [...(sent.get(client)?.values() ?? [])]),
     async expire (clientId) {
-      const list = outgoingKey(clientId)
-      while (await db.fgDrop(list, 1000) > 0) { /* next batch */ }
+      await dropQueue(clientId)
       await p.cleanSubscriptions({ id: clientId })
       await p.cleanIncoming({ id: clientId })
       await db.srem(overflowKey, clientId)
