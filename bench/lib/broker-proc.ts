@@ -4,13 +4,15 @@ import { fileURLToPath } from 'node:url'
 
 export type BrokerMode = 'bare' | 'fleetgate' | 'bare-guard' | 'bare-resume' | 'bare-redis' | 'bare-redis-resume' | 'tls-floor'
 
+/** RSS, V8 heap used, V8 heap committed (heapTotal) and external memory after a full GC, bytes */
+export interface BrokerMemory { readonly rss: number; readonly heap: number; readonly heapTotal: number; readonly external: number }
+
 export interface BrokerProc {
   readonly mode: BrokerMode
   readonly port: number
   readonly pid: number | undefined
   rss (): Promise<number>
-  /** RSS, V8 heap used, V8 heap committed (heapTotal) and external memory after a full GC */
-  memory (): Promise<{ rss: number; heap: number; heapTotal: number; external: number }>
+  memory (): Promise<BrokerMemory>
   /** diagnostics: write a V8 heap snapshot in the broker process, returns its file */
   snapshot (): Promise<string>
   stop (): Promise<void>
@@ -26,9 +28,9 @@ export async function startBrokerProc (mode: BrokerMode, pkiDir: string, execArg
     child.once('message', (m: { port: number }) => { clearTimeout(t); resolve(m.port) })
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${mode} broker exited ${code}`)) })
   })
-  const memory = () => new Promise<{ rss: number; heap: number; heapTotal: number; external: number }>((resolve, reject) => {
+  const memory = () => new Promise<BrokerMemory>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('no memory answer')), 10_000)
-    child.once('message', (m: { rss: number; heap: number; heapTotal: number; external: number }) => { clearTimeout(t); resolve(m) })
+    child.once('message', (m: BrokerMemory) => { clearTimeout(t); resolve(m) })
     child.send({ cmd: 'rss' })
   })
   return {
